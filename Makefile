@@ -1,0 +1,43 @@
+# inferwatch: `make build` (the main job) and `make test` each do all set-up themselves.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CONFIG ?= examples/inferwatch.yaml
+
+.PHONY: build test setup lint typecheck check-generated pytest gpu-test bench
+
+$(BIN)/inferwatch: pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade 'pip>=24'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+.tools/.installed: scripts/install-tools.sh
+	bash scripts/install-tools.sh
+	touch $@
+
+setup: $(BIN)/inferwatch .tools/.installed
+
+# The main job: generate every artifact from the example config, validate it with the real
+# tools (promtool 3 and 2, amtool, …) and write it.
+build: setup
+	$(BIN)/inferwatch --config $(CONFIG) build
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy inferwatch exporters alerts slo dashboards
+
+check-generated: setup
+	$(BIN)/inferwatch --config $(CONFIG) build --check
+
+pytest: setup
+	$(BIN)/pytest
+
+test: lint typecheck check-generated pytest
+
+gpu-test: setup
+	$(BIN)/pytest -m gpu

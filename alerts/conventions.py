@@ -1,0 +1,78 @@
+"""Names of every normalized series, label and window: the contract between rule generators.
+
+The normalization group (inferwatch.alerts.normalize) is the only place that reads raw
+`vllm:*`, `DCGM_*` and `inferwatch_*` series; it records the names below, and every alert,
+SLO, cost rule and dashboard reads only these. Names follow `level:metric:operations`.
+Renaming one is a breaking change (dashboards and users' own rules read them).
+"""
+
+from __future__ import annotations
+
+# --- labels -------------------------------------------------------------------------------
+NAMESPACE = "namespace"
+MODEL = "model_name"
+POD = "pod"
+CONTAINER = "container"
+ENGINE = "engine"
+LE = "le"
+FINISHED_REASON = "finished_reason"
+GPU_UUID = "gpu_uuid"
+GPU_MODEL = "gpu_model"
+MIG_UUID = "mig_uuid"
+STATUS = "status"
+
+# Labels of every normalized vLLM series (aggregated over `engine`, the data-parallel rank).
+VLLM_LABELS: tuple[str, ...] = (NAMESPACE, MODEL, POD)
+
+# --- normalized vLLM series: labels VLLM_LABELS (+ `le` on buckets) ------------------------
+# Latency histograms: per-second rates over RATE_WINDOW of bucket / count / sum, summed over engine.
+# Each key is an SLI histogram name; value is the recorded-series prefix.
+VLLM_HISTOGRAMS: dict[str, str] = {
+    "ttft": "inferwatch:vllm_ttft_seconds",  # vllm:time_to_first_token_seconds
+    "itl": "inferwatch:vllm_itl_seconds",  # vllm:inter_token_latency_seconds (old: time_per_output_token_seconds)
+    "tpot": "inferwatch:vllm_tpot_seconds",  # vllm:request_time_per_output_token_seconds
+    "e2e": "inferwatch:vllm_e2e_seconds",  # vllm:e2e_request_latency_seconds
+    "queue": "inferwatch:vllm_queue_seconds",  # vllm:request_queue_time_seconds
+    "prefill": "inferwatch:vllm_prefill_seconds",  # vllm:request_prefill_time_seconds
+    "decode": "inferwatch:vllm_decode_seconds",  # vllm:request_decode_time_seconds
+}
+RATE_WINDOW = "5m"
+
+
+def histogram_series(kind: str, part: str) -> str:
+    """Recorded series of a normalized histogram: part is `bucket`, `count` or `sum`.
+
+    e.g. histogram_series("ttft", "bucket") == "inferwatch:vllm_ttft_seconds_bucket:rate5m".
+    """
+    if part not in ("bucket", "count", "sum"):
+        raise ValueError(f"unknown histogram part {part!r}")
+    return f"{VLLM_HISTOGRAMS[kind]}_{part}:rate{RATE_WINDOW}"
+
+
+# Finished requests per second by `finished_reason` (stop, length, abort, error, …).
+VLLM_REQUESTS_FINISHED_RATE = "inferwatch:vllm_requests_finished:rate5m"
+# HTTP responses per second of the vLLM API server by `status` class (2xx, 4xx, 5xx); no model_name.
+VLLM_HTTP_REQUESTS_RATE = "inferwatch:vllm_http_requests:rate5m"
+VLLM_PROMPT_TOKENS_RATE = "inferwatch:vllm_prompt_tokens:rate5m"
+VLLM_GENERATION_TOKENS_RATE = "inferwatch:vllm_generation_tokens:rate5m"
+VLLM_PREEMPTIONS_RATE = "inferwatch:vllm_preemptions:rate5m"
+VLLM_PREFIX_CACHE_HITS_RATE = "inferwatch:vllm_prefix_cache_hits:rate5m"
+VLLM_PREFIX_CACHE_QUERIES_RATE = "inferwatch:vllm_prefix_cache_queries:rate5m"
+VLLM_REQUESTS_RUNNING = "inferwatch:vllm_requests_running:sum"
+VLLM_REQUESTS_WAITING = "inferwatch:vllm_requests_waiting:sum"
+VLLM_KV_CACHE_USAGE = "inferwatch:vllm_kv_cache_usage:max"  # ratio 0-1, max over engine
+
+# --- normalized GPU series: labels gpu_uuid (+ gpu_model where stated) -----------------------
+# From the inferwatch exporter or NVIDIA dcgm-exporter, same units (base units, ratio 0-1).
+GPU_INFO = "inferwatch:gpu_info"  # =1, labels gpu_uuid, gpu_model
+GPU_UP = "inferwatch:gpu_up"
+GPU_UTILIZATION = "inferwatch:gpu_utilization:ratio"
+GPU_BUSY_RATE = "inferwatch:gpu_busy_seconds:rate5m"  # busy seconds per second (= utilization, exact)
+GPU_MEMORY_USED = "inferwatch:gpu_memory_used:bytes"
+GPU_MEMORY_TOTAL = "inferwatch:gpu_memory_total:bytes"
+GPU_POWER = "inferwatch:gpu_power:watts"
+GPU_ENERGY_RATE = "inferwatch:gpu_energy_joules:rate5m"  # joules per second
+GPU_TEMPERATURE = "inferwatch:gpu_temperature:celsius"
+GPU_XID_ERRORS_INCREASE = "inferwatch:gpu_xid_errors:increase5m"  # + `xid`
+# Share of a GPU each container holds: labels gpu_uuid, namespace, pod, container.
+GPU_ALLOCATION = "inferwatch:gpu_allocation:ratio"

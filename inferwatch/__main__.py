@@ -1,0 +1,5 @@
+"""`python -m inferwatch` runs the CLI."""
+
+from inferwatch.cli import main
+
+main()

@@ -1,0 +1,132 @@
+"""The `inferwatch` command line: one entry point, subcommands grouped by area.
+
+The configuration is loaded once here (lazily, so `--help` never needs a valid file) and
+handed to subcommands through the click context; errors inferwatch raises on purpose become
+a message on stderr and their exit status here, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from inferwatch import __version__
+from inferwatch.config import InferwatchConfig, load_config
+from inferwatch.errors import InferwatchError
+
+DEFAULT_CONFIG_FILE = Path("inferwatch.yaml")
+
+stderr = Console(stderr=True)
+
+
+@dataclass
+class AppContext:
+    """What every subcommand receives: the config file's path, the environment, the loaded config."""
+
+    config_path: Path | None
+    environ: Mapping[str, str]
+    _config: InferwatchConfig | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> InferwatchConfig:
+        """The validated configuration, loaded on first use (raises ConfigError when malformed)."""
+        if self._config is None:
+            self._config = load_config(self.config_path, self.environ)
+        return self._config
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+class InferwatchGroup(click.Group):
+    """A click group that turns InferwatchError into a clear message and its exit status."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except InferwatchError as err:
+            stderr.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+            sys.exit(err.exit_code)
+
+
+def _resolve_config_path(explicit: Path | None) -> Path | None:
+    if explicit is not None:
+        return explicit
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+@click.group(cls=InferwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="inferwatch")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="INFERWATCH_CONFIG",
+    default=None,
+    help="inferwatch.yaml to load (default: ./inferwatch.yaml if present, else built-in defaults). "
+    "INFERWATCH_<SECTION>__<KEY> variables override single values.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    envvar="INFERWATCH_LOG_LEVEL",
+    help="Log verbosity.",
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, log_level: str) -> None:
+    """inferwatch: observability, SLOs and cost for self-hosted vLLM on Kubernetes."""
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = AppContext(config_path=_resolve_config_path(config_path), environ=dict(os.environ))
+
+
+@cli.group(name="config", cls=InferwatchGroup)
+def config_group() -> None:
+    """Inspect and validate inferwatch.yaml."""
+
+
+@config_group.command(name="check")
+@pass_app
+def config_check(app: AppContext) -> None:
+    """Validate the configuration; exit 2 naming each bad field."""
+    cfg = app.config
+    source = app.config_path or "<defaults>"
+    click.echo(f"{source}: ok ({len(cfg.slos)} SLO(s))")
+
+
+@config_group.command(name="show")
+@pass_app
+def config_show(app: AppContext) -> None:
+    """Print the effective configuration (file + environment overrides + defaults) as YAML."""
+    import yaml
+
+    click.echo(yaml.safe_dump(app.config.model_dump(mode="json"), sort_keys=False), nl=False)
+
+
+def _register_areas() -> None:
+    # Imported here so that each area's CLI module may import `pass_app` from this one.
+    from inferwatch.build import build_command
+
+    cli.add_command(build_command)
+
+
+_register_areas()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="inferwatch")

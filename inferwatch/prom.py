@@ -1,0 +1,117 @@
+"""Reading aggregated results from Prometheus through prometheus-api-client, with bounded retries.
+
+Every CLI command that queries Prometheus goes through PrometheusReader, so "Prometheus is
+unreachable" is one error type (exit 3) with the URL and the number of attempts in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from prometheus_api_client import PrometheusConnect
+from prometheus_api_client.exceptions import PrometheusApiClientException
+from urllib3.util.retry import Retry
+
+from inferwatch.config import PrometheusSettings
+from inferwatch.errors import InferwatchError, PrometheusUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+class QueryError(InferwatchError):
+    """Prometheus answered but rejected a query (a bug in inferwatch's PromQL, or a bad label)."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One instant-vector element: its labels and value."""
+
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class RangeSeries:
+    """One range-vector series: its labels and (unix time, value) points."""
+
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
+def _to_float(raw: str) -> float:
+    value = float(raw)
+    return value if math.isfinite(value) else math.nan
+
+
+class PrometheusReader:
+    """Instant and range queries against one Prometheus, with retries and clear errors."""
+
+    def __init__(self, settings: PrometheusSettings, session: requests.Session | None = None) -> None:
+        self.settings = settings
+        retry = Retry(
+            total=settings.retries,
+            connect=settings.retries,
+            read=settings.retries,
+            backoff_factor=settings.retry_backoff_s,
+            status_forcelist=(502, 503, 504),
+            allowed_methods=("GET", "POST"),
+            raise_on_status=False,
+        )
+        self._session = session or requests.Session()
+        self._client = PrometheusConnect(
+            url=settings.url, retry=retry, session=self._session, timeout=settings.timeout_s, method="POST"
+        )
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as err:
+            raise PrometheusUnavailableError(
+                f"Prometheus at {self.settings.url} did not answer {what} "
+                f"after {self.settings.retries + 1} attempt(s): {type(err).__name__}"
+            ) from None
+        except PrometheusApiClientException as err:
+            text = str(err)
+            if any(f"HTTP Status Code {c}" in text for c in (502, 503, 504)):
+                raise PrometheusUnavailableError(f"Prometheus at {self.settings.url}: {text[:300]}") from None
+            raise QueryError(f"Prometheus at {self.settings.url} rejected {what}: {text[:500]}") from None
+
+    def query(self, expr: str, at: datetime | None = None) -> list[Sample]:
+        """Evaluate ``expr`` at ``at`` (default: now); returns its instant-vector elements."""
+        params = {"time": f"{at.timestamp():.3f}"} if at is not None else None
+        data = self._call(f"query {expr!r}", self._client.custom_query, expr, params=params)
+        return [Sample(dict(r.get("metric", {})), _to_float(r["value"][1])) for r in data]
+
+    def query_range(self, expr: str, start: datetime, end: datetime, step_s: float) -> list[RangeSeries]:
+        """Evaluate ``expr`` over [start, end] every ``step_s`` seconds."""
+        data = self._call(
+            f"range query {expr!r}",
+            self._client.custom_query_range,
+            expr,
+            start_time=start,
+            end_time=end,
+            step=f"{step_s:g}s",
+        )
+        return [
+            RangeSeries(dict(r.get("metric", {})), [(float(t), _to_float(v)) for t, v in r["values"]]) for r in data
+        ]
+
+    def build_info(self) -> dict[str, str]:
+        """Prometheus's /api/v1/status/buildinfo (version, revision, …)."""
+
+        def fetch() -> dict[str, str]:
+            resp = self._session.get(f"{self.settings.url}/api/v1/status/buildinfo", timeout=self.settings.timeout_s)
+            if resp.status_code != 200:
+                raise PrometheusApiClientException(f"HTTP Status Code {resp.status_code} ({resp.text[:200]!r})")
+            data: dict[str, str] = resp.json()["data"]
+            return data
+
+        result: dict[str, str] = self._call("buildinfo", fetch)
+        return result

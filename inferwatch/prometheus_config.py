@@ -1,0 +1,96 @@
+"""Prometheus server configuration for the local stack (demo and end-to-end tests).
+
+In Kubernetes the chart's ServiceMonitor/PodMonitor objects do this job; locally, static
+targets carry the `namespace`, `pod` and `container` labels that the Kubernetes service
+discovery would add, so every rule and dashboard sees the same label set in both places.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import yaml
+
+from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
+
+LOCAL_CONFIG_PATH = "deploy/local/prometheus.yml"
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    """One static scrape target and the Kubernetes-style labels it stands for."""
+
+    job: str
+    address: str
+    labels: dict[str, str] = field(default_factory=dict)
+    metrics_path: str = "/metrics"
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    """Addresses of the processes a local stack runs (all on loopback)."""
+
+    targets: tuple[ScrapeTarget, ...]
+    rule_files: tuple[str, ...] = ()
+    alertmanagers: tuple[str, ...] = ()
+    scrape_interval: str = "15s"
+    evaluation_interval: str = "15s"
+
+
+DEFAULT_LOCAL_STACK = LocalStack(
+    targets=(
+        ScrapeTarget(
+            job="vllm",
+            address="127.0.0.1:8000",
+            labels={"namespace": "demo", "pod": "vllm-0", "container": "vllm"},
+        ),
+        ScrapeTarget(
+            job="inferwatch-exporter",
+            address="127.0.0.1:9400",
+            labels={"namespace": "demo", "pod": "vllm-0", "container": "inferwatch"},
+        ),
+    ),
+    rule_files=("../../alerts/generated/*.yaml", "../../slo/generated/*.yaml"),
+    alertmanagers=("127.0.0.1:9093",),
+)
+
+
+def render(stack: LocalStack) -> dict[str, object]:
+    """The Prometheus configuration as a plain mapping (pure: no files, no clock)."""
+    jobs: dict[str, list[ScrapeTarget]] = {}
+    for target in stack.targets:
+        jobs.setdefault(target.job, []).append(target)
+    scrape_configs: list[dict[str, object]] = []
+    for job, targets in jobs.items():
+        scrape_configs.append(
+            {
+                "job_name": job,
+                "metrics_path": targets[0].metrics_path,
+                "static_configs": [{"targets": [t.address], "labels": dict(sorted(t.labels.items()))} for t in targets],
+            }
+        )
+    config: dict[str, object] = {
+        "global": {
+            "scrape_interval": stack.scrape_interval,
+            "evaluation_interval": stack.evaluation_interval,
+        },
+        "scrape_configs": scrape_configs,
+    }
+    if stack.rule_files:
+        config["rule_files"] = list(stack.rule_files)
+    if stack.alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(stack.alertmanagers)}]}]}
+    return config
+
+
+def render_yaml(stack: LocalStack, header: str = "") -> str:
+    """The Prometheus configuration as YAML text, with an optional header."""
+    return header + yaml.safe_dump(render(stack), sort_keys=False)
+
+
+def artifacts(targets: Sequence[ScrapeTarget] | None = None) -> list[Artifact]:
+    """The committed local-stack Prometheus configuration."""
+    stack = DEFAULT_LOCAL_STACK if targets is None else LocalStack(targets=tuple(targets))
+    header = generated_header("local stack Prometheus config", "inferwatch/prometheus_config.py", "inferwatch build")
+    return [Artifact(LOCAL_CONFIG_PATH, render_yaml(stack, header), ArtifactKind.PROMETHEUS_CONFIG)]

@@ -1,0 +1,72 @@
+"""PromQL helpers: label-value escaping and matcher rendering, so no user value reaches a query raw."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+def escape_label_value(value: str) -> str:
+    """Escape a string for use inside a double-quoted PromQL label value."""
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def escape_regex_value(value: str) -> str:
+    """Escape a literal string so it matches itself inside a ``=~`` matcher (RE2 syntax)."""
+    return escape_label_value(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", value))
+
+
+def check_label_name(name: str) -> str:
+    """Return ``name`` if it is a valid Prometheus label name, else raise ValueError."""
+    if not _LABEL_NAME.match(name) or name.startswith("__"):
+        raise ValueError(f"invalid Prometheus label name {name!r}")
+    return name
+
+
+def check_metric_name(name: str) -> str:
+    """Return ``name`` if it is a valid Prometheus metric name, else raise ValueError."""
+    if not _METRIC_NAME.match(name):
+        raise ValueError(f"invalid Prometheus metric name {name!r}")
+    return name
+
+
+def matchers(labels: Mapping[str, str], regex: Mapping[str, str] | None = None) -> str:
+    """Render ``{a="x",b=~"y"}`` (or an empty string) with every value escaped.
+
+    ``labels`` become equality matchers; ``regex`` values are used as given (already RE2).
+    """
+    parts = [f'{check_label_name(k)}="{escape_label_value(v)}"' for k, v in sorted(labels.items())]
+    parts += [f'{check_label_name(k)}=~"{escape_label_value(v)}"' for k, v in sorted((regex or {}).items())]
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def selector(metric: str, labels: Mapping[str, str] | None = None, regex: Mapping[str, str] | None = None) -> str:
+    """Render a vector selector ``metric{...}`` with escaped label values."""
+    return check_metric_name(metric) + matchers(labels or {}, regex)
+
+
+def by(labels: Iterable[str]) -> str:
+    """Render a ``by (a, b)`` clause from label names (validated), or ``""`` for none."""
+    names = [check_label_name(x) for x in labels]
+    return f"by ({', '.join(names)})" if names else ""
+
+
+def le_regex(boundary: float) -> str:
+    """An RE2 pattern (not yet PromQL-escaped) matching ``le`` of ``boundary`` as Prometheus 2 *and* 3 store it.
+
+    vLLM (Python) emits ``le="2.0"``, Go clients emit ``le="2"``; Prometheus 3 normalizes
+    classic-histogram ``le`` values to float form on ingestion, Prometheus 2 keeps them as
+    scraped. Matching all spellings makes one rule work everywhere.
+    """
+    if boundary == float("inf"):
+        return r"\+Inf"
+    text = repr(float(boundary))  # e.g. "2.0", "0.25", "1e-05"
+    forms = {text}
+    if text.endswith(".0"):
+        forms.add(text[:-2])
+    if "e" in text:
+        forms.add(f"{boundary:.12f}".rstrip("0").rstrip("."))
+    return "|".join(sorted(re.escape(f) for f in forms))

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Installs the pinned toolchain inferwatch's tests and demo need into .tools/bin (git-ignored):
+# Prometheus 3.x + promtool, Alertmanager + amtool, helm, kubeconform, llm-d-inference-sim.
+# Everything is built from the Go module proxy; Debian's prometheus / prometheus-alertmanager
+# packages are the fallback (announced loudly) and Debian's promtool 2.x is installed as the
+# rule-compatibility check. Idempotent: a tool whose pinned version is already there is kept.
+set -euo pipefail
+
+PROMETHEUS_MODULE_VERSION="v0.316.0"   # Prometheus 3.16.0 (the Go module uses v0.3xx.y)
+ALERTMANAGER_VERSION="v0.31.1"         # >= 0.32 embeds a UI that is not built in the module
+HELM_VERSION="v3.22.0"
+KUBECONFORM_VERSION="v0.7.0"
+INFERENCE_SIM_VERSION="v0.10.2"
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${INFERWATCH_TOOLS_DIR:-$root/.tools}"
+bin="$tools/bin"
+stamps="$tools/stamps"
+mkdir -p "$bin" "$stamps" "$tools/gopath" "$tools/build"
+export GOPATH="$tools/gopath" GOBIN="$bin" GOFLAGS="" GOWORK=off CGO_ENABLED=0
+export GOCACHE="${GOCACHE:-$tools/gocache}"
+
+die() { echo "install-tools: ERROR: $*" >&2; exit 1; }
+say() { echo "install-tools: $*"; }
+
+command -v go >/dev/null || die "Go is required (https://go.dev/dl); none found on PATH"
+
+# have NAME VERSION: true when NAME was already installed at VERSION by this script.
+have() { [ -x "$bin/$1" ] && [ "$(cat "$stamps/$1" 2>/dev/null)" = "$2" ]; }
+stamp() { echo "$2" >"$stamps/$1"; }
+
+go_install() { # name module version
+  local name=$1 module=$2 version=$3
+  if have "$name" "$version"; then return; fi
+  say "building $name $version from $module"
+  go install "$module@$version" || return 1
+  stamp "$name" "$version"
+}
+
+build_prometheus() {
+  local v=$PROMETHEUS_MODULE_VERSION
+  if have prometheus "$v" && have promtool "$v"; then return 0; fi
+  say "building prometheus + promtool $v (module proxy; a few minutes the first time)"
+  local dir src
+  # The module's go.mod carries replace/exclude directives, so `go install ...@v` refuses it:
+  # download the module and build inside a writable copy instead.
+  dir=$(go mod download -json "github.com/prometheus/prometheus@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || return 1
+  src="$tools/build/prometheus-$v"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  # remove_all_sd leaves out the cloud service-discovery plugins: the tests and the demo use
+  # static targets, and some plugins' pinned modules (e.g. nomad's) are not on the module proxy.
+  (cd "$src" && go build -tags remove_all_sd -o "$bin/prometheus" ./cmd/prometheus \
+    && go build -tags remove_all_sd -o "$bin/promtool" ./cmd/promtool) || return 1
+  rm -rf "$src"
+  stamp prometheus "$v"; stamp promtool "$v"
+}
+
+debian_fallback() { # tool-name debian-package binary...
+  local pkg=$1; shift
+  echo "install-tools: WARNING: falling back to Debian's $pkg package for: $*" >&2
+  if ! dpkg -s "$pkg" >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >/dev/null \
+      || die "could not install Debian package $pkg"
+  fi
+  for b in "$@"; do ln -sf "$(command -v "$b")" "$bin/$b"; stamp "$b" "debian"; done
+}
+
+# Debian's promtool (Prometheus 2.42) checks that generated rules still load on Prometheus 2.
+install_promtool2() {
+  if [ -x "$bin/promtool2" ]; then return 0; fi
+  if ! [ -x /usr/bin/promtool ]; then
+    say "installing Debian's prometheus package for promtool 2.x (rule compatibility check)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+      || die "could not install Debian package prometheus (needed for promtool 2.x)"
+    # The package starts a system Prometheus on :9090; the tests start their own.
+    (systemctl stop prometheus 2>/dev/null || service prometheus stop 2>/dev/null || pkill -x prometheus) >/dev/null 2>&1 || true
+  fi
+  ln -sf /usr/bin/promtool "$bin/promtool2"
+}
+
+build_prometheus || debian_fallback prometheus prometheus promtool
+go_install alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "$ALERTMANAGER_VERSION" \
+  || debian_fallback prometheus-alertmanager prometheus-alertmanager
+[ -x "$bin/alertmanager" ] || ln -sf "$bin/prometheus-alertmanager" "$bin/alertmanager" 2>/dev/null || true
+go_install amtool github.com/prometheus/alertmanager/cmd/amtool "$ALERTMANAGER_VERSION" \
+  || die "amtool $ALERTMANAGER_VERSION failed to build"
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" || die "helm $HELM_VERSION failed to build"
+go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" \
+  || die "kubeconform $KUBECONFORM_VERSION failed to build"
+go_install llm-d-inference-sim github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim "$INFERENCE_SIM_VERSION" \
+  || die "llm-d-inference-sim $INFERENCE_SIM_VERSION failed to build"
+install_promtool2
+
+say "tools in $bin:"
+for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim; do
+  [ -x "$bin/$t" ] || die "$t is missing from $bin"
+  case $t in
+    helm) v=$("$bin/$t" version --short 2>&1 | head -1) ;;
+    kubeconform) v=$("$bin/$t" -v 2>&1 | head -1) ;;
+    llm-d-inference-sim) v="$(cat "$stamps/$t")" ;;
+    *) v=$("$bin/$t" --version 2>&1 | head -1) ;;
+  esac
+  printf '  %-20s %s\n' "$t" "$v"
+done

@@ -1,0 +1,1 @@
+"""Shared test support: starting and stopping the real external processes on loopback."""
