@@ -49,8 +49,12 @@ build_prometheus() {
   rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   # remove_all_sd leaves out the cloud service-discovery plugins: the tests and the demo use
   # static targets, and some plugins' pinned modules (e.g. nomad's) are not on the module proxy.
-  (cd "$src" && go build -tags remove_all_sd -o "$bin/prometheus" ./cmd/prometheus \
-    && go build -tags remove_all_sd -o "$bin/promtool" ./cmd/promtool) || return 1
+  local ver ldflags
+  ver=$(cat "$src/VERSION")
+  ldflags="-X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Revision=$v"
+  ldflags="$ldflags -X github.com/prometheus/common/version.Branch=module-proxy"
+  (cd "$src" && go build -tags remove_all_sd -ldflags "$ldflags" -o "$bin/prometheus" ./cmd/prometheus \
+    && go build -tags remove_all_sd -ldflags "$ldflags" -o "$bin/promtool" ./cmd/promtool) || return 1
   rm -rf "$src"
   stamp prometheus "$v"; stamp promtool "$v"
 }
