@@ -79,3 +79,15 @@ GPU_ALLOCATION = "inferwatch:gpu_allocation:ratio"
 # GPUs requested per container by kube-state-metrics (resource nvidia.com/gpu): labels
 # namespace, pod, container. The cost fallback when the inferwatch DaemonSet is absent.
 GPU_REQUESTED = "inferwatch:gpu_requested:count"
+
+# Uncorrectable (double-bit) ECC errors of a GPU over RATE_WINDOW: labels gpu_uuid.
+GPU_ECC_UNCORRECTED_INCREASE = "inferwatch:gpu_ecc_uncorrected_errors:increase5m"
+# 1 while a GPU's clocks are held down, 0 otherwise: labels gpu_uuid, cause (thermal | power).
+THROTTLE_CAUSE = "cause"
+GPU_THROTTLE = "inferwatch:gpu_throttle:active"
+
+# --- scrape targets ---------------------------------------------------------------------------
+# `up` of targets that served vLLM metrics within the last hour: labels namespace, pod, instance, job.
+VLLM_TARGET_UP = "inferwatch:vllm_target:up"
+# `up` of GPU exporter targets (labels as above + exporter = inferwatch | dcgm).
+GPU_EXPORTER_TARGET_UP = "inferwatch:gpu_exporter_target:up"

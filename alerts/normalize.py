@@ -1,0 +1,291 @@
+"""The normalization layer: the only rules that read raw `vllm:*`, `DCGM_*` and `inferwatch_*` series.
+
+Each rule records one `inferwatch:*` name of inferwatch.alerts.conventions from every source a
+real fleet has:
+
+- vLLM's current metric names *and* the older names (a rename upstream never blanks a
+  dashboard), aggregated over `engine` (the data-parallel rank) the way each kind allows: sum
+  for counters and histograms (keeping `le`), max for KV-cache usage; llm-d-inference-sim's
+  quirks (no `engine`, `finish_reason`) land in the same series;
+- GPUs from the inferwatch exporter *or* NVIDIA dcgm-exporter, converted to base units and keyed
+  by `gpu_uuid`. Where both report a GPU the inferwatch exporter wins (`A or on (gpu_uuid) B`),
+  so nothing is counted twice; `max by (gpu_uuid)` likewise folds a GPU scraped by two exporters
+  (a sidecar and a DaemonSet) into one series.
+
+Every rule is built from data (the source tables below), in one pure function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from inferwatch.alerts import conventions as c
+from inferwatch.alerts.model import RecordingRule, RuleGroup
+
+# Groups whose names start with this prefix are the normalization layer; no other group may
+# name a raw metric (tests/alerts/test_raw_metrics.py checks every generated rule file).
+NORMALIZE_GROUP_PREFIX = "inferwatch-normalize"
+
+_W = c.RATE_WINDOW
+_VLLM_BY = ", ".join(c.VLLM_LABELS)
+# Targets that served vLLM (or exporter) metrics within this window count as such targets
+# even while they are down and serve nothing.
+_TARGET_MEMORY = "1h"
+# Whole-GPU series of the inferwatch exporter; MIG instances carry a non-empty mig_uuid.
+_WHOLE_GPU = '{mig_uuid=""}'
+_MIB = 1048576
+
+
+@dataclass(frozen=True)
+class VLLMCounter:
+    """A normalized vLLM counter: its recorded name and the raw names, current first."""
+
+    record: str
+    sources: tuple[str, ...]
+
+
+# Histograms by conventions key: raw family names, the current one first, older ones after.
+VLLM_HISTOGRAM_SOURCES: dict[str, tuple[str, ...]] = {
+    "ttft": ("vllm:time_to_first_token_seconds",),
+    "itl": ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
+    "tpot": ("vllm:request_time_per_output_token_seconds",),
+    "e2e": ("vllm:e2e_request_latency_seconds",),
+    "queue": ("vllm:request_queue_time_seconds",),
+    "prefill": ("vllm:request_prefill_time_seconds",),
+    "decode": ("vllm:request_decode_time_seconds",),
+}
+
+VLLM_COUNTERS: tuple[VLLMCounter, ...] = (
+    VLLMCounter(c.VLLM_PROMPT_TOKENS_RATE, ("vllm:prompt_tokens_total",)),
+    VLLMCounter(c.VLLM_GENERATION_TOKENS_RATE, ("vllm:generation_tokens_total",)),
+    VLLMCounter(c.VLLM_PREEMPTIONS_RATE, ("vllm:num_preemptions_total",)),
+    VLLMCounter(c.VLLM_PREFIX_CACHE_HITS_RATE, ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total")),
+    VLLMCounter(
+        c.VLLM_PREFIX_CACHE_QUERIES_RATE,
+        ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"),
+    ),
+)
+
+
+def _first_of(parts: list[str]) -> str:
+    """`A or B or …`: the first source present for a label set wins, later ones fill gaps."""
+    return "\nor\n".join(parts)
+
+
+def _vllm_histogram_rules() -> list[RecordingRule]:
+    rules = []
+    for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
+        for part in ("bucket", "count", "sum"):
+            by = f"{_VLLM_BY}, {c.LE}" if part == "bucket" else _VLLM_BY
+            exprs = [f"sum by ({by}) (rate({src}_{part}[{_W}]))" for src in sources]
+            rules.append(RecordingRule(c.histogram_series(kind, part), _first_of(exprs)))
+    return rules
+
+
+def _vllm_counter_rules() -> list[RecordingRule]:
+    rules = []
+    for counter in VLLM_COUNTERS:
+        exprs = [f"sum by ({_VLLM_BY}) (rate({src}[{_W}]))" for src in counter.sources]
+        rules.append(RecordingRule(counter.record, _first_of(exprs)))
+    # vLLM labels the reason `finished_reason`; llm-d-inference-sim says `finish_reason`.
+    rules.append(
+        RecordingRule(
+            c.VLLM_REQUESTS_FINISHED_RATE,
+            f"sum by ({_VLLM_BY}, {c.FINISHED_REASON}) (\n"
+            f'  label_replace(rate(vllm:request_success_total[{_W}]), "{c.FINISHED_REASON}", "$1", '
+            f'"finish_reason", "(.+)")\n)',
+        )
+    )
+    # The API server's HTTP counter (prometheus-fastapi-instrumentator) by status class; the
+    # name is generic, so only pods that also serve vLLM metrics count.
+    rules.append(
+        RecordingRule(
+            c.VLLM_HTTP_REQUESTS_RATE,
+            f"sum by ({c.NAMESPACE}, {c.POD}, {c.STATUS}) (\n"
+            f'  label_replace(rate(http_requests_total[{_W}]), "{c.STATUS}", "${{1}}xx", "{c.STATUS}", "([1-5]).."))\n'
+            f"and on ({c.NAMESPACE}, {c.POD})\n"
+            f"group by ({c.NAMESPACE}, {c.POD}) (vllm:num_requests_running)",
+        )
+    )
+    return rules
+
+
+def _vllm_gauge_rules() -> list[RecordingRule]:
+    return [
+        RecordingRule(c.VLLM_REQUESTS_RUNNING, f"sum by ({_VLLM_BY}) (vllm:num_requests_running)"),
+        RecordingRule(c.VLLM_REQUESTS_WAITING, f"sum by ({_VLLM_BY}) (vllm:num_requests_waiting)"),
+        RecordingRule(
+            c.VLLM_KV_CACHE_USAGE,
+            _first_of(
+                [
+                    f"max by ({_VLLM_BY}) (vllm:kv_cache_usage_perc)",
+                    f"max by ({_VLLM_BY}) (vllm:gpu_cache_usage_perc)",
+                ]
+            ),
+        ),
+    ]
+
+
+def _dcgm(expr: str, *extra_by: str) -> str:
+    """`max by (gpu_uuid, …)` of a dcgm-exporter expression, its `UUID` label renamed `gpu_uuid`."""
+    by = ", ".join((c.GPU_UUID, *extra_by))
+    return f'max by ({by}) (label_replace({expr}, "{c.GPU_UUID}", "$1", "UUID", "(.+)"))'
+
+
+def _prefer_inferwatch(inferwatch: str, dcgm: str) -> str:
+    """The inferwatch exporter's series; dcgm-exporter's only for GPUs the inferwatch exporter lacks."""
+    return f"{inferwatch}\nor on ({c.GPU_UUID})\n{dcgm}"
+
+
+def _iw(expr: str, *extra_by: str) -> str:
+    by = ", ".join((c.GPU_UUID, *extra_by))
+    return f"max by ({by}) ({expr})"
+
+
+def _gpu_rules() -> list[RecordingRule]:
+    util = "DCGM_FI_DEV_GPU_UTIL"
+    label_model = f'label_replace({util}, "{c.GPU_MODEL}", "$1", "modelName", "(.+)")'
+    thermal = 'inferwatch_gpu_throttle_active{mig_uuid="",reason=~"(?i).*thermal.*"}'
+    power = 'inferwatch_gpu_throttle_active{mig_uuid="",reason=~"(?i).*power.*"}'
+    # dcgm's throttle reasons are a bitmask: 0x20 SW thermal, 0x40 HW thermal slowdown,
+    # 0x4 SW power cap, 0x80 HW power brake.
+    reasons = "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"
+    ecc = 'inferwatch_gpu_ecc_errors_total{mig_uuid="",type=~"(?i).*uncorrect.*"}'
+    attached = util + '{pod!=""}'
+    return [
+        RecordingRule(
+            c.GPU_INFO,
+            _prefer_inferwatch(
+                f"group by ({c.GPU_UUID}, {c.GPU_MODEL}) (inferwatch_gpu_info{_WHOLE_GPU})",
+                f'group by ({c.GPU_UUID}, {c.GPU_MODEL}) (label_replace({label_model}, "{c.GPU_UUID}", "$1", '
+                f'"UUID", "(.+)"))',
+            ),
+        ),
+        RecordingRule(
+            c.GPU_UP,
+            # dcgm-exporter has no "lost" signal: a GPU it still reports is up (Xid 79 covers loss).
+            _prefer_inferwatch(_iw(f"inferwatch_gpu_up{_WHOLE_GPU}"), f"({_dcgm(util)} * 0 + 1)"),
+        ),
+        RecordingRule(
+            c.GPU_UTILIZATION,
+            _prefer_inferwatch(_iw(f"inferwatch_gpu_utilization_ratio{_WHOLE_GPU}"), f"({_dcgm(util)} / 100)"),
+        ),
+        RecordingRule(
+            c.GPU_BUSY_RATE,
+            _prefer_inferwatch(
+                _iw(f"rate(inferwatch_gpu_busy_seconds_total{_WHOLE_GPU}[{_W}])"),
+                f"({_dcgm(f'avg_over_time({util}[{_W}])')} / 100)",
+            ),
+        ),
+        RecordingRule(
+            c.GPU_MEMORY_USED,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_memory_used_bytes{_WHOLE_GPU}"), f"({_dcgm('DCGM_FI_DEV_FB_USED')} * {_MIB})"
+            ),
+        ),
+        RecordingRule(
+            c.GPU_MEMORY_TOTAL,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_memory_total_bytes{_WHOLE_GPU}"),
+                f"(({_dcgm('DCGM_FI_DEV_FB_USED')} + {_dcgm('DCGM_FI_DEV_FB_FREE')}) * {_MIB})",
+            ),
+        ),
+        RecordingRule(
+            c.GPU_POWER,
+            _prefer_inferwatch(_iw(f"inferwatch_gpu_power_watts{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_POWER_USAGE")),
+        ),
+        RecordingRule(
+            c.GPU_ENERGY_RATE,
+            _prefer_inferwatch(
+                _iw(f"rate(inferwatch_gpu_energy_joules_total{_WHOLE_GPU}[{_W}])"),
+                f"({_dcgm(f'rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[{_W}])')} / 1000)",
+            ),
+        ),
+        RecordingRule(
+            c.GPU_TEMPERATURE,
+            # The hottest sensor (GPU core or memory) is the one that throttles.
+            _prefer_inferwatch(_iw(f"inferwatch_gpu_temperature_celsius{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_GPU_TEMP")),
+        ),
+        RecordingRule(
+            c.GPU_XID_ERRORS_INCREASE,
+            _prefer_inferwatch(
+                _iw(f"increase(inferwatch_gpu_xid_errors_total{_WHOLE_GPU}[{_W}])", "xid"),
+                # dcgm-exporter keeps only the *last* Xid code as a gauge value: count_values
+                # turns the code into the `xid` label; a change within the window is a new event.
+                f'clamp_max(count_values by ({c.GPU_UUID}) ("xid",\n'
+                f'  label_replace(DCGM_FI_DEV_XID_ERRORS != 0, "{c.GPU_UUID}", "$1", "UUID", "(.+)")\n'
+                f"  and on ({c.GPU_UUID})\n"
+                f'  label_replace(changes(DCGM_FI_DEV_XID_ERRORS[{_W}]) > 0, "{c.GPU_UUID}", "$1", "UUID", "(.+)")\n'
+                f"), 1)",
+            ),
+        ),
+        RecordingRule(
+            c.GPU_ECC_UNCORRECTED_INCREASE,
+            _prefer_inferwatch(
+                f"sum by ({c.GPU_UUID}) ({_iw(f'increase({ecc}[{_W}])', 'type')})",
+                _dcgm(f"increase(DCGM_FI_DEV_ECC_DBE_VOL_TOTAL[{_W}])"),
+            ),
+        ),
+        RecordingRule(
+            c.GPU_THROTTLE,
+            _prefer_inferwatch(
+                f'label_replace({_iw(thermal)}, "{c.THROTTLE_CAUSE}", "thermal", "{c.GPU_UUID}", ".*")\n'
+                f'or label_replace({_iw(power)}, "{c.THROTTLE_CAUSE}", "power", "{c.GPU_UUID}", ".*")',
+                f'label_replace(clamp_max(floor({_dcgm(reasons)} / 32) % 4, 1), "{c.THROTTLE_CAUSE}", "thermal", '
+                f'"{c.GPU_UUID}", ".*")\n'
+                f"or label_replace(clamp_max(floor({_dcgm(reasons)} / 4) % 2 + floor({_dcgm(reasons)} / 128) % 2, 1), "
+                f'"{c.THROTTLE_CAUSE}", "power", "{c.GPU_UUID}", ".*")',
+            ),
+        ),
+        RecordingRule(
+            c.GPU_ALLOCATION,
+            _prefer_inferwatch(
+                # MIG instances of one GPU held by one container add up.
+                f"sum by ({c.GPU_UUID}, {c.NAMESPACE}, {c.POD}, {c.CONTAINER}) (max by ({c.GPU_UUID}, {c.MIG_UUID}, "
+                f"{c.NAMESPACE}, {c.POD}, {c.CONTAINER}) (inferwatch_gpu_allocation_ratio))",
+                # dcgm-exporter knows the pod a GPU is attached to, not time-slicing: whole GPU.
+                f"({_dcgm(attached, c.NAMESPACE, c.POD, c.CONTAINER)} * 0 + 1)",
+            ),
+        ),
+    ]
+
+
+def _kube_rules() -> list[RecordingRule]:
+    return [
+        RecordingRule(
+            c.GPU_REQUESTED,
+            f"sum by ({c.NAMESPACE}, {c.POD}, {c.CONTAINER}) "
+            f'(kube_pod_container_resource_requests{{resource="nvidia_com_gpu"}})',
+        )
+    ]
+
+
+def _target_rules() -> list[RecordingRule]:
+    def target_up(*families: str) -> str:
+        seen = " or ".join(f"last_over_time({f}[{_TARGET_MEMORY}])" for f in families)
+        return (
+            f"max by ({c.NAMESPACE}, {c.POD}, instance, job) (\n"
+            f"  up and on (instance, job) group by (instance, job) ({seen})\n)"
+        )
+
+    return [
+        RecordingRule(c.VLLM_TARGET_UP, target_up("vllm:num_requests_running")),
+        RecordingRule(
+            c.GPU_EXPORTER_TARGET_UP,
+            f'label_replace({target_up("inferwatch_gpu_info", "inferwatch_vllm_up")}, "exporter", "inferwatch", '
+            f'"job", ".*")\nor\n'
+            f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
+        ),
+    ]
+
+
+def normalization_groups() -> tuple[RuleGroup, ...]:
+    """The normalization layer as rule groups (pure; the same every time)."""
+    return (
+        RuleGroup(
+            f"{NORMALIZE_GROUP_PREFIX}-vllm",
+            tuple(_vllm_histogram_rules() + _vllm_counter_rules() + _vllm_gauge_rules()),
+        ),
+        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-gpu", tuple(_gpu_rules())),
+        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-kube", tuple(_kube_rules() + _target_rules())),
+    )
