@@ -20,6 +20,7 @@ from inferwatch.artifacts import Artifact
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
 from inferwatch.fileio import write_all_atomic
+from inferwatch.slo import generate as slo_generate
 from inferwatch.tools import Toolbox
 from inferwatch.validate import CheckResult, check_file
 
@@ -34,6 +35,7 @@ def generators() -> list[tuple[str, Generator]]:
     """Every artifact generator of the project, in build order."""
     return [
         ("local Prometheus config", _local_prometheus),
+        ("SLO rules", slo_generate.artifacts),
     ]
 
 

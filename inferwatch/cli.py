@@ -122,6 +122,9 @@ def _register_areas() -> None:
     from inferwatch.build import build_command
 
     cli.add_command(build_command)
+    from inferwatch.slo.cli import slo
+
+    cli.add_command(slo)
 
 
 _register_areas()

@@ -1,14 +1,77 @@
-"""SLO specifications: the `slos:` section of inferwatch.yaml."""
+"""SLO specifications: the `slos:` section of inferwatch.yaml (version 1 of the user-facing SLO spec).
+
+This is what users write; `inferwatch.slo.model` turns it into the internal model the rule
+generator reads, and returns warnings (odd but valid values) apart from errors.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SLIKind = Literal["ttft", "tpot", "e2e", "availability"]
+SLOWindow = Literal["30d", "28d", "7d"]
+GroupLabel = Literal["namespace", "model_name"]
+FilterLabel = Literal["namespace", "model_name", "pod"]
+
+LATENCY_KINDS: tuple[str, ...] = ("ttft", "tpot", "e2e")
+
+
+class SLISpec(BaseModel):
+    """What counts as a good event (see docs/slo.md for the exact definitions)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: SLIKind = Field(
+        description="ttft: time to first token <= threshold; tpot: per-request time per output token "
+        "<= threshold; e2e: end-to-end latency <= threshold; availability: finished without error"
+    )
+    threshold_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="latency kinds only: the threshold T, which must be a bucket boundary of the histogram",
+    )
+    error_finished_reasons: list[str] = Field(
+        default_factory=lambda: ["error"],
+        min_length=1,
+        description="availability only: vLLM finished_reason values that count as errors (stop, length "
+        "and abort are good by default)",
+    )
+    count_http_5xx: bool = Field(
+        True,
+        description="availability only: count HTTP 5xx responses of the vLLM API server as bad events "
+        "(ignored when grouping by model_name: the HTTP series carry no model_name)",
+    )
+
+    @model_validator(mode="after")
+    def _threshold_matches_kind(self) -> SLISpec:
+        if self.kind in LATENCY_KINDS and self.threshold_seconds is None:
+            raise ValueError(f"threshold_seconds is required for a {self.kind} SLI")
+        if self.kind == "availability" and self.threshold_seconds is not None:
+            raise ValueError("threshold_seconds applies to latency SLIs only, not availability")
+        return self
 
 
 class SLOSpec(BaseModel):
-    """One SLO definition (see docs/slo.md)."""
+    """One SLO definition, version 1 of the spec (see docs/slo.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="unique name, DNS-label style")
+    description: str = Field("", description="free text shown in alerts and `slo status`")
     objective: float = Field(gt=0, lt=100, description="percent of good events, e.g. 99.5")
+    window: SLOWindow = Field("30d", description="rolling SLO window; burn-rate windows scale with it")
+    sli: SLISpec = Field(description="the service level indicator")
+    group_by: list[GroupLabel] = Field(
+        default_factory=list, description="one SLO series per value of these labels (namespace, model_name)"
+    )
+    matchers: dict[FilterLabel, str] = Field(
+        default_factory=dict, description="only count series whose labels equal these values, e.g. namespace: prod"
+    )
+
+    @model_validator(mode="after")
+    def _unique_group_by(self) -> SLOSpec:
+        if len(set(self.group_by)) != len(self.group_by):
+            raise ValueError("group_by lists a label twice")
+        return self

@@ -1,0 +1,29 @@
+"""Names of every series and label the SLO rules record: read by the generator, `slo status` and dashboards.
+
+Every SLO rule reads only the normalized `inferwatch:*` series of inferwatch.alerts.conventions
+and records the names below, following `level:metric:operations`.
+"""
+
+from __future__ import annotations
+
+# Labels added to every recorded SLO series.
+SLO_LABEL = "slo"
+WINDOW_LABEL = "window"
+
+# Good and total events per second over the normalization's rate window, per SLO group.
+# Recorded only while there is traffic, so long windows sum real events and a stretch
+# without traffic is "no data" rather than 0 % or NaN.
+GOOD_EVENTS = "inferwatch:slo_good_events:rate5m"
+TOTAL_EVENTS = "inferwatch:slo_total_events:rate5m"
+# Error ratio over `window` divided by the error budget (1 - objective): 1 spends the budget
+# exactly over the SLO window. Label `window` holds the Prometheus duration.
+BURN_RATE = "inferwatch:slo_burn_rate:ratio"
+# 1 - burn rate over the SLO window: the share of the error budget left (negative: overspent).
+ERROR_BUDGET_REMAINING = "inferwatch:slo_error_budget_remaining:ratio"
+
+# Alert names.
+ALERT_PAGE = "InferwatchSLOBurnRatePage"
+ALERT_TICKET = "InferwatchSLOBurnRateTicket"
+ALERT_ABSENT = "InferwatchSLOMetricsAbsent"
+
+RUNBOOK_BASE = "https://github.com/inferwatch/inferwatch/blob/main/docs/slo.md"

@@ -1,0 +1,111 @@
+"""Loading SLO definitions from files: inferwatch.yaml (`slos:`), a bare list, or OpenSLO v1 documents.
+
+Every problem names the file, the SLO and the field; all problems of all files are collected
+before one ConfigError (exit 2) is raised, so a user fixes them in one pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from inferwatch.slo.model import SLO, SpecWarning, compile_slo
+from inferwatch.slo.openslo import OpenSLOProblems, is_openslo, to_specs
+from pydantic import ValidationError
+
+from inferwatch.config.slo import SLOSpec
+from inferwatch.errors import ConfigError, FieldProblem
+
+
+def _slo_label(raw: Any, index: int) -> str:
+    name = raw.get("name") if isinstance(raw, dict) else None
+    return f"slos[{name}]" if isinstance(name, str) and name else f"slos[{index}]"
+
+
+def validate_specs(raws: Sequence[tuple[str, Any]], source: str) -> tuple[list[SLOSpec], list[FieldProblem]]:
+    """Validate raw spec mappings (label, data) into SLOSpec; problems are prefixed with file and SLO."""
+    specs: list[SLOSpec] = []
+    problems: list[FieldProblem] = []
+    for label, raw in raws:
+        try:
+            specs.append(SLOSpec.model_validate(raw))
+        except ValidationError as err:
+            for e in err.errors():
+                field = ".".join(str(p) for p in e["loc"]) or "(spec)"
+                msg = str(e["msg"]).removeprefix("Value error, ")
+                problems.append(FieldProblem(f"{source}: {label}.{field}", msg))
+    return specs, problems
+
+
+def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem]]:
+    """Raw SLO specs (label, mapping) from one file, and the problems that stop reading it."""
+    source = str(path)
+    try:
+        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+    except OSError as err:
+        return [], [FieldProblem(source, f"cannot read file: {err.strerror}")]
+    except yaml.YAMLError as err:
+        return [], [FieldProblem(source, f"not valid YAML: {err}")]
+    if docs and all(is_openslo(d) for d in docs):
+        try:
+            return [(f"SLO {name!r}", spec) for name, spec in to_specs(docs)], []
+        except OpenSLOProblems as err:
+            return [], [FieldProblem(f"{source}: {p.path}", p.message) for p in err.problems]
+    if len(docs) != 1:
+        return [], [FieldProblem(source, "expected one YAML document (or only OpenSLO documents)")]
+    data = docs[0]
+    if isinstance(data, dict):
+        data = data.get("slos", [])
+    if not isinstance(data, list):
+        return [], [FieldProblem(f"{source}: slos", "must be a list of SLO definitions")]
+    return [(_slo_label(raw, i), raw) for i, raw in enumerate(data)], []
+
+
+def load_slos(
+    sources: Sequence[tuple[str, list[tuple[str, Any]]]], early: Sequence[FieldProblem] = ()
+) -> tuple[list[SLO], list[SpecWarning]]:
+    """Validate and compile raw specs of several sources; names must be unique across all of them.
+
+    Raises ConfigError (exit 2) listing every problem, each naming file, SLO and field.
+    """
+    problems = list(early)
+    slos: list[SLO] = []
+    warnings: list[SpecWarning] = []
+    seen: dict[str, str] = {}
+    for source, raws in sources:
+        specs, spec_problems = validate_specs(raws, source)
+        problems += spec_problems
+        for spec in specs:
+            if spec.name in seen:
+                problems.append(
+                    FieldProblem(
+                        f"{source}: slos[{spec.name}].name",
+                        f"already defined in {seen[spec.name]}; names must be unique",
+                    )
+                )
+                continue
+            seen[spec.name] = source
+            slo, ws = compile_slo(spec, source)
+            slos.append(slo)
+            warnings += ws
+    if problems:
+        raise ConfigError(", ".join(dict.fromkeys(s for s, _ in sources)) or "SLO files", problems)
+    return slos, warnings
+
+
+def load_slo_files(paths: Sequence[Path]) -> tuple[list[SLO], list[SpecWarning]]:
+    """Read, validate and compile the SLOs of ``paths`` (inferwatch.yaml, SLO lists or OpenSLO)."""
+    sources: list[tuple[str, list[tuple[str, Any]]]] = []
+    early: list[FieldProblem] = []
+    for path in paths:
+        raws, problems = read_spec_file(path)
+        sources.append((str(path), raws))
+        early += problems
+    return load_slos(sources, early)
+
+
+def slos_from_specs(specs: Sequence[SLOSpec], source: str) -> tuple[list[SLO], list[SpecWarning]]:
+    """Compile already-validated specs (the loaded config's `slos:`)."""
+    return load_slos([(source, [(f"slos[{s.name}]", s.model_dump()) for s in specs])])

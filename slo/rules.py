@@ -1,0 +1,198 @@
+"""SLOs -> multiwindow, multi-burn-rate Prometheus rules (a pure function of the SLO model).
+
+Per SLO, three groups, each readable on its own:
+
+* ``<slo>-sli``: good and total events per second (5-minute rates of the normalized series),
+  summed per SLO group and recorded only while there is traffic;
+* ``<slo>-windows``: the burn rate over every window, traffic-weighted as
+  ``sum_over_time(good[w]) / sum_over_time(total[w])`` over the recorded 5-minute rates (never
+  an average of ratios, never a long scan over bucket series);
+* ``<slo>-alerts``: the error budget left, page and ticket alerts, and an alert when the SLI's
+  metrics are absent.
+
+Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched with
+`le_regex`, so the rules work on Prometheus 2 and 3 alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from inferwatch.alerts import conventions as norm
+from inferwatch.alerts.model import AlertingRule, RecordingRule, Rule, RuleFile, RuleGroup
+from inferwatch.slo import conventions as c
+from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
+from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
+
+from inferwatch.promql import by, escape_regex_value, le_regex, selector
+
+HTTP_5XX = "5xx"
+
+
+@dataclass(frozen=True)
+class SLIQueries:
+    """The PromQL of one SLO's events, summed per SLO group, before any gating."""
+
+    good: str
+    total: str
+    absent: str
+
+
+def _num(x: float) -> str:
+    return f"{x:.12g}"
+
+
+def _sum(slo: SLO, expr: str) -> str:
+    clause = by(slo.group_by)
+    return f"sum {clause} ({expr})" if clause else f"sum({expr})"
+
+
+def sli_queries(slo: SLO) -> SLIQueries:
+    """Good-event, total-event and absence queries of ``slo``'s SLI over normalized series."""
+    matchers = dict(slo.matchers)
+    if isinstance(slo.sli, LatencySLI):
+        bucket = selector(
+            norm.histogram_series(slo.sli.kind, "bucket"), matchers, {norm.LE: le_regex(slo.sli.threshold)}
+        )
+        count = selector(norm.histogram_series(slo.sli.kind, "count"), matchers)
+        return SLIQueries(good=_sum(slo, bucket), total=_sum(slo, count), absent=f"absent({count})")
+    sli: AvailabilitySLI = slo.sli
+    finished = selector(norm.VLLM_REQUESTS_FINISHED_RATE, matchers)
+    errors = selector(
+        norm.VLLM_REQUESTS_FINISHED_RATE,
+        matchers,
+        {norm.FINISHED_REASON: "|".join(escape_regex_value(r) for r in sli.error_reasons)},
+    )
+    all_finished = _sum(slo, finished)
+    good = f"({all_finished} - {_sum(slo, errors)})\nor\n{all_finished}"
+    total = all_finished
+    # HTTP responses carry no model_name: they can be counted only when no SLO label needs it.
+    if sli.count_http_5xx and norm.MODEL not in slo.group_by and norm.MODEL not in matchers:
+        http_sel = selector(norm.VLLM_HTTP_REQUESTS_RATE, {**matchers, norm.STATUS: HTTP_5XX})
+        http = _sum(slo, http_sel)
+        total = f"({all_finished} + {http})\nor\n{all_finished}\nor\n{http}"
+    return SLIQueries(good=good, total=total, absent=f"absent({finished})")
+
+
+def _indent(expr: str, n: int = 2) -> str:
+    return "\n".join(" " * n + line for line in expr.splitlines())
+
+
+def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    """Good and total events per second for ``slo``, present only while there is traffic.
+
+    Good falls back to 0 where no good events are seen (every request failed), so good and
+    total always come as a pair and long windows never divide a missing numerator.
+    """
+    q = sli_queries(slo)
+    label = {c.SLO_LABEL: slo.name}
+    total = f"(\n{_indent(q.total)}\n) > 0"
+    good = f"(\n{_indent(q.good)}\n  or\n  (\n{_indent(q.total, 4)}\n  ) * 0\n)\nand\n(\n{_indent(q.total)}\n) > 0"
+    return (
+        RecordingRule(c.GOOD_EVENTS, good, label),
+        RecordingRule(c.TOTAL_EVENTS, total, label),
+    )
+
+
+def burn_rate_rule(slo: SLO, window: str, short: bool) -> RecordingRule:
+    """Burn rate of ``slo`` over ``window``: error ratio / error budget, traffic-weighted."""
+    sel = {c.SLO_LABEL: slo.name}
+    good, total = selector(c.GOOD_EVENTS, sel), selector(c.TOTAL_EVENTS, sel)
+    long_ratio = f"sum_over_time({good}[{window}])\n  /\nsum_over_time({total}[{window}])"
+    ratio = f"{good} / {total}" if short else long_ratio
+    expr = f"(\n  1 - (\n{_indent(ratio, 4)}\n  )\n) / {_num(slo.error_budget)}"
+    return RecordingRule(c.BURN_RATE, expr, {c.SLO_LABEL: slo.name, c.WINDOW_LABEL: window})
+
+
+def window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    """Burn rates over every alert window and the SLO window."""
+    return tuple(burn_rate_rule(slo, format_duration(w), short=w <= MIN_WINDOW) for w in recorded_windows(slo.period))
+
+
+def _burn(slo: SLO, window: str) -> str:
+    return selector(c.BURN_RATE, {c.SLO_LABEL: slo.name, c.WINDOW_LABEL: window})
+
+
+def _condition(slo: SLO, w: BurnRateWindow) -> str:
+    f = _num(w.factor)
+    long, short = format_duration(w.long), format_duration(w.short)
+    return f"({_burn(slo, long)} > {f}\n  and ignoring ({c.WINDOW_LABEL})\n  {_burn(slo, short)} > {f})"
+
+
+def _where(slo: SLO) -> str:
+    return "".join(f" {lbl}={{{{ $labels.{lbl} }}}}" for lbl in slo.group_by)
+
+
+def _describe_sli(slo: SLO) -> str:
+    if isinstance(slo.sli, LatencySLI):
+        return f"{slo.sli.kind} <= {_num(slo.sli.threshold)}s"
+    return "availability"
+
+
+def alert_rules(slo: SLO) -> tuple[Rule, ...]:
+    """Error budget remaining, the page and ticket alerts and the absent-metrics alert."""
+    label = {c.SLO_LABEL: slo.name}
+    remaining = RecordingRule(
+        c.ERROR_BUDGET_REMAINING,
+        f"1 - max without ({c.WINDOW_LABEL}) ({_burn(slo, slo.window)})",
+        label,
+    )
+    rules: list[Rule] = [remaining]
+    what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
+    for severity, alert, for_ in (("page", c.ALERT_PAGE, "2m"), ("ticket", c.ALERT_TICKET, "15m")):
+        conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
+        body = f"\nor ignoring ({c.WINDOW_LABEL})\n".join(conds)
+        spent = ", ".join(
+            f"{_num(w.factor)}x over {format_duration(w.long)} and {format_duration(w.short)}"
+            for w in windows_for(slo.period)
+            if w.severity == severity
+        )
+        rules.append(
+            AlertingRule(
+                alert=alert,
+                expr=f"max without ({c.WINDOW_LABEL}) (\n{_indent(body)}\n)",
+                for_=for_,
+                labels={**label, "severity": severity},
+                annotations={
+                    "summary": f"{what} is burning its error budget too fast",
+                    "description": f"{what}{_where(slo)} burns its error budget at {{{{ $value | humanize }}}}x "
+                    f"(threshold: {spent}).",
+                    "runbook_url": f"{c.RUNBOOK_BASE}#{alert.lower()}",
+                },
+            )
+        )
+    rules.append(
+        AlertingRule(
+            alert=c.ALERT_ABSENT,
+            expr=sli_queries(slo).absent,
+            for_="15m",
+            labels={**label, "severity": "ticket"},
+            annotations={
+                "summary": f"{what}: the SLI's metrics are absent",
+                "description": f"No normalized series for {what} exist: its burn rates read no data. "
+                "Check that vLLM is scraped and the inferwatch normalization rules are loaded.",
+                "runbook_url": f"{c.RUNBOOK_BASE}#{c.ALERT_ABSENT.lower()}",
+            },
+        )
+    )
+    return tuple(rules)
+
+
+def slo_groups(slo: SLO) -> tuple[RuleGroup, RuleGroup, RuleGroup]:
+    """The three rule groups of one SLO: SLI events, window burn rates, budget and alerts."""
+    return (
+        RuleGroup(f"inferwatch-slo-{slo.name}-sli", sli_rules(slo)),
+        RuleGroup(f"inferwatch-slo-{slo.name}-windows", window_rules(slo)),
+        RuleGroup(f"inferwatch-slo-{slo.name}-alerts", alert_rules(slo)),
+    )
+
+
+def slo_rule_file(slos: Sequence[SLO]) -> RuleFile:
+    """Every SLO's rule groups in one file, in the order the SLOs are defined."""
+    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo)))
+
+
+def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:
+    """Number of rules (recording + alerting) each SLO compiles to."""
+    return {slo.name: sum(len(g.rules) for g in slo_groups(slo)) for slo in slos}

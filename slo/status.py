@@ -1,0 +1,113 @@
+"""`slo status`: one row per SLO series, read from the recorded SLO series (Prometheus does the arithmetic)."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from inferwatch.slo import conventions as c
+from inferwatch.slo.model import SLO
+from inferwatch.slo.windows import format_duration, windows_for
+
+from inferwatch.prom import PrometheusReader, Sample
+from inferwatch.promql import selector
+
+log = logging.getLogger(__name__)
+
+STATE_OK = "ok"
+STATE_PAGE = "page"
+STATE_TICKET = "ticket"
+STATE_EXHAUSTED = "budget exhausted"
+STATE_NO_DATA = "no data"
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    """The state of one SLO series (one group of one SLO) at one instant."""
+
+    slo: str
+    group: dict[str, str]
+    objective_percent: float
+    window: str
+    sli_percent: float | None
+    budget_remaining_percent: float | None
+    burn_rate_page_long: float | None
+    burn_rate_page_slow: float | None
+    burn_windows: tuple[str, str]
+    state: str
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready mapping (NaN-free: missing values are null)."""
+        out = asdict(self)
+        out["burn_windows"] = list(self.burn_windows)
+        return out
+
+
+def _key(labels: dict[str, str]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, v) for k, v in labels.items() if k not in ("__name__", c.SLO_LABEL, c.WINDOW_LABEL)))
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _by_group(samples: Sequence[Sample]) -> dict[tuple[tuple[str, str], ...], float]:
+    return {_key(s.labels): s.value for s in samples}
+
+
+def _state(slo: SLO, burns: dict[str, float], remaining: float | None) -> str:
+    if remaining is None:
+        return STATE_NO_DATA
+    for severity in ("page", "ticket"):
+        for w in windows_for(slo.period):
+            if w.severity != severity:
+                continue
+            long_b = burns.get(format_duration(w.long))
+            short_b = burns.get(format_duration(w.short))
+            if long_b is not None and short_b is not None and long_b > w.factor and short_b > w.factor:
+                return STATE_PAGE if severity == "page" else STATE_TICKET
+    return STATE_EXHAUSTED if remaining <= 0 else STATE_OK
+
+
+def slo_status(reader: PrometheusReader, slos: Sequence[SLO], at: datetime | None = None) -> list[StatusRow]:
+    """Query the recorded burn rates and budgets of ``slos`` and return one row per SLO series."""
+    rows: list[StatusRow] = []
+    for slo in slos:
+        sel = {c.SLO_LABEL: slo.name}
+        burn_samples = reader.query(selector(c.BURN_RATE, sel), at)
+        remaining = _by_group(reader.query(selector(c.ERROR_BUDGET_REMAINING, sel), at))
+        sli = _by_group(
+            reader.query(
+                f"1 - {selector(c.BURN_RATE, {**sel, c.WINDOW_LABEL: slo.window})} * {slo.error_budget:.12g}", at
+            )
+        )
+        burns: dict[tuple[tuple[str, str], ...], dict[str, float]] = {}
+        for s in burn_samples:
+            burns.setdefault(_key(s.labels), {})[s.labels.get(c.WINDOW_LABEL, "")] = s.value
+        page = [w for w in windows_for(slo.period) if w.severity == "page"]
+        w_fast, w_slow = format_duration(page[0].long), format_duration(page[1].long)
+        groups = sorted(set(burns) | set(remaining)) or [()]
+        for group in groups:
+            b = {k: v for k, v in burns.get(group, {}).items() if math.isfinite(v)}
+            rem = _finite(remaining.get(group))
+            sli_v = _finite(sli.get(group))
+            rows.append(
+                StatusRow(
+                    slo=slo.name,
+                    group=dict(group),
+                    objective_percent=slo.objective_percent,
+                    window=slo.window,
+                    sli_percent=None if sli_v is None else sli_v * 100,
+                    budget_remaining_percent=None if rem is None else rem * 100,
+                    burn_rate_page_long=b.get(w_fast),
+                    burn_rate_page_slow=b.get(w_slow),
+                    burn_windows=(w_fast, w_slow),
+                    state=_state(slo, b, rem),
+                )
+            )
+        log.debug("slo %s: %d series", slo.name, len(groups))
+    return rows
