@@ -1,0 +1,314 @@
+"""Input series for promtool unit tests: for every alert, one history that fires it and one that does not.
+
+Inputs are *raw* series (vLLM, inferwatch exporter, up), so each case runs through the
+normalization rules and the alert rules together, as Prometheus runs them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+VLLM = 'namespace="ns1",pod="vllm-0",model_name="llama",job="vllm",instance="10.0.0.1:8000"'
+GPU = 'gpu_uuid="GPU-1",namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"'
+GPU_INFO = f'inferwatch_gpu_info{{{GPU},gpu_model="NVIDIA H100 80GB HBM3",gpu_index="0"}}'
+H100 = {"gpu_uuid": "GPU-1", "gpu_model": "NVIDIA H100 80GB HBM3"}
+POD = {"namespace": "ns1", "pod": "vllm-0", "model_name": "llama"}
+TARGET = {"namespace": "ns1", "pod": "vllm-0", "instance": "10.0.0.1:8000", "job": "vllm"}
+
+
+def series(name_and_labels: str, values: str) -> dict[str, str]:
+    """One promtool input series."""
+    return {"series": name_and_labels, "values": values}
+
+
+def ttft(engine: str, buckets: dict[str, int]) -> list[dict[str, str]]:
+    """TTFT histogram of one engine whose buckets grow by the given counts per minute."""
+    return [
+        series(f'vllm:time_to_first_token_seconds_bucket{{{VLLM},engine="{engine}",le="{le}"}}', f"0+{n}x40")
+        for le, n in buckets.items()
+    ]
+
+
+@dataclass(frozen=True)
+class AlertCase:
+    """A history for one alert, when to evaluate it, and whether/how it fires."""
+
+    alert: str
+    inputs: list[dict[str, str]]
+    eval_time: str
+    labels: dict[str, str] = field(default_factory=dict)  # empty: the alert must stay quiet
+    value_text: str = ""  # how the description renders {{ $value | … }}
+
+    @property
+    def fires(self) -> bool:
+        """Whether this case expects the alert to fire."""
+        return bool(self.labels)
+
+
+_TEMPLATE = re.compile(r"\{\{\s*(\$labels\.(\w+)|\$value(\s*\|\s*\w+)?)\s*\}\}")
+
+
+def render(template: str, labels: dict[str, str], value_text: str) -> str:
+    """Render the few template forms the alerts use, to state the exact expected annotation."""
+
+    def sub(m: re.Match[str]) -> str:
+        return labels[m.group(2)] if m.group(2) else value_text
+
+    return _TEMPLATE.sub(sub, template)
+
+
+FIRING: list[AlertCase] = [
+    AlertCase(
+        "VLLMTimeToFirstTokenHigh",
+        # Two data-parallel engines, every request in the (2.5, 5] bucket: P95 = 4.875 s.
+        ttft("0", {"1": 0, "2.5": 0, "5": 10, "+Inf": 10}) + ttft("1", {"1": 0, "2.5": 0, "5": 10, "+Inf": 10}),
+        "20m",
+        {"severity": "page", "namespace": "ns1", "model_name": "llama"},
+        "4.875s",
+    ),
+    AlertCase(
+        "VLLMInterTokenLatencyHigh",
+        [
+            series(f'vllm:inter_token_latency_seconds_bucket{{{VLLM},engine="0",le="{le}"}}', f"0+{n}x40")
+            for le, n in {"0.1": 0, "0.5": 60, "+Inf": 60}.items()
+        ],
+        "25m",
+        {"severity": "ticket", "namespace": "ns1", "model_name": "llama"},
+        "480ms",
+    ),
+    AlertCase(
+        "VLLMKVCacheNearlyFull",
+        [
+            series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="0"}}', "0.97x10"),
+            series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="1"}}', "0.5x10"),
+        ],
+        "5m",
+        {"severity": "ticket", **POD},
+        "97%",
+    ),
+    AlertCase(
+        "VLLMRequestsWaitingGPUIdle",
+        [
+            series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "3x30"),
+            series(f'inferwatch_gpu_allocation_ratio{{{GPU},container="vllm"}}', "1x30"),
+            series(f"inferwatch_gpu_busy_seconds_total{{{GPU}}}", "0+1.2x30"),  # 2 % busy
+        ],
+        "20m",
+        {"severity": "page", **POD},
+        "3",
+    ),
+    AlertCase(
+        "VLLMQueueGrowing",
+        [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "0+1x40")],
+        "30m",
+        {"severity": "ticket", **POD},
+        "30",
+    ),
+    AlertCase(
+        "VLLMPreemptionsHigh",
+        [series(f'vllm:num_preemptions_total{{{VLLM},engine="0"}}', "0+60x30")],
+        "20m",
+        {"severity": "ticket", **POD},
+        "1",
+    ),
+    AlertCase(
+        "VLLMPrefixCacheHitRateLow",
+        [
+            series(f'vllm:prefix_cache_queries_total{{{VLLM},engine="0"}}', "0+60000x80"),
+            series(f'vllm:prefix_cache_hits_total{{{VLLM},engine="0"}}', "0+3000x80"),
+        ],
+        "70m",
+        {"severity": "ticket", **POD},
+        "5%",
+    ),
+    AlertCase(
+        "GPUMemoryNearlyFull",
+        [
+            series(GPU_INFO, "1x20"),
+            series(f"inferwatch_gpu_memory_used_bytes{{{GPU}}}", "78000000000x20"),
+            series(f"inferwatch_gpu_memory_total_bytes{{{GPU}}}", "80000000000x20"),
+        ],
+        "10m",
+        {"severity": "ticket", **H100},
+        "97.5%",
+    ),
+    AlertCase(
+        "GPULost",
+        [series(f"inferwatch_gpu_up{{{GPU}}}", "1 1 0x10")],
+        "8m",
+        {"severity": "page", "gpu_uuid": "GPU-1"},
+        "0",
+    ),
+    AlertCase(
+        "GPUCriticalXid",
+        [
+            series(GPU_INFO, "1x15"),
+            series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="79"}}', "0x6 1x10"),
+        ],
+        "10m",
+        {"severity": "page", "xid": "79", **H100},
+        "1",
+    ),
+    AlertCase(
+        "GPUUncorrectableECCErrors",
+        [
+            series(GPU_INFO, "1x15"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrected"}}', "0x6 2x10"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="corrected"}}', "0+5x16"),
+        ],
+        "10m",
+        {"severity": "page", **H100},
+        "2",
+    ),
+    AlertCase(
+        "GPUThrottlingSustained",
+        [
+            series(GPU_INFO, "1x30"),
+            series(f'inferwatch_gpu_throttle_active{{{GPU},reason="hw_thermal_slowdown"}}', "1x30"),
+            series(f'inferwatch_gpu_throttle_active{{{GPU},reason="sw_power_cap"}}', "0x30"),
+        ],
+        "20m",
+        {"severity": "ticket", "cause": "thermal", **H100},
+    ),
+    AlertCase(
+        "VLLMTargetDown",
+        [
+            series('up{namespace="ns1",pod="vllm-0",job="vllm",instance="10.0.0.1:8000"}', "1 1 1 0x20"),
+            series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0 0 0 stale"),
+        ],
+        "12m",
+        {"severity": "page", **TARGET},
+        "0",
+    ),
+    AlertCase(
+        "GPUExporterDown",
+        [
+            series(
+                'up{namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"}',
+                "1 1 0x30",
+            ),
+            series(GPU_INFO, "1 1 stale"),
+        ],
+        "20m",
+        {
+            "severity": "ticket",
+            "exporter": "inferwatch",
+            "namespace": "ns1",
+            "pod": "vllm-0",
+            "job": "inferwatch-exporter",
+            "instance": "10.0.0.1:9400",
+        },
+        "0",
+    ),
+    AlertCase(
+        "VLLMMetricsAbsent",
+        [series('up{job="node"}', "1x30")],
+        "20m",
+        {"severity": "ticket"},
+        "1",
+    ),
+    AlertCase(
+        "GPUMetricsAbsent",
+        [series('up{job="node"}', "1x30")],
+        "20m",
+        {"severity": "ticket"},
+        "1",
+    ),
+]
+
+QUIET: list[AlertCase] = [
+    # Every request under 1 s.
+    AlertCase("VLLMTimeToFirstTokenHigh", ttft("0", {"1": 10, "2.5": 10, "5": 10, "+Inf": 10}), "20m"),
+    AlertCase(
+        "VLLMInterTokenLatencyHigh",
+        [
+            series(f'vllm:inter_token_latency_seconds_bucket{{{VLLM},engine="0",le="{le}"}}', f"0+{n}x40")
+            for le, n in {"0.1": 60, "0.5": 60, "+Inf": 60}.items()
+        ],
+        "25m",
+    ),
+    # 60 % on each of two engines: summing (wrong) would read 120 %; max reads 60 %.
+    AlertCase(
+        "VLLMKVCacheNearlyFull",
+        [
+            series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="0"}}', "0.6x10"),
+            series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="1"}}', "0.6x10"),
+        ],
+        "5m",
+    ),
+    # Requests wait, but the GPU is 90 % busy: a capacity problem, not a stuck engine.
+    AlertCase(
+        "VLLMRequestsWaitingGPUIdle",
+        [
+            series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "3x30"),
+            series(f'inferwatch_gpu_allocation_ratio{{{GPU},container="vllm"}}', "1x30"),
+            series(f"inferwatch_gpu_busy_seconds_total{{{GPU}}}", "0+54x30"),
+        ],
+        "20m",
+    ),
+    # A long but steady queue.
+    AlertCase("VLLMQueueGrowing", [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "50x40")], "30m"),
+    AlertCase("VLLMPreemptionsHigh", [series(f'vllm:num_preemptions_total{{{VLLM},engine="0"}}', "0+6x30")], "20m"),
+    AlertCase(
+        "VLLMPrefixCacheHitRateLow",
+        [
+            series(f'vllm:prefix_cache_queries_total{{{VLLM},engine="0"}}', "0+60000x80"),
+            series(f'vllm:prefix_cache_hits_total{{{VLLM},engine="0"}}', "0+30000x80"),
+        ],
+        "70m",
+    ),
+    AlertCase(
+        "GPUMemoryNearlyFull",
+        [
+            series(GPU_INFO, "1x20"),
+            series(f"inferwatch_gpu_memory_used_bytes{{{GPU}}}", "40000000000x20"),
+            series(f"inferwatch_gpu_memory_total_bytes{{{GPU}}}", "80000000000x20"),
+        ],
+        "10m",
+    ),
+    AlertCase("GPULost", [series(f"inferwatch_gpu_up{{{GPU}}}", "1x10")], "8m"),
+    # Xid 13 (graphics engine exception) is an application fault: excluded by default.
+    AlertCase(
+        "GPUCriticalXid",
+        [series(GPU_INFO, "1x15"), series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="13"}}', "0x6 1x10")],
+        "10m",
+    ),
+    # Corrected (single-bit) errors are routine.
+    AlertCase(
+        "GPUUncorrectableECCErrors",
+        [
+            series(GPU_INFO, "1x15"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrected"}}', "0x16"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="corrected"}}', "0+5x16"),
+        ],
+        "10m",
+    ),
+    # Throttled for 10 minutes, then fine: not sustained.
+    AlertCase(
+        "GPUThrottlingSustained",
+        [
+            series(GPU_INFO, "1x30"),
+            series(f'inferwatch_gpu_throttle_active{{{GPU},reason="hw_thermal_slowdown"}}', "1x10 0x20"),
+        ],
+        "20m",
+    ),
+    AlertCase(
+        "VLLMTargetDown",
+        [
+            series('up{namespace="ns1",pod="vllm-0",job="vllm",instance="10.0.0.1:8000"}', "1x20"),
+            series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0x20"),
+        ],
+        "12m",
+    ),
+    AlertCase(
+        "GPUExporterDown",
+        [
+            series('up{namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"}', "1x30"),
+            series(GPU_INFO, "1x30"),
+        ],
+        "20m",
+    ),
+    AlertCase("VLLMMetricsAbsent", [series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0x30")], "20m"),
+    AlertCase("GPUMetricsAbsent", [series(GPU_INFO, "1x30")], "20m"),
+]
