@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from inferwatch import prometheus_config
+from inferwatch.alerts import generate as alerts_generate
 from inferwatch.artifacts import Artifact
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
@@ -36,6 +37,7 @@ def generators() -> list[tuple[str, Generator]]:
     return [
         ("local Prometheus config", _local_prometheus),
         ("SLO rules", slo_generate.artifacts),
+        ("rules, alerts and runbooks", alerts_generate.artifacts),
     ]
 
 

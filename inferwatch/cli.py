@@ -125,6 +125,9 @@ def _register_areas() -> None:
     from inferwatch.slo.cli import slo
 
     cli.add_command(slo)
+    from inferwatch.alerts.cli import rules
+
+    cli.add_command(rules)
 
 
 _register_areas()
