@@ -1,14 +1,13 @@
 """SLOs -> multiwindow, multi-burn-rate Prometheus rules (a pure function of the SLO model).
 
-Per SLO, three groups, each readable on its own:
+Per SLO, one group whose rules run in this order at each evaluation:
 
-* ``<slo>-sli``: good and total events per second (5-minute rates of the normalized series),
-  summed per SLO group and recorded only while there is traffic;
-* ``<slo>-windows``: the burn rate over every window, traffic-weighted as
+* good and total events per second (5-minute rates of the normalized series), summed per SLO
+  group and recorded only while there is traffic;
+* the burn rate over every window, traffic-weighted as
   ``sum_over_time(good[w]) / sum_over_time(total[w])`` over the recorded 5-minute rates (never
-  an average of ratios, never a long scan over bucket series);
-* ``<slo>-alerts``: the error budget left, page and ticket alerts, and an alert when the SLI's
-  metrics are absent.
+  an average of ratios, never a long scan over bucket series), then the error budget left;
+* page and ticket alerts, and an alert when the SLI's metrics are absent.
 
 Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched with
 `le_regex`, so the rules work on Prometheus 2 and 3 alike.
@@ -20,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inferwatch.alerts import conventions as norm
-from inferwatch.alerts.model import AlertingRule, RecordingRule, Rule, RuleFile, RuleGroup
+from inferwatch.alerts.model import AlertingRule, RecordingRule, RuleFile, RuleGroup
 from inferwatch.slo import conventions as c
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
 from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
@@ -130,15 +129,19 @@ def _describe_sli(slo: SLO) -> str:
     return "availability"
 
 
-def alert_rules(slo: SLO) -> tuple[Rule, ...]:
-    """Error budget remaining, the page and ticket alerts and the absent-metrics alert."""
-    label = {c.SLO_LABEL: slo.name}
-    remaining = RecordingRule(
+def budget_rule(slo: SLO) -> RecordingRule:
+    """The share of the error budget left over the SLO window (1 - burn rate over the window)."""
+    return RecordingRule(
         c.ERROR_BUDGET_REMAINING,
         f"1 - max without ({c.WINDOW_LABEL}) ({_burn(slo, slo.window)})",
-        label,
+        {c.SLO_LABEL: slo.name},
     )
-    rules: list[Rule] = [remaining]
+
+
+def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
+    """The page and ticket alerts and the absent-metrics alert."""
+    label = {c.SLO_LABEL: slo.name}
+    rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
     for severity, alert, for_ in (("page", c.ALERT_PAGE, "2m"), ("ticket", c.ALERT_TICKET, "15m")):
         conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
@@ -179,20 +182,23 @@ def alert_rules(slo: SLO) -> tuple[Rule, ...]:
     return tuple(rules)
 
 
-def slo_groups(slo: SLO) -> tuple[RuleGroup, RuleGroup, RuleGroup]:
-    """The three rule groups of one SLO: SLI events, window burn rates, budget and alerts."""
-    return (
-        RuleGroup(f"inferwatch-slo-{slo.name}-sli", sli_rules(slo)),
-        RuleGroup(f"inferwatch-slo-{slo.name}-windows", window_rules(slo)),
-        RuleGroup(f"inferwatch-slo-{slo.name}-alerts", alert_rules(slo)),
+def slo_group(slo: SLO) -> RuleGroup:
+    """One SLO's rules as one group, in dependency order.
+
+    Prometheus evaluates a group's rules in order at the same instant, so every burn rate
+    reads the SLI events recorded a moment before, and alerts read the burn rates of the same
+    evaluation: no rule lags another by an evaluation interval.
+    """
+    return RuleGroup(
+        f"inferwatch-slo-{slo.name}", (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo))
     )
 
 
 def slo_rule_file(slos: Sequence[SLO]) -> RuleFile:
-    """Every SLO's rule groups in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo)))
+    """Every SLO's rule group in one file, in the order the SLOs are defined."""
+    return RuleFile(tuple(slo_group(slo) for slo in slos))
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:
     """Number of rules (recording + alerting) each SLO compiles to."""
-    return {slo.name: sum(len(g.rules) for g in slo_groups(slo)) for slo in slos}
+    return {slo.name: len(slo_group(slo).rules) for slo in slos}
