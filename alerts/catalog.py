@@ -396,7 +396,7 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             for_="5m",
             summary="vLLM target {{ $labels.namespace }}/{{ $labels.pod }} is down",
             description="Prometheus cannot scrape vLLM at {{ $labels.instance }} (job {{ $labels.job }}, "
-            "pod {{ $labels.namespace }}/{{ $labels.pod }}) for 5m.",
+            "pod {{ $labels.namespace }}/{{ $labels.pod }}): up = {{ $value }} for 5m.",
             threshold="a target that served vLLM metrics within the last hour fails its scrape for 5m",
             meaning="The vLLM server stopped answering /metrics: it crashed, hangs, or is restarting (a model "
             "load takes minutes). Its users likely get errors too.",
@@ -418,7 +418,7 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             summary="GPU exporter {{ $labels.instance }} ({{ $labels.exporter }}) is down",
             description="Prometheus cannot scrape the {{ $labels.exporter }} GPU exporter at "
             "{{ $labels.instance }} (job {{ $labels.job }}, pod {{ $labels.namespace }}/{{ $labels.pod }}) "
-            "for 10m.",
+            "up = {{ $value }} for 10m.",
             threshold="a GPU exporter target (inferwatch or dcgm-exporter) fails its scrape for 10m",
             meaning="GPU health, utilization and cost for the GPUs it covers are blind: GPU alerts cannot "
             "fire and the cost report undercounts.",

@@ -100,10 +100,11 @@ FIRING: list[AlertCase] = [
     ),
     AlertCase(
         "VLLMQueueGrowing",
-        [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "0+1x40")],
+        # Flat from 20m, so the value shown does not depend on which rule group ran first.
+        [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "0+2x20 40x20")],
         "30m",
         {"severity": "ticket", **POD},
-        "30",
+        "40",
     ),
     AlertCase(
         "VLLMPreemptionsHigh",
