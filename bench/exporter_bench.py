@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -340,6 +340,39 @@ def measure(kind: str, url: str, scrapes: int, real_nvml: bool) -> Result:
     )
 
 
+def nvml_call_costs(api: NvmlApi, repeat: int = 50) -> list[tuple[str, float]]:
+    """Median seconds per call of each NVML read the sampler makes, on GPU 0."""
+    api.nvmlInit()
+    try:
+        h = api.nvmlDeviceGetHandleByIndex(0)
+        calls: list[tuple[str, Callable[[], object]]] = [
+            ("nvmlDeviceGetUtilizationRates", lambda: api.nvmlDeviceGetUtilizationRates(h)),
+            ("nvmlDeviceGetMemoryInfo", lambda: api.nvmlDeviceGetMemoryInfo(h)),
+            ("nvmlDeviceGetPowerUsage", lambda: api.nvmlDeviceGetPowerUsage(h)),
+            ("nvmlDeviceGetTemperature", lambda: api.nvmlDeviceGetTemperature(h, pynvml.NVML_TEMPERATURE_GPU)),
+            ("nvmlDeviceGetClockInfo", lambda: api.nvmlDeviceGetClockInfo(h, pynvml.NVML_CLOCK_SM)),
+            ("nvmlDeviceGetCurrentClocksEventReasons", lambda: api.nvmlDeviceGetCurrentClocksEventReasons(h)),
+            ("nvmlDeviceGetTotalEnergyConsumption", lambda: api.nvmlDeviceGetTotalEnergyConsumption(h)),
+            ("nvmlDeviceGetFieldValues (slow set)", lambda: nvml.read_fields(api, h, nvml.SLOW_FIELDS)),
+            ("nvmlDeviceGetMigMode", lambda: api.nvmlDeviceGetMigMode(h)),
+        ]
+        out: list[tuple[str, float]] = []
+        for name, call in calls:
+            times: list[float] = []
+            for _ in range(repeat):
+                t0 = time.perf_counter()
+                try:
+                    call()
+                except pynvml.NVMLError:
+                    break
+                times.append(time.perf_counter() - t0)
+            if times:
+                out.append((name, statistics.median(times)))
+        return out
+    finally:
+        api.nvmlShutdown()
+
+
 def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, real_nvml: bool) -> str:
     """The docs/benchmarks.md section for one run."""
     ours = next(r for r in results if r.name == "inferwatch")
@@ -347,8 +380,10 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
     speedup = base.p99_s / ours.p99_s
     speedup_p50 = base.p50_s / ours.p50_s
     ok = ours.p99_s <= TARGET_P99_S and speedup >= TARGET_SPEEDUP and ours.rss_mb <= TARGET_RSS_MB
+    load = os.getloadavg()[0]
     lines = [
-        f"Machine: {machine_description()}.",
+        f"Machine: {machine_description()}; 1-minute load average {load:.1f} when the report was written "
+        "(other work on a shared machine shows up in the p99).",
         f"GPUs: {gpus}. vLLM payload: {payload_bytes / 1024:.0f} KB ({len(MODELS)} models, "
         f"{sum(e for _, e in MODELS)} engine ranks in all, "
         "vLLM's family names and default buckets), served from a local HTTP server.",
@@ -412,6 +447,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         server.shutdown()
     gpus = f"real NVML: {gpu_description() or 'unknown GPU'}" if args.real_nvml else f"{SIMULATED_GPUS} simulated H100s"
     markdown = render_markdown(results, len(Payload.body), gpus, args.real_nvml)
+    if args.real_nvml:
+        costs = nvml_call_costs(_backend(True))
+        markdown += "\n\nNVML call costs on this GPU (median of 50 calls):\n\n| call | µs |\n|---|---:|\n"
+        markdown += "\n".join(f"| {name} | {seconds * 1e6:.1f} |" for name, seconds in costs)
     sys.stdout.write(markdown + "\n")
     if not args.no_write:
         update_section("exporter-h100" if args.real_nvml else "exporter", markdown)
