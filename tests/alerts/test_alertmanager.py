@@ -3,11 +3,7 @@ Alertmanager inhibits a ticket while a page fires for the same namespace/model."
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +14,7 @@ from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, Receivers, 
 from inferwatch.alerts.model import dump_yaml
 
 from inferwatch.tools import Toolbox
+from tests.alerts.conftest import Webhook
 from tests.conftest import Starter
 
 
@@ -43,54 +40,12 @@ def test_severity_picks_the_receiver(tools: Toolbox, repo_root: Path, labels: li
     assert proc.stdout.strip() == receiver
 
 
-class _Webhook:
-    """A webhook receiver on loopback that records what Alertmanager posts, by path."""
-
-    def __init__(self) -> None:
-        self.received: list[tuple[str, dict[str, Any]]] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.received.append((self.path, json.loads(body)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def alertnames(self, path: str) -> set[tuple[str, str]]:
-        """(alertname, namespace) of every alert posted to ``path``."""
-        return {
-            (a["labels"]["alertname"], a["labels"].get("namespace", ""))
-            for p, body in self.received
-            if p == path
-            for a in body["alerts"]
-        }
-
-
-@pytest.fixture
-def webhook() -> Iterator[_Webhook]:
-    hook = _Webhook()
-    hook.thread.start()
-    try:
-        yield hook
-    finally:
-        hook.server.shutdown()
-        hook.server.server_close()
-
-
 def _alert(name: str, severity: str, **labels: str) -> dict[str, Any]:
     return {"labels": {"alertname": name, "severity": severity, **labels}, "annotations": {"summary": name}}
 
 
 def test_a_page_inhibits_tickets_of_the_same_model(
-    tmp_path: Path, alertmanager_factory: Starter, webhook: _Webhook
+    tmp_path: Path, alertmanager_factory: Starter, webhook: Webhook
 ) -> None:
     config = alertmanager_config(Receivers(page_url=f"{webhook.url}/page", ticket_url=f"{webhook.url}/ticket"))
     # Shorter waits than the example's, so the test does not sit for 30 s; routing is unchanged.
