@@ -97,13 +97,14 @@ def is_boundary(threshold: float, boundaries: tuple[float, ...] | list[float]) -
 
 
 def scraped_boundaries(reader: PrometheusReader, kind: str) -> list[float]:
-    """The finite `le` values of the normalized ``kind`` histogram Prometheus holds now.
+    """The finite `le` values of the normalized ``kind`` histogram Prometheus held over the last day.
 
     Both spellings ("2" from Go clients or Prometheus 3's normalization, "2.0" from vLLM on
     Prometheus 2) parse to the same float.
     """
     series = histogram_series(kind, "bucket")
-    samples = reader.query(f"count by (le) ({series})")
+    # Over the last day, so a histogram that saw no scrape in the last minutes still counts.
+    samples = reader.query(f"count by (le) (last_over_time({series}[1d]))")
     out: set[float] = set()
     for s in samples:
         le = s.labels.get("le", "")

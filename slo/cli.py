@@ -52,13 +52,13 @@ def bucket_problems(slos: list[SLO], boundaries: dict[str, list[float]] | None =
         if not known:
             problems.append(
                 FieldProblem(
-                    f"{slo.source}: slos[{slo.name}].sli.kind", f"Prometheus holds no {kind} histogram buckets"
+                    f"{slo.source}: SLO {slo.name!r}: sli.kind", f"Prometheus holds no {kind} histogram buckets"
                 )
             )
         elif not is_boundary(slo.sli.threshold, known):
             problems.append(
                 FieldProblem(
-                    f"{slo.source}: slos[{slo.name}].sli.threshold_seconds",
+                    f"{slo.source}: SLO {slo.name!r}: sli.threshold_seconds",
                     f"{slo.sli.threshold:g} is not a bucket boundary {where} for {kind} "
                     f"({', '.join(f'{b:g}' for b in known)})",
                 )

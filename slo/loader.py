@@ -21,7 +21,7 @@ from inferwatch.errors import ConfigError, FieldProblem
 
 def _slo_label(raw: Any, index: int) -> str:
     name = raw.get("name") if isinstance(raw, dict) else None
-    return f"slos[{name}]" if isinstance(name, str) and name else f"slos[{index}]"
+    return f"SLO {name!r}" if isinstance(name, str) and name else f"SLO #{index + 1}"
 
 
 def validate_specs(raws: Sequence[tuple[str, Any]], source: str) -> tuple[list[SLOSpec], list[FieldProblem]]:
@@ -35,7 +35,7 @@ def validate_specs(raws: Sequence[tuple[str, Any]], source: str) -> tuple[list[S
             for e in err.errors():
                 field = ".".join(str(p) for p in e["loc"]) or "(spec)"
                 msg = str(e["msg"]).removeprefix("Value error, ")
-                problems.append(FieldProblem(f"{source}: {label}.{field}", msg))
+                problems.append(FieldProblem(f"{source}: {label}: {field}", msg))
     return specs, problems
 
 
@@ -81,7 +81,7 @@ def load_slos(
             if spec.name in seen:
                 problems.append(
                     FieldProblem(
-                        f"{source}: slos[{spec.name}].name",
+                        f"{source}: SLO {spec.name!r}: name",
                         f"already defined in {seen[spec.name]}; names must be unique",
                     )
                 )
@@ -108,4 +108,4 @@ def load_slo_files(paths: Sequence[Path]) -> tuple[list[SLO], list[SpecWarning]]
 
 def slos_from_specs(specs: Sequence[SLOSpec], source: str) -> tuple[list[SLO], list[SpecWarning]]:
     """Compile already-validated specs (the loaded config's `slos:`)."""
-    return load_slos([(source, [(f"slos[{s.name}]", s.model_dump()) for s in specs])])
+    return load_slos([(source, [(f"SLO {s.name!r}", s.model_dump()) for s in specs])])
