@@ -199,6 +199,11 @@ class GpuSampler:
         """The latest complete snapshot, or None before the first one."""
         return self._snapshot
 
+    @property
+    def watching_events(self) -> bool:
+        """True while an NVML event set delivers Xid/ECC events of at least one GPU."""
+        return self._event_set is not None
+
     def _run_ticks(self) -> None:
         while not self._stop.wait(self._interval):
             try:

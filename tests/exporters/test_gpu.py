@@ -291,3 +291,28 @@ def test_snapshots_are_replaced_not_mutated(started_sampler: GpuSampler) -> None
         time.sleep(0.01)
     with pytest.raises(dataclasses.FrozenInstanceError):
         setattr(first.gpus[0], "up", False)  # noqa: B010 - proving the dataclass refuses it
+
+
+def test_a_gpu_lost_while_the_threads_run_does_not_stop_the_others() -> None:
+    sim = SimulatedNvml(2)
+    sampler = GpuSampler(sim, interval_s=0.02, slow_interval_s=0.02)
+    registry = CollectorRegistry()
+    registry.register(GpuCollector(sampler))
+    sampler.start()
+    try:
+        sim.lose_gpu(0)
+        sim.set_load(1, 1.0)
+        lost, ok = {"gpu_uuid": sim.gpus[0].uuid}, {"gpu_uuid": sim.gpus[1].uuid}
+        deadline = time.monotonic() + 10
+        while registry.get_sample_value("inferwatch_gpu_up", lost) != 0.0:
+            assert time.monotonic() < deadline, "the lost GPU was never reported down"
+            time.sleep(0.01)
+        busy0 = registry.get_sample_value("inferwatch_gpu_busy_seconds_total", ok)
+        assert busy0 is not None
+        deadline = time.monotonic() + 10
+        while (registry.get_sample_value("inferwatch_gpu_busy_seconds_total", ok) or 0.0) <= busy0:
+            assert time.monotonic() < deadline, "the healthy GPU stopped being sampled"
+            time.sleep(0.01)
+        assert registry.get_sample_value("inferwatch_gpu_up", ok) == 1.0
+    finally:
+        sampler.stop()
