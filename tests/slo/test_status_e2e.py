@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -86,7 +86,9 @@ def _rules_file(path: Path, name: str, rules: tuple[RecordingRule, ...]) -> Path
 
 
 @pytest.fixture(scope="module")
-def history(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, datetime, SLO, dict[str, float]]:
+def history(
+    tools: Toolbox, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, datetime, SLO, dict[str, float]]]:
     """A running Prometheus with the backfilled history; the evaluation time; expected budgets left."""
     work = tmp_path_factory.mktemp("slo-e2e")
     slo, _ = compile_slo(SLOSpec.model_validate(SPEC), "test")

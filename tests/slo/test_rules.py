@@ -1,0 +1,191 @@
+"""The SLO rule generator: normalized inputs only, few rules, scaled windows, committed output, valid objects."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from click.testing import CliRunner
+from inferwatch.alerts.model import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
+from inferwatch.slo import conventions as c
+from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.rules import rule_counts, slo_rule_file
+from inferwatch.slo.windows import GOOGLE_30D, format_duration, windows_for
+
+from inferwatch.cli import cli
+from inferwatch.config import load_config
+from inferwatch.config.slo import SLOSpec
+from inferwatch.tools import Toolbox
+
+SLOTH_RULES_PER_SLO = 17
+RAW = re.compile(r"\b(vllm:[a-z_]+|DCGM_[A-Z_]+|inferwatch_[a-z_]+|http_requests_total)\b")
+REFERENCE = Path("/work/shared/reference/prometheus-operator-crds/monitoring.coreos.com_prometheusrules.yaml")
+
+
+def _slo(**over: Any) -> SLO:
+    spec = {"name": "s", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}} | over
+    slo, _ = compile_slo(SLOSpec.model_validate(spec), "test")
+    return slo
+
+
+ALL_KINDS = [
+    _slo(name="ttft", group_by=["namespace"]),
+    _slo(name="tpot", sli={"kind": "tpot", "threshold_seconds": 0.1}, group_by=["namespace", "model_name"]),
+    _slo(name="e2e", sli={"kind": "e2e", "threshold_seconds": 10.0}, window="7d", matchers={"namespace": "prod"}),
+    _slo(name="avail", sli={"kind": "availability"}, window="28d", group_by=["namespace"]),
+    _slo(name="avail-model", sli={"kind": "availability"}, group_by=["model_name"]),
+]
+
+
+def test_rules_read_only_normalized_series() -> None:
+    """No SLO rule names a raw vllm:/DCGM_/inferwatch_ metric: all read inferwatch:* series."""
+    for rule in slo_rule_file(ALL_KINDS).rules():
+        assert not RAW.search(rule.expr), rule.expr
+        assert set(re.findall(r"\b([a-zA-Z_:]+:[a-zA-Z0-9_:]+)\b", rule.expr)) <= {
+            m for m in re.findall(r"inferwatch:[a-z0-9_:]+", rule.expr)
+        }
+
+
+def test_fewer_rules_than_sloth_and_cli_prints_counts(tmp_path: Path, repo_root: Path) -> None:
+    """Each SLO compiles to fewer rules than Sloth's 17; `slo rules --out` writes the file and prints counts."""
+    counts = rule_counts(ALL_KINDS)
+    assert all(n < SLOTH_RULES_PER_SLO for n in counts.values()), counts
+    res = CliRunner().invoke(
+        cli, ["-c", str(repo_root / "examples/inferwatch.yaml"), "slo", "rules", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert "chat-ttft: 14 rules" in res.stderr
+    assert (tmp_path / "slo-rules.yaml").read_text().count("record: ") == 3 * 11
+
+
+def test_no_long_range_over_bucket_series() -> None:
+    """Long windows sum recorded 5-minute event rates; only the SLO's own series carry a range selector."""
+    for rule in slo_rule_file(ALL_KINDS).rules():
+        for selector_text in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\[", rule.expr):
+            assert selector_text in (c.GOOD_EVENTS, c.TOTAL_EVENTS), rule.expr
+
+
+def test_windows_scale_with_the_slo_window() -> None:
+    """30d is the SRE workbook's table; 28d and 7d keep the factors and scale the windows (never below 5m)."""
+    assert windows_for(timedelta(days=30)) == GOOGLE_30D
+    w28 = windows_for(timedelta(days=28))
+    assert [(w.factor, format_duration(w.long), format_duration(w.short)) for w in w28] == [
+        (14.4, "56m", "5m"),
+        (6.0, "5h36m", "28m"),
+        (3.0, "22h24m", "1h52m"),
+        (1.0, "2d19h12m", "5h36m"),
+    ]
+    w7 = windows_for(timedelta(days=7))
+    assert [format_duration(w.short) for w in w7] == ["5m", "7m", "28m", "1h24m"]
+    windows = {
+        r.labels.get(c.WINDOW_LABEL) for r in slo_rule_file([ALL_KINDS[2]]).rules() if isinstance(r, RecordingRule)
+    }
+    assert {"7d", "14m", "1h24m", "5h36m", "16h48m"} <= windows
+
+
+def test_committed_artifacts_match_the_example_config(repo_root: Path) -> None:
+    """slo/generated/slo-rules.yaml and deploy/prometheusrules/slo.yaml are what the example config generates."""
+    config = load_config(repo_root / "examples/inferwatch.yaml", {})
+    kinds = {s.sli.kind for s in config.slos}
+    assert {"ttft", "tpot", "availability"} <= kinds
+    assert all(s.group_by == ["namespace"] for s in config.slos)
+    for art in artifacts(config):
+        assert (repo_root / art.path).read_text() == art.content, f"{art.path}: run `inferwatch build`"
+    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH}
+
+
+def test_prometheusrule_object_matches_the_crd(repo_root: Path) -> None:
+    """The PrometheusRule object validates against prometheus-operator's CRD schema."""
+    crd = yaml.safe_load(REFERENCE.read_text())
+    schema = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")["schema"]["openAPIV3Schema"]
+    obj = yaml.safe_load((repo_root / PROMETHEUS_RULE_PATH).read_text())
+    validator = jsonschema.Draft7Validator(schema)
+    validator.validate(obj)
+    assert obj["kind"] == "PrometheusRule" and obj["spec"]["groups"]
+    broken = obj | {"spec": {"groups": [{"name": 3, "rules": "x"}]}}
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(broken)
+
+
+def test_every_alert_has_severity_summary_description_runbook() -> None:
+    """Every generated alert is routable and explains itself."""
+    alerts = [r for r in slo_rule_file(ALL_KINDS).rules() if isinstance(r, AlertingRule)]
+    assert len(alerts) == 3 * len(ALL_KINDS)
+    for a in alerts:
+        assert a.labels["severity"] in ("page", "ticket")
+        assert {"summary", "description", "runbook_url"} <= set(a.annotations)
+
+
+@pytest.mark.parametrize("tool", ["promtool", "promtool2"])
+def test_grouped_slos_never_hit_duplicate_series(tools: Toolbox, tmp_path: Path, tool: str) -> None:
+    """Grouped by namespace and model_name over several pods, models and HTTP series: exact values, no errors."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(to_prometheus_yaml(slo_rule_file(ALL_KINDS)))
+    check = tools.run(tool, "check", "rules", str(rules))
+    assert check.returncode == 0, check.stdout + check.stderr
+    tpot = "inferwatch:vllm_tpot_seconds"
+    fin = "inferwatch:vllm_requests_finished:rate5m"
+    series = []
+    for model in ("m1", "m2"):
+        for pod in ("p1", "p2"):
+            lbl = f'namespace="a",model_name="{model}",pod="{pod}"'
+            series += [
+                {"series": f"{tpot}_count:rate5m{{{lbl}}}", "values": "4x30"},
+                {"series": f'{tpot}_bucket:rate5m{{{lbl},le="0.1"}}', "values": "3x30"},
+                {"series": f'{tpot}_bucket:rate5m{{{lbl},le="+Inf"}}', "values": "4x30"},
+                {"series": f'{fin}{{{lbl},finished_reason="stop"}}', "values": "3x30"},
+                {"series": f'{fin}{{{lbl},finished_reason="error"}}', "values": "1x30"},
+            ]
+    series.append(
+        {"series": 'inferwatch:vllm_http_requests:rate5m{namespace="a",pod="p1",status="5xx"}', "values": "2x30"}
+    )
+    good, total = c.GOOD_EVENTS, c.TOTAL_EVENTS
+    tests = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": series,
+                "promql_expr_test": [
+                    {
+                        "expr": f'{good}{{slo="tpot"}}',
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {"labels": f'{good}{{model_name="{m}",namespace="a",slo="tpot"}}', "value": 6}
+                            for m in ("m1", "m2")
+                        ],
+                    },
+                    {
+                        # HTTP 5xx (no model_name) cannot join model groups; never a duplicate
+                        "expr": f'{total}{{slo="avail-model"}}',
+                        "eval_time": "10m",
+                        "exp_samples": [
+                            {"labels": f'{total}{{model_name="{m}",slo="avail-model"}}', "value": 8}
+                            for m in ("m1", "m2")
+                        ],
+                    },
+                    {
+                        "expr": f'{total}{{slo="avail"}}',
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": f'{total}{{namespace="a",slo="avail"}}', "value": 18}],
+                    },
+                    {
+                        "expr": f'{good}{{slo="avail"}}',
+                        "eval_time": "10m",
+                        "exp_samples": [{"labels": f'{good}{{namespace="a",slo="avail"}}', "value": 12}],
+                    },
+                ],
+            }
+        ],
+    }
+    test_file = tmp_path / "tests.yaml"
+    test_file.write_text(dump_yaml(tests))
+    proc = tools.run(tool, "test", "rules", str(test_file))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
