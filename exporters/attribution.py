@@ -1,0 +1,140 @@
+"""Which container holds how much of which GPU: `inferwatch_gpu_allocation_ratio`.
+
+A device ID from the kubelet is one of: a GPU UUID (`GPU-…`, exclusive: 1), a time-slice replica
+`GPU-…::N` of the NVIDIA device plugin (1/N, N being how many replicas of that GPU the kubelet
+can allocate), a MIG UUID (`MIG-…`, slices/max_slices of its parent GPU, from the GPU sampler's
+MIG instances), or a GPU index when the device plugin uses index IDs. `allocation_ratios` is a
+pure function of the kubelet's answer and the latest GPU snapshot; the collectors only read
+snapshots. In sidecar mode there is no kubelet: the pod's GPUs are those NVML shows the container
+(or a configured UUID list), because `NVIDIA_VISIBLE_DEVICES` may be `void` (CDI) or a path.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from inferwatch.exporters.gpu import GpuSnapshot
+from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+REPLICA_SEPARATOR = "::"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """One container's share (0–1] of one physical GPU."""
+
+    gpu_uuid: str
+    namespace: str
+    pod: str
+    container: str
+    ratio: float
+
+
+@dataclass(frozen=True)
+class PodIdentity:
+    """The pod a sidecar runs in (from the downward API through the config)."""
+
+    namespace: str
+    pod: str
+    container: str
+
+
+def _replica_counts(allocatable: Iterable[str]) -> Counter[str]:
+    """How many allocatable IDs each base device has (`GPU-a::0`, `GPU-a::1` -> {GPU-a: 2})."""
+    return Counter(i.split(REPLICA_SEPARATOR, 1)[0] for i in allocatable)
+
+
+def allocation_ratios(
+    assignments: Sequence[ContainerDevices],
+    allocatable: Sequence[str],
+    gpus: GpuSnapshot | None,
+) -> list[Allocation]:
+    """Each container's share of each GPU, summed over its device IDs (see the module docstring).
+
+    A device ID that cannot be placed (a MIG UUID or index the GPU snapshot does not know) is
+    logged at debug level and left out rather than guessed.
+    """
+    replicas = _replica_counts(allocatable)
+    migs = {m.mig_uuid: m for m in gpus.migs} if gpus else {}
+    by_index = {str(g.index): g.uuid for g in gpus.gpus} if gpus else {}
+    shares: dict[tuple[str, str, str, str], float] = defaultdict(float)
+    for a in assignments:
+        for device_id in a.device_ids:
+            base, sep, _ = device_id.partition(REPLICA_SEPARATOR)
+            # A replica's N comes from the kubelet's allocatable list; a replica missing there counts whole.
+            n = max(replicas.get(base, 0), 1) if sep else 1
+            if base.startswith("MIG-"):
+                mig = migs.get(base)
+                if mig is None or mig.max_slices <= 0:
+                    log.debug("MIG device %s of %s/%s is not in the GPU snapshot", base, a.namespace, a.pod)
+                    continue
+                gpu_uuid, share = mig.gpu_uuid, mig.slices / mig.max_slices
+            elif base.isdigit():
+                if base not in by_index:
+                    log.debug("GPU index %s of %s/%s is not in the GPU snapshot", base, a.namespace, a.pod)
+                    continue
+                gpu_uuid, share = by_index[base], 1.0
+            else:
+                gpu_uuid, share = base, 1.0
+            shares[(gpu_uuid, a.namespace, a.pod, a.container)] += share / n
+    return [Allocation(g, ns, pod, c, min(ratio, 1.0)) for (g, ns, pod, c), ratio in sorted(shares.items())]
+
+
+def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list[Allocation]:
+    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG instances by share."""
+    if gpus is None:
+        return []
+    out: list[Allocation] = []
+    mig_parents = {m.gpu_uuid for m in gpus.migs}
+    for m in gpus.migs:
+        share = m.slices / m.max_slices if m.max_slices else 0.0
+        out.append(Allocation(m.gpu_uuid, identity.namespace, identity.pod, identity.container, share))
+    for g in gpus.gpus:
+        if g.uuid not in mig_parents:
+            out.append(Allocation(g.uuid, identity.namespace, identity.pod, identity.container, 1.0))
+    return out
+
+
+class AttributionCollector(Collector):
+    """`inferwatch_gpu_allocation_ratio` from a function of the latest snapshots (cheap, no I/O)."""
+
+    def __init__(self, allocations: Callable[[], list[Allocation]]) -> None:
+        """`allocations` reads snapshots only (see `daemonset_source` / `sidecar_source`)."""
+        self._allocations = allocations
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge per (gpu_uuid, namespace, pod, container)."""
+        family = GaugeMetricFamily(
+            "inferwatch_gpu_allocation_ratio",
+            "share of the GPU a container holds: 1 exclusive, 1/N time-sliced, slices/max for MIG",
+            labels=["gpu_uuid", "namespace", "pod", "container"],
+        )
+        for a in self._allocations():
+            family.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container], a.ratio)
+        yield family
+
+
+def daemonset_source(
+    podresources: Callable[[], PodResourcesSnapshot | None], gpus: Callable[[], GpuSnapshot | None]
+) -> Callable[[], list[Allocation]]:
+    """Allocations from the kubelet's last answer and the GPU sampler's last snapshot."""
+
+    def read() -> list[Allocation]:
+        snap = podresources()
+        if snap is None:
+            return []
+        return allocation_ratios(snap.assignments, snap.allocatable, gpus())
+
+    return read
+
+
+def sidecar_source(identity: PodIdentity, gpus: Callable[[], GpuSnapshot | None]) -> Callable[[], list[Allocation]]:
+    """Allocations of a sidecar's own pod."""
+    return lambda: sidecar_allocations(identity, gpus())

@@ -1,0 +1,175 @@
+"""`inferwatch exporter run`: build the exporter from the `exporter:` settings (flags override) and serve it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from fastapi import FastAPI
+from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
+from inferwatch.exporters.errors import ExporterStartError
+from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.otlp import OtlpPusher
+from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
+from inferwatch.exporters.server import Source, create_app, serve
+from inferwatch.exporters.vllm import VllmCollector, VllmScraper
+from prometheus_client import CollectorRegistry
+from prometheus_client.process_collector import ProcessCollector
+from pydantic import ValidationError
+
+from inferwatch.cli import AppContext, pass_app
+from inferwatch.config.exporter import ExporterSettings
+from inferwatch.errors import ConfigError, FieldProblem
+
+log = logging.getLogger(__name__)
+
+
+class LogfmtFormatter(logging.Formatter):
+    """One line per event: `ts=… level=… logger=… msg="…"` (exceptions folded into the line)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as logfmt."""
+        msg = record.getMessage()
+        if record.exc_info:
+            msg += " " + self.formatException(record.exc_info)
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z"
+        return f"ts={ts} level={record.levelname.lower()} logger={record.name} msg={json.dumps(msg)}"
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        doc: dict[str, Any] = {
+            "ts": record.created,
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            doc["exc"] = self.formatException(record.exc_info)
+        return json.dumps(doc)
+
+
+def configure_logging(fmt: str) -> None:
+    """Give every root handler the structured formatter `fmt` ("logfmt" or "json")."""
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else LogfmtFormatter()
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for handler in root.handlers:
+        handler.setFormatter(formatter)
+    # httpx logs every request at INFO; the vLLM scraper logs what matters (state changes) itself.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def effective_settings(base: ExporterSettings, overrides: dict[str, Any]) -> ExporterSettings:
+    """`base` with the CLI flags that were given applied, validated again (errors name `exporter.<field>`)."""
+    data = base.model_dump()
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return ExporterSettings.model_validate(data)
+    except ValidationError as err:
+        problems = [FieldProblem("exporter." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()]
+        raise ConfigError("exporter settings", problems) from err
+
+
+def _check_start(settings: ExporterSettings) -> None:
+    """Fail fast on settings that validate but cannot work on this machine."""
+    if settings.vllm_ca_file is not None and not Path(settings.vllm_ca_file).is_file():
+        raise ExporterStartError(f"exporter.vllm_ca_file: {settings.vllm_ca_file} is not a readable file")
+    with socket.socket(socket.AF_INET6 if ":" in settings.listen_host else socket.AF_INET) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((settings.listen_host, settings.port))
+        except OSError as err:
+            raise ExporterStartError(
+                f"exporter.port: cannot listen on {settings.listen_host}:{settings.port} ({err.strerror})"
+            ) from err
+    if settings.mode == "sidecar" and settings.vllm_url is None:
+        log.warning("sidecar mode without exporter.vllm_url: only GPU metrics are served")
+    if settings.mode == "daemonset" and not Path(settings.pod_resources_socket).parent.is_dir():
+        log.warning("pod-resources directory %s is absent; attribution waits for the kubelet socket",
+                    Path(settings.pod_resources_socket).parent)  # fmt: skip
+
+
+def build_app(settings: ExporterSettings) -> FastAPI:
+    """The exporter app for `settings`: collectors on a private registry, sources in its lifespan."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    backend = open_backend(settings.gpu_backend, simulated_gpus=settings.simulated_gpus)
+    only = settings.gpu_uuids if settings.mode == "sidecar" else None
+    sampler = GpuSampler(
+        backend,
+        interval_s=settings.sample_interval_s,
+        slow_interval_s=settings.slow_sample_interval_s,
+        only_uuids=only,
+    )
+    registry.register(GpuCollector(sampler))
+    sources = [Source("gpu", sampler, lambda: sampler.snapshot() is not None)]
+    scraper: VllmScraper | None = None
+    if settings.vllm_url is not None:
+        verify: bool | str = settings.vllm_ca_file or settings.vllm_tls_verify
+        scraper = VllmScraper(
+            settings.vllm_url,
+            interval_s=settings.vllm_scrape_interval_s,
+            timeout_s=settings.vllm_timeout_s,
+            max_body_bytes=settings.vllm_max_body_bytes,
+            verify=verify,
+        )
+        registry.register(VllmCollector(scraper))
+        sources.append(Source("vllm", scraper, lambda: scraper is not None and scraper.snapshot() is not None))
+    if settings.mode == "daemonset":
+        client = PodResourcesClient(Path(settings.pod_resources_socket), timeout_s=settings.pod_resources_timeout_s)
+        watcher = PodResourcesWatcher(client, refresh_s=settings.pod_resources_refresh_s)
+        registry.register(PodResourcesCollector(watcher))
+        registry.register(AttributionCollector(daemonset_source(watcher.snapshot, sampler.snapshot)))
+        sources.append(Source("pod-resources", watcher, lambda: watcher.attempted))
+    elif settings.pod_name and settings.pod_namespace:
+        identity = PodIdentity(settings.pod_namespace, settings.pod_name, settings.container_name)
+        registry.register(AttributionCollector(sidecar_source(identity, sampler.snapshot)))
+    else:
+        log.info("sidecar without exporter.pod_name/pod_namespace: no inferwatch_gpu_allocation_ratio")
+    if settings.otlp_endpoint is not None:
+        pusher = OtlpPusher(
+            settings.otlp_endpoint,
+            interval_s=settings.otlp_interval_s,
+            vllm=scraper.snapshot if scraper is not None else lambda: None,
+            gpus=sampler.snapshot,
+        )
+        sources.append(Source("otlp", pusher, lambda: True))
+    app: FastAPI = create_app(registry, sources)
+    return app
+
+
+@click.group(name="exporter")
+def exporter() -> None:
+    """Run the GPU + vLLM exporter (sidecar or DaemonSet)."""
+
+
+@exporter.command(name="run")
+@click.option("--mode", type=click.Choice(["sidecar", "daemonset"]), help="Sidecar in a vLLM pod, or per node.")
+@click.option("--gpu-backend", type=click.Choice(["nvml", "simulated"]), help="`simulated` for demo/CI only.")
+@click.option("--vllm-url", help="vLLM /metrics URL to scrape and re-expose.")
+@click.option("--host", "listen_host", help="Address to listen on.")
+@click.option("--port", type=int, help="Port of /metrics, /healthz, /readyz.")
+@click.option("--simulated-gpus", type=int, help="How many GPUs the simulated backend fakes.")
+@click.option("--pod-resources-socket", help="Kubelet pod-resources socket (daemonset mode).")
+@click.option("--otlp-endpoint", help="OTLP/HTTP metrics URL to push to (off when unset).")
+@click.option("--log-format", type=click.Choice(["logfmt", "json"]), default="logfmt", show_default=True)
+@pass_app
+def run(app: AppContext, /, log_format: str, **flags: Any) -> None:
+    """Serve /metrics from background samplers until SIGTERM; flags override the `exporter:` section."""
+    configure_logging(log_format)
+    settings = effective_settings(app.config.exporter, flags)
+    _check_start(settings)
+    log.info("exporter starting mode=%s gpu_backend=%s vllm_url=%s listen=%s:%d",
+             settings.mode, settings.gpu_backend, settings.vllm_url, settings.listen_host, settings.port)  # fmt: skip
+    serve(build_app(settings), host=settings.listen_host, port=settings.port)
+    log.info("exporter stopped")

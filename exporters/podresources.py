@@ -1,0 +1,228 @@
+"""The kubelet pod-resources v1 API: which container holds which device, read over a unix socket.
+
+`PodResourcesClient` makes the two calls inferwatch needs (`List`, `GetAllocatableResources`)
+through the vendored `proto/api.proto` (k8s.io/kubelet/pkg/apis/podresources/v1).
+`PodResourcesWatcher` refreshes them on a timer on a background thread — never per scrape — and
+watches the socket itself: when the kubelet restarts it removes and recreates the socket, so the
+watcher reconnects as soon as the socket's identity changes and keeps the last assignments (they
+survive a kubelet restart) while the socket is absent, reporting `inferwatch_podresources_up 0`.
+
+The stubs `podresources_pb2*.py` are generated; to regenerate them:
+
+    T=$(mktemp -d) && cp exporters/proto/api.proto $T/podresources.proto &&
+    .venv/bin/python -m grpc_tools.protoc -I$T --python_out=exporters --pyi_out=exporters \
+        --grpc_python_out=exporters $T/podresources.proto &&
+    sed -i 's/^import podresources_pb2 as/from inferwatch.exporters import podresources_pb2 as/' \
+        exporters/podresources_pb2_grpc.py
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from inferwatch.exporters import podresources_pb2, podresources_pb2_grpc
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SOCKET = Path("/var/lib/kubelet/pod-resources/kubelet.sock")
+GPU_RESOURCE_PREFIX = "nvidia.com/"
+WATCH_TICK_S = 1.0
+
+
+class PodResourcesError(Exception):
+    """A call to the kubelet pod-resources API failed; the message says why."""
+
+
+@dataclass(frozen=True)
+class ContainerDevices:
+    """The devices of one resource (e.g. nvidia.com/gpu) the kubelet assigned to one container."""
+
+    namespace: str
+    pod: str
+    container: str
+    resource_name: str
+    device_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PodResourcesSnapshot:
+    """What the kubelet said at `taken_at`: GPU assignments and every allocatable GPU device ID."""
+
+    taken_at: float
+    assignments: tuple[ContainerDevices, ...]
+    allocatable: tuple[str, ...]
+
+
+def _is_gpu_resource(name: str) -> bool:
+    return name.startswith(GPU_RESOURCE_PREFIX)
+
+
+class PodResourcesClient:
+    """A gRPC client of the kubelet pod-resources v1 API on `socket_path`."""
+
+    def __init__(self, socket_path: Path, *, timeout_s: float) -> None:
+        """Connects lazily; `timeout_s` bounds each call."""
+        self.socket_path = socket_path
+        self._timeout = timeout_s
+        self._channel: grpc.Channel | None = None
+        self._stub: podresources_pb2_grpc.PodResourcesListerStub | None = None
+
+    def _connect(self) -> podresources_pb2_grpc.PodResourcesListerStub:
+        if self._stub is None:
+            self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
+            self._stub = podresources_pb2_grpc.PodResourcesListerStub(self._channel)
+        return self._stub
+
+    def close(self) -> None:
+        """Close the channel (the next call reconnects)."""
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = None
+        self._stub = None
+
+    def read(self, now: float) -> PodResourcesSnapshot:
+        """One `List` and one `GetAllocatableResources`, reduced to the GPU resources."""
+        stub = self._connect()
+        try:
+            listed = stub.List(podresources_pb2.ListPodResourcesRequest(), timeout=self._timeout)
+            alloc = stub.GetAllocatableResources(podresources_pb2.AllocatableResourcesRequest(), timeout=self._timeout)
+        except grpc.RpcError as err:
+            self.close()
+            code = err.code() if isinstance(err, grpc.Call) else None
+            details = err.details() if isinstance(err, grpc.Call) else str(err)
+            raise PodResourcesError(f"{code}: {details}") from err
+        assignments = [
+            ContainerDevices(pod.namespace, pod.name, container.name, dev.resource_name, tuple(dev.device_ids))
+            for pod in listed.pod_resources
+            for container in pod.containers
+            for dev in container.devices
+            if _is_gpu_resource(dev.resource_name) and dev.device_ids
+        ]
+        allocatable = [i for dev in alloc.devices if _is_gpu_resource(dev.resource_name) for i in dev.device_ids]
+        return PodResourcesSnapshot(taken_at=now, assignments=tuple(assignments), allocatable=tuple(allocatable))
+
+
+class PodResourcesWatcher:
+    """Keeps a `PodResourcesSnapshot` fresh on a background thread (see the module docstring)."""
+
+    def __init__(
+        self,
+        client: PodResourcesClient,
+        *,
+        refresh_s: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Refresh every `refresh_s`, and at once when the socket appears or is recreated."""
+        if refresh_s <= 0:
+            raise ValueError("refresh_s must be > 0")
+        self._client = client
+        self._refresh = refresh_s
+        self._clock = clock
+        self._snapshot: PodResourcesSnapshot | None = None
+        self._up = False
+        self._attempted = False
+        self._socket_id: tuple[int, int] | None = None
+        self._last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def up(self) -> bool:
+        """Whether the last refresh reached the kubelet."""
+        return self._up
+
+    @property
+    def attempted(self) -> bool:
+        """Whether a first refresh has finished (successful or not)."""
+        return self._attempted
+
+    def snapshot(self) -> PodResourcesSnapshot | None:
+        """The last assignments read, kept while the kubelet is away; None before the first success."""
+        return self._snapshot
+
+    def _socket_identity(self) -> tuple[int, int] | None:
+        try:
+            st = os.stat(self._client.socket_path)
+        except OSError:
+            return None
+        return (st.st_dev, st.st_ino)
+
+    def refresh_once(self) -> bool:
+        """Read the kubelet now; True on success (errors are logged once per change, never raised)."""
+        identity = self._socket_identity()
+        if identity != self._socket_id:
+            if self._socket_id is not None or identity is not None:
+                log.info("pod-resources socket %s changed (now %s); reconnecting",
+                         self._client.socket_path, "present" if identity else "absent")  # fmt: skip
+            self._client.close()
+            self._socket_id = identity
+        try:
+            if identity is None:
+                raise PodResourcesError(f"socket {self._client.socket_path} is absent")
+            snap = self._client.read(self._clock())
+        except PodResourcesError as err:
+            self._up = False
+            if str(err) != self._last_error:
+                log.warning("pod-resources refresh failed socket=%s reason=%s", self._client.socket_path, err)
+            self._last_error = str(err)
+            return False
+        finally:
+            self._attempted = True
+        if self._last_error is not None or self._snapshot is None:
+            log.info("pod-resources ok socket=%s gpu_assignments=%d allocatable=%d",
+                     self._client.socket_path, len(snap.assignments), len(snap.allocatable))  # fmt: skip
+        self._last_error = None
+        self._snapshot = snap
+        self._up = True
+        return True
+
+    def start(self) -> None:
+        """Refresh once now, then keep refreshing on the background thread."""
+        self.refresh_once()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="inferwatch-podresources", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and close the channel."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._client.close()
+
+    def _run(self) -> None:
+        last = self._clock()
+        while not self._stop.wait(min(WATCH_TICK_S, self._refresh)):
+            now = self._clock()
+            if now - last >= self._refresh or self._socket_identity() != self._socket_id:
+                last = now
+                try:
+                    self.refresh_once()
+                except Exception:  # a bug must not stop refreshing forever: log it and go on
+                    log.exception("pod-resources refresh failed unexpectedly")
+
+
+class PodResourcesCollector(Collector):
+    """`inferwatch_podresources_up`: whether the kubelet answered the last refresh."""
+
+    def __init__(self, watcher: PodResourcesWatcher) -> None:
+        """Report on `watcher`."""
+        self._watcher = watcher
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge, 0 or 1."""
+        yield GaugeMetricFamily(
+            "inferwatch_podresources_up",
+            "1 when the last read of the kubelet pod-resources API succeeded",
+            1 if self._watcher.up else 0,
+        )

@@ -1,0 +1,226 @@
+"""The vLLM endpoint: a background scraper of vLLM's /metrics and a collector that re-exposes it.
+
+`VllmScraper` fetches the local vLLM `/metrics` on its own cadence (never per Prometheus
+scrape), with a time limit on the whole exchange and a maximum body size, parses it with
+prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` renames
+families that older vLLM versions (and llm-d-inference-sim) still emit to the current names and
+drops an old family when its current name is present too, so a family is never exposed twice.
+`VllmCollector` yields the latest snapshot's `vllm:*` families plus `inferwatch_vllm_up` and
+`inferwatch_vllm_scrape_duration_seconds`. A hung, refused, oversized or garbage response
+makes `inferwatch_vllm_up` 0 and logs the reason once per change; it never raises from a scrape.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
+
+log = logging.getLogger(__name__)
+
+VLLM_PREFIX = "vllm:"
+
+# Older family name -> current one (vLLM v1 renamed these; see DESIGN.md "One normalization layer").
+RENAMED_FAMILIES: dict[str, str] = {
+    "vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc",
+    "vllm:gpu_prefix_cache_queries": "vllm:prefix_cache_queries",
+    "vllm:gpu_prefix_cache_hits": "vllm:prefix_cache_hits",
+    "vllm:time_per_output_token_seconds": "vllm:inter_token_latency_seconds",
+}
+
+
+class VllmScrapeError(Exception):
+    """One scrape of the vLLM endpoint failed; the message is the reason logged."""
+
+
+@dataclass(frozen=True)
+class VllmSnapshot:
+    """The result of one scrape: the translated families, or why there are none."""
+
+    taken_at: float
+    up: bool
+    duration_s: float
+    families: tuple[Metric, ...] = ()
+    error: str | None = None
+
+
+def _rename_family(family: Metric, new_name: str) -> Metric:
+    """A copy of `family` under `new_name`, its samples renamed alike (suffixes kept)."""
+    renamed = Metric(new_name, family.documentation, family.type, family.unit)
+    old = family.name
+    renamed.samples = [
+        Sample(new_name + s.name[len(old) :], s.labels, s.value, s.timestamp, s.exemplar, s.native_histogram)
+        if s.name.startswith(old)
+        else s
+        for s in family.samples
+    ]
+    return renamed
+
+
+def translate_families(families: Iterable[Metric]) -> list[Metric]:
+    """The `vllm:*` families of one scrape with old names translated; never both names of one family.
+
+    Families inferwatch does not know are passed through untouched; non-`vllm:` families (the
+    vLLM process's own python/process metrics) are dropped so they cannot collide with ours.
+    """
+    kept = [f for f in families if f.name.startswith(VLLM_PREFIX)]
+    present = {f.name for f in kept}
+    out: list[Metric] = []
+    seen: set[str] = set()
+    for family in kept:
+        current = RENAMED_FAMILIES.get(family.name)
+        if current is not None:
+            if current in present:
+                continue  # vLLM (or the simulator) emits both: the current family wins
+            family = _rename_family(family, current)
+        if family.name in seen:
+            continue  # a malformed body may repeat a family; exposing it twice would break the scrape
+        seen.add(family.name)
+        out.append(family)
+    return out
+
+
+def parse_exposition(text: str) -> list[Metric]:
+    """Parse Prometheus text exposition (raises VllmScrapeError on garbage)."""
+    try:
+        families = list(text_string_to_metric_families(text))
+    except (ValueError, TypeError, IndexError, KeyError) as err:
+        raise VllmScrapeError(f"unparseable exposition: {err}") from err
+    if text.strip() and not families:
+        raise VllmScrapeError("body holds no metric families")
+    return families
+
+
+class VllmScraper:
+    """Scrapes one vLLM /metrics URL on a background thread into an immutable `VllmSnapshot`."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        interval_s: float,
+        timeout_s: float,
+        max_body_bytes: int,
+        client: httpx.Client | None = None,
+        verify: bool | str = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """`client` is injectable for tests; otherwise one is built with `verify` (bool or CA file)."""
+        if interval_s <= 0 or timeout_s <= 0 or max_body_bytes <= 0:
+            raise ValueError("interval_s, timeout_s and max_body_bytes must be > 0")
+        self.url = url
+        self._interval = interval_s
+        self._timeout = timeout_s
+        self._max_body = max_body_bytes
+        self._client = client or httpx.Client(verify=verify, timeout=timeout_s, follow_redirects=False)
+        self._own_client = client is None
+        self._clock = clock
+        self._snapshot: VllmSnapshot | None = None
+        self._last_error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> VllmSnapshot | None:
+        """The latest scrape's result, or None before the first scrape finished."""
+        return self._snapshot
+
+    def start(self) -> None:
+        """Scrape once now (so readiness is honest), then keep scraping in the background."""
+        self.scrape_once()
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="inferwatch-vllm-scraper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background thread and close the HTTP client."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self._timeout + 5)
+            self._thread = None
+        if self._own_client:
+            self._client.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.scrape_once()
+            except Exception:  # a bug must not stop scraping forever: log it and go on
+                log.exception("vLLM scrape of %s failed unexpectedly", self.url)
+
+    def scrape_once(self) -> VllmSnapshot:
+        """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
+        started = self._clock()
+        try:
+            families = translate_families(parse_exposition(self._fetch(started)))
+        except VllmScrapeError as err:
+            snap = VllmSnapshot(taken_at=self._clock(), up=False, duration_s=self._clock() - started, error=str(err))
+            if str(err) != self._last_error:
+                log.warning("vLLM scrape failed url=%s reason=%s", self.url, err)
+            self._last_error = str(err)
+        else:
+            snap = VllmSnapshot(
+                taken_at=self._clock(), up=True, duration_s=self._clock() - started, families=tuple(families)
+            )
+            if self._last_error is not None or self._snapshot is None:
+                log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
+            self._last_error = None
+        self._snapshot = snap
+        return snap
+
+    def _fetch(self, started: float) -> str:
+        """The body of one GET, within the time limit and the size limit."""
+        deadline = started + self._timeout
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with self._client.stream("GET", self.url, headers={"Accept": "text/plain"}) as resp:
+                if resp.status_code != 200:
+                    raise VllmScrapeError(f"HTTP {resp.status_code}")
+                declared = resp.headers.get("content-length")
+                if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+                    raise VllmScrapeError(f"body of {declared} bytes exceeds the {self._max_body}-byte limit")
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > self._max_body:
+                        raise VllmScrapeError(f"body exceeds the {self._max_body}-byte limit")
+                    # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
+                    if self._clock() > deadline:
+                        raise VllmScrapeError(f"scrape exceeded {self._timeout}s")
+                    chunks.append(chunk)
+        except httpx.TimeoutException as err:
+            raise VllmScrapeError(f"timed out after {self._timeout}s ({type(err).__name__})") from err
+        except httpx.HTTPError as err:
+            raise VllmScrapeError(f"{type(err).__name__}: {err}") from err
+        try:
+            return b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise VllmScrapeError(f"body is not UTF-8: {err}") from err
+
+
+class VllmCollector(Collector):
+    """Prometheus collector of the vLLM pass-through; `collect()` reads the scraper's snapshot only."""
+
+    def __init__(self, scraper: VllmScraper) -> None:
+        """Serve `scraper`'s snapshots."""
+        self._scraper = scraper
+
+    def collect(self) -> Iterator[Metric]:
+        """`inferwatch_vllm_up`, the scrape duration and (when up) the translated `vllm:*` families."""
+        snap = self._scraper.snapshot()
+        up = GaugeMetricFamily("inferwatch_vllm_up", "1 when the last scrape of vLLM /metrics succeeded")
+        up.add_metric([], 1 if snap is not None and snap.up else 0)
+        yield up
+        if snap is None:
+            return
+        yield GaugeMetricFamily(
+            "inferwatch_vllm_scrape_duration_seconds", "duration of the last scrape of vLLM /metrics", snap.duration_s
+        )
+        yield from snap.families
