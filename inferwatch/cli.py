@@ -128,6 +128,9 @@ def _register_areas() -> None:
     from inferwatch.alerts.cli import rules
 
     cli.add_command(rules)
+    from inferwatch.exporters.cli import exporter
+
+    cli.add_command(exporter)
 
 
 _register_areas()
