@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from inferwatch.alerts.alertmanager import Receivers, alertmanager_config
+from inferwatch.alerts.conventions import histogram_series
 from inferwatch.alerts.generate import rule_files
-from inferwatch.alerts.model import dump_yaml, to_prometheus_yaml
+from inferwatch.alerts.model import RecordingRule, dump_yaml, to_prometheus_yaml
+from inferwatch.alerts.normalize import normalization_groups
 
 from inferwatch.config import InferwatchConfig, PrometheusSettings, Thresholds
 from inferwatch.prom import PrometheusReader, Sample
@@ -90,11 +93,19 @@ def test_sim_to_prometheus_to_alertmanager(
     assert reasons and {s.labels.get("finished_reason") for s in reasons} <= {"length", "stop"}
     assert not any("finish_reason" in s.labels for s in reasons)
     # The simulator exposes inter-token latency under the current and the old name: counted once.
-    itl = reader.query(f"inferwatch:vllm_itl_seconds_count:rate5m{sel}")
-    raw = reader.query(f"sum(rate(vllm:inter_token_latency_seconds_count{sel}[5m]))")
-    # (the rule ran a moment before this query, hence a tolerance; double counting would read 2x)
-    assert len(itl) == 1 and raw[0].value > 0
-    assert itl[0].value == pytest.approx(raw[0].value, rel=0.3)
+    # The rule's own expression and the single current name, evaluated at one instant, agree exactly.
+    _wait_for("normalized ITL", traffic_then(f"inferwatch:vllm_itl_seconds_count:rate5m{sel} > 0"))
+    rule = next(
+        r
+        for g in normalization_groups()
+        for r in g.rules
+        if isinstance(r, RecordingRule) and r.record == histogram_series("itl", "count")
+    )
+    at = datetime.now(UTC)
+    normalized = reader.query(rule.expr, at=at)
+    raw = reader.query("sum by (namespace, model_name, pod) (rate(vllm:inter_token_latency_seconds_count[5m]))", at=at)
+    assert len(normalized) == 1 and raw[0].value > 0
+    assert normalized[0].value == raw[0].value
 
     _wait_for("the TTFT page at the webhook", lambda: bool(webhook.alertnames("/page")), timeout=90)
     assert ("VLLMTimeToFirstTokenHigh", "demo") in webhook.alertnames("/page"), am.log()[-2000:]
