@@ -88,18 +88,17 @@ def allocation_ratios(
 
 
 def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list[Allocation]:
-    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG instances by share."""
+    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG GPUs by summed share."""
     if gpus is None:
         return []
-    out: list[Allocation] = []
-    mig_parents = {m.gpu_uuid for m in gpus.migs}
+    shares: dict[str, float] = defaultdict(float)
     for m in gpus.migs:
-        share = m.slices / m.max_slices if m.max_slices else 0.0
-        out.append(Allocation(m.gpu_uuid, identity.namespace, identity.pod, identity.container, share))
+        shares[m.gpu_uuid] += m.slices / m.max_slices if m.max_slices else 0.0
     for g in gpus.gpus:
-        if g.uuid not in mig_parents:
-            out.append(Allocation(g.uuid, identity.namespace, identity.pod, identity.container, 1.0))
-    return out
+        if g.uuid not in shares:
+            shares[g.uuid] = 1.0
+    who = identity
+    return [Allocation(g, who.namespace, who.pod, who.container, min(r, 1.0)) for g, r in sorted(shares.items())]
 
 
 class AttributionCollector(Collector):

@@ -130,7 +130,7 @@ class PodResourcesWatcher:
         self._snapshot: PodResourcesSnapshot | None = None
         self._up = False
         self._attempted = False
-        self._socket_id: tuple[int, int] | None = None
+        self._socket_id: tuple[int, int, int] | None = None
         self._last_error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -149,12 +149,13 @@ class PodResourcesWatcher:
         """The last assignments read, kept while the kubelet is away; None before the first success."""
         return self._snapshot
 
-    def _socket_identity(self) -> tuple[int, int] | None:
+    def _socket_identity(self) -> tuple[int, int, int] | None:
+        # A recreated socket may reuse the inode number; its change time tells them apart.
         try:
             st = os.stat(self._client.socket_path)
         except OSError:
             return None
-        return (st.st_dev, st.st_ino)
+        return (st.st_dev, st.st_ino, st.st_ctime_ns)
 
     def refresh_once(self) -> bool:
         """Read the kubelet now; True on success (errors are logged once per change, never raised)."""

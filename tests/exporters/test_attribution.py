@@ -1,0 +1,91 @@
+"""Device IDs -> inferwatch_gpu_allocation_ratio: exclusive, time-sliced, MIG, index IDs, sidecar."""
+
+from __future__ import annotations
+
+import pytest
+from inferwatch.exporters.attribution import (
+    Allocation,
+    PodIdentity,
+    allocation_ratios,
+    sidecar_allocations,
+)
+from inferwatch.exporters.gpu import GpuSample, GpuSnapshot, MigSample
+from inferwatch.exporters.podresources import ContainerDevices
+
+GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
+GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
+MIG_1 = "MIG-11111111-0000-4000-8000-000000000000"
+MIG_2 = "MIG-22222222-0000-4000-8000-000000000000"
+
+
+def _gpu(uuid: str, index: int, mig: str = "disabled") -> GpuSample:
+    return GpuSample(uuid, index, "NVIDIA H100 80GB HBM3", f"00000000:{index:02x}:00.0", "580.1", mig, True)
+
+
+def _mig(uuid: str, slices: int) -> MigSample:
+    return MigSample(uuid, GPU_B, 1, 0, f"{slices}g.{10 * slices}gb", slices, 7, 0.0, 10e9 * slices)
+
+
+SNAPSHOT = GpuSnapshot(
+    taken_at=0.0,
+    backend="test",
+    gpus=(_gpu(GPU_A, 0), _gpu(GPU_B, 1, "enabled")),
+    migs=(_mig(MIG_1, 3), _mig(MIG_2, 1)),
+)
+
+
+def _devices(container: str, *ids: str, resource: str = "nvidia.com/gpu") -> ContainerDevices:
+    return ContainerDevices("llm", f"pod-{container}", container, resource, ids)
+
+
+def test_exclusive_gpu_is_one() -> None:
+    assert allocation_ratios([_devices("a", GPU_A)], [GPU_A, GPU_B], SNAPSHOT) == [
+        Allocation(GPU_A, "llm", "pod-a", "a", 1.0)
+    ]
+
+
+def test_time_slice_replicas_are_counted_out_of_the_allocatable_replicas() -> None:
+    allocatable = [f"{GPU_A}::{i}" for i in range(4)]
+    got = allocation_ratios(
+        [_devices("a", f"{GPU_A}::0"), _devices("b", f"{GPU_A}::1", f"{GPU_A}::3")], allocatable, None
+    )
+    assert got == [
+        Allocation(GPU_A, "llm", "pod-a", "a", 0.25),
+        Allocation(GPU_A, "llm", "pod-b", "b", 0.5),
+    ]
+
+
+def test_mig_instances_are_slices_over_max_of_their_parent() -> None:
+    got = allocation_ratios(
+        [
+            _devices("a", MIG_1, resource="nvidia.com/mig-3g.40gb"),
+            _devices("b", MIG_2, resource="nvidia.com/mig-1g.10gb"),
+        ],
+        [MIG_1, MIG_2],
+        SNAPSHOT,
+    )
+    assert got == [
+        Allocation(GPU_B, "llm", "pod-a", "a", pytest.approx(3 / 7)),
+        Allocation(GPU_B, "llm", "pod-b", "b", pytest.approx(1 / 7)),
+    ]
+
+
+def test_unknown_mig_is_left_out_not_guessed() -> None:
+    assert allocation_ratios([_devices("a", MIG_1)], [MIG_1], None) == []
+
+
+def test_index_device_ids_map_through_the_gpu_snapshot() -> None:
+    assert allocation_ratios([_devices("a", "1"), _devices("b", "7")], ["0", "1"], SNAPSHOT) == [
+        Allocation(GPU_B, "llm", "pod-a", "a", 1.0)
+    ]
+
+
+def test_sidecar_holds_its_visible_gpus_and_mig_shares() -> None:
+    who = PodIdentity("llm", "vllm-0", "vllm")
+    got = sidecar_allocations(who, SNAPSHOT)
+    # One series per GPU: the two MIG instances of GPU_B add up.
+    assert got == [
+        Allocation(GPU_A, "llm", "vllm-0", "vllm", 1.0),
+        Allocation(GPU_B, "llm", "vllm-0", "vllm", pytest.approx(4 / 7)),
+    ]
+    assert sidecar_allocations(who, None) == []

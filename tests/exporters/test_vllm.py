@@ -1,0 +1,151 @@
+"""The vLLM pass-through: name translation, the collector, and scrapes of a real llm-d-inference-sim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+from inferwatch.exporters.vllm import VllmCollector, VllmScraper, parse_exposition, translate_families
+from prometheus_client import CollectorRegistry, generate_latest
+
+from tests.conftest import Starter
+
+OLD_ONLY = """\
+# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage.
+# TYPE vllm:gpu_cache_usage_perc gauge
+vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.25
+vllm:gpu_cache_usage_perc{engine="1",model_name="m"} 0.5
+# HELP vllm:gpu_prefix_cache_queries_total Prefix cache queries.
+# TYPE vllm:gpu_prefix_cache_queries_total counter
+vllm:gpu_prefix_cache_queries_total{engine="0",model_name="m"} 100.0
+# HELP vllm:gpu_prefix_cache_hits_total Prefix cache hits.
+# TYPE vllm:gpu_prefix_cache_hits_total counter
+vllm:gpu_prefix_cache_hits_total{engine="0",model_name="m"} 40.0
+# HELP vllm:time_per_output_token_seconds TPOT.
+# TYPE vllm:time_per_output_token_seconds histogram
+vllm:time_per_output_token_seconds_bucket{engine="0",le="0.05",model_name="m"} 3.0
+vllm:time_per_output_token_seconds_bucket{engine="0",le="+Inf",model_name="m"} 4.0
+vllm:time_per_output_token_seconds_sum{engine="0",model_name="m"} 0.3
+vllm:time_per_output_token_seconds_count{engine="0",model_name="m"} 4.0
+# HELP vllm:num_requests_waiting_by_reason A family inferwatch does not know.
+# TYPE vllm:num_requests_waiting_by_reason gauge
+vllm:num_requests_waiting_by_reason{engine="0",model_name="m",reason="capacity"} 7.0
+# HELP python_gc_objects_collected_total The vLLM process's own metric.
+# TYPE python_gc_objects_collected_total counter
+python_gc_objects_collected_total{generation="0"} 12.0
+"""
+
+BOTH = """\
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.75
+# TYPE vllm:gpu_cache_usage_perc gauge
+vllm:gpu_cache_usage_perc{engine="0",model_name="m"} 0.11
+"""
+
+
+def _registry(scraper: VllmScraper) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(VllmCollector(scraper))
+    return registry
+
+
+def test_old_names_are_translated_and_labels_kept() -> None:
+    families = {f.name: f for f in translate_families(parse_exposition(OLD_ONLY))}
+    assert set(families) == {
+        "vllm:kv_cache_usage_perc",
+        "vllm:prefix_cache_queries",
+        "vllm:prefix_cache_hits",
+        "vllm:inter_token_latency_seconds",
+        "vllm:num_requests_waiting_by_reason",
+    }
+    kv = families["vllm:kv_cache_usage_perc"]
+    assert [(s.name, s.labels, s.value) for s in kv.samples] == [
+        ("vllm:kv_cache_usage_perc", {"engine": "0", "model_name": "m"}, 0.25),
+        ("vllm:kv_cache_usage_perc", {"engine": "1", "model_name": "m"}, 0.5),
+    ]
+    assert [s.name for s in families["vllm:prefix_cache_hits"].samples] == ["vllm:prefix_cache_hits_total"]
+    itl = families["vllm:inter_token_latency_seconds"]
+    assert itl.type == "histogram"
+    assert {s.name for s in itl.samples} == {
+        "vllm:inter_token_latency_seconds_bucket",
+        "vllm:inter_token_latency_seconds_sum",
+        "vllm:inter_token_latency_seconds_count",
+    }
+    unknown = families["vllm:num_requests_waiting_by_reason"]
+    assert unknown.samples[0].labels == {"engine": "0", "model_name": "m", "reason": "capacity"}
+
+
+def test_current_name_wins_when_both_are_present() -> None:
+    families = translate_families(parse_exposition(BOTH))
+    assert [f.name for f in families] == ["vllm:kv_cache_usage_perc"]
+    assert [s.value for s in families[0].samples] == [0.75]
+
+
+def test_collector_exposes_pass_through_once_with_up_and_duration() -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=OLD_ONLY))
+    scraper = VllmScraper(
+        "http://vllm.test/metrics",
+        interval_s=60,
+        timeout_s=2,
+        max_body_bytes=1 << 20,
+        client=httpx.Client(transport=transport),
+    )
+    registry = _registry(scraper)
+    assert registry.get_sample_value("inferwatch_vllm_up") == 0  # before the first scrape
+    scraper.scrape_once()
+    assert registry.get_sample_value("inferwatch_vllm_up") == 1
+    duration = registry.get_sample_value("inferwatch_vllm_scrape_duration_seconds")
+    assert duration is not None and duration >= 0
+    labels = {"engine": "0", "model_name": "m"}
+    assert registry.get_sample_value("vllm:prefix_cache_queries_total", labels) == 100
+    assert registry.get_sample_value("vllm:inter_token_latency_seconds_count", labels) == 4
+    text = generate_latest(registry).decode()
+    assert "gpu_cache_usage_perc" not in text and "time_per_output_token" not in text
+    assert "python_gc" not in text
+    assert text.count("# TYPE vllm:kv_cache_usage_perc gauge") == 1
+
+
+def _chat(base_url: str, model: str, n: int) -> None:
+    with httpx.Client(timeout=30) as client:
+        for i in range(n):
+            r = client.post(
+                f"{base_url}/v1/chat/completions",
+                json={"model": model, "messages": [{"role": "user", "content": f"hello {i}"}], "max_tokens": 8},
+            )
+            r.raise_for_status()
+
+
+def test_real_simulator_pass_through(tmp_path: Path, inference_sim_factory: Starter) -> None:
+    sim = inference_sim_factory(tmp_path / "sim", model="sim-model")
+    _chat(sim.url, "sim-model", 3)
+    scraper = VllmScraper(sim.url + "/metrics", interval_s=60, timeout_s=5, max_body_bytes=1 << 22)
+    try:
+        snap = scraper.scrape_once()
+        assert snap.up, snap.error
+        registry = _registry(scraper)
+        labels = {"model_name": "sim-model"}
+        assert registry.get_sample_value("inferwatch_vllm_up") == 1
+        assert registry.get_sample_value("vllm:request_success_total", {**labels, "finish_reason": "stop"}) == 3
+        assert registry.get_sample_value("vllm:inter_token_latency_seconds_count", labels) is not None
+        text = generate_latest(registry).decode()
+        # The simulator emits the old TPOT family next to the current one: exposed once, current name.
+        assert "time_per_output_token_seconds" not in text
+        assert text.count("# TYPE vllm:inter_token_latency_seconds histogram") == 1
+    finally:
+        scraper.stop()
+
+
+@pytest.mark.parametrize("status", [500, 404])
+def test_http_error_status_is_down(status: int) -> None:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, text="nope"))
+    scraper = VllmScraper(
+        "http://vllm.test/metrics",
+        interval_s=60,
+        timeout_s=2,
+        max_body_bytes=1024,
+        client=httpx.Client(transport=transport),
+    )
+    snap = scraper.scrape_once()
+    assert not snap.up and snap.error == f"HTTP {status}"
+    assert _registry(scraper).get_sample_value("inferwatch_vllm_up") == 0
