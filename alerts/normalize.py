@@ -152,6 +152,7 @@ def _gpu_rules() -> list[RecordingRule]:
     reasons = "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"
     ecc = 'inferwatch_gpu_ecc_errors_total{mig_uuid="",type=~"(?i).*uncorrect.*"}'
     attached = util + '{pod!=""}'
+    xid = f"inferwatch_gpu_xid_errors_total{_WHOLE_GPU}"
     return [
         RecordingRule(
             c.GPU_INFO,
@@ -203,13 +204,17 @@ def _gpu_rules() -> list[RecordingRule]:
         ),
         RecordingRule(
             c.GPU_TEMPERATURE,
-            # The hottest sensor (GPU core or memory) is the one that throttles.
-            _prefer_inferwatch(_iw(f"inferwatch_gpu_temperature_celsius{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_GPU_TEMP")),
+            # The GPU core sensor: what DCGM_FI_DEV_GPU_TEMP reports too (memory has its own limits).
+            _prefer_inferwatch(
+                _iw('inferwatch_gpu_temperature_celsius{mig_uuid="",sensor="gpu"}'), _dcgm("DCGM_FI_DEV_GPU_TEMP")
+            ),
         ),
         RecordingRule(
             c.GPU_XID_ERRORS_INCREASE,
             _prefer_inferwatch(
-                _iw(f"increase(inferwatch_gpu_xid_errors_total{_WHOLE_GPU}[{_W}])", "xid"),
+                # An Xid's series appears with its first event (value 1), which increase() cannot
+                # see; a series absent a window ago counts from 0.
+                _iw(f"clamp_min({xid} - ({xid} offset {_W} or {xid} * 0), 0)", "xid"),
                 # dcgm-exporter keeps only the *last* Xid code as a gauge value: count_values
                 # turns the code into the `xid` label; a change within the window is a new event.
                 f'clamp_max(count_values by ({c.GPU_UUID}) ("xid",\n'

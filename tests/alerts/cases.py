@@ -145,7 +145,8 @@ FIRING: list[AlertCase] = [
         "GPUCriticalXid",
         [
             series(GPU_INFO, "1x15"),
-            series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="79"}}', "0x6 1x10"),
+            # The exporter creates an Xid's series at its first event.
+            series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="79"}}', "_x6 1x10"),
         ],
         "10m",
         {"severity": "page", "xid": "79", **H100},
@@ -155,8 +156,8 @@ FIRING: list[AlertCase] = [
         "GPUUncorrectableECCErrors",
         [
             series(GPU_INFO, "1x15"),
-            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrected"}}', "0x6 2x10"),
-            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="corrected"}}', "0+5x16"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrectable"}}', "0x6 2x10"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="correctable"}}', "0+5x16"),
         ],
         "10m",
         {"severity": "page", **H100},
@@ -272,7 +273,7 @@ QUIET: list[AlertCase] = [
     # Xid 13 (graphics engine exception) is an application fault: excluded by default.
     AlertCase(
         "GPUCriticalXid",
-        [series(GPU_INFO, "1x15"), series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="13"}}', "0x6 1x10")],
+        [series(GPU_INFO, "1x15"), series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="13"}}', "_x6 1x10")],
         "10m",
     ),
     # Corrected (single-bit) errors are routine.
@@ -280,8 +281,8 @@ QUIET: list[AlertCase] = [
         "GPUUncorrectableECCErrors",
         [
             series(GPU_INFO, "1x15"),
-            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrected"}}', "0x16"),
-            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="corrected"}}', "0+5x16"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrectable"}}', "0x16"),
+            series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="correctable"}}', "0+5x16"),
         ],
         "10m",
     ),
