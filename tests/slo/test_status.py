@@ -1,0 +1,67 @@
+"""slo_status rows and states from recorded series, read through a reader with canned answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from inferwatch.slo import conventions as c
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.status import STATE_EXHAUSTED, STATE_NO_DATA, STATE_OK, STATE_PAGE, STATE_TICKET, slo_status
+
+from inferwatch.config import PrometheusSettings
+from inferwatch.config.slo import SLOSpec
+from inferwatch.prom import PrometheusReader, Sample
+
+
+class CannedReader(PrometheusReader):
+    """Answers the status queries from fixed burn rates per namespace, recording the queries it got."""
+
+    def __init__(self, burns: dict[str, dict[str, float]], budget: float) -> None:
+        super().__init__(PrometheusSettings())
+        self.burns, self.budget = burns, budget
+        self.queries: list[str] = []
+
+    def query(self, expr: str, at: datetime | None = None) -> list[Sample]:
+        self.queries.append(expr)
+        out = []
+        for ns, by_window in self.burns.items():
+            if expr.startswith(c.BURN_RATE):
+                out += [Sample({"slo": "s", "namespace": ns, "window": w}, v) for w, v in by_window.items()]
+            elif expr.startswith(c.ERROR_BUDGET_REMAINING) and "30d" in by_window:
+                out.append(Sample({"slo": "s", "namespace": ns}, 1 - by_window["30d"]))
+            elif expr.startswith("1 - ") and "30d" in by_window:
+                out.append(Sample({"slo": "s", "namespace": ns, "window": "30d"}, 1 - by_window["30d"] * self.budget))
+        return out
+
+
+def _slo() -> SLO:
+    spec = {"name": "s", "objective": 99.0, "sli": {"kind": "availability"}, "group_by": ["namespace"]}
+    return compile_slo(SLOSpec.model_validate(spec), "test")[0]
+
+
+def test_one_row_per_group_with_state() -> None:
+    """Page beats ticket beats exhausted beats ok; a group without the window series is no data."""
+    calm = {"5m": 0.5, "30m": 0.5, "1h": 0.5, "2h": 0.5, "6h": 0.5, "1d": 0.5, "3d": 0.5, "30d": 0.4}
+    burns = {
+        "ok": calm,
+        "page": calm | {"5m": 20.0, "1h": 15.0},
+        "ticket": calm | {"6h": 1.5, "3d": 1.2},
+        "spent": calm | {"30d": 1.3},
+        "quiet": {"5m": 0.0},
+    }
+    reader = CannedReader(burns, 0.01)
+    rows = {r.group["namespace"]: r for r in slo_status(reader, [_slo()])}
+    assert {ns: r.state for ns, r in rows.items()} == {
+        "ok": STATE_OK,
+        "page": STATE_PAGE,
+        "ticket": STATE_TICKET,
+        "spent": STATE_EXHAUSTED,
+        "quiet": STATE_NO_DATA,
+    }
+    ok = rows["ok"]
+    assert ok.budget_remaining_percent is not None and abs(ok.budget_remaining_percent - 60) < 1e-9
+    assert ok.sli_percent is not None and abs(ok.sli_percent - 99.6) < 1e-9
+    assert (ok.burn_rate_page_long, ok.burn_rate_page_slow, ok.burn_windows) == (0.5, 0.5, ("1h", "6h"))
+    assert rows["quiet"].budget_remaining_percent is None and rows["quiet"].to_json()["sli_percent"] is None
+    # only recorded SLO series are read, never raw or normalized ones
+    assert all(q.startswith((c.BURN_RATE, c.ERROR_BUDGET_REMAINING, "1 - inferwatch:slo_")) for q in reader.queries)
