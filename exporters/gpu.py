@@ -149,12 +149,17 @@ class GpuSampler:
         self._api.nvmlInit()
         self._driver = nvml.as_text(self._api.nvmlSystemGetDriverVersion())
         for index in range(self._api.nvmlDeviceGetCount()):
-            handle = self._api.nvmlDeviceGetHandleByIndex(index)
-            uuid = nvml.as_text(self._api.nvmlDeviceGetUUID(handle))
+            try:
+                handle = self._api.nvmlDeviceGetHandleByIndex(index)
+                uuid = nvml.as_text(self._api.nvmlDeviceGetUUID(handle))
+            except pynvml.NVMLError as err:
+                # Without a UUID there is nothing to label its series with; the others go on.
+                log.error("GPU %d cannot be identified at start (%s); it is not sampled", index, err)
+                continue
             if self._only is not None and uuid not in self._only:
                 continue
-            model = nvml.as_text(self._api.nvmlDeviceGetName(handle))
-            bus = nvml.as_text(self._api.nvmlDeviceGetPciInfo(handle).busId)
+            model = self._identity(handle, uuid, lambda h: nvml.as_text(self._api.nvmlDeviceGetName(h)))
+            bus = self._identity(handle, uuid, lambda h: nvml.as_text(self._api.nvmlDeviceGetPciInfo(h).busId))
             self._gpus.append(_GpuState(handle=handle, uuid=uuid, index=index, model=model, pci_bus_id=bus))
             log.info("GPU %d %s (%s, %s) found through %s", index, uuid, model, bus, self._backend_name)
         if self._only is not None:
@@ -163,6 +168,14 @@ class GpuSampler:
                 log.warning("configured GPU UUIDs not found on this node: %s", ", ".join(sorted(missing)))
         self._register_events()
         self._opened = True
+
+    @staticmethod
+    def _identity(handle: Any, uuid: str, read: Callable[[Any], str]) -> str:
+        try:
+            return read(handle)
+        except pynvml.NVMLError as err:
+            log.warning("GPU %s: identity read failed (%s); labelled unknown", uuid, err)
+            return "unknown"
 
     def start(self) -> None:
         """Open NVML, take the first sample synchronously, then keep sampling on background threads."""

@@ -316,3 +316,11 @@ def test_a_gpu_lost_while_the_threads_run_does_not_stop_the_others() -> None:
         assert registry.get_sample_value("inferwatch_gpu_up", ok) == 1.0
     finally:
         sampler.stop()
+
+
+def test_a_gpu_lost_before_start_is_down_and_the_others_are_sampled(clock: FakeClock) -> None:
+    sim, sampler, registry = _setup(clock)
+    sim.lose_gpu(0, at=clock.now)  # lost before start: not even its UUID can be read
+    snap = sampler.tick()
+    assert [g.uuid for g in snap.gpus] == [sim.gpus[1].uuid]
+    assert _v(registry, "inferwatch_gpu_up", gpu_uuid=sim.gpus[1].uuid) == 1
