@@ -18,6 +18,7 @@ from inferwatch.slo.status import StatusRow, slo_status
 from rich.console import Console
 from rich.table import Table
 
+from inferwatch.cli import AppContext, pass_app
 from inferwatch.config import PrometheusSettings
 from inferwatch.errors import ConfigError, FieldProblem, UsageError
 from inferwatch.fileio import write_atomic
@@ -26,11 +27,8 @@ from inferwatch.prom import PrometheusReader
 log = logging.getLogger(__name__)
 
 
-def _config_slos(ctx_app: object) -> list[SLO]:
-    from inferwatch.cli import AppContext
-
-    assert isinstance(ctx_app, AppContext)
-    slos, warnings = slos_from_specs(ctx_app.config.slos, str(ctx_app.config_path or "<defaults>"))
+def _config_slos(app: AppContext) -> list[SLO]:
+    slos, warnings = slos_from_specs(app.config.slos, str(app.config_path or "<defaults>"))
     _print_warnings(warnings)
     return slos
 
@@ -76,13 +74,13 @@ def slo() -> None:
 @click.option(
     "--prometheus", "prometheus_url", default=None, help="Check thresholds against the buckets this Prometheus holds."
 )
-@click.pass_context
-def check_command(ctx: click.Context, files: tuple[Path, ...], prometheus_url: str | None) -> None:
+@pass_app
+def check_command(app: AppContext, files: tuple[Path, ...], prometheus_url: str | None) -> None:
     """Validate SLO definitions (FILEs: inferwatch.yaml, SLO lists or OpenSLO v1; default: the config).
 
     Exits 2 naming file, SLO and field of every problem; writes nothing.
     """
-    paths = list(files) or ([ctx.obj.config_path] if ctx.obj.config_path else [])
+    paths = list(files) or ([app.config_path] if app.config_path else [])
     if not paths:
         raise UsageError("no SLO file given and no inferwatch.yaml found")
     slos, warnings = load_slo_files(paths)
@@ -105,14 +103,14 @@ def check_command(ctx: click.Context, files: tuple[Path, ...], prometheus_url: s
     default=None,
     help=f"Write DIR/{RULES_FILE_NAME} (default: print to stdout).",
 )
-@click.pass_context
-def rules_command(ctx: click.Context, out: Path | None) -> None:
+@pass_app
+def rules_command(app: AppContext, out: Path | None) -> None:
     """Compile the config's SLOs to multiwindow multi-burn-rate rules; print the rule count per SLO."""
-    slos = _config_slos(ctx.obj)
+    slos = _config_slos(app)
     problems = bucket_problems(slos)
     if problems:
-        raise ConfigError(str(ctx.obj.config_path or "<defaults>"), problems)
-    text = to_prometheus_yaml(slo_rule_file(slos), rules_header(str(ctx.obj.config_path or "inferwatch.yaml")))
+        raise ConfigError(str(app.config_path or "<defaults>"), problems)
+    text = to_prometheus_yaml(slo_rule_file(slos), rules_header(str(app.config_path or "inferwatch.yaml")))
     for name, n in rule_counts(slos).items():
         click.echo(f"{name}: {n} rules", err=True)
     if out is None:
@@ -162,12 +160,12 @@ def _table(rows: list[StatusRow]) -> Table:
 @slo.command(name="status")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--at", "at_text", default=None, help="Evaluate at this time (unix seconds or ISO 8601; default now).")
-@click.pass_context
-def status_command(ctx: click.Context, output: str, at_text: str | None) -> None:
+@pass_app
+def status_command(app: AppContext, output: str, at_text: str | None) -> None:
     """One row per SLO series: objective, SLI over the window, budget left, burn rates, state."""
-    slos = _config_slos(ctx.obj)
+    slos = _config_slos(app)
     at = _parse_at(at_text)
-    reader = PrometheusReader(ctx.obj.config.prometheus)
+    reader = PrometheusReader(app.config.prometheus)
     rows = slo_status(reader, slos, at)
     if output == "json":
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
