@@ -176,18 +176,19 @@ class OtlpPusher:
         interval_s: float,
         vllm: Callable[[], VllmSnapshot | None],
         gpus: Callable[[], GpuSnapshot | None],
+        timeout_s: float = 10.0,
         service_name: str = "inferwatch-exporter",
         exporter: MetricExporter | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        """`endpoint` is the full metrics URL (e.g. http://collector:4318/v1/metrics)."""
+        """`endpoint` is the full metrics URL (e.g. http://collector:4318/v1/metrics); `timeout_s` bounds a push."""
         if interval_s <= 0:
             raise ValueError("interval_s must be > 0")
         self.endpoint = endpoint
         self._interval = interval_s
         self._vllm = vllm
         self._gpus = gpus
-        self._exporter = exporter or OTLPMetricExporter(endpoint=endpoint, timeout=min(10.0, interval_s))
+        self._exporter = exporter or OTLPMetricExporter(endpoint=endpoint, timeout=min(timeout_s, interval_s))
         self._resource = Resource.create({"service.name": service_name, "service.version": __version__})
         self._scope = InstrumentationScope("inferwatch.exporters", __version__)
         self._clock_ns = wall_clock_ns
