@@ -57,7 +57,8 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
         return [], [FieldProblem(source, "expected one YAML document (or only OpenSLO documents)")]
     data = docs[0]
     if isinstance(data, dict):
-        data = data.get("slos", [])
+        # an inferwatch.yaml (or a file holding only `slos:`), or a single SLO definition
+        data = [data] if "sli" in data else data.get("slos", [])
     if not isinstance(data, list):
         return [], [FieldProblem(f"{source}: slos", "must be a list of SLO definitions")]
     return [(_slo_label(raw, i), raw) for i, raw in enumerate(data)], []

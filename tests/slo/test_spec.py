@@ -62,6 +62,12 @@ def test_errors_name_file_slo_and_field(tmp_path: Path, change: dict[str, Any], 
     assert text in problems[0]
 
 
+def test_a_file_holding_one_slo(tmp_path: Path) -> None:
+    """A file may hold a single SLO mapping instead of a `slos:` list."""
+    slos, _ = load_slo_files([_write(tmp_path / "one.yaml", TTFT)])
+    assert [s.name for s in slos] == ["chat-ttft"]
+
+
 def test_names_unique_across_files(tmp_path: Path) -> None:
     """The same name in two files is an error naming both files."""
     a = _write(tmp_path / "a.yaml", [TTFT])
