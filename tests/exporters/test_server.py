@@ -1,0 +1,78 @@
+"""The FastAPI app: /metrics formats, /healthz, /readyz gating, and the sources' lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from fastapi.testclient import TestClient
+from inferwatch.exporters.server import Source, create_app, wants_openmetrics
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+
+class FakeSource:
+    """A component that records its lifecycle and becomes ready when told."""
+
+    def __init__(self, name: str, events: list[str]) -> None:
+        self.name = name
+        self.events = events
+        self.is_ready = False
+
+    def start(self) -> None:
+        self.events.append(f"start {self.name}")
+
+    def stop(self) -> None:
+        self.events.append(f"stop {self.name}")
+
+
+class VllmLike(Collector):
+    """A collector with a colon name, as the vLLM pass-through yields."""
+
+    def collect(self) -> Iterator[Metric]:
+        g = GaugeMetricFamily("vllm:num_requests_running", "running", labels=["model_name"])
+        g.add_metric(["m"], 3)
+        yield g
+
+
+def _app(events: list[str]) -> tuple[TestClient, FakeSource, FakeSource]:
+    registry = CollectorRegistry()
+    registry.register(VllmLike())
+    gpu, vllm = FakeSource("gpu", events), FakeSource("vllm", events)
+    sources = [Source("gpu", gpu, lambda: gpu.is_ready), Source("vllm", vllm, lambda: vllm.is_ready)]
+    return TestClient(create_app(registry, sources)), gpu, vllm
+
+
+def test_readyz_waits_for_every_source_and_lifespan_orders_start_stop() -> None:
+    events: list[str] = []
+    client, gpu, vllm = _app(events)
+    with client:
+        assert events == ["start gpu", "start vllm"]
+        assert client.get("/healthz").status_code == 200
+        r = client.get("/readyz")
+        assert r.status_code == 503 and "gpu, vllm" in r.text
+        gpu.is_ready = True
+        r = client.get("/readyz")
+        assert r.status_code == 503 and r.text.strip() == "waiting for: vllm"
+        vllm.is_ready = True
+        assert client.get("/readyz").status_code == 200
+    assert events[2:] == ["stop vllm", "stop gpu"]
+
+
+def test_metrics_text_by_default_openmetrics_when_asked() -> None:
+    client, _, _ = _app([])
+    with client:
+        text = client.get("/metrics")
+        assert text.headers["content-type"].startswith("text/plain; version=0.0.4")
+        assert 'vllm:num_requests_running{model_name="m"} 3.0' in text.text
+        om = client.get("/metrics", headers={"Accept": "application/openmetrics-text;version=1.0.0,text/plain;q=0.5"})
+        assert om.headers["content-type"].startswith("application/openmetrics-text")
+        # The colon survives (prometheus_client's default escaping would write vllm_num_requests_running).
+        assert 'vllm:num_requests_running{model_name="m"} 3.0' in om.text
+        assert om.text.endswith("# EOF\n")
+
+
+def test_wants_openmetrics() -> None:
+    assert wants_openmetrics("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    assert not wants_openmetrics("text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    assert not wants_openmetrics(None)
