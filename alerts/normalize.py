@@ -72,12 +72,19 @@ def _first_of(parts: list[str]) -> str:
     return "\nor\n".join(parts)
 
 
+def _sum_over_engines(inner: str, *extra: str) -> str:
+    """Sum over `engine`, after folding copies of one series scraped twice (vLLM itself and the
+    inferwatch sidecar's pass-through differ only in job/instance/container) with max."""
+    by = ", ".join((*c.VLLM_LABELS, *extra))
+    return f"sum by ({by}) (max by ({by}, {c.ENGINE}) ({inner}))"
+
+
 def _vllm_histogram_rules() -> list[RecordingRule]:
     rules = []
     for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
         for part in ("bucket", "count", "sum"):
-            by = f"{_VLLM_BY}, {c.LE}" if part == "bucket" else _VLLM_BY
-            exprs = [f"sum by ({by}) (rate({src}_{part}[{_W}]))" for src in sources]
+            extra = (c.LE,) if part == "bucket" else ()
+            exprs = [_sum_over_engines(f"rate({src}_{part}[{_W}])", *extra) for src in sources]
             rules.append(RecordingRule(c.histogram_series(kind, part), _first_of(exprs)))
     return rules
 
@@ -85,15 +92,17 @@ def _vllm_histogram_rules() -> list[RecordingRule]:
 def _vllm_counter_rules() -> list[RecordingRule]:
     rules = []
     for counter in VLLM_COUNTERS:
-        exprs = [f"sum by ({_VLLM_BY}) (rate({src}[{_W}]))" for src in counter.sources]
+        exprs = [_sum_over_engines(f"rate({src}[{_W}])") for src in counter.sources]
         rules.append(RecordingRule(counter.record, _first_of(exprs)))
     # vLLM labels the reason `finished_reason`; llm-d-inference-sim says `finish_reason`.
     rules.append(
         RecordingRule(
             c.VLLM_REQUESTS_FINISHED_RATE,
-            f"sum by ({_VLLM_BY}, {c.FINISHED_REASON}) (\n"
-            f'  label_replace(rate(vllm:request_success_total[{_W}]), "{c.FINISHED_REASON}", "$1", '
-            f'"finish_reason", "(.+)")\n)',
+            _sum_over_engines(
+                f'label_replace(rate(vllm:request_success_total[{_W}]), "{c.FINISHED_REASON}", "$1", '
+                f'"finish_reason", "(.+)")',
+                c.FINISHED_REASON,
+            ),
         )
     )
     # The API server's HTTP counter (prometheus-fastapi-instrumentator) by status class; the
@@ -112,8 +121,8 @@ def _vllm_counter_rules() -> list[RecordingRule]:
 
 def _vllm_gauge_rules() -> list[RecordingRule]:
     return [
-        RecordingRule(c.VLLM_REQUESTS_RUNNING, f"sum by ({_VLLM_BY}) (vllm:num_requests_running)"),
-        RecordingRule(c.VLLM_REQUESTS_WAITING, f"sum by ({_VLLM_BY}) (vllm:num_requests_waiting)"),
+        RecordingRule(c.VLLM_REQUESTS_RUNNING, _sum_over_engines("vllm:num_requests_running")),
+        RecordingRule(c.VLLM_REQUESTS_WAITING, _sum_over_engines("vllm:num_requests_waiting")),
         RecordingRule(
             c.VLLM_KV_CACHE_USAGE,
             _first_of(

@@ -94,8 +94,8 @@ VLLM_EXPECTED: list[tuple[str, list[tuple[str, float]]]] = [
 ]
 
 
-def _vllm_inputs(current: bool, engine_label: bool = True) -> list[dict[str, str]]:
-    lab = f'{V},job="vllm",instance="10.0.0.1:8000"'
+def _vllm_inputs(current: bool, engine_label: bool = True, job: str = "vllm") -> list[dict[str, str]]:
+    lab = f'{V},job="{job}",instance="10.0.0.1:8000"'
     engines = ['engine="0"', 'engine="1"'] if engine_label else [""]
     per = len(engines)
     out: list[dict[str, str]] = []
@@ -210,6 +210,14 @@ def test_old_and_new_vllm_names_feed_the_same_series(tools: Toolbox, rules_dir: 
             VLLM_EXPECTED,
         ),
     ]
+    tests.append(
+        # vLLM scraped directly *and* through the inferwatch sidecar's pass-through: counted once.
+        _expr_test(
+            "scraped twice",
+            _vllm_inputs(current=True) + _vllm_inputs(current=True, job="inferwatch-exporter"),
+            VLLM_EXPECTED,
+        )
+    )
     _run_tests(tools, promtool, rules_dir, tests, "vllm-sources")
 
 
