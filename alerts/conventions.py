@@ -76,8 +76,8 @@ GPU_TEMPERATURE = "inferwatch:gpu_temperature:celsius"
 GPU_XID_ERRORS_INCREASE = "inferwatch:gpu_xid_errors:increase5m"  # + `xid`
 # Share of a GPU each container holds: labels gpu_uuid, namespace, pod, container.
 GPU_ALLOCATION = "inferwatch:gpu_allocation:ratio"
-# GPUs requested per container by kube-state-metrics (resource nvidia.com/gpu): labels
-# namespace, pod, container. The cost fallback when the inferwatch DaemonSet is absent.
+# GPUs requested per container of Running pods, by kube-state-metrics (resource nvidia.com/gpu):
+# labels namespace, pod, container. The cost fallback when the inferwatch DaemonSet is absent.
 GPU_REQUESTED = "inferwatch:gpu_requested:count"
 
 # Uncorrectable (double-bit) ECC errors of a GPU over RATE_WINDOW: labels gpu_uuid.

@@ -268,8 +268,11 @@ def _kube_rules() -> list[RecordingRule]:
     return [
         RecordingRule(
             c.GPU_REQUESTED,
+            # Only Running pods hold their GPUs (Pending ones wait for them, finished ones gave them back).
             f"sum by ({c.NAMESPACE}, {c.POD}, {c.CONTAINER}) "
-            f'(kube_pod_container_resource_requests{{resource="nvidia_com_gpu"}})',
+            f'(kube_pod_container_resource_requests{{resource="nvidia_com_gpu"}})\n'
+            f"* on ({c.NAMESPACE}, {c.POD}) group_left ()\n"
+            f'(max by ({c.NAMESPACE}, {c.POD}) (kube_pod_status_phase{{phase="Running"}}) == 1)',
         )
     ]
 

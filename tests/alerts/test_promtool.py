@@ -232,7 +232,8 @@ def test_inferwatch_and_dcgm_gpu_sources_feed_the_same_series(tools: Toolbox, ru
     _run_tests(tools, promtool, rules_dir, tests, "gpu-sources")
 
 
-def test_dcgm_power_throttling_is_decoded_from_the_bitmask(tools: Toolbox, rules_dir: Path) -> None:
+@pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_dcgm_power_throttling_is_decoded_from_the_bitmask(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     inputs = [s for s in _dcgm_inputs() if "THROTTLE" not in s["series"]]
     inputs.append(
         series('DCGM_FI_DEV_CLOCK_THROTTLE_REASONS{UUID="GPU-1",modelName="NVIDIA H100 80GB HBM3",job="dcgm"}', "4x10")
@@ -240,10 +241,11 @@ def test_dcgm_power_throttling_is_decoded_from_the_bitmask(tools: Toolbox, rules
     expected = [
         ("inferwatch:gpu_throttle:active", [(f'{{{G},cause="thermal"}}', 0.0), (f'{{{G},cause="power"}}', 1.0)])
     ]
-    _run_tests(tools, "promtool", rules_dir, [_expr_test("sw power cap", inputs, expected)], "dcgm-power")
+    _run_tests(tools, promtool, rules_dir, [_expr_test("sw power cap", inputs, expected)], "dcgm-power")
 
 
-def test_http_status_is_grouped_into_classes_for_vllm_pods_only(tools: Toolbox, rules_dir: Path) -> None:
+@pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_http_status_is_grouped_into_classes_for_vllm_pods_only(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     vllm_pod = 'namespace="ns1",pod="vllm-0",job="vllm",instance="10.0.0.1:8000"'
     other_pod = 'namespace="ns1",pod="web-0",job="web",instance="10.0.0.2:8000"'
     inputs = [
@@ -262,14 +264,25 @@ def test_http_status_is_grouped_into_classes_for_vllm_pods_only(tools: Toolbox, 
             ],
         )
     ]
-    _run_tests(tools, "promtool", rules_dir, [_expr_test("http", inputs, expected)], "http")
+    _run_tests(tools, promtool, rules_dir, [_expr_test("http", inputs, expected)], "http")
 
 
-def test_kube_state_metrics_gpu_requests(tools: Toolbox, rules_dir: Path) -> None:
+@pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_kube_state_metrics_gpu_requests(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     ksm = 'job="kube-state-metrics",namespace="ns1",pod="vllm-0",container="vllm",node="n1"'
     inputs = [
         series(f'kube_pod_container_resource_requests{{{ksm},resource="nvidia_com_gpu",unit="integer"}}', "2x10"),
         series(f'kube_pod_container_resource_requests{{{ksm},resource="cpu",unit="core"}}', "4x10"),
+        series('kube_pod_status_phase{job="kube-state-metrics",namespace="ns1",pod="vllm-0",phase="Running"}', "1x10"),
+        series('kube_pod_status_phase{job="kube-state-metrics",namespace="ns1",pod="vllm-0",phase="Pending"}', "0x10"),
+        # A pod still Pending holds no GPU yet.
+        series(
+            'kube_pod_container_resource_requests{job="kube-state-metrics",namespace="ns1",pod="vllm-1",'
+            'container="vllm",resource="nvidia_com_gpu",unit="integer"}',
+            "1x10",
+        ),
+        series('kube_pod_status_phase{job="kube-state-metrics",namespace="ns1",pod="vllm-1",phase="Running"}', "0x10"),
+        series('kube_pod_status_phase{job="kube-state-metrics",namespace="ns1",pod="vllm-1",phase="Pending"}', "1x10"),
     ]
     expected = [("inferwatch:gpu_requested:count", [('{namespace="ns1",pod="vllm-0",container="vllm"}', 2.0)])]
-    _run_tests(tools, "promtool", rules_dir, [_expr_test("ksm", inputs, expected)], "ksm")
+    _run_tests(tools, promtool, rules_dir, [_expr_test("ksm", inputs, expected)], "ksm")
