@@ -140,3 +140,8 @@ def test_rules_cli_builds_and_lists(tmp_path: Path, repo_root: Path) -> None:
     assert listed.exit_code == 0, listed.output
     assert re.search(r"VLLMTimeToFirstTokenHigh\s+page\s+P95 TTFT .* above 2 s for 10m", listed.output)
     assert len(listed.output.strip().splitlines()) == len(alert_definitions(Thresholds()))
+
+
+def test_no_runbook_outlives_its_alert(repo_root: Path) -> None:
+    pages = {p.stem for p in (repo_root / "docs" / "runbooks").glob("*.md")} - {"README"}
+    assert pages == {d.name for d in alert_definitions(Thresholds())}
