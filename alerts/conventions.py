@@ -26,6 +26,7 @@ VLLM_LABELS: tuple[str, ...] = (NAMESPACE, MODEL, POD)
 
 # --- normalized vLLM series: labels VLLM_LABELS (+ `le` on buckets) ------------------------
 # Latency histograms: per-second rates over RATE_WINDOW of bucket / count / sum, summed over engine.
+# Bucket series spell `le` in float form ("2.0", "0.25", "+Inf") under Prometheus 2 and 3 alike.
 # Each key is an SLI histogram name; value is the recorded-series prefix.
 VLLM_HISTOGRAMS: dict[str, str] = {
     "ttft": "inferwatch:vllm_ttft_seconds",  # vllm:time_to_first_token_seconds

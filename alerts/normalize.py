@@ -83,8 +83,17 @@ def _vllm_histogram_rules() -> list[RecordingRule]:
     rules = []
     for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
         for part in ("bucket", "count", "sum"):
-            extra = (c.LE,) if part == "bucket" else ()
-            exprs = [_sum_over_engines(f"rate({src}_{part}[{_W}])", *extra) for src in sources]
+            if part == "bucket":
+                # Go clients write le="2", Python ones le="2.0"; Prometheus 3 stores both as "2.0",
+                # Prometheus 2 as scraped. Spelling integers the float way gives one form on both.
+                exprs = [
+                    _sum_over_engines(
+                        f'label_replace(rate({src}_bucket[{_W}]), "{c.LE}", "$1.0", "{c.LE}", "([0-9]+)")', c.LE
+                    )
+                    for src in sources
+                ]
+            else:
+                exprs = [_sum_over_engines(f"rate({src}_{part}[{_W}])") for src in sources]
             rules.append(RecordingRule(c.histogram_series(kind, part), _first_of(exprs)))
     return rules
 

@@ -222,6 +222,22 @@ def test_old_and_new_vllm_names_feed_the_same_series(tools: Toolbox, rules_dir: 
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_bucket_le_has_one_spelling_for_go_and_python_clients(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
+    """A Go client (llm-d-inference-sim) writes le="2", vLLM le="2.0": one normalized bucket each."""
+    bucket = "vllm:time_to_first_token_seconds_bucket"
+    inputs = [series(f'{bucket}{{{V},engine="0",le="{le}"}}', "0+60x10") for le in ("0.5", "2", "+Inf")] + [
+        series(f'{bucket}{{{V},engine="1",le="{le}"}}', "0+60x10") for le in ("0.5", "2.0", "+Inf")
+    ]
+    expected = [
+        (
+            "inferwatch:vllm_ttft_seconds_bucket:rate5m",
+            [(f'{{{V},le="{le}"}}', 2.0) for le in ("0.5", "2.0", "+Inf")],
+        )
+    ]
+    _run_tests(tools, promtool, rules_dir, [_expr_test("le spelling", inputs, expected)], "le")
+
+
+@pytest.mark.parametrize("promtool", PROMTOOLS)
 def test_inferwatch_and_dcgm_gpu_sources_feed_the_same_series(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     tests = [
         _expr_test("inferwatch exporter", _inferwatch_gpu_inputs(), GPU_EXPECTED),
