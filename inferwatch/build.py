@@ -22,6 +22,7 @@ from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
 from inferwatch.fileio import write_all_atomic
 from inferwatch.slo import generate as slo_generate
+from inferwatch.slo.cost import generate as cost_generate
 from inferwatch.tools import Toolbox
 from inferwatch.validate import CheckResult, check_file
 
@@ -38,6 +39,7 @@ def generators() -> list[tuple[str, Generator]]:
         ("local Prometheus config", _local_prometheus),
         ("SLO rules", slo_generate.artifacts),
         ("rules, alerts and runbooks", alerts_generate.artifacts),
+        ("cost rules", cost_generate.artifacts),
     ]
 
 

@@ -131,6 +131,9 @@ def _register_areas() -> None:
     from inferwatch.exporters.cli import exporter
 
     cli.add_command(exporter)
+    from inferwatch.slo.cost.cli import cost
+
+    cli.add_command(cost)
 
 
 _register_areas()
