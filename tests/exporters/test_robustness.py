@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from tests.conftest import Starter
 from tests.exporters.test_cli import exporter_process, scrape
 from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
-from tests.exporters.test_vllm import OLD_ONLY, _chat
+from tests.exporters.test_vllm import OLD_ONLY, _chat, scrape_until, successes
 from tests.support.processes import free_port
 
 FIFTY_MB = 50 * 1024 * 1024
@@ -148,22 +148,20 @@ def test_vllm_restart_counter_reset_passes_through(
     scraper = VllmScraper(f"http://127.0.0.1:{port}/metrics", interval_s=60, timeout_s=3, max_body_bytes=1 << 22)
     registry = CollectorRegistry()
     registry.register(VllmCollector(scraper))
-    labels = {"model_name": "m", "finish_reason": "stop"}
 
-    def success() -> float | None:
-        return registry.get_sample_value("vllm:request_success_total", labels)
+    def success() -> float:
+        return successes(registry, "m")
 
     try:
-        scraper.scrape_once()
-        assert success() == 3
+        scrape_until(scraper, lambda: success() == 3, "3 successes")
         sim.stop()
         scraper.scrape_once()
-        assert registry.get_sample_value("inferwatch_vllm_up") == 0 and success() is None
+        assert registry.get_sample_value("inferwatch_vllm_up") == 0 and success() == 0
         sim2 = inference_sim_factory(tmp_path / "sim2", model="m")
         _chat(sim2.url, "m", 1)
-        scraper.scrape_once()
         # The counter restarts from zero; the pass-through must not hide the reset (Prometheus' rate() handles it).
-        assert registry.get_sample_value("inferwatch_vllm_up") == 1 and success() == 1
+        scrape_until(scraper, lambda: success() == 1, "the reset counter")
+        assert registry.get_sample_value("inferwatch_vllm_up") == 1
     finally:
         scraper.stop()
 
