@@ -13,7 +13,8 @@ The stubs `podresources_pb2*.py` are generated; to regenerate them:
     .venv/bin/python -m grpc_tools.protoc -I$T --python_out=exporters --pyi_out=exporters \
         --grpc_python_out=exporters $T/podresources.proto &&
     sed -i 's/^import podresources_pb2 as/from inferwatch.exporters import podresources_pb2 as/' \
-        exporters/podresources_pb2_grpc.py
+        exporters/podresources_pb2_grpc.py &&
+    sed -i '1i # mypy: ignore-errors' exporters/podresources_pb2.py exporters/podresources_pb2_grpc.py
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
-from inferwatch.exporters import podresources_pb2, podresources_pb2_grpc
+from inferwatch.exporters import podresources_pb2 as _pb2
+from inferwatch.exporters import podresources_pb2_grpc as _pb2_grpc
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
+
+# Generated code builds its classes from descriptors at import time; mypy cannot see them.
+pb2: Any = _pb2
+pb2_grpc: Any = _pb2_grpc
 
 DEFAULT_SOCKET = Path("/var/lib/kubelet/pod-resources/kubelet.sock")
 GPU_RESOURCE_PREFIX = "nvidia.com/"
@@ -74,12 +81,12 @@ class PodResourcesClient:
         self.socket_path = socket_path
         self._timeout = timeout_s
         self._channel: grpc.Channel | None = None
-        self._stub: podresources_pb2_grpc.PodResourcesListerStub | None = None
+        self._stub: Any = None
 
-    def _connect(self) -> podresources_pb2_grpc.PodResourcesListerStub:
+    def _connect(self) -> Any:
         if self._stub is None:
             self._channel = grpc.insecure_channel(f"unix://{self.socket_path}")
-            self._stub = podresources_pb2_grpc.PodResourcesListerStub(self._channel)
+            self._stub = pb2_grpc.PodResourcesListerStub(self._channel)
         return self._stub
 
     def close(self) -> None:
@@ -93,8 +100,8 @@ class PodResourcesClient:
         """One `List` and one `GetAllocatableResources`, reduced to the GPU resources."""
         stub = self._connect()
         try:
-            listed = stub.List(podresources_pb2.ListPodResourcesRequest(), timeout=self._timeout)
-            alloc = stub.GetAllocatableResources(podresources_pb2.AllocatableResourcesRequest(), timeout=self._timeout)
+            listed = stub.List(pb2.ListPodResourcesRequest(), timeout=self._timeout)
+            alloc = stub.GetAllocatableResources(pb2.AllocatableResourcesRequest(), timeout=self._timeout)
         except grpc.RpcError as err:
             self.close()
             code = err.code() if isinstance(err, grpc.Call) else None
