@@ -13,6 +13,7 @@ makes `inferwatch_vllm_up` 0 and logs the reason once per change; it never raise
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -113,14 +114,15 @@ class VllmScraper:
         verify: bool | str = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`client` is injectable for tests; otherwise one is built with `verify` (bool or CA file)."""
+        """`client` is injectable for tests; otherwise one is built with `verify` (on/off, or a CA file path)."""
         if interval_s <= 0 or timeout_s <= 0 or max_body_bytes <= 0:
             raise ValueError("interval_s, timeout_s and max_body_bytes must be > 0")
         self.url = url
         self._interval = interval_s
         self._timeout = timeout_s
         self._max_body = max_body_bytes
-        self._client = client or httpx.Client(verify=verify, timeout=timeout_s, follow_redirects=False)
+        tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
+        self._client = client or httpx.Client(verify=tls, timeout=timeout_s, follow_redirects=False)
         self._own_client = client is None
         self._clock = clock
         self._snapshot: VllmSnapshot | None = None

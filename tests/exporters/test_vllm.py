@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -172,3 +176,49 @@ def test_http_error_status_is_down(status: int) -> None:
     snap = scraper.scrape_once()
     assert not snap.up and snap.error == f"HTTP {status}"
     assert _registry(scraper).get_sample_value("inferwatch_vllm_up") == 0
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with the system's openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def test_tls_endpoint_verified_with_the_configured_ca(tmp_path: Path) -> None:
+    cert, key = _self_signed(tmp_path)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = OLD_ONLY.encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"https://127.0.0.1:{server.server_address[1]}/metrics"
+    trusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20, verify=str(cert))
+    untrusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20)
+    try:
+        snap = trusted.scrape_once()
+        assert snap.up, snap.error
+        bad = untrusted.scrape_once()
+        assert not bad.up and bad.error is not None and "CERTIFICATE_VERIFY_FAILED" in bad.error
+    finally:
+        trusted.stop()
+        untrusted.stop()
+        server.shutdown()
+        server.server_close()
