@@ -140,11 +140,12 @@ class _PayloadHandler(BaseHTTPRequestHandler):
     body = b""
 
     def do_GET(self) -> None:
+        body = self.body  # read once: a render thread may replace it while this answer is written
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; version=0.0.4")
-        self.send_header("Content-Length", str(len(self.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(self.body)
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the benchmark measures, it does not log requests."""
@@ -242,17 +243,28 @@ def _serve_child(kind: str, url: str, real_nvml: bool) -> None:
     class Cached(_PayloadHandler):
         pass
 
+    # Each source is rendered on its own when its snapshot changes (the ~250 KB vLLM text once per
+    # vLLM scrape, the small GPU text once per tick); a scrape joins the rendered parts.
+    gpu_registry, vllm_registry = CollectorRegistry(), CollectorRegistry()
+    gpu_registry.register(GpuCollector(sampler))
+    vllm_registry.register(VllmCollector(scraper))
+    parts = {"gpu": generate_latest(gpu_registry), "vllm": generate_latest(vllm_registry)}
+    Cached.body = parts["gpu"] + parts["vllm"]
+
     def render() -> None:
-        # The exposition only changes when a snapshot does: render it once per new snapshot.
-        seen: tuple[object, object] | None = None
+        seen_gpu: object = sampler.snapshot()
+        seen_vllm: object = scraper.snapshot()
         while True:
-            key = (sampler.snapshot(), scraper.snapshot())
-            if key != seen:
-                Cached.body = generate_latest(registry)
-                seen = key
+            gpu_snap, vllm_snap = sampler.snapshot(), scraper.snapshot()
+            changed = gpu_snap is not seen_gpu or vllm_snap is not seen_vllm
+            if gpu_snap is not seen_gpu:
+                parts["gpu"], seen_gpu = generate_latest(gpu_registry), gpu_snap
+            if vllm_snap is not seen_vllm:
+                parts["vllm"], seen_vllm = generate_latest(vllm_registry), vllm_snap
+            if changed:
+                Cached.body = parts["gpu"] + parts["vllm"]
             time.sleep(0.05)
 
-    Cached.body = generate_latest(registry)
     threading.Thread(target=render, daemon=True).start()
     server = serve_bytes(Cached)
     print(server.server_address[1], flush=True)
@@ -403,8 +415,9 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
         "",
         "`inferwatch-server` is the exporter's own HTTP side (`inferwatch.exporters.server`, FastAPI under "
         "uvicorn) over `GpuSampler` and the vLLM scraper: collectors read snapshots only, but the text is "
-        "rendered in every scrape. `inferwatch-cached` serves the same registry with the exposition rendered "
-        "once per new snapshot (a plain `http.server`), i.e. what rendering costs versus what serving costs. "
+        "rendered in every scrape. `inferwatch-cached` serves the same collectors with each source's text "
+        "rendered once per new snapshot of that source (a plain `http.server`), i.e. what rendering costs "
+        "versus what serving costs. "
         "`baseline` calls NVML and fetches + parses vLLM inside each scrape.",
         "",
         f"Targets: p99 ≤ {TARGET_P99_S * 1e3:.0f} ms, ≥ {TARGET_SPEEDUP:.0f}× the baseline, RSS ≤ "
