@@ -397,7 +397,8 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             summary="vLLM target {{ $labels.namespace }}/{{ $labels.pod }} is down",
             description="Prometheus cannot scrape vLLM at {{ $labels.instance }} (job {{ $labels.job }}, "
             "pod {{ $labels.namespace }}/{{ $labels.pod }}): up = {{ $value }} for 5m.",
-            threshold="a target that served vLLM metrics within the last hour fails its scrape for 5m",
+            threshold="a target that served vLLM metrics within the last hour fails its scrape, or the inferwatch "
+            "sidecar passing them through cannot reach vLLM, for 5m",
             meaning="The vLLM server stopped answering /metrics: it crashed, hangs, or is restarting (a model "
             "load takes minutes). Its users likely get errors too.",
             checks=(

@@ -295,7 +295,16 @@ def _target_rules() -> list[RecordingRule]:
         )
 
     return [
-        RecordingRule(c.VLLM_TARGET_UP, target_up("vllm:num_requests_running")),
+        RecordingRule(
+            c.VLLM_TARGET_UP,
+            # A sidecar passing vLLM's metrics through answers its scrape (up = 1) while vLLM
+            # behind it does not: the sidecar's own inferwatch_vllm_up says so, and the lower wins.
+            f"min by ({c.NAMESPACE}, {c.POD}, instance, job) (\n"
+            f"  up\n  or\n"
+            f'  label_replace(inferwatch_vllm_up, "via", "sidecar", "job", ".*")\n)\n'
+            f"and on (instance, job)\n"
+            f"group by (instance, job) (last_over_time(vllm:num_requests_running[{_TARGET_MEMORY}]))",
+        ),
         RecordingRule(
             c.GPU_EXPORTER_TARGET_UP,
             f'label_replace({target_up("inferwatch_gpu_info", "inferwatch_vllm_up")}, "exporter", "inferwatch", '

@@ -14,6 +14,7 @@ GPU = 'gpu_uuid="GPU-1",namespace="ns1",pod="vllm-0",job="inferwatch-exporter",i
 GPU_INFO = f'inferwatch_gpu_info{{{GPU},gpu_model="NVIDIA H100 80GB HBM3",gpu_index="0"}}'
 H100 = {"gpu_uuid": "GPU-1", "gpu_model": "NVIDIA H100 80GB HBM3"}
 POD = {"namespace": "ns1", "pod": "vllm-0", "model_name": "llama"}
+SIDECAR = 'namespace="ns1",pod="vllm-0",job="sidecar",instance="10.0.0.1:9400"'
 TARGET = {"namespace": "ns1", "pod": "vllm-0", "instance": "10.0.0.1:8000", "job": "vllm"}
 
 
@@ -181,6 +182,18 @@ FIRING: list[AlertCase] = [
         ],
         "12m",
         {"severity": "page", **TARGET},
+        "0",
+    ),
+    # The sidecar answers its scrape, but vLLM behind it does not.
+    AlertCase(
+        "VLLMTargetDown",
+        [
+            series(f"up{{{SIDECAR}}}", "1x20"),
+            series(f"inferwatch_vllm_up{{{SIDECAR}}}", "1 1 1 0x20"),
+            series(f'vllm:num_requests_running{{{SIDECAR},model_name="llama",engine="0"}}', "0 0 0 stale"),
+        ],
+        "12m",
+        {"severity": "page", **TARGET, "job": "sidecar", "instance": "10.0.0.1:9400"},
         "0",
     ),
     AlertCase(

@@ -62,7 +62,10 @@ def test_every_alert_has_a_firing_and_a_quiet_case() -> None:
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)
 def test_every_alert_fires_and_stays_quiet(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
-    _run_tests(tools, promtool, rules_dir, [_alert_test(c) for c in FIRING + QUIET], "alerts")
+    tests = [_alert_test(c) for c in FIRING + QUIET]
+    for i, t in enumerate(tests):
+        t["name"] = f"{i}: {t['name']}"
+    _run_tests(tools, promtool, rules_dir, tests, "alerts")
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)
