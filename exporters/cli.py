@@ -162,11 +162,18 @@ def exporter() -> None:
 @click.option("--simulated-gpus", type=int, help="How many GPUs the simulated backend fakes.")
 @click.option("--pod-resources-socket", help="Kubelet pod-resources socket (daemonset mode).")
 @click.option("--otlp-endpoint", help="OTLP/HTTP metrics URL to push to (off when unset).")
+@click.option(
+    "--gpu-uuid",
+    "gpu_uuids",
+    multiple=True,
+    help="Sidecar: a GPU of this pod (repeatable); default: every GPU NVML shows the container.",
+)
 @click.option("--log-format", type=click.Choice(["logfmt", "json"]), default="logfmt", show_default=True)
 @pass_app
 def run(app: AppContext, /, log_format: str, **flags: Any) -> None:
     """Serve /metrics from background samplers until SIGTERM; flags override the `exporter:` section."""
     configure_logging(log_format)
+    flags["gpu_uuids"] = list(flags["gpu_uuids"]) or None
     settings = effective_settings(app.config.exporter, flags)
     _check_start(settings)
     log.info("exporter starting mode=%s gpu_backend=%s vllm_url=%s listen=%s:%d",

@@ -16,6 +16,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import Starter
+from tests.exporters.test_otlp import Receiver, _metrics
 from tests.exporters.test_vllm import _chat
 from tests.support.processes import free_port
 
@@ -36,7 +37,9 @@ class ExporterProcess:
 
 
 @contextlib.contextmanager
-def exporter_process(workdir: Path, args: Sequence[str]) -> Iterator[ExporterProcess]:
+def exporter_process(
+    workdir: Path, args: Sequence[str], env: dict[str, str] | None = None
+) -> Iterator[ExporterProcess]:
     """Start the exporter on a free port, wait for /readyz, and always stop it (SIGTERM, then SIGKILL)."""
     port = free_port()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -48,6 +51,7 @@ def exporter_process(workdir: Path, args: Sequence[str]) -> Iterator[ExporterPro
             stderr=subprocess.STDOUT,
             cwd=workdir,
             start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
     running = ExporterProcess(proc, f"http://127.0.0.1:{port}", log_path)
     try:
@@ -162,3 +166,35 @@ def test_busy_port_fails_fast(tmp_path: Path) -> None:
         port = s.getsockname()[1]
         r = _run_fail(["--gpu-backend", "simulated", "--host", "127.0.0.1", "--port", str(port)], tmp_path)
     assert r.returncode == 2 and "exporter.port" in r.stderr, r.stderr
+
+
+SIM_GPU_0 = "GPU-50000000-0000-4000-8000-000000000000"  # the simulated backend's first GPU
+
+
+def test_sidecar_attribution_gpu_list_and_otlp_push(tmp_path: Path, inference_sim_factory: Starter) -> None:
+    sim = inference_sim_factory(tmp_path / "sim", model="demo-model")
+    _chat(sim.url, "demo-model", 2)
+    receiver = Receiver()
+    env = {  # as the downward API would set them
+        "INFERWATCH_EXPORTER__POD_NAMESPACE": "llm",
+        "INFERWATCH_EXPORTER__POD_NAME": "vllm-0",
+        "INFERWATCH_EXPORTER__CONTAINER_NAME": "vllm",
+        "INFERWATCH_EXPORTER__OTLP_INTERVAL_S": "0.5",
+    }
+    args = ["--gpu-backend", "simulated", "--vllm-url", sim.url + "/metrics", "--gpu-uuid", SIM_GPU_0]
+    args += ["--otlp-endpoint", receiver.url]
+    try:
+        with exporter_process(tmp_path / "exp", args, env) as exp:
+            samples = scrape(exp.url)
+            assert [lbl["gpu_uuid"] for lbl, _ in samples["inferwatch_gpu_up"]] == [SIM_GPU_0]
+            assert samples["inferwatch_gpu_allocation_ratio"] == [
+                ({"gpu_uuid": SIM_GPU_0, "namespace": "llm", "pod": "vllm-0", "container": "vllm"}, 1.0)
+            ]
+            deadline = time.monotonic() + 20
+            while not receiver.requests and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert receiver.requests, exp.log()
+        names = set(_metrics(receiver.requests[-1]))
+        assert {"gen_ai.server.time_to_first_token", "gen_ai.server.request.duration", "hw.gpu.utilization"} <= names
+    finally:
+        receiver.close()
