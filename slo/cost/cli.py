@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import requests
-from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, slack_summary
+from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, report_paths, slack_summary
 from inferwatch.slo.cost.report import collect_report, query_count
 from inferwatch.slo.cost.week import IsoWeek
 from rich.console import Console
@@ -30,12 +30,6 @@ class WebhookError(InferwatchError):
     """The webhook did not accept the summary (the report files are already written)."""
 
     exit_code = 1
-
-
-def report_paths(out: Path, week: IsoWeek) -> dict[str, Path]:
-    """Where the report's files go: ``cost-report-<week>.{html,md,csv}`` under ``out``."""
-    stem = f"cost-report-{week.label}"
-    return {ext: out / f"{stem}.{ext}" for ext in ("html", "md", "csv")}
 
 
 def post_webhook(url: str, payload: dict[str, str], timeout_s: float) -> None:

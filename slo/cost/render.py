@@ -12,8 +12,10 @@ import json
 import math
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 
 from inferwatch.slo.cost.report import CostReport, DailyPoint
+from inferwatch.slo.cost.week import IsoWeek
 
 from inferwatch.config.pricing import IdlePolicy
 
@@ -56,6 +58,12 @@ FOCUS_COLUMNS = (
     "x_CostPerMillionTokens",
     "x_UsageCostPerMillionTokens",
 )
+
+
+def report_paths(out: Path, week: IsoWeek) -> dict[str, Path]:
+    """Where the report's files go: ``cost-report-<week>.{html,md,csv}`` under ``out``."""
+    stem = f"cost-report-{week.label}"
+    return {ext: out / f"{stem}.{ext}" for ext in ("html", "md", "csv")}
 
 
 def _num(v: float, digits: int = 4) -> str:

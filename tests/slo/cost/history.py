@@ -1,0 +1,253 @@
+"""A backfilled 7-day GPU + vLLM history with known answers, for the cost report tests.
+
+Five GPUs over ISO week 2026-W46:
+
+- GPU-A (H100, 4.00/h): exclusive to team-a/a-0 (Llama 70B), busy 90 % 08-20 h, 40 % otherwise;
+- GPU-B (H100): time-sliced, half to team-a/a-1 and half to team-b/b-0 (both Qwen 7B), busy 60 %;
+- GPU-C (H100): team-c/c-0 Monday to Friday only; the weekend is an idle gap (nobody holds it);
+- GPU-M (A100, 2.00/h): MIG, one 3/7 instance held by team-m/m-0; 4/7 of it is idle;
+- GPU-D (L4, not listed: default 1.00/h): nobody holds it all week.
+
+The raw series are what the inferwatch exporter and vLLM expose (sampled every minute); the
+normalization and cost rules are backfilled over them pass by pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from inferwatch.alerts import conventions as n
+from inferwatch.alerts.model import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
+from inferwatch.alerts.normalize import normalization_groups
+from inferwatch.slo.cost.rules import cost_groups
+from inferwatch.slo.cost.week import IsoWeek
+
+from inferwatch.config import Pricing
+from inferwatch.tools import Toolbox
+from tests.support.backfill import BackfilledPrometheus, Series, counter_points, gauge_points
+from tests.support.processes import start_prometheus
+
+WEEK = IsoWeek(2026, 46)
+# One sample (and one rule evaluation) every two minutes keeps the backfill quick on 2 cores.
+STEP = 120.0
+LOOKBACK = "119s"
+HOUR = 3600.0
+DAY = 86400.0
+H100 = "NVIDIA H100 80GB HBM3"
+A100 = "NVIDIA A100-SXM4-80GB"
+L4 = "NVIDIA L4"
+PRICING = Pricing(
+    currency="EUR",
+    default_gpu_hour=1.0,
+    gpu_hour={H100: 4.0, A100: 2.0},
+    energy_kwh=0.2,
+    pue=1.5,
+    rule_interval_s=int(STEP),
+)
+START = WEEK.start - timedelta(hours=1)
+END = WEEK.end + timedelta(minutes=10)
+
+
+def hour_of_day(t: float) -> float:
+    """Hour of the UTC day of unix time ``t``."""
+    return (t % DAY) / HOUR
+
+
+def is_weekday(t: float) -> bool:
+    """Monday to Friday (UTC)."""
+    return datetime.fromtimestamp(t, UTC).weekday() < 5
+
+
+def daytime(t: float) -> bool:
+    """08:00 to 20:00 UTC."""
+    return 8 <= hour_of_day(t) < 20
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A vLLM pod: what it serves, token rates, optional prefill/decode seconds per second."""
+
+    namespace: str
+    name: str
+    model: str
+    prompt: Callable[[float], float]
+    generation: Callable[[float], float]
+    prefill_decode: tuple[float, float] | None
+
+
+PODS = (
+    Pod(
+        "team-a",
+        "a-0",
+        "meta-llama/Llama-3.1-70B",
+        lambda t: 2000.0 if daytime(t) else 500.0,
+        lambda t: 400.0 if daytime(t) else 100.0,
+        (0.2, 0.6),
+    ),
+    Pod("team-a", "a-1", "Qwen/Qwen2.5-7B", lambda t: 1000.0, lambda t: 300.0, (0.1, 0.3)),
+    Pod("team-b", "b-0", "Qwen/Qwen2.5-7B", lambda t: 800.0, lambda t: 200.0, (0.15, 0.35)),
+    # team-c serves on weekdays only; without prefill/decode histograms (the token fallback).
+    Pod(
+        "team-c",
+        "c-0",
+        "mistralai/Mistral-7B",
+        lambda t: 1500.0 if is_weekday(t) else 0.0,
+        lambda t: 500.0 if is_weekday(t) else 0.0,
+        None,
+    ),
+    Pod("team-m", "m-0", "Qwen/Qwen2.5-1.5B", lambda t: 300.0, lambda t: 100.0, None),
+)
+
+
+@dataclass(frozen=True)
+class Gpu:
+    """A GPU: model, busy ratio and power over time."""
+
+    uuid: str
+    model: str
+    busy: Callable[[float], float]
+    watts: float
+
+
+GPUS = (
+    Gpu("GPU-A", H100, lambda t: 0.9 if daytime(t) else 0.4, 400.0),
+    Gpu("GPU-B", H100, lambda t: 0.6, 400.0),
+    Gpu("GPU-C", H100, lambda t: 0.7 if is_weekday(t) else 0.0, 300.0),
+    Gpu("GPU-M", A100, lambda t: 0.5, 250.0),
+    Gpu("GPU-D", L4, lambda t: 0.0, 70.0),
+)
+
+
+@dataclass(frozen=True)
+class Holding:
+    """A container holding a share of a GPU (or of a MIG instance) while ``held(t)``."""
+
+    gpu: str
+    namespace: str
+    pod: str
+    ratio: float
+    held: Callable[[float], bool]
+    mig_uuid: str = ""
+
+
+HOLDINGS = (
+    Holding("GPU-A", "team-a", "a-0", 1.0, lambda t: True),
+    Holding("GPU-B", "team-a", "a-1", 0.5, lambda t: True),
+    Holding("GPU-B", "team-b", "b-0", 0.5, lambda t: True),
+    Holding("GPU-C", "team-c", "c-0", 1.0, is_weekday),
+    Holding("GPU-M", "team-m", "m-0", 3 / 7, lambda t: True, mig_uuid="MIG-M-1"),
+)
+TTFT_BUCKETS = (("0.5", 0.9), ("1.0", 0.97), ("+Inf", 1.0))
+REQUESTS_PER_S = 10.0
+
+
+def raw_series() -> list[Series]:
+    """Every raw series of the history."""
+    s, e = START.timestamp(), END.timestamp()
+    out: list[Series] = []
+    for g in GPUS:
+        info = {"gpu_uuid": g.uuid, "gpu_model": g.model, "gpu_index": "0", "mig_mode": "disabled"}
+        out.append(Series("inferwatch_gpu_info", info, gauge_points(lambda t: 1.0, s, e, STEP)))
+        out.append(
+            Series("inferwatch_gpu_busy_seconds_total", {"gpu_uuid": g.uuid}, counter_points(g.busy, s, e, STEP))
+        )
+        out.append(
+            Series(
+                "inferwatch_gpu_energy_joules_total",
+                {"gpu_uuid": g.uuid},
+                counter_points(lambda t, w=g.watts: w, s, e, STEP),
+            )
+        )
+    for h in HOLDINGS:
+        labels = {"gpu_uuid": h.gpu, "namespace": h.namespace, "pod": h.pod, "container": "vllm"}
+        if h.mig_uuid:
+            labels["mig_uuid"] = h.mig_uuid
+        out.append(
+            Series(
+                "inferwatch_gpu_allocation_ratio",
+                labels,
+                gauge_points(lambda t, h=h: h.ratio if h.held(t) else None, s, e, STEP),
+            )
+        )
+    for p in PODS:
+        labels = {"namespace": p.namespace, "pod": p.name, "model_name": p.model, "engine": "0"}
+        out.append(Series("vllm:prompt_tokens_total", labels, counter_points(p.prompt, s, e, STEP)))
+        out.append(Series("vllm:generation_tokens_total", labels, counter_points(p.generation, s, e, STEP)))
+        if p.prefill_decode:
+            prefill, decode = p.prefill_decode
+            out.append(
+                Series(
+                    "vllm:request_prefill_time_seconds_sum", labels, counter_points(lambda t, v=prefill: v, s, e, STEP)
+                )
+            )
+            out.append(
+                Series(
+                    "vllm:request_decode_time_seconds_sum", labels, counter_points(lambda t, v=decode: v, s, e, STEP)
+                )
+            )
+        for le, share in TTFT_BUCKETS:
+            out.append(
+                Series(
+                    "vllm:time_to_first_token_seconds_bucket",
+                    {**labels, "le": le},
+                    counter_points(lambda t, f=share: REQUESTS_PER_S * f, s, e, STEP),
+                )
+            )
+    return out
+
+
+class ShortLookbackPrometheus(BackfilledPrometheus):
+    """Backfilled samples carry no staleness markers, so a vanished gauge would live on for the
+    5-minute lookback in every rule pass; a live Prometheus marks it stale at once. A lookback
+    just under the sample step gives the backfill the live behaviour."""
+
+    def start(self) -> None:
+        """Start Prometheus with a lookback just under the sample step."""
+        if self.process is None:
+            self.process = start_prometheus(
+                self.tools,
+                self.config_file,
+                self.workdir,
+                storage=self.data_dir,
+                extra_args=[f"--query.lookback-delta={LOOKBACK}"],
+            )
+
+
+# The normalized series the cost rules and the report read; the other normalization rules
+# would only record nothing over this history.
+USED = {
+    n.GPU_INFO,
+    n.GPU_BUSY_RATE,
+    n.GPU_ENERGY_RATE,
+    n.GPU_ALLOCATION,
+    n.GPU_REQUESTED,
+    n.VLLM_PROMPT_TOKENS_RATE,
+    n.VLLM_GENERATION_TOKENS_RATE,
+    n.histogram_series("prefill", "sum"),
+    n.histogram_series("decode", "sum"),
+    n.histogram_series("ttft", "bucket"),
+}
+
+
+def _normalization_used() -> RuleFile:
+    groups = [
+        RuleGroup(g.name, tuple(r for r in g.rules if isinstance(r, RecordingRule) and r.record in USED))
+        for g in normalization_groups()
+    ]
+    return RuleFile(tuple(g for g in groups if g.rules))
+
+
+def build_history(tools: Toolbox, workdir: Path) -> BackfilledPrometheus:
+    """Backfill raw series, then normalization rules, then the cost rules level by level."""
+    hist = ShortLookbackPrometheus(tools, workdir)
+    hist.add_raw(raw_series())
+    hist.start()
+    passes = [_normalization_used()] + [RuleFile((g,)) for g in cost_groups(PRICING)]
+    for i, rule_file in enumerate(passes):
+        path = workdir / f"pass-{i}.yaml"
+        path.write_text(to_prometheus_yaml(rule_file))
+        hist.backfill_rules(path, START, END, eval_interval=f"{STEP:g}s")
+    return hist
