@@ -16,10 +16,11 @@ from inferwatch.exporters.errors import ExporterStartError
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
 from inferwatch.exporters.otlp import OtlpPusher
 from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
-from inferwatch.exporters.server import Source, create_app, serve
+from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
 from inferwatch.cli import AppContext, pass_app
@@ -99,8 +100,14 @@ def _check_start(settings: ExporterSettings) -> None:
                     Path(settings.pod_resources_socket).parent)  # fmt: skip
 
 
+def _registry_of(collector: Collector) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    return registry
+
+
 def build_app(settings: ExporterSettings) -> FastAPI:
-    """The exporter app for `settings`: collectors on a private registry, sources in its lifespan."""
+    """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     backend = open_backend(settings.gpu_backend, simulated_gpus=settings.simulated_gpus)
@@ -111,7 +118,7 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         slow_interval_s=settings.slow_sample_interval_s,
         only_uuids=only,
     )
-    registry.register(GpuCollector(sampler))
+    cached = [CachedPart("gpu", _registry_of(GpuCollector(sampler)), sampler.snapshot)]
     sources = [Source("gpu", sampler, lambda: sampler.snapshot() is not None)]
     scraper: VllmScraper | None = None
     if settings.vllm_url is not None:
@@ -123,7 +130,7 @@ def build_app(settings: ExporterSettings) -> FastAPI:
             max_body_bytes=settings.vllm_max_body_bytes,
             verify=verify,
         )
-        registry.register(VllmCollector(scraper))
+        cached.append(CachedPart("vllm", _registry_of(VllmCollector(scraper)), scraper.snapshot))
         sources.append(Source("vllm", scraper, lambda: scraper is not None and scraper.snapshot() is not None))
     if settings.mode == "daemonset":
         client = PodResourcesClient(Path(settings.pod_resources_socket), timeout_s=settings.pod_resources_timeout_s)
@@ -144,7 +151,7 @@ def build_app(settings: ExporterSettings) -> FastAPI:
             gpus=sampler.snapshot,
         )
         sources.append(Source("otlp", pusher, lambda: True))
-    app: FastAPI = create_app(registry, sources)
+    app: FastAPI = create_app(registry, sources, cached=cached)
     return app
 
 

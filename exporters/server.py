@@ -4,12 +4,14 @@ Background components (GPU sampler, vLLM scraper, pod-resources watcher, OTLP pu
 the app's lifespan and stop, in reverse order, on shutdown (uvicorn turns SIGTERM into a
 graceful shutdown). `/metrics` only renders the collectors of a private registry, which read
 snapshots, so a scrape never waits on NVML, vLLM or the kubelet. `/readyz` answers 200 once every
-configured source has finished its first complete attempt.
+configured source has finished its first complete attempt. Sources whose exposition is large
+(the vLLM pass-through) are `CachedPart`s: rendered once per new snapshot, joined per scrape.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -50,21 +52,96 @@ def wants_openmetrics(accept: str | None) -> bool:
     return any(part.split(";")[0].strip() == OPENMETRICS_TYPE for part in (accept or "").split(","))
 
 
-def render_metrics(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
-    """The exposition of `registry` in the format the Accept header asks for, and its content type."""
-    if wants_openmetrics(accept):
+EOF_LINE = b"# EOF\n"
+RENDER_POLL_S = 0.05
+
+
+def _render(registry: CollectorRegistry, openmetrics_format: bool) -> bytes:
+    if openmetrics_format:
         # prometheus_client's default UNDERSCORES escaping rewrites the ':' of vllm:* sample names
         # (it checks samples against the label-name alphabet); every name here is a valid legacy
         # name, so ALLOWUTF8 writes them unchanged.
-        om_body: bytes = openmetrics.generate_latest(  # type: ignore[no-untyped-call]
+        body: bytes = openmetrics.generate_latest(  # type: ignore[no-untyped-call]
             registry, escaping=openmetrics.ALLOWUTF8
         )
-        return om_body, openmetrics.CONTENT_TYPE_LATEST
-    return generate_latest(registry), CONTENT_TYPE_PLAIN_0_0_4
+        return body.removesuffix(EOF_LINE)
+    return generate_latest(registry)
 
 
-def create_app(registry: CollectorRegistry, sources: Sequence[Source]) -> FastAPI:
-    """The exporter's ASGI app over `registry`, running `sources` for the app's lifetime."""
+def render_metrics(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
+    """The exposition of `registry` in the format the Accept header asks for, and its content type."""
+    if wants_openmetrics(accept):
+        return _render(registry, True) + EOF_LINE, openmetrics.CONTENT_TYPE_LATEST
+    return _render(registry, False), CONTENT_TYPE_PLAIN_0_0_4
+
+
+class CachedPart:
+    """Collectors whose exposition is rendered once per new snapshot, not once per scrape.
+
+    `version()` returns the object the collectors render (a snapshot; compared by identity).
+    Rendering ~250 KB of vLLM text costs tens of milliseconds, so a renderer thread refreshes
+    the text form as soon as a snapshot changes and a scrape only joins bytes; the OpenMetrics
+    form is rendered on the first request that wants it for a snapshot.
+    """
+
+    def __init__(self, name: str, registry: CollectorRegistry, version: Callable[[], object]) -> None:
+        """`registry` holds this part's collectors only."""
+        self.name = name
+        self.registry = registry
+        self._version = version
+        self._lock = threading.Lock()
+        self._cache: dict[bool, tuple[object, bytes]] = {}
+
+    def render(self, openmetrics_format: bool) -> bytes:
+        """This part's exposition (without `# EOF`), from the cache while the snapshot is unchanged."""
+        version = self._version()
+        cached = self._cache.get(openmetrics_format)
+        if cached is not None and cached[0] is version:
+            return cached[1]
+        with self._lock:
+            cached = self._cache.get(openmetrics_format)
+            if cached is not None and cached[0] is version:
+                return cached[1]
+            body = _render(self.registry, openmetrics_format)
+            self._cache[openmetrics_format] = (version, body)
+            return body
+
+
+class _Renderer:
+    """Keeps every cached part's text form fresh on a background thread."""
+
+    def __init__(self, parts: Sequence[CachedPart]) -> None:
+        self._parts = parts
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="inferwatch-renderer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(RENDER_POLL_S):
+            for part in self._parts:
+                try:
+                    part.render(False)
+                except Exception:  # a failing render must not stop the others; the scrape retries it
+                    log.exception("rendering %s failed", part.name)
+
+
+def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached: Sequence[CachedPart] = ()) -> FastAPI:
+    """The exporter's ASGI app, running `sources` for the app's lifetime.
+
+    /metrics joins the `cached` parts (rendered once per snapshot) and `registry` (small, cheap
+    collectors rendered in every scrape).
+    """
+    renderer = _Renderer(cached)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -74,8 +151,10 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source]) -> FastAP
                 source.component.start()
                 started.append(source)
                 log.info("source started name=%s ready=%s", source.name, source.ready())
+            renderer.start()
             yield
         finally:
+            renderer.stop()
             for source in reversed(started):
                 try:
                     source.component.stop()
@@ -88,8 +167,11 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source]) -> FastAP
     # Plain `def` endpoints run in the thread pool, so rendering never blocks the event loop.
     @app.get("/metrics")
     def metrics(request: Request) -> Response:
-        body, content_type = render_metrics(registry, request.headers.get("accept"))
-        return Response(content=body, media_type=content_type)
+        om = wants_openmetrics(request.headers.get("accept"))
+        body = b"".join([*(part.render(om) for part in cached), _render(registry, om)])
+        if om:
+            return Response(content=body + EOF_LINE, media_type=openmetrics.CONTENT_TYPE_LATEST)
+        return Response(content=body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
 
     @app.get("/healthz")
     def healthz() -> Response:

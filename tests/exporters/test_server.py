@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
-from inferwatch.exporters.server import Source, create_app, wants_openmetrics
+from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -76,3 +76,36 @@ def test_wants_openmetrics() -> None:
     assert wants_openmetrics("application/openmetrics-text; version=1.0.0; charset=utf-8")
     assert not wants_openmetrics("text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
     assert not wants_openmetrics(None)
+
+
+class CountingSnapshotCollector(Collector):
+    """Yields the current snapshot's value and counts how often it was rendered."""
+
+    def __init__(self) -> None:
+        self.snapshot: object = object()
+        self.value = 1.0
+        self.collects = 0
+
+    def collect(self) -> Iterator[Metric]:
+        self.collects += 1
+        yield GaugeMetricFamily("vllm:kv_cache_usage_perc", "kv", value=self.value)
+
+
+def test_cached_part_renders_once_per_snapshot_and_joins_with_the_rest() -> None:
+    big = CountingSnapshotCollector()
+    part_registry = CollectorRegistry()
+    part_registry.register(big)
+    part = CachedPart("vllm", part_registry, lambda: big.snapshot)
+    registry = CollectorRegistry()
+    registry.register(VllmLike())
+    with TestClient(create_app(registry, [], cached=[part])) as client:
+        for _ in range(5):
+            r = client.get("/metrics")
+            assert "vllm:kv_cache_usage_perc 1.0" in r.text and "vllm:num_requests_running" in r.text
+        assert big.collects == 1
+        big.value, big.snapshot = 0.5, object()  # a new snapshot
+        assert "vllm:kv_cache_usage_perc 0.5" in client.get("/metrics").text
+        assert big.collects == 2
+        om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
+        assert om.count("# EOF") == 1 and om.endswith("# EOF\n")
+        assert "vllm:kv_cache_usage_perc 0.5" in om and 'vllm:num_requests_running{model_name="m"} 3.0' in om
