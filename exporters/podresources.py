@@ -69,6 +69,12 @@ class PodResourcesSnapshot:
     allocatable: tuple[str, ...]
 
 
+def _describe(err: grpc.RpcError) -> str:
+    if isinstance(err, grpc.Call):
+        return f"{err.code()}: {err.details()}"
+    return str(err)
+
+
 def _is_gpu_resource(name: str) -> bool:
     return name.startswith(GPU_RESOURCE_PREFIX)
 
@@ -82,6 +88,7 @@ class PodResourcesClient:
         self._timeout = timeout_s
         self._channel: grpc.Channel | None = None
         self._stub: Any = None
+        self._warned_unimplemented = False
 
     def _connect(self) -> Any:
         if self._stub is None:
@@ -101,12 +108,23 @@ class PodResourcesClient:
         stub = self._connect()
         try:
             listed = stub.List(pb2.ListPodResourcesRequest(), timeout=self._timeout)
-            alloc = stub.GetAllocatableResources(pb2.AllocatableResourcesRequest(), timeout=self._timeout)
         except grpc.RpcError as err:
             self.close()
-            code = err.code() if isinstance(err, grpc.Call) else None
-            details = err.details() if isinstance(err, grpc.Call) else str(err)
-            raise PodResourcesError(f"{code}: {details}") from err
+            raise PodResourcesError(_describe(err)) from err
+        try:
+            alloc_devices = stub.GetAllocatableResources(
+                pb2.AllocatableResourcesRequest(), timeout=self._timeout
+            ).devices
+        except grpc.RpcError as err:
+            # Kubelets before 1.23 (or with the feature gate off) lack this call: attribution still
+            # works, only a time-slice replica then counts as a whole GPU (N unknown).
+            if not (isinstance(err, grpc.Call) and err.code() == grpc.StatusCode.UNIMPLEMENTED):
+                self.close()
+                raise PodResourcesError(_describe(err)) from err
+            if not self._warned_unimplemented:
+                log.warning("kubelet at %s has no GetAllocatableResources; time-slice shares unknown", self.socket_path)
+                self._warned_unimplemented = True
+            alloc_devices = []
         assignments = [
             ContainerDevices(pod.namespace, pod.name, container.name, dev.resource_name, tuple(dev.device_ids))
             for pod in listed.pod_resources
@@ -114,7 +132,7 @@ class PodResourcesClient:
             for dev in container.devices
             if _is_gpu_resource(dev.resource_name) and dev.device_ids
         ]
-        allocatable = [i for dev in alloc.devices if _is_gpu_resource(dev.resource_name) for i in dev.device_ids]
+        allocatable = [i for dev in alloc_devices if _is_gpu_resource(dev.resource_name) for i in dev.device_ids]
         return PodResourcesSnapshot(taken_at=now, assignments=tuple(assignments), allocatable=tuple(allocatable))
 
 

@@ -147,3 +147,25 @@ def test_background_watcher_notices_recreated_socket(socket_path: Path) -> None:
         watcher.stop()
         for s in servers:
             s.stop(None)
+
+
+class OldKubelet(FakeKubelet):
+    """A kubelet without GetAllocatableResources (before 1.23, or the feature gate off)."""
+
+    def GetAllocatableResources(
+        self, request: pb.AllocatableResourcesRequest, context: grpc.ServicerContext
+    ) -> pb.AllocatableResourcesResponse:
+        context.abort(grpc.StatusCode.UNIMPLEMENTED, "unknown method GetAllocatableResources")
+        raise AssertionError("abort raises")
+
+
+def test_kubelet_without_allocatable_still_attributes(socket_path: Path) -> None:
+    server = serve_kubelet(socket_path, OldKubelet(pods=[("a", "p1", "c", "nvidia.com/gpu", [f"{GPU_A}::3"])]))
+    client = PodResourcesClient(socket_path, timeout_s=5)
+    try:
+        snap = client.read(now=1.0)
+    finally:
+        client.close()
+        server.stop(None)
+    assert snap.allocatable == ()
+    assert snap.assignments[0].device_ids == (f"{GPU_A}::3",)
