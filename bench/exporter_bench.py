@@ -39,7 +39,7 @@ import pynvml
 from inferwatch.exporters import nvml
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler
 from inferwatch.exporters.nvml import NvmlApi
-from inferwatch.exporters.server import Source, create_app, serve
+from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
@@ -220,18 +220,23 @@ def _serve_child(kind: str, url: str, real_nvml: bool) -> None:
 
     sampler = GpuSampler(api, interval_s=1.0, slow_interval_s=10.0)
     scraper = VllmScraper(url, interval_s=1.0, timeout_s=5.0, max_body_bytes=32 * 1024 * 1024)
-    registry.register(GpuCollector(sampler))
-    registry.register(VllmCollector(scraper))
-    if kind == "inferwatch-server":  # the exporter's real HTTP side (FastAPI under uvicorn)
+    gpu_registry, vllm_registry = CollectorRegistry(), CollectorRegistry()
+    gpu_registry.register(GpuCollector(sampler))
+    vllm_registry.register(VllmCollector(scraper))
+    if kind == "inferwatch-server":  # the exporter's real HTTP side (FastAPI under uvicorn), as the CLI builds it
         sources = [
             Source("gpu", sampler, lambda: sampler.snapshot() is not None),
             Source("vllm", scraper, lambda: scraper.snapshot() is not None),
+        ]
+        cached = [
+            CachedPart("gpu", gpu_registry, sampler.snapshot),
+            CachedPart("vllm", vllm_registry, scraper.snapshot),
         ]
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         print(port, flush=True)
-        serve(create_app(registry, sources), host="127.0.0.1", port=port)
+        serve(create_app(registry, sources, cached=cached), host="127.0.0.1", port=port)
         return
 
     sampler.start()
@@ -245,9 +250,6 @@ def _serve_child(kind: str, url: str, real_nvml: bool) -> None:
 
     # Each source is rendered on its own when its snapshot changes (the ~250 KB vLLM text once per
     # vLLM scrape, the small GPU text once per tick); a scrape joins the rendered parts.
-    gpu_registry, vllm_registry = CollectorRegistry(), CollectorRegistry()
-    gpu_registry.register(GpuCollector(sampler))
-    vllm_registry.register(VllmCollector(scraper))
     parts = {"gpu": generate_latest(gpu_registry), "vllm": generate_latest(vllm_registry)}
     Cached.body = parts["gpu"] + parts["vllm"]
 
@@ -414,10 +416,10 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
     lines += [
         "",
         "`inferwatch-server` is the exporter's own HTTP side (`inferwatch.exporters.server`, FastAPI under "
-        "uvicorn) over `GpuSampler` and the vLLM scraper: collectors read snapshots only, but the text is "
-        "rendered in every scrape. `inferwatch-cached` serves the same collectors with each source's text "
-        "rendered once per new snapshot of that source (a plain `http.server`), i.e. what rendering costs "
-        "versus what serving costs. "
+        "uvicorn, wired as `inferwatch exporter run` wires it) over `GpuSampler` and the vLLM scraper: "
+        "collectors read snapshots only and each source's text is rendered once per new snapshot. "
+        "`inferwatch-cached` serves the same cached parts from a plain `http.server`, i.e. the framework's "
+        "share of a scrape. "
         "`baseline` calls NVML and fetches + parses vLLM inside each scrape.",
         "",
         f"Targets: p99 ≤ {TARGET_P99_S * 1e3:.0f} ms, ≥ {TARGET_SPEEDUP:.0f}× the baseline, RSS ≤ "
