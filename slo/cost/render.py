@@ -253,10 +253,12 @@ def _bar_chart(title: str, items: Sequence[tuple[str, float]], unit: str) -> str
 
 def _line_chart(title: str, series: Sequence[tuple[str, Sequence[DailyPoint]]], unit: str) -> str:
     """A line chart over the week's days, one line per series, with a legend."""
-    width, height, left, bottom, top_pad = 720, 260, 60, 30, 30
+    left, bottom, top_pad, legend_w = 60, 30, 30, 300
+    height = max(260, top_pad + 16 * len(series) + bottom)
+    width = 480 + legend_w
     values = [p.value for _, pts in series for p in pts if math.isfinite(p.value)]
     vmax = max(values, default=0.0) or 1.0
-    plot_w, plot_h = width - left - 200, height - bottom - top_pad
+    plot_w, plot_h = width - left - legend_w, height - bottom - top_pad
 
     def xy(p: DailyPoint) -> str:
         x = left + plot_w * p.day / 6
