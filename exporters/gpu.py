@@ -99,6 +99,7 @@ class _GpuState:
     down_logged: bool = False
     mig_enabled: bool | None = None
     max_slices: int = 0
+    mig_profiles: tuple[tuple[int, int, str], ...] = ()  # (slices, memory MiB, name), by profile id
     busy_seconds: float = 0.0
     last_tick: float | None = None
     unsupported: set[str] = field(default_factory=set)
@@ -325,8 +326,9 @@ class GpuSampler:
         mode = self._read(gpu, "mig_mode", lambda: api.nvmlDeviceGetMigMode(h))
         if mode is not None:
             enabled = int(mode[0]) == pynvml.NVML_DEVICE_MIG_ENABLE
-            if enabled and not gpu.max_slices:
-                gpu.max_slices = self._max_slices(gpu)
+            if enabled and not gpu.mig_profiles:
+                gpu.mig_profiles = self._mig_profiles(gpu)
+                gpu.max_slices = max((sl for sl, _, _ in gpu.mig_profiles), default=7)
             gpu.mig_enabled = enabled
         fields = self._read(gpu, "field_values", lambda: nvml.read_fields(api, h, nvml.SLOW_FIELDS))
         slow: dict[str, Any] = {}
@@ -352,13 +354,25 @@ class GpuSampler:
         if gpu.up:
             gpu.slow = slow
 
-    def _max_slices(self, gpu: _GpuState) -> int:
-        for profile in (pynvml.NVML_GPU_INSTANCE_PROFILE_7_SLICE, pynvml.NVML_GPU_INSTANCE_PROFILE_4_SLICE):
+    def _mig_profiles(self, gpu: _GpuState) -> tuple[tuple[int, int, str], ...]:
+        """The GPU instance profiles this GPU offers (read once; profiles a GPU lacks are skipped)."""
+        out: list[tuple[int, int, str]] = []
+        for profile in range(pynvml.NVML_GPU_INSTANCE_PROFILE_COUNT):
             try:
-                return int(self._api.nvmlDeviceGetGpuInstanceProfileInfo(gpu.handle, profile).sliceCount)
+                info = self._api.nvmlDeviceGetGpuInstanceProfileInfo(gpu.handle, profile)
             except pynvml.NVMLError:
                 continue
-        return 7
+            name = nvml.as_text(info.name).removeprefix("MIG ").strip()
+            out.append((int(info.sliceCount), int(info.memorySizeMB), name))
+        return tuple(out)
+
+    @staticmethod
+    def _profile_name(gpu: _GpuState, slices: int, memory_mib: int) -> str:
+        """NVML's name of the profile with these slices and memory (the base one first), else a derived name."""
+        for sl, mib, name in gpu.mig_profiles:
+            if sl == slices and mib == memory_mib and name:
+                return name
+        return f"{slices}g.{round(memory_mib / 1024)}gb"
 
     def _sample_migs(self, gpu: _GpuState) -> tuple[MigSample, ...]:
         api = self._api
@@ -386,7 +400,7 @@ class GpuSampler:
             gpu_uuid=gpu.uuid,
             gpu_instance_id=int(api.nvmlDeviceGetGpuInstanceId(mh)),
             compute_instance_id=int(api.nvmlDeviceGetComputeInstanceId(mh)),
-            profile=f"{slices}g.{round(int(attrs.memorySizeMB) / 1024)}gb",
+            profile=self._profile_name(gpu, slices, int(attrs.memorySizeMB)),
             slices=slices,
             max_slices=gpu.max_slices or 7,
             memory_used_bytes=float(mem.used),

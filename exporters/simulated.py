@@ -33,6 +33,17 @@ _SPIN_BELOW_S = 200e-6  # sleeping is too coarse for µs costs: spin for those, 
 
 H100_MEMORY_BYTES = 80 * 1024**3
 H100_MIG_SLICES = 7
+# GPU instance profiles of an H100 80GB: (profile id, slices, memory MiB, name). Memory sizes are
+# not whole GiB, which is why the sampler takes profile names from NVML instead of computing them.
+H100_MIG_PROFILES: tuple[tuple[int, int, int, str], ...] = (
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_1_SLICE, 1, 9856, "MIG 1g.10gb"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV1, 1, 9856, "MIG 1g.10gb+me"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_1_SLICE_REV2, 1, 19968, "MIG 1g.20gb"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_2_SLICE, 2, 19968, "MIG 2g.20gb"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_3_SLICE, 3, 40192, "MIG 3g.40gb"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_4_SLICE, 4, 40192, "MIG 4g.40gb"),
+    (pynvml.NVML_GPU_INSTANCE_PROFILE_7_SLICE, 7, 80384, "MIG 7g.80gb"),
+)
 
 
 @dataclass
@@ -149,14 +160,14 @@ class SimulatedNvml:
     def enable_mig(self, index: int, slices: tuple[int, ...]) -> None:
         """Put GPU `index` in MIG mode with one instance per entry of `slices`."""
         g = self.gpus[index]
-        per_slice = g.memory_total_bytes // 8
+        mib = {sl: mem for _, sl, mem, _ in reversed(H100_MIG_PROFILES)}  # the base profile of each size
         g.migs = [
             SimulatedMig(
                 gpu_instance_id=gi + 1,
                 compute_instance_id=0,
                 slices=s,
-                memory_total_bytes=per_slice * s,
-                memory_used_bytes=per_slice * s // 4,
+                memory_total_bytes=mib[s] * 2**20,
+                memory_used_bytes=mib[s] * 2**20 // 4,
                 uuid=f"MIG-{index:02d}{gi:02d}0000-0000-4000-8000-000000000000",
             )
             for gi, s in enumerate(slices)
@@ -382,13 +393,14 @@ class SimulatedNvml:
     def nvmlDeviceGetGpuInstanceProfileInfo(
         self, handle: _Handle, profile: int
     ) -> pynvml.c_nvmlGpuInstanceProfileInfo_v2_t:
-        """Profile info; the sampler asks for the full-GPU profile's slice count."""
+        """GPU instance profile `profile` of an H100 80GB (NOT_SUPPORTED for profiles it does not have)."""
         self._gpu(handle, "nvmlDeviceGetGpuInstanceProfileInfo")
-        if profile != pynvml.NVML_GPU_INSTANCE_PROFILE_7_SLICE:
-            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
-        info = pynvml.c_nvmlGpuInstanceProfileInfo_v2_t()
-        info.sliceCount = H100_MIG_SLICES
-        return info
+        for pid, slices, mib, name in H100_MIG_PROFILES:
+            if pid == profile:
+                info = pynvml.c_nvmlGpuInstanceProfileInfo_v2_t()
+                info.id, info.sliceCount, info.memorySizeMB, info.name = pid, slices, mib, name.encode()
+                return info
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
 
     def nvmlDeviceGetSupportedEventTypes(self, handle: _Handle) -> int:
         """Event types the GPU can report."""

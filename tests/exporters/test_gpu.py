@@ -177,11 +177,11 @@ def test_mig_instances_are_enumerated_and_the_parent_stays_up(clock: FakeClock) 
     parent = sim.gpus[1].uuid
     migs = [m for m in snap.migs if m.gpu_uuid == parent]
     assert [(m.gpu_instance_id, m.slices, m.max_slices, m.profile) for m in migs] == [
-        (1, 3, 7, "3g.30gb"),
+        (1, 3, 7, "3g.40gb"),  # NVML's profile name: 40192 MiB is not "40 GiB" when computed
         (2, 2, 7, "2g.20gb"),
-        (3, 1, 7, "1g.10gb"),
+        (3, 1, 7, "1g.10gb"),  # the base profile, not its "+me" twin of the same size
     ]
-    assert migs[0].memory_total_bytes == 3 * 10 * 1024**3
+    assert migs[0].memory_total_bytes == 40192 * 2**20
     assert migs[0].memory_used_bytes == migs[0].memory_total_bytes / 4
     mig = migs[0].mig_uuid
     assert _v(registry, "inferwatch_gpu_mig_slice_ratio", mig_uuid=mig, gpu_uuid=parent) == pytest.approx(3 / 7)
@@ -193,7 +193,7 @@ def test_mig_instances_are_enumerated_and_the_parent_stays_up(clock: FakeClock) 
             gpu_uuid=parent,
             gpu_instance_id="1",
             compute_instance_id="0",
-            profile="3g.30gb",
+            profile="3g.40gb",
         )
         == 1
     )
