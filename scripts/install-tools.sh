@@ -29,11 +29,11 @@ command -v go >/dev/null || die "Go is required (https://go.dev/dl); none found 
 have() { [ -x "$bin/$1" ] && [ "$(cat "$stamps/$1" 2>/dev/null)" = "$2" ]; }
 stamp() { echo "$2" >"$stamps/$1"; }
 
-go_install() { # name module version
-  local name=$1 module=$2 version=$3
+go_install() { # name module version [ldflags]
+  local name=$1 module=$2 version=$3 ldflags=${4:-}
   if have "$name" "$version"; then return; fi
   say "building $name $version from $module"
-  go install "$module@$version" || return 1
+  go install -ldflags "$ldflags" "$module@$version" || return 1
   stamp "$name" "$version"
 }
 
@@ -57,6 +57,21 @@ build_prometheus() {
     && go build -tags remove_all_sd -ldflags "$ldflags" -o "$bin/promtool" ./cmd/promtool) || return 1
   rm -rf "$src"
   stamp prometheus "$v"; stamp promtool "$v"
+}
+
+# build_in_module_copy NAME MODULE VERSION PACKAGE: download the module and build PACKAGE inside a
+# writable copy. Used where `go install MODULE/...@VERSION` fails: the proxy refuses the module's
+# version list, which `go install` reads for deprecation notices.
+build_in_module_copy() {
+  local name=$1 module=$2 version=$3 pkg=$4 dir src
+  if have "$name" "$version"; then return 0; fi
+  say "building $name $version from $module"
+  dir=$(go mod download -json "$module@$version" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || return 1
+  src="$tools/build/$name-$version"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  (cd "$src" && go build -o "$bin/$name" "$pkg") || return 1
+  rm -rf "$src"
+  stamp "$name" "$version"
 }
 
 debian_fallback() { # tool-name debian-package binary...
@@ -83,15 +98,19 @@ install_promtool2() {
 }
 
 build_prometheus || debian_fallback prometheus prometheus promtool
-go_install alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "$ALERTMANAGER_VERSION" \
+# Stamp the version the way Prometheus's own release builds (promu) do, so --version tells it.
+am_ldflags="-X github.com/prometheus/common/version.Version=${ALERTMANAGER_VERSION#v}"
+am_ldflags="$am_ldflags -X github.com/prometheus/common/version.Revision=$ALERTMANAGER_VERSION"
+am_ldflags="$am_ldflags -X github.com/prometheus/common/version.Branch=module-proxy"
+go_install alertmanager github.com/prometheus/alertmanager/cmd/alertmanager "$ALERTMANAGER_VERSION" "$am_ldflags" \
   || debian_fallback prometheus-alertmanager prometheus-alertmanager
 [ -x "$bin/alertmanager" ] || ln -sf "$bin/prometheus-alertmanager" "$bin/alertmanager" 2>/dev/null || true
-go_install amtool github.com/prometheus/alertmanager/cmd/amtool "$ALERTMANAGER_VERSION" \
+go_install amtool github.com/prometheus/alertmanager/cmd/amtool "$ALERTMANAGER_VERSION" "$am_ldflags" \
   || die "amtool $ALERTMANAGER_VERSION failed to build"
-go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" || die "helm $HELM_VERSION failed to build"
-go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" \
+go_install helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" || die "helm $HELM_VERSION failed to build"
+go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFORM_VERSION" "-X main.version=$KUBECONFORM_VERSION" \
   || die "kubeconform $KUBECONFORM_VERSION failed to build"
-go_install llm-d-inference-sim github.com/llm-d/llm-d-inference-sim/cmd/llm-d-inference-sim "$INFERENCE_SIM_VERSION" \
+build_in_module_copy llm-d-inference-sim github.com/llm-d/llm-d-inference-sim "$INFERENCE_SIM_VERSION" ./cmd/llm-d-inference-sim \
   || die "llm-d-inference-sim $INFERENCE_SIM_VERSION failed to build"
 install_promtool2
 
