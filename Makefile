@@ -29,7 +29,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy inferwatch exporters alerts slo dashboards
+	bash scripts/typecheck.sh
 
 check-generated: setup
 	$(BIN)/inferwatch --config $(CONFIG) build --check

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# mypy over the installed package shape: the area folders are `inferwatch.<area>` only through
+# setuptools package-dir, which mypy cannot follow, so lay out a symlink tree that looks like
+# the installed package and check that.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tree="$root/build/typecheck"
+rm -rf "$tree" && mkdir -p "$tree/inferwatch"
+for f in "$root"/inferwatch/*; do ln -s "$f" "$tree/inferwatch/$(basename "$f")"; done
+for area in exporters dashboards alerts slo; do ln -s "$root/$area" "$tree/inferwatch/$area"; done
+cd "$tree"
+exec "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" -p inferwatch
