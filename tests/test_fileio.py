@@ -22,7 +22,7 @@ def test_write_all_atomic_keeps_old_files_on_error(tmp_path: Path) -> None:
     a.write_text("old")
 
     files: dict[Path, str | bytes] = {a: "new", tmp_path / "b.txt": object()}  # type: ignore[dict-item]
-    with pytest.raises(AttributeError):
+    with pytest.raises(TypeError):
         write_all_atomic(files)
     assert a.read_text() == "old"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["a.txt"]
