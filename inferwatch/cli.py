@@ -7,6 +7,7 @@ a message on stderr and their exit status here, and nowhere else.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -47,7 +48,30 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 class InferwatchGroup(click.Group):
-    """A click group that turns InferwatchError into a clear message and its exit status."""
+    """A click group that turns InferwatchError into a clear message and its exit status.
+
+    `lazy` maps a subcommand's name to the `module:attribute` that defines it; the module is
+    imported only when that subcommand (or the list of all of them, for --help) is asked for, so
+    `inferwatch exporter run` never loads the SLO, cost and rule code (or their libraries) into a
+    long-running sidecar.
+    """
+
+    def __init__(self, *args: Any, lazy: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -63,7 +87,17 @@ def _resolve_config_path(explicit: Path | None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-@click.group(cls=InferwatchGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=InferwatchGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    lazy={
+        "build": "inferwatch.build:build_command",
+        "slo": "inferwatch.slo.cli:slo",
+        "rules": "inferwatch.alerts.cli:rules",
+        "exporter": "inferwatch.exporters.cli:exporter",
+        "cost": "inferwatch.slo.cost.cli:cost",
+    },
+)
 @click.version_option(__version__, "--version", "-V", prog_name="inferwatch")
 @click.option(
     "--config",
@@ -115,28 +149,6 @@ def config_show(app: AppContext) -> None:
     import yaml
 
     click.echo(yaml.safe_dump(app.config.model_dump(mode="json"), sort_keys=False), nl=False)
-
-
-def _register_areas() -> None:
-    # Imported here so that each area's CLI module may import `pass_app` from this one.
-    from inferwatch.build import build_command
-
-    cli.add_command(build_command)
-    from inferwatch.slo.cli import slo
-
-    cli.add_command(slo)
-    from inferwatch.alerts.cli import rules
-
-    cli.add_command(rules)
-    from inferwatch.exporters.cli import exporter
-
-    cli.add_command(exporter)
-    from inferwatch.slo.cost.cli import cost
-
-    cli.add_command(cost)
-
-
-_register_areas()
 
 
 def main() -> None:

@@ -14,9 +14,16 @@ from inferwatch.cli import cli
 PLACEHOLDER_WORDS = ("not implemented", "todo", "coming soon")
 
 
+def _subcommand(group: click.Group, name: str) -> click.Command:
+    cmd = group.get_command(click.Context(group), name)
+    assert cmd is not None, f"{name} is listed but cannot be loaded"
+    return cmd
+
+
 def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     found = [prefix]
-    for name, cmd in group.commands.items():
+    for name in group.list_commands(click.Context(group)):
+        cmd = _subcommand(group, name)
         if isinstance(cmd, click.Group):
             found += _all_commands(cmd, (*prefix, name))
         else:
@@ -44,11 +51,12 @@ def test_help_on_every_level_and_no_placeholders() -> None:
 
 def test_every_group_has_commands() -> None:
     for path in _all_commands(cli):
-        cmd = cli
+        cmd: click.Command = cli
         for part in path:
-            cmd = cmd.commands[part]  # type: ignore[attr-defined]
+            assert isinstance(cmd, click.Group)
+            cmd = _subcommand(cmd, part)
         if isinstance(cmd, click.Group):
-            assert cmd.commands, f"group {' '.join(path) or 'inferwatch'} has no commands"
+            assert cmd.list_commands(click.Context(cmd)), f"group {' '.join(path) or 'inferwatch'} has no commands"
 
 
 def test_console_script_entry_point() -> None:
@@ -56,3 +64,16 @@ def test_console_script_entry_point() -> None:
         [sys.executable, "-m", "inferwatch", "--help"], capture_output=True, text=True, check=True
     ).stdout
     assert "Commands:" in out
+
+
+def test_exporter_command_loads_no_other_area_nor_what_a_sidecar_does_not_use() -> None:
+    """A sidecar runs `inferwatch exporter run` for weeks: the SLO, cost and rule code stay out of its
+    memory, and so do gRPC (the kubelet API, daemonset mode) and the OpenTelemetry SDK (OTLP push)."""
+    code = (
+        "import sys; from inferwatch.cli import cli; "
+        "cli.get_command(None, 'exporter'); "
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith(('inferwatch.slo', 'inferwatch.alerts', "
+        "'inferwatch.build', 'prometheus_api_client', 'grafanalib', 'grpc', 'opentelemetry.sdk')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == ""
