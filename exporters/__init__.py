@@ -2,14 +2,36 @@
 
 Each source is a background sampler writing an immutable snapshot plus a prometheus_client
 collector reading it; `inferwatch.exporters.cli.build_app` assembles them into the FastAPI app
-of `inferwatch exporter run` (the server and OTLP modules are imported there, not here, so that
-importing a collector stays light).
+of `inferwatch exporter run`. The names below load their module on first use: a sidecar never
+reads the kubelet, so it never loads gRPC (about 20 MB of a process's memory).
 """
 
-from inferwatch.exporters.attribution import Allocation, AttributionCollector, allocation_ratios
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend
-from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesWatcher
-from inferwatch.exporters.vllm import VllmCollector, VllmScraper, VllmSnapshot, translate_families
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from inferwatch.exporters.attribution import Allocation, AttributionCollector, allocation_ratios
+    from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend
+    from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesWatcher
+    from inferwatch.exporters.vllm import VllmCollector, VllmScraper, VllmSnapshot, translate_families
+
+_MODULE_OF = {
+    "Allocation": "attribution",
+    "AttributionCollector": "attribution",
+    "allocation_ratios": "attribution",
+    "GpuCollector": "gpu",
+    "GpuSampler": "gpu",
+    "GpuSnapshot": "gpu",
+    "open_backend": "gpu",
+    "PodResourcesClient": "podresources",
+    "PodResourcesWatcher": "podresources",
+    "VllmCollector": "vllm",
+    "VllmScraper": "vllm",
+    "VllmSnapshot": "vllm",
+    "translate_families": "vllm",
+}
 
 __all__ = [
     "Allocation",
@@ -26,3 +48,11 @@ __all__ = [
     "open_backend",
     "translate_families",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load the module that defines `name` on first use (PEP 562)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)

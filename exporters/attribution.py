@@ -15,11 +15,14 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from inferwatch.exporters.gpu import GpuSnapshot
-from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:  # annotations only: a sidecar attributes without the kubelet, so without gRPC
+    from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,6 @@ from fastapi import FastAPI
 from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
 from inferwatch.exporters.errors import ExporterStartError
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
-from inferwatch.exporters.otlp import OtlpPusher
-from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
 from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
@@ -110,7 +108,11 @@ def build_app(settings: ExporterSettings) -> FastAPI:
     """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape."""
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    backend = open_backend(settings.gpu_backend, simulated_gpus=settings.simulated_gpus)
+    backend = open_backend(
+        settings.gpu_backend,
+        simulated_gpus=settings.simulated_gpus,
+        simulated_latencies=settings.simulated_nvml_latencies,
+    )
     only = settings.gpu_uuids if settings.mode == "sidecar" else None
     sampler = GpuSampler(
         backend,
@@ -133,6 +135,10 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         cached.append(CachedPart("vllm", _registry_of(VllmCollector(scraper)), scraper.snapshot))
         sources.append(Source("vllm", scraper, lambda: scraper is not None and scraper.snapshot() is not None))
     if settings.mode == "daemonset":
+        # Imported here: gRPC (the kubelet API) and OpenTelemetry cost ~20 MB each and a sidecar
+        # without OTLP needs neither.
+        from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
+
         client = PodResourcesClient(Path(settings.pod_resources_socket), timeout_s=settings.pod_resources_timeout_s)
         watcher = PodResourcesWatcher(client, refresh_s=settings.pod_resources_refresh_s)
         registry.register(PodResourcesCollector(watcher))
@@ -144,6 +150,8 @@ def build_app(settings: ExporterSettings) -> FastAPI:
     else:
         log.info("sidecar without exporter.pod_name/pod_namespace: no inferwatch_gpu_allocation_ratio")
     if settings.otlp_endpoint is not None:
+        from inferwatch.exporters.otlp import OtlpPusher
+
         pusher = OtlpPusher(
             settings.otlp_endpoint,
             interval_s=settings.otlp_interval_s,
