@@ -11,7 +11,9 @@ configured source has finished its first complete attempt. Sources whose exposit
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
@@ -76,39 +79,70 @@ def render_metrics(registry: CollectorRegistry, accept: str | None) -> tuple[byt
 
 
 class CachedPart:
-    """Collectors whose exposition is rendered once per new snapshot, not once per scrape.
+    """Collectors whose exposition is rendered once per new snapshot, in the background.
 
     `version()` returns the object the collectors render (a snapshot; compared by identity).
-    Rendering ~250 KB of vLLM text costs tens of milliseconds, so a renderer thread refreshes
-    the text form as soon as a snapshot changes and a scrape only joins bytes; the OpenMetrics
-    form is rendered on the first request that wants it for a snapshot.
+    Rendering ~250 KB of vLLM text costs tens of milliseconds, so the renderer thread refreshes
+    each wanted format (text always, OpenMetrics once asked for) when the snapshot changes, and a
+    scrape takes the newest rendered body as it is: one of the current snapshot, or of the one
+    before while the renderer catches up (it lags a new snapshot by a poll and a render, tens of
+    milliseconds, against sampling cadences of seconds). A scrape renders only what was never
+    rendered, or a part whose renderer has fallen `max_lag_s` behind.
     """
 
-    def __init__(self, name: str, registry: CollectorRegistry, version: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        name: str,
+        registry: CollectorRegistry,
+        version: Callable[[], object],
+        *,
+        max_lag_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """`registry` holds this part's collectors only."""
         self.name = name
         self.registry = registry
         self._version = version
+        self._max_lag = max_lag_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._cache: dict[bool, tuple[object, bytes]] = {}
+        self._wanted: set[bool] = {False}
+        self._behind_since: float | None = None
+
+    def latest(self, openmetrics_format: bool) -> bytes | None:
+        """The newest rendered exposition (see the class docstring), or None when a scrape must render."""
+        self._wanted.add(openmetrics_format)
+        cached = self._cache.get(openmetrics_format)
+        if cached is None:
+            return None
+        if cached[0] is self._version():
+            return cached[1]
+        now = self._clock()
+        if self._behind_since is None:
+            self._behind_since = now
+        return cached[1] if now - self._behind_since < self._max_lag else None
 
     def render(self, openmetrics_format: bool) -> bytes:
-        """This part's exposition (without `# EOF`), from the cache while the snapshot is unchanged."""
-        version = self._version()
-        cached = self._cache.get(openmetrics_format)
-        if cached is not None and cached[0] is version:
-            return cached[1]
+        """This part's exposition (without `# EOF`) of the current snapshot, rendered unless cached."""
         with self._lock:
+            version = self._version()
             cached = self._cache.get(openmetrics_format)
             if cached is not None and cached[0] is version:
                 return cached[1]
             body = _render(self.registry, openmetrics_format)
             self._cache[openmetrics_format] = (version, body)
+            self._behind_since = None
             return body
+
+    def refresh(self) -> None:
+        """Render every format a scrape has asked for whose snapshot changed (the renderer's step)."""
+        for openmetrics_format in tuple(self._wanted):
+            self.render(openmetrics_format)
 
 
 class _Renderer:
-    """Keeps every cached part's text form fresh on a background thread."""
+    """Keeps every cached part fresh on a background thread."""
 
     def __init__(self, parts: Sequence[CachedPart]) -> None:
         self._parts = parts
@@ -116,6 +150,8 @@ class _Renderer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        for part in self._parts:  # the first scrape finds the text form ready
+            self._refresh(part)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="inferwatch-renderer", daemon=True)
         self._thread.start()
@@ -126,13 +162,17 @@ class _Renderer:
             self._thread.join(timeout=5)
             self._thread = None
 
+    @staticmethod
+    def _refresh(part: CachedPart) -> None:
+        try:
+            part.refresh()
+        except Exception:  # a failing render must not stop the others; a scrape renders it once lagging
+            log.exception("rendering %s failed", part.name)
+
     def _run(self) -> None:
         while not self._stop.wait(RENDER_POLL_S):
             for part in self._parts:
-                try:
-                    part.render(False)
-                except Exception:  # a failing render must not stop the others; the scrape retries it
-                    log.exception("rendering %s failed", part.name)
+                self._refresh(part)
 
 
 def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached: Sequence[CachedPart] = ()) -> FastAPI:
@@ -164,11 +204,19 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached
 
     app = FastAPI(title="inferwatch exporter", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
 
-    # Plain `def` endpoints run in the thread pool, so rendering never blocks the event loop.
+    # A scrape is answered on the event loop from the rendered parts: a hop to the thread pool and
+    # back costs two more waits for the GIL, which the samplers' threads hold at times. Only a part
+    # never rendered in this format (or whose renderer lags) is rendered, in the thread pool, so
+    # rendering never blocks the loop. `registry` holds small collectors of snapshots (process,
+    # attribution), cheap enough for the loop.
     @app.get("/metrics")
-    def metrics(request: Request) -> Response:
+    async def metrics(request: Request) -> Response:
         om = wants_openmetrics(request.headers.get("accept"))
-        body = b"".join([*(part.render(om) for part in cached), _render(registry, om)])
+        parts: list[bytes] = []
+        for part in cached:
+            latest = part.latest(om)
+            parts.append(latest if latest is not None else await run_in_threadpool(part.render, om))
+        body = b"".join([*parts, _render(registry, om)])
         if om:
             return Response(content=body + EOF_LINE, media_type=openmetrics.CONTENT_TYPE_LATEST)
         return Response(content=body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
@@ -187,9 +235,32 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached
     return app
 
 
+# CPython hands the GIL to a waiting thread only after the holder ran this long (default 5 ms). A
+# background vLLM parse or render runs for tens of milliseconds, so with the default a scrape
+# arriving meanwhile waits up to 5 ms at each of its steps (bench/exporter_bench.py measured p99
+# 18 ms at 5 ms, 9 ms at 1 ms, 5 ms at 0.2 ms with vLLM parsed every second on 2 cores). A forced
+# switch happens only while another thread waits, so the shorter interval costs nothing otherwise.
+GIL_SWITCH_INTERVAL_S = 0.0002
+
+
 def serve(app: FastAPI, *, host: str, port: int) -> None:
-    """Run `app` under uvicorn until SIGINT/SIGTERM, then shut down gracefully (logs go to `logging`)."""
+    """Run `app` under uvicorn until SIGINT/SIGTERM, then shut down gracefully (logs go to `logging`).
+
+    The exporter owns its process, so it also sets the interpreter's GIL switch interval.
+    """
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    # The asyncio loop, h11 and no websockets, whatever else the image holds: "auto" would load
+    # uvloop or httptools where installed, and the exporter's memory would depend on the image.
     config = uvicorn.Config(
-        app, host=host, port=port, log_config=None, access_log=False, timeout_graceful_shutdown=5, lifespan="on"
+        app,
+        host=host,
+        port=port,
+        loop="asyncio",
+        http="h11",
+        ws="none",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
     )
     uvicorn.Server(config).run()

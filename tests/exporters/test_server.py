@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 
 from fastapi.testclient import TestClient
 from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
@@ -91,7 +92,14 @@ class CountingSnapshotCollector(Collector):
         yield GaugeMetricFamily("vllm:kv_cache_usage_perc", "kv", value=self.value)
 
 
-def test_cached_part_renders_once_per_snapshot_and_joins_with_the_rest() -> None:
+def _wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
+
+
+def test_cached_part_renders_once_per_snapshot_in_the_background_and_joins_with_the_rest() -> None:
     big = CountingSnapshotCollector()
     part_registry = CollectorRegistry()
     part_registry.register(big)
@@ -103,9 +111,33 @@ def test_cached_part_renders_once_per_snapshot_and_joins_with_the_rest() -> None
             r = client.get("/metrics")
             assert "vllm:kv_cache_usage_perc 1.0" in r.text and "vllm:num_requests_running" in r.text
         assert big.collects == 1
-        big.value, big.snapshot = 0.5, object()  # a new snapshot
-        assert "vllm:kv_cache_usage_perc 0.5" in client.get("/metrics").text
+        big.value, big.snapshot = 0.5, object()  # a new snapshot: the renderer picks it up
+        _wait_for(lambda: "vllm:kv_cache_usage_perc 0.5" in client.get("/metrics").text)
         assert big.collects == 2
         om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
         assert om.count("# EOF") == 1 and om.endswith("# EOF\n")
         assert "vllm:kv_cache_usage_perc 0.5" in om and 'vllm:num_requests_running{model_name="m"} 3.0' in om
+        assert big.collects == 3  # OpenMetrics is rendered on its first request ...
+        big.value, big.snapshot = 0.25, object()
+        _wait_for(lambda: big.collects == 5)  # ... and from then on by the renderer too, once per snapshot
+        om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
+        assert "vllm:kv_cache_usage_perc 0.25" in om and big.collects == 5
+
+
+def test_a_scrape_takes_the_last_render_while_the_renderer_catches_up_and_renders_once_it_lags() -> None:
+    big = CountingSnapshotCollector()
+    part_registry = CollectorRegistry()
+    part_registry.register(big)
+    now = [100.0]
+    part = CachedPart("vllm", part_registry, lambda: big.snapshot, max_lag_s=1.0, clock=lambda: now[0])
+    assert part.latest(False) is None  # never rendered: the scrape must render
+    assert b"1.0" in part.render(False)
+    big.value, big.snapshot = 0.5, object()
+    assert b"1.0" in (part.latest(False) or b""), "a new snapshot: the previous render until the renderer runs"
+    now[0] += 0.9
+    assert b"1.0" in (part.latest(False) or b""), "within max_lag_s the previous render is served"
+    assert big.collects == 1
+    now[0] += 0.2
+    assert part.latest(False) is None, "a renderer 1.1 s behind: the scrape renders itself"
+    assert b"0.5" in part.render(False) and big.collects == 2
+    assert b"0.5" in (part.latest(False) or b"")
