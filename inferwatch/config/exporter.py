@@ -49,6 +49,11 @@ class ExporterSettings(BaseModel):
     )
     otlp_interval_s: float = Field(30.0, gt=0, le=3600, description="how often metrics are pushed over OTLP")
     simulated_gpus: int = Field(2, ge=1, le=64, description="number of fake GPUs of the simulated backend")
+    simulated_nvml_latencies: bool = Field(
+        True,
+        description="simulated backend: each NVML call takes as long as on an H100 (DESIGN.md), so the demo "
+        "and the benchmark load the exporter as a real GPU would",
+    )
 
     @field_validator("vllm_url", "otlp_endpoint")
     @classmethod
