@@ -7,12 +7,14 @@ Both exporters serve the same data over HTTP from their own child process, one a
 with --real-nvml) plus a ~250 KB vLLM /metrics payload (several models and `engine` ranks, real
 vLLM family names and default buckets) served by a local HTTP server.
 
-* inferwatch: `GpuSampler` reads NVML on its own threads, the vLLM endpoint is scraped on a timer,
-  and the exposition is rendered once per new snapshot; a scrape returns the rendered bytes.
+* inferwatch: the real `inferwatch exporter run --mode sidecar` process. `GpuSampler` reads NVML
+  on its own threads, the vLLM endpoint is scraped on a timer (the default 5 s, and 1 s as a
+  stress), and the exposition is rendered once per new snapshot; a scrape returns the rendered bytes.
 * baseline: a prometheus-client collector that calls NVML for every GPU and fetches and parses
   the vLLM payload inside each scrape (what a first exporter usually does).
 
-Figures go to the "exporter" section of docs/benchmarks.md ("exporter-h100" with --real-nvml).
+Figures go to the "exporter" section of docs/benchmarks.md (with --real-nvml, "exporter-<gpu>",
+e.g. "exporter-h200", so the figures of each GPU model keep their own section).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import http.client
 import logging
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -37,17 +40,15 @@ from pathlib import Path
 
 import pynvml
 from inferwatch.exporters import nvml
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler
 from inferwatch.exporters.nvml import NvmlApi
-from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
-from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from bench.report import gpu_description, machine_description, update_section
+from inferwatch.config.exporter import ExporterSettings
 
 log = logging.getLogger("bench.exporter")
 
@@ -62,6 +63,8 @@ MAX_MODEL_LEN = 32768
 TARGET_P99_S = 0.005
 TARGET_SPEEDUP = 10.0
 TARGET_RSS_MB = 80.0
+IDLE_WINDOW_S = 3.0
+DEFAULT_VLLM_INTERVAL_S = ExporterSettings().vllm_scrape_interval_s
 
 # vLLM's default buckets (vllm/v1/metrics/loggers.py).
 TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -151,9 +154,16 @@ class _PayloadHandler(BaseHTTPRequestHandler):
         """Quiet: the benchmark measures, it does not log requests."""
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hangs up (an exporter shutting down, a readiness probe) is no error here."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def serve_bytes(body_source: type[_PayloadHandler], port: int = 0) -> ThreadingHTTPServer:
     """An HTTP server on loopback answering every GET with `body_source.body`, on a daemon thread."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), body_source)
+    server = _QuietServer(("127.0.0.1", port), body_source)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, name="bench-http", daemon=True).start()
     return server
@@ -201,76 +211,30 @@ def _backend(real_nvml: bool) -> NvmlApi:
     return SimulatedNvml(SIMULATED_GPUS, latencies_s=MEASURED_H100_LATENCIES_S)
 
 
-def _serve_child(kind: str, url: str, real_nvml: bool) -> None:
-    """Child process: serve one exporter on an ephemeral port; print the port once ready."""
-    api = _backend(real_nvml)
-    registry = CollectorRegistry()
+def _serve_child(kind: str, url: str, port: int, real_nvml: bool) -> None:
+    """Child process: serve the vLLM payload or the baseline exporter on `port` until stdin closes or SIGTERM."""
+    if kind == "payload":
+
+        class Payload(_PayloadHandler):
+            body = vllm_payload()
+
+        serve_bytes(Payload, port)
+        sys.stdin.readline()
+        return
     if kind == "baseline":
-        registry.register(NaiveCollector(api, url))
+        registry = CollectorRegistry()
+        registry.register(NaiveCollector(_backend(real_nvml), url))
 
         class Live(_PayloadHandler):
             def do_GET(self) -> None:
                 type(self).body = generate_latest(registry)
                 super().do_GET()
 
-        server = serve_bytes(Live)
-        print(server.server_address[1], flush=True)
+        serve_bytes(Live, port)
         sys.stdin.readline()  # the parent closes stdin when it is done
         return
 
-    sampler = GpuSampler(api, interval_s=1.0, slow_interval_s=10.0)
-    scraper = VllmScraper(url, interval_s=1.0, timeout_s=5.0, max_body_bytes=32 * 1024 * 1024)
-    gpu_registry, vllm_registry = CollectorRegistry(), CollectorRegistry()
-    gpu_registry.register(GpuCollector(sampler))
-    vllm_registry.register(VllmCollector(scraper))
-    if kind == "inferwatch-server":  # the exporter's real HTTP side (FastAPI under uvicorn), as the CLI builds it
-        sources = [
-            Source("gpu", sampler, lambda: sampler.snapshot() is not None),
-            Source("vllm", scraper, lambda: scraper.snapshot() is not None),
-        ]
-        cached = [
-            CachedPart("gpu", gpu_registry, sampler.snapshot),
-            CachedPart("vllm", vllm_registry, scraper.snapshot),
-        ]
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        print(port, flush=True)
-        serve(create_app(registry, sources, cached=cached), host="127.0.0.1", port=port)
-        return
-
-    sampler.start()
-    scraper.start()
-    # A background render holds the GIL for ~20 ms; a 1 ms switch interval (default 5 ms) keeps a
-    # scrape that arrives meanwhile from waiting long for it.
-    sys.setswitchinterval(0.001)
-
-    class Cached(_PayloadHandler):
-        pass
-
-    # Each source is rendered on its own when its snapshot changes (the ~250 KB vLLM text once per
-    # vLLM scrape, the small GPU text once per tick); a scrape joins the rendered parts.
-    parts = {"gpu": generate_latest(gpu_registry), "vllm": generate_latest(vllm_registry)}
-    Cached.body = parts["gpu"] + parts["vllm"]
-
-    def render() -> None:
-        seen_gpu: object = sampler.snapshot()
-        seen_vllm: object = scraper.snapshot()
-        while True:
-            gpu_snap, vllm_snap = sampler.snapshot(), scraper.snapshot()
-            changed = gpu_snap is not seen_gpu or vllm_snap is not seen_vllm
-            if gpu_snap is not seen_gpu:
-                parts["gpu"], seen_gpu = generate_latest(gpu_registry), gpu_snap
-            if vllm_snap is not seen_vllm:
-                parts["vllm"], seen_vllm = generate_latest(vllm_registry), vllm_snap
-            if changed:
-                Cached.body = parts["gpu"] + parts["vllm"]
-            time.sleep(0.05)
-
-    threading.Thread(target=render, daemon=True).start()
-    server = serve_bytes(Cached)
-    print(server.server_address[1], flush=True)
-    sys.stdin.readline()
+    raise ValueError(f"unknown exporter kind {kind!r}")
 
 
 @dataclass(frozen=True)
@@ -282,6 +246,7 @@ class Result:
     p50_s: float
     p99_s: float
     cpu_per_scrape_s: float
+    background_cpu_ratio: float
     rss_mb: float
     body_bytes: int
 
@@ -298,55 +263,139 @@ def _proc_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure(kind: str, url: str, scrapes: int, real_nvml: bool) -> Result:
-    """Start one exporter in a child process and scrape it `scrapes` times over one keep-alive connection."""
-    cmd = [sys.executable, "-m", "bench.exporter_bench", "--serve", kind, "--vllm-url", url]
-    if real_nvml:
-        cmd.append("--real-nvml")
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+def exporter_command(url: str, port: int, real_nvml: bool) -> list[str]:
+    """`inferwatch exporter run` as a sidecar deploys it (cadences: `exporter_env`)."""
+    backend = ["--gpu-backend", "nvml"] if real_nvml else ["--gpu-backend", "simulated", "--simulated-gpus", "8"]
+    return [sys.executable, "-m", "inferwatch", "--log-level", "warning", "exporter", "run", "--mode", "sidecar",
+            *backend, "--vllm-url", url, "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
+
+
+def exporter_env(vllm_interval_s: float) -> dict[str, str]:
+    """The exporter's settings: the defaults (GPUs every 1 s, slow reads every 10 s) but for the vLLM cadence."""
+    return {
+        "INFERWATCH_EXPORTER__SAMPLE_INTERVAL_S": "1",
+        "INFERWATCH_EXPORTER__SLOW_SAMPLE_INTERVAL_S": "10",
+        "INFERWATCH_EXPORTER__VLLM_SCRAPE_INTERVAL_S": f"{vllm_interval_s:g}",
+        "INFERWATCH_EXPORTER__SIMULATED_NVML_LATENCIES": "true",
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def child_server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run `cmd` (an HTTP server on `port`) until the block ends; yields once `/readyz` answers 200.
+
+    The in-module children answer every GET with 200; `inferwatch exporter run` only once every
+    source has its first snapshot.
+    """
+    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, env={**os.environ, **(env or {})})
     try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
         deadline = time.monotonic() + 60
-        while True:  # the uvicorn child prints its port before it listens
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        while True:
+            with contextlib.suppress(OSError):
+                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                probe.request("GET", "/readyz")
+                ready = probe.getresponse().status == 200
+                probe.close()
+                if ready:
+                    break
+            if child.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{' '.join(cmd[1:5])} did not become ready (exit status {child.poll()})")
+            time.sleep(0.1)
+        yield child
+    finally:
+        if child.stdin is not None:
+            child.stdin.close()  # the in-module children end when stdin closes
+        child.terminate()  # the exporter shuts down gracefully on SIGTERM
+        child.wait(timeout=30)
+
+
+def _bench_child(kind: str, url: str, port: int, real_nvml: bool) -> list[str]:
+    cmd = [sys.executable, "-m", "bench.exporter_bench", "--serve", kind, "--vllm-url", url, "--port", str(port)]
+    return [*cmd, "--real-nvml"] if real_nvml else cmd
+
+
+def measure(
+    name: str, url: str, scrapes: int, real_nvml: bool, *, vllm_interval_s: float | None, pause_s: float
+) -> Result:
+    """Start one exporter in a child process and scrape it `scrapes` times over one keep-alive connection.
+
+    With `vllm_interval_s` it is the real `inferwatch exporter run` process scraping vLLM at that
+    cadence; without, the baseline. `pause_s` between scrapes spreads them over many cycles of the
+    exporter's background work (vLLM scrapes and renders), so the percentiles see scrapes that
+    arrive during it as often as a real Prometheus would, not a burst that fits between two cycles.
+    """
+    port = _free_port()
+    if vllm_interval_s is None:
+        cmd, env = _bench_child("baseline", url, port, real_nvml), {}
+    else:
+        cmd, env = exporter_command(url, port, real_nvml), exporter_env(vllm_interval_s)
+    with child_server(cmd, port, env) as child:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         body = b""
         for _ in range(max(3, scrapes // 20)):  # warm-up
             conn.request("GET", "/metrics")
             body = conn.getresponse().read()
+        # The background work alone (samplers, vLLM scrapes, renders), over an idle window.
+        idle0, wall0 = _proc_cpu_s(child.pid), time.perf_counter()
+        time.sleep(IDLE_WINDOW_S)
+        background = (_proc_cpu_s(child.pid) - idle0) / (time.perf_counter() - wall0)
         latencies: list[float] = []
-        cpu0 = _proc_cpu_s(child.pid)
+        cpu0, run0 = _proc_cpu_s(child.pid), time.perf_counter()
         for _ in range(scrapes):
             t0 = time.perf_counter()
             conn.request("GET", "/metrics")
             body = conn.getresponse().read()
             latencies.append(time.perf_counter() - t0)
-        cpu = _proc_cpu_s(child.pid) - cpu0
+            time.sleep(pause_s)
+        cpu = _proc_cpu_s(child.pid) - cpu0 - background * (time.perf_counter() - run0)
         rss = _proc_rss_mb(child.pid)
         conn.close()
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()
-        if kind == "inferwatch-server":
-            child.terminate()  # uvicorn shuts down gracefully on SIGTERM
-        child.wait(timeout=30)
     latencies.sort()
     return Result(
-        name=kind,
+        name=name,
         scrapes=scrapes,
         p50_s=statistics.median(latencies),
         p99_s=latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
-        cpu_per_scrape_s=cpu / scrapes,
+        cpu_per_scrape_s=max(cpu, 0.0) / scrapes,
+        background_cpu_ratio=background,
         rss_mb=rss,
         body_bytes=len(body),
     )
+
+
+# What the exporter process holds before it samples anything: each step imports more (cumulative).
+FOOTPRINT_STEPS: tuple[tuple[str, str], ...] = (
+    ("Python itself", "pass"),
+    ("+ prometheus_client", "import prometheus_client"),
+    ("+ pydantic, click (config, CLI)", "import pydantic, click; from inferwatch.cli import cli"),
+    ("+ httpx (vLLM scraper)", "import httpx; httpx.Client()"),
+    ("+ FastAPI, uvicorn", "import fastapi, uvicorn"),
+    ("+ the exporter command", "cli.get_command(None, 'exporter')"),
+    ("+ nvmlInit() (the driver's libnvidia-ml)", "import pynvml; pynvml.nvmlInit()"),
+)
+
+
+def import_footprint(real_nvml: bool) -> list[tuple[str, float]]:
+    """Resident MB of a fresh interpreter after each of `FOOTPRINT_STEPS` (NVML only with `real_nvml`)."""
+    steps = [step for step in FOOTPRINT_STEPS if real_nvml or "nvmlInit" not in step[1]]
+    code = "\n".join(
+        [
+            "def rss():",
+            "    for line in open('/proc/self/status'):",
+            "        if line.startswith('VmRSS:'):",
+            "            return int(line.split()[1]) / 1024",
+            *(f"{stmt}\nprint(rss(), flush=True)" for _, stmt in steps),
+        ]
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return [(label, float(mb)) for (label, _), mb in zip(steps, out.split(), strict=True)]
 
 
 def nvml_call_costs(api: NvmlApi, repeat: int = 50) -> list[tuple[str, float]]:
@@ -401,26 +450,27 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
         f"GPUs: {gpus}. vLLM payload: {payload_bytes / 1024:.0f} KB ({len(MODELS)} models, "
         f"{sum(e for _, e in MODELS)} engine ranks in all, "
         "vLLM's family names and default buckets), served from a local HTTP server.",
-        "Each exporter runs in its own process and is scraped over one keep-alive HTTP connection; CPU is the "
-        "exporter process's user+system time during the scrapes (background sampling included) divided by the "
-        "number of scrapes; RSS is the process's peak resident set.",
+        "Each exporter runs in its own process and is scraped over one keep-alive HTTP connection, with a "
+        "pause between scrapes so that they span many cycles of its background work. Background CPU is the "
+        f"exporter process's user+system time over a {IDLE_WINDOW_S:.0f} s window without scrapes (sampling, "
+        "vLLM scrapes, rendering), as a share of one core; CPU per scrape is its time during the scrapes less "
+        "that background rate, divided by the number of scrapes; RSS is the process's peak resident set.",
         "",
-        "| exporter | scrapes | p50 ms | p99 ms | CPU ms/scrape | peak RSS MB | body KB |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| exporter | scrapes | p50 ms | p99 ms | CPU ms/scrape | background CPU % | peak RSS MB | body KB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.name} | {r.scrapes} | {r.p50_s * 1e3:.2f} | {r.p99_s * 1e3:.2f} | "
-            f"{r.cpu_per_scrape_s * 1e3:.2f} | {r.rss_mb:.0f} | {r.body_bytes / 1024:.0f} |"
+            f"{r.cpu_per_scrape_s * 1e3:.2f} | {r.background_cpu_ratio * 100:.1f} | {r.rss_mb:.0f} | "
+            f"{r.body_bytes / 1024:.0f} |"
         )
     lines += [
         "",
-        "`inferwatch-server` is the exporter's own HTTP side (`inferwatch.exporters.server`, FastAPI under "
-        "uvicorn, wired as `inferwatch exporter run` wires it) over `GpuSampler` and the vLLM scraper: "
-        "collectors read snapshots only and each source's text is rendered once per new snapshot. "
-        "`inferwatch-cached` serves the same cached parts from a plain `http.server`, i.e. the framework's "
-        "share of a scrape. "
-        "`baseline` calls NVML and fetches + parses vLLM inside each scrape.",
+        "`inferwatch` is the exporter itself: the `inferwatch exporter run --mode sidecar` process "
+        "(FastAPI under uvicorn over `GpuSampler` and the vLLM scraper; GPUs read every second, vLLM at the "
+        "cadence named): collectors read snapshots only and each source's text is rendered once per new "
+        "snapshot, in the background. `baseline` calls NVML and fetches + parses vLLM inside each scrape.",
         "",
         f"Targets: p99 ≤ {TARGET_P99_S * 1e3:.0f} ms, ≥ {TARGET_SPEEDUP:.0f}× the baseline, RSS ≤ "
         f"{TARGET_RSS_MB:.0f} MB.",
@@ -434,45 +484,57 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
     return "\n".join(lines)
 
 
+def section_name(gpus: str) -> str:
+    """The docs/benchmarks.md section of a real-GPU run: "exporter-h200" for an NVIDIA H200."""
+    model = re.search(r"\b([A-Z]+\d{2,4})\b", gpus)
+    return f"exporter-{model.group(1).lower()}" if model else "exporter-gpu"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run both exporters, print the table and write it into docs/benchmarks.md."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--real-nvml", action="store_true", help="read this machine's GPUs instead of simulated ones")
-    parser.add_argument("--scrapes", type=int, default=1000, help="scrapes of the inferwatch exporter")
+    parser.add_argument("--scrapes", type=int, default=2000, help="scrapes of the inferwatch exporter")
     parser.add_argument("--baseline-scrapes", type=int, default=100, help="scrapes of the (slow) baseline")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
     parser.add_argument(
-        "--serve", choices=["inferwatch-server", "inferwatch-cached", "baseline"], help=argparse.SUPPRESS
+        "--pause-ms", type=float, default=5.0, help="pause between scrapes, so they span many background cycles"
     )
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--serve", choices=["payload", "baseline"], help=argparse.SUPPRESS)
     parser.add_argument("--vllm-url", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     if args.serve:
-        _serve_child(args.serve, args.vllm_url, args.real_nvml)
+        _serve_child(args.serve, args.vllm_url, args.port, args.real_nvml)
         return 0
 
-    class Payload(_PayloadHandler):
-        body = vllm_payload()
-
-    server = serve_bytes(Payload)
-    url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    try:
+    # The payload has a process of its own, so that serving it never holds the client's GIL.
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+    with child_server(_bench_child("payload", url, port, False), port):
         results = [
-            measure("inferwatch-server", url, args.scrapes, args.real_nvml),
-            measure("inferwatch-cached", url, args.scrapes, args.real_nvml),
-            measure("baseline", url, args.baseline_scrapes, args.real_nvml),
-        ]
-    finally:
-        server.shutdown()
+            measure(name, url, n, args.real_nvml, vllm_interval_s=interval, pause_s=args.pause_ms / 1000)
+            for name, n, interval in (
+                (f"inferwatch (vLLM every {DEFAULT_VLLM_INTERVAL_S:g} s, the default)", args.scrapes,
+                 DEFAULT_VLLM_INTERVAL_S),
+                ("inferwatch (vLLM every 1 s)", args.scrapes, 1.0),
+                ("baseline", args.baseline_scrapes, None),
+            )
+        ]  # fmt: skip
+    payload_bytes = len(vllm_payload())
     gpus = f"real NVML: {gpu_description() or 'unknown GPU'}" if args.real_nvml else f"{SIMULATED_GPUS} simulated H100s"
-    markdown = render_markdown(results, len(Payload.body), gpus, args.real_nvml)
+    markdown = render_markdown(results, payload_bytes, gpus, args.real_nvml)
+    markdown += "\n\nWhere the exporter's memory goes: resident MB of a fresh interpreter as it loads what the "
+    markdown += "exporter loads, before any sample is taken:\n\n| step | RSS MB |\n|---|---:|\n"
+    markdown += "\n".join(f"| {label} | {mb:.0f} |" for label, mb in import_footprint(args.real_nvml))
     if args.real_nvml:
         costs = nvml_call_costs(_backend(True))
         markdown += "\n\nNVML call costs on this GPU (median of 50 calls):\n\n| call | µs |\n|---|---:|\n"
         markdown += "\n".join(f"| {name} | {seconds * 1e6:.1f} |" for name, seconds in costs)
     sys.stdout.write(markdown + "\n")
     if not args.no_write:
-        update_section("exporter-h100" if args.real_nvml else "exporter", markdown)
+        update_section(section_name(gpus) if args.real_nvml else "exporter", markdown)
     return 0
 
 

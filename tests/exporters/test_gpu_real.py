@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -26,6 +27,8 @@ except pynvml.NVMLError as _err:  # no driver / no GPU: this module cannot prove
 pytest.importorskip("torch", reason="the GPU load is a PyTorch matmul; PyTorch is not installed")
 
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend  # noqa: E402
+
+from tests.support.exporter import CONTRACT_GPU_SERIES, exporter_process, scrape  # noqa: E402
 
 pytestmark = pytest.mark.gpu
 
@@ -176,3 +179,33 @@ def test_every_gpu_series_is_read_from_real_nvml(sampler: GpuSampler) -> None:
         f"\nNVML errors on this GPU: {gpu.nvml_errors_total}; "
         f"PCIe tx {gpu.pcie_tx_bytes_total}; ECC {gpu.ecc_errors_total}"
     )
+
+
+def _nvidia_smi_gpus() -> dict[str, float]:
+    """Every GPU nvidia-smi lists: UUID -> memory total in bytes."""
+    out = subprocess.run(
+        ["nvidia-smi", "--query-gpu=uuid,memory.total", "--format=csv,noheader,nounits"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    rows = [line.split(",") for line in out.strip().splitlines()]
+    return {uuid.strip(): float(mib) * 1024**2 for uuid, mib in rows}
+
+
+def test_exporter_process_serves_every_real_gpu(tmp_path: Path) -> None:
+    """`inferwatch exporter run --gpu-backend nvml` (the sidecar a pod runs) serves the contract for each GPU."""
+    smi = _nvidia_smi_gpus()
+    with exporter_process(tmp_path, ["--mode", "sidecar", "--gpu-backend", "nvml"]) as exp:
+        samples = scrape(exp.url)
+        missing = [name for name in CONTRACT_GPU_SERIES if name not in samples]
+        assert not missing, missing
+        up = {labels["gpu_uuid"]: value for labels, value in samples["inferwatch_gpu_up"]}
+        assert up == dict.fromkeys(smi, 1.0)
+        assert samples["inferwatch_exporter_info"][0][0]["gpu_backend"] == "nvml"
+        total = {labels["gpu_uuid"]: value for labels, value in samples["inferwatch_gpu_memory_total_bytes"]}
+        for uuid, smi_total in smi.items():
+            assert total[uuid] == pytest.approx(smi_total, rel=0.01), (uuid, total[uuid], smi_total)
+        assert "inferwatch_vllm_up" not in samples  # no vLLM configured: no vLLM series at all
+    assert "SIMULATED" not in exp.log()
