@@ -5,9 +5,10 @@ scrape), with a time limit on the whole exchange and a maximum body size, parses
 prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` renames
 families that older vLLM versions (and llm-d-inference-sim) still emit to the current names and
 drops an old family when its current name is present too, so a family is never exposed twice.
-`VllmCollector` yields the latest snapshot's `vllm:*` families plus `inferwatch_vllm_up` and
-`inferwatch_vllm_scrape_duration_seconds`. A hung, refused, oversized or garbage response
-makes `inferwatch_vllm_up` 0 and logs the reason once per change; it never raises from a scrape.
+`VllmCollector` yields the latest snapshot's `vllm:*` families plus `inferwatch_vllm_up`,
+`inferwatch_vllm_scrape_duration_seconds` and `inferwatch_vllm_scrape_errors_total{reason}`. A
+hung, refused, oversized or garbage response makes `inferwatch_vllm_up` 0, counts the failure by
+reason and logs it once per change; it never raises from a scrape.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
@@ -39,7 +40,15 @@ RENAMED_FAMILIES: dict[str, str] = {
 
 
 class VllmScrapeError(Exception):
-    """One scrape of the vLLM endpoint failed; the message is the reason logged."""
+    """One scrape of the vLLM endpoint failed; the message is the reason logged.
+
+    `reason` is the failure's class, a label of `inferwatch_vllm_scrape_errors_total`: timeout,
+    connection, http_status, too_large, not_utf8 or unparseable.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class VllmSnapshot:
     duration_s: float
     families: tuple[Metric, ...] = ()
     error: str | None = None
+    errors_total: tuple[tuple[str, int], ...] = ()  # failed scrapes since start, by reason
 
 
 def _rename_family(family: Metric, new_name: str) -> Metric:
@@ -94,9 +104,9 @@ def parse_exposition(text: str) -> list[Metric]:
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError, KeyError) as err:
-        raise VllmScrapeError(f"unparseable exposition: {err}") from err
+        raise VllmScrapeError("unparseable", f"unparseable exposition: {err}") from err
     if text.strip() and not families:
-        raise VllmScrapeError("body holds no metric families")
+        raise VllmScrapeError("unparseable", "body holds no metric families")
     return families
 
 
@@ -127,6 +137,7 @@ class VllmScraper:
         self._clock = clock
         self._snapshot: VllmSnapshot | None = None
         self._last_error: str | None = None
+        self._errors: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -163,13 +174,24 @@ class VllmScraper:
         try:
             families = translate_families(parse_exposition(self._fetch(started)))
         except VllmScrapeError as err:
-            snap = VllmSnapshot(taken_at=self._clock(), up=False, duration_s=self._clock() - started, error=str(err))
+            self._errors[err.reason] = self._errors.get(err.reason, 0) + 1
+            snap = VllmSnapshot(
+                taken_at=self._clock(),
+                up=False,
+                duration_s=self._clock() - started,
+                error=str(err),
+                errors_total=tuple(sorted(self._errors.items())),
+            )
             if str(err) != self._last_error:
                 log.warning("vLLM scrape failed url=%s reason=%s", self.url, err)
             self._last_error = str(err)
         else:
             snap = VllmSnapshot(
-                taken_at=self._clock(), up=True, duration_s=self._clock() - started, families=tuple(families)
+                taken_at=self._clock(),
+                up=True,
+                duration_s=self._clock() - started,
+                families=tuple(families),
+                errors_total=tuple(sorted(self._errors.items())),
             )
             if self._last_error is not None or self._snapshot is None:
                 log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
@@ -185,26 +207,28 @@ class VllmScraper:
         try:
             with self._client.stream("GET", self.url, headers={"Accept": "text/plain"}) as resp:
                 if resp.status_code != 200:
-                    raise VllmScrapeError(f"HTTP {resp.status_code}")
+                    raise VllmScrapeError("http_status", f"HTTP {resp.status_code}")
                 declared = resp.headers.get("content-length")
                 if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-                    raise VllmScrapeError(f"body of {declared} bytes exceeds the {self._max_body}-byte limit")
+                    raise VllmScrapeError(
+                        "too_large", f"body of {declared} bytes exceeds the {self._max_body}-byte limit"
+                    )
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > self._max_body:
-                        raise VllmScrapeError(f"body exceeds the {self._max_body}-byte limit")
+                        raise VllmScrapeError("too_large", f"body exceeds the {self._max_body}-byte limit")
                     # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
                     if self._clock() > deadline:
-                        raise VllmScrapeError(f"scrape exceeded {self._timeout}s")
+                        raise VllmScrapeError("timeout", f"scrape exceeded {self._timeout}s")
                     chunks.append(chunk)
         except httpx.TimeoutException as err:
-            raise VllmScrapeError(f"timed out after {self._timeout}s ({type(err).__name__})") from err
+            raise VllmScrapeError("timeout", f"timed out after {self._timeout}s ({type(err).__name__})") from err
         except httpx.HTTPError as err:
-            raise VllmScrapeError(f"{type(err).__name__}: {err}") from err
+            raise VllmScrapeError("connection", f"{type(err).__name__}: {err}") from err
         try:
             return b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError as err:
-            raise VllmScrapeError(f"body is not UTF-8: {err}") from err
+            raise VllmScrapeError("not_utf8", f"body is not UTF-8: {err}") from err
 
 
 class VllmCollector(Collector):
@@ -225,4 +249,10 @@ class VllmCollector(Collector):
         yield GaugeMetricFamily(
             "inferwatch_vllm_scrape_duration_seconds", "duration of the last scrape of vLLM /metrics", snap.duration_s
         )
+        errors = CounterMetricFamily(
+            "inferwatch_vllm_scrape_errors", "failed scrapes of vLLM /metrics by reason", labels=["reason"]
+        )
+        for reason, count in snap.errors_total:
+            errors.add_metric([reason], count)
+        yield errors
         yield from snap.families

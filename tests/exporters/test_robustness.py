@@ -94,12 +94,13 @@ def _registry(sampler: GpuSampler, scraper: VllmScraper) -> CollectorRegistry:
 
 
 @pytest.mark.parametrize(
-    ("mode", "reason"),
-    [("hang", "timed out"), ("garbage", "unparseable"), ("huge", "byte limit")],
+    ("mode", "reason", "label"),
+    [("hang", "timed out", "timeout"), ("garbage", "unparseable", "unparseable"), ("huge", "byte limit", "too_large")],
 )
 def test_bad_vllm_response_is_down_with_reason_and_gpus_keep_serving(
     mode: str,
     reason: str,
+    label: str,
     bad_vllm: BadVllm,
     gpu_sampler: GpuSampler,
     caplog: pytest.LogCaptureFixture,
@@ -114,6 +115,7 @@ def test_bad_vllm_response_is_down_with_reason_and_gpus_keep_serving(
         assert not snap.up and snap.error is not None and reason in snap.error
         assert any(reason in r.getMessage() and bad_vllm.url in r.getMessage() for r in caplog.records)
         assert registry.get_sample_value("inferwatch_vllm_up") == 0
+        assert registry.get_sample_value("inferwatch_vllm_scrape_errors_total", {"reason": label}) == 1
         assert registry.get_sample_value("vllm:kv_cache_usage_perc", {"engine": "0", "model_name": "m"}) is None
         gpu = gpu_sampler.snapshot()
         assert gpu is not None
@@ -123,6 +125,7 @@ def test_bad_vllm_response_is_down_with_reason_and_gpus_keep_serving(
         bad_vllm.release.set()
         assert scraper.scrape_once().up
         assert registry.get_sample_value("inferwatch_vllm_up") == 1
+        assert registry.get_sample_value("inferwatch_vllm_scrape_errors_total", {"reason": label}) == 1  # kept
     finally:
         scraper.stop()
 
@@ -132,7 +135,10 @@ def test_refused_connection_is_down(gpu_sampler: GpuSampler) -> None:
     try:
         snap = scraper.scrape_once()
         assert not snap.up and snap.error is not None and "ConnectError" in snap.error
-        assert _registry(gpu_sampler, scraper).get_sample_value("inferwatch_vllm_up") == 0
+        registry = _registry(gpu_sampler, scraper)
+        assert registry.get_sample_value("inferwatch_vllm_up") == 0
+        scraper.scrape_once()
+        assert registry.get_sample_value("inferwatch_vllm_scrape_errors_total", {"reason": "connection"}) == 2
     finally:
         scraper.stop()
 

@@ -175,7 +175,9 @@ def test_http_error_status_is_down(status: int) -> None:
     )
     snap = scraper.scrape_once()
     assert not snap.up and snap.error == f"HTTP {status}"
-    assert _registry(scraper).get_sample_value("inferwatch_vllm_up") == 0
+    registry = _registry(scraper)
+    assert registry.get_sample_value("inferwatch_vllm_up") == 0
+    assert registry.get_sample_value("inferwatch_vllm_scrape_errors_total", {"reason": "http_status"}) == 1
 
 
 def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
