@@ -9,9 +9,8 @@ import click
 from inferwatch.alerts.catalog import alert_definitions
 from inferwatch.alerts.generate import artifacts
 
-from inferwatch.build import validate_all
-from inferwatch.cli import AppContext, pass_app  # cli.py imports this module after defining pass_app
-from inferwatch.errors import ValidationFailedError
+from inferwatch.build import raise_on_failures, validate_all
+from inferwatch.cli import AppContext, pass_app
 from inferwatch.fileio import write_all_atomic
 from inferwatch.tools import Toolbox
 
@@ -37,10 +36,7 @@ def rules_build(app: AppContext, out: Path, no_validate: bool) -> None:
     """Generate, validate (promtool 3 and 2, amtool) and write the rules area's files."""
     files = artifacts(app.config)
     if not no_validate:
-        failed = [r for r in validate_all(files, Toolbox.default()) if not r.ok]
-        if failed:
-            details = "\n".join(f"{r.tool} {r.path}:\n{r.output}" for r in failed)
-            raise ValidationFailedError(f"{len(failed)} check(s) failed; nothing was written\n{details}")
+        raise_on_failures(validate_all(files, Toolbox.default()))
     write_all_atomic({out / a.path: a.content for a in files})
     log.info("wrote %d rules artifact(s) under %s", len(files), out)
     click.echo(f"wrote {len(files)} file(s) under {out}")

@@ -74,6 +74,14 @@ def validate_all(artifacts: Sequence[Artifact], tools: Toolbox, progress: Progre
     return results
 
 
+def raise_on_failures(results: Sequence[CheckResult]) -> None:
+    """Raise ValidationFailedError, with each failed check's output, unless every check passed."""
+    failed = [r for r in results if not r.ok]
+    if failed:
+        details = "\n".join(f"{r.tool} {r.path}:\n{r.output}" for r in failed)
+        raise ValidationFailedError(f"{len(failed)} check(s) failed; nothing was written\n{details}")
+
+
 def diff_against(artifacts: Sequence[Artifact], root: Path) -> list[str]:
     """Unified diffs of every artifact that differs from (or is missing under) ``root``."""
     diffs: list[str] = []
@@ -114,13 +122,10 @@ def build_command(ctx: click.Context, out: Path, check: bool, no_validate: bool)
     if not no_validate:
         with Progress(console=console, transient=True) as progress:
             results = validate_all(artifacts, Toolbox.default(), progress)
-        failed = [r for r in results if not r.ok]
         for r in results:
             mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
             console.print(f"  {mark} {r.tool:<12} {r.path}", highlight=False)
-        if failed:
-            details = "\n".join(f"{r.tool} {r.path}:\n{r.output}" for r in failed)
-            raise ValidationFailedError(f"{len(failed)} check(s) failed; nothing was written\n{details}")
+        raise_on_failures(results)
     if check:
         diffs = diff_against(artifacts, out)
         if diffs:
