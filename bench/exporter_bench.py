@@ -66,13 +66,8 @@ TARGET_RSS_MB = 80.0
 IDLE_WINDOW_S = 3.0
 DEFAULT_VLLM_INTERVAL_S = ExporterSettings().vllm_scrape_interval_s
 
-# vLLM's default buckets (vllm/v1/metrics/loggers.py).
-TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
-                20.0, 40.0, 80.0, 160.0, 640.0, 2560.0)  # fmt: skip
-TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
-                40.0, 80.0)  # fmt: skip
-REQUEST_LATENCY_BUCKETS = (0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0,
-                           120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0)  # fmt: skip
+# vLLM's default buckets of the families inferwatch's SLOs do not read (vllm/v1/metrics/loggers.py);
+# the latency ones come from inferwatch.slo.buckets.
 ITERATION_TOKEN_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 PREFILL_TOKEN_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -92,6 +87,10 @@ def _one_two_five(max_value: int) -> tuple[float, ...]:
 def vllm_payload(models: Sequence[tuple[str, int]] = MODELS, seed: int = 7) -> bytes:
     """A vLLM /metrics body: real family names and default buckets, one series per model × engine."""
     disable_created_metrics()  # type: ignore[no-untyped-call]  # vLLM does the same: no *_created series
+    # Imported here: it loads the Prometheus query client, which the baseline child must not hold.
+    from inferwatch.slo.buckets import VLLM_DEFAULT_BUCKETS
+
+    ttft, tpot, request = (VLLM_DEFAULT_BUCKETS[k] for k in ("ttft", "tpot", "e2e"))
     rng = random.Random(seed)
     reg = CollectorRegistry()
     labels = ["model_name", "engine"]
@@ -105,14 +104,14 @@ def vllm_payload(models: Sequence[tuple[str, int]] = MODELS, seed: int = 7) -> b
     histograms = [
         Histogram(name, name, labels, buckets=buckets, registry=reg)
         for name, buckets in (
-            ("vllm:time_to_first_token_seconds", TTFT_BUCKETS),
-            ("vllm:inter_token_latency_seconds", TPOT_BUCKETS),
-            ("vllm:request_time_per_output_token_seconds", TPOT_BUCKETS),
-            ("vllm:e2e_request_latency_seconds", REQUEST_LATENCY_BUCKETS),
-            ("vllm:request_queue_time_seconds", REQUEST_LATENCY_BUCKETS),
-            ("vllm:request_inference_time_seconds", REQUEST_LATENCY_BUCKETS),
-            ("vllm:request_prefill_time_seconds", REQUEST_LATENCY_BUCKETS),
-            ("vllm:request_decode_time_seconds", REQUEST_LATENCY_BUCKETS),
+            ("vllm:time_to_first_token_seconds", ttft),
+            ("vllm:inter_token_latency_seconds", tpot),
+            ("vllm:request_time_per_output_token_seconds", tpot),
+            ("vllm:e2e_request_latency_seconds", request),
+            ("vllm:request_queue_time_seconds", request),
+            ("vllm:request_inference_time_seconds", request),
+            ("vllm:request_prefill_time_seconds", request),
+            ("vllm:request_decode_time_seconds", request),
             ("vllm:time_per_prefill_token_request_seconds", PREFILL_TOKEN_BUCKETS),
             ("vllm:request_prompt_tokens", tokens),
             ("vllm:request_generation_tokens", tokens),
