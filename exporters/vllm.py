@@ -171,31 +171,27 @@ class VllmScraper:
     def scrape_once(self) -> VllmSnapshot:
         """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
         started = self._clock()
+        families: tuple[Metric, ...] = ()
+        error: str | None = None
         try:
-            families = translate_families(parse_exposition(self._fetch(started)))
+            families = tuple(translate_families(parse_exposition(self._fetch(started))))
         except VllmScrapeError as err:
             self._errors[err.reason] = self._errors.get(err.reason, 0) + 1
-            snap = VllmSnapshot(
-                taken_at=self._clock(),
-                up=False,
-                duration_s=self._clock() - started,
-                error=str(err),
-                errors_total=tuple(sorted(self._errors.items())),
-            )
-            if str(err) != self._last_error:
-                log.warning("vLLM scrape failed url=%s reason=%s", self.url, err)
-            self._last_error = str(err)
-        else:
-            snap = VllmSnapshot(
-                taken_at=self._clock(),
-                up=True,
-                duration_s=self._clock() - started,
-                families=tuple(families),
-                errors_total=tuple(sorted(self._errors.items())),
-            )
-            if self._last_error is not None or self._snapshot is None:
-                log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
-            self._last_error = None
+            error = str(err)
+        finished = self._clock()
+        snap = VllmSnapshot(
+            taken_at=finished,
+            up=error is None,
+            duration_s=finished - started,
+            families=families,
+            error=error,
+            errors_total=tuple(sorted(self._errors.items())),
+        )
+        if error is not None and error != self._last_error:
+            log.warning("vLLM scrape failed url=%s reason=%s", self.url, error)
+        elif error is None and (self._last_error is not None or self._snapshot is None):
+            log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
+        self._last_error = error
         self._snapshot = snap
         return snap
 
