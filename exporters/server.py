@@ -236,10 +236,10 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached
 
 
 # CPython hands the GIL to a waiting thread only after the holder ran this long (default 5 ms). A
-# background vLLM parse or render runs for tens of milliseconds, so with the default a scrape
-# arriving meanwhile waits up to 5 ms at each of its steps (bench/exporter_bench.py measured p99
-# 18 ms at 5 ms, 9 ms at 1 ms, 5 ms at 0.2 ms with vLLM parsed every second on 2 cores). A forced
-# switch happens only while another thread waits, so the shorter interval costs nothing otherwise.
+# background vLLM parse (~40 ms for 250 KB) or render runs far longer, so with the default a scrape
+# arriving meanwhile waits up to 5 ms at each of its steps: on 2 cores with vLLM parsed every
+# second, bench/exporter_bench.py put the p99 near 18 ms at 5 ms and near 5 ms at 0.2 ms. A forced
+# switch happens only while another thread waits, so the short interval costs nothing otherwise.
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
