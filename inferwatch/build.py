@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 
 from inferwatch import prometheus_config
@@ -124,7 +125,7 @@ def build_command(ctx: click.Context, out: Path, check: bool, no_validate: bool)
             results = validate_all(artifacts, Toolbox.default(), progress)
         for r in results:
             mark = "[green]ok[/]" if r.ok else "[red]FAILED[/]"
-            console.print(f"  {mark} {r.tool:<12} {r.path}", highlight=False)
+            console.print(f"  {mark} {r.tool:<12} {escape(r.path)}", highlight=False)
         raise_on_failures(results)
     if check:
         diffs = diff_against(artifacts, out)

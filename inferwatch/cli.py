@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from inferwatch import __version__
 from inferwatch.config import InferwatchConfig, load_config
@@ -77,7 +78,8 @@ class InferwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InferwatchError as err:
-            stderr.print(f"[bold red]error:[/] {err}", highlight=False, markup=True, soft_wrap=True)
+            # Escaped: a message quoting user input ("[bold]", a PromQL range) is not markup.
+            stderr.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(err.exit_code)
 
 

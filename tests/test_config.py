@@ -61,6 +61,15 @@ def test_cli_exits_2_with_field_path_on_malformed_file(tmp_path: Path) -> None:
     assert "thresholds.kv_cache_usage_ratio" in result.stderr
 
 
+def test_cli_error_shows_bracketed_user_text_verbatim(tmp_path: Path) -> None:
+    """An error quoting the user's input keeps text rich would take for markup ("[bold]")."""
+    f = tmp_path / "inferwatch.yaml"
+    f.write_text("prometheus:\n  '[bold]url': http://prom:9090\n")
+    result = CliRunner().invoke(cli, ["--config", str(f), "config", "check"])
+    assert result.exit_code == 2
+    assert "prometheus.[bold]url" in result.stderr
+
+
 def test_cli_config_check_ok(repo_root: Path) -> None:
     result = CliRunner().invoke(cli, ["--config", str(repo_root / "examples" / "inferwatch.yaml"), "config", "check"])
     assert result.exit_code == 0, result.output
