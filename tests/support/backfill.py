@@ -7,6 +7,14 @@ against a running Prometheus; because it cannot evaluate rules that depend on ot
 the same pass, each rule file is one pass, and Prometheus is restarted between passes so the
 blocks of the previous pass are queryable.
 
+promtool evaluates a rule group at the times Prometheus would: its interval grid shifted by an
+offset hashed from the group name and the rule file path as given on the command line, to the
+nanosecond. It queries each 2 h block up to the block's end cut to whole seconds, so a group
+whose evaluations fall in the last second of a block loses one evaluation per block (1/60 of
+them at a 2-minute interval). Rule files are therefore passed by name from their own folder
+(the offsets no longer depend on where pytest puts its tmp dirs), and every pass checks the
+blocks promtool wrote for that loss.
+
 Typical use::
 
     hist = BackfilledPrometheus(tools, tmp_path)
@@ -20,13 +28,17 @@ Typical use::
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+
+import yaml
+from inferwatch.slo.windows import parse_duration
 
 from inferwatch.prometheus_config import LocalStack, render_yaml
 from inferwatch.promql import escape_label_value
@@ -105,8 +117,12 @@ def write_openmetrics(series: Iterable[Series], path: Path) -> int:
     return count
 
 
-def _run(argv: list[str], what: str, timeout: float = 900) -> str:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+# promtool's rule backfill writes one block per rule and 2 h range (tsdb.DefaultBlockDuration).
+_RULE_BLOCK_MS = 2 * 3600 * 1000
+
+
+def _run(argv: list[str], what: str, timeout: float = 900, cwd: Path | None = None) -> str:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, cwd=cwd)
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
@@ -121,6 +137,32 @@ def _move_blocks(src: Path, dst: Path) -> int:
             shutil.move(str(block), dst / block.name)
             moved += 1
     return moved
+
+
+def _rule_intervals_ms(rule_file: Path, eval_interval: str) -> set[int]:
+    """The evaluation intervals (ms) of the groups of ``rule_file`` (``eval_interval`` where unset)."""
+    groups = (yaml.safe_load(rule_file.read_text()) or {}).get("groups") or []
+    return {int(parse_duration(str(g.get("interval") or eval_interval)).total_seconds() * 1000) for g in groups}
+
+
+def lost_rule_evaluations(blocks: Path, intervals_ms: Iterable[int], end: datetime) -> list[datetime]:
+    """Evaluation times promtool skipped at the end of its 2 h rule blocks in ``blocks``.
+
+    The samples of one rule block lie on its group's grid (the block's first sample + k x
+    interval). promtool asks for each block up to its end cut to whole seconds, so a grid point
+    in the block's last second (and not after ``end``) was never evaluated. A file whose groups
+    have different intervals is checked against each of them (a block does not say its group).
+    """
+    end_ms = int(end.timestamp()) * 1000
+    lost: set[int] = set()
+    for meta_path in sorted(blocks.glob("*/meta.json")):
+        min_ms = int(json.loads(meta_path.read_text())["minTime"])
+        block_end = (min_ms // _RULE_BLOCK_MS + 1) * _RULE_BLOCK_MS
+        for interval in intervals_ms:
+            skipped = block_end - (block_end - min_ms) % interval
+            if block_end - 1000 < skipped < block_end and skipped <= end_ms:
+                lost.add(skipped)
+    return [datetime.fromtimestamp(t / 1000, UTC) for t in sorted(lost)]
 
 
 @dataclass
@@ -195,9 +237,15 @@ class BackfilledPrometheus:
 
         Rules of one file must not depend on each other (promtool evaluates them against the
         data Prometheus already has): split dependent rules into successive passes.
+
+        promtool runs in the rule file's folder and gets its bare name: the evaluation offsets
+        hash the path as given, so they (and the backfilled timestamps) are the same on every run
+        and machine instead of changing with the pytest tmp dir. Raises RuntimeError when the
+        offset of a group makes promtool skip an evaluation at the end of every 2 h block.
         """
         self.start()
-        out = self.workdir / f"rule-blocks-{self._passes}"
+        rule_file = rule_file.resolve()
+        out = (self.workdir / f"rule-blocks-{self._passes}").resolve()
         _run(
             [
                 str(self.tools.path("promtool")),
@@ -210,8 +258,18 @@ class BackfilledPrometheus:
                 f"--eval-interval={eval_interval}",
                 f"--output-dir={out}",
                 "--quiet",
-                str(rule_file),
+                rule_file.name,
             ],
             f"promtool tsdb create-blocks-from rules {rule_file.name}",
+            cwd=rule_file.parent,
         )
+        lost = lost_rule_evaluations(out, _rule_intervals_ms(rule_file, eval_interval), end)
+        if lost:
+            # Callers building a history get no handle to stop Prometheus when this raises.
+            self.stop()
+            raise RuntimeError(
+                f"promtool skipped {len(lost)} evaluations of {rule_file.name} (first at {lost[0].isoformat()}): "
+                "a group's evaluation offset, hashed from its name and the rule file name, falls in the last "
+                "second of a 2 h block, which promtool cuts off; rename the rule file to move the offset"
+            )
         self._install_blocks(out)

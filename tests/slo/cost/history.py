@@ -33,7 +33,11 @@ from tests.support.processes import start_prometheus
 WEEK = IsoWeek(2026, 46)
 # One sample (and one rule evaluation) every two minutes keeps the backfill quick on 2 cores.
 STEP = 120.0
-LOOKBACK = "119s"
+# Exactly one step: Prometheus 3's lookback window (t - lookback, t] is open on the left, so it
+# holds exactly one sample of every series sampled each step, whatever the evaluation offsets of
+# the rule passes (hashes of group and file names). Just under a step, a pass evaluated less than
+# a second before its input pass's slot would see none of that input.
+LOOKBACK = f"{STEP:g}s"
 HOUR = 3600.0
 DAY = 86400.0
 H100 = "NVIDIA H100 80GB HBM3"
@@ -202,10 +206,11 @@ def raw_series() -> list[Series]:
 class ShortLookbackPrometheus(BackfilledPrometheus):
     """Backfilled samples carry no staleness markers, so a vanished gauge would live on for the
     5-minute lookback in every rule pass; a live Prometheus marks it stale at once. A lookback
-    just under the sample step gives the backfill the live behaviour."""
+    of one sample step gives the backfill the live behaviour: every rule pass sees each input
+    sample exactly once."""
 
     def start(self) -> None:
-        """Start Prometheus with a lookback just under the sample step."""
+        """Start Prometheus with a lookback of one sample step."""
         if self.process is None:
             self.process = start_prometheus(
                 self.tools,
