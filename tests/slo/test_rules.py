@@ -25,7 +25,11 @@ from inferwatch.tools import Toolbox
 
 SLOTH_RULES_PER_SLO = 17
 RAW = re.compile(r"\b(vllm:[a-z_]+|DCGM_[A-Z_]+|inferwatch_[a-z_]+|http_requests_total)\b")
-REFERENCE = Path("/work/shared/reference/prometheus-operator-crds/monitoring.coreos.com_prometheusrules.yaml")
+# shared/ lies beside the checkout (here and in CI's fresh clone alike).
+REFERENCE = (
+    Path(__file__).resolve().parents[3]
+    / "shared/reference/prometheus-operator-crds/monitoring.coreos.com_prometheusrules.yaml"
+)
 
 
 def _slo(**over: Any) -> SLO:
