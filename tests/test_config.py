@@ -53,21 +53,20 @@ def test_invalid_yaml_reports_line(tmp_path: Path) -> None:
         load_config(f, {})
 
 
-def test_cli_exits_2_with_field_path_on_malformed_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("text", "field_path"),
+    [
+        ("thresholds:\n  kv_cache_usage_ratio: 1.5\n", "thresholds.kv_cache_usage_ratio"),
+        # The message quotes the user's input verbatim, "[bold]" included (rich would take it for markup).
+        ("prometheus:\n  '[bold]url': http://prom:9090\n", "prometheus.[bold]url"),
+    ],
+)
+def test_cli_exits_2_with_field_path_on_malformed_file(tmp_path: Path, text: str, field_path: str) -> None:
     f = tmp_path / "inferwatch.yaml"
-    f.write_text("thresholds:\n  kv_cache_usage_ratio: 1.5\n")
+    f.write_text(text)
     result = CliRunner().invoke(cli, ["--config", str(f), "config", "check"])
     assert result.exit_code == 2
-    assert "thresholds.kv_cache_usage_ratio" in result.stderr
-
-
-def test_cli_error_shows_bracketed_user_text_verbatim(tmp_path: Path) -> None:
-    """An error quoting the user's input keeps text rich would take for markup ("[bold]")."""
-    f = tmp_path / "inferwatch.yaml"
-    f.write_text("prometheus:\n  '[bold]url': http://prom:9090\n")
-    result = CliRunner().invoke(cli, ["--config", str(f), "config", "check"])
-    assert result.exit_code == 2
-    assert "prometheus.[bold]url" in result.stderr
+    assert field_path in result.stderr
 
 
 def test_cli_config_check_ok(repo_root: Path) -> None:
