@@ -5,7 +5,7 @@
 Both exporters serve the same data over HTTP from their own child process, one after the other:
 8 GPUs (simulated NVML with the per-call costs measured on an H100, or the machine's real GPUs
 with --real-nvml) plus a ~250 KB vLLM /metrics payload (several models and `engine` ranks, real
-vLLM family names and default buckets) served by a local HTTP server.
+vLLM family names and default buckets) served by a local HTTP server in a process of its own.
 
 * inferwatch: the real `inferwatch exporter run --mode sidecar` process. `GpuSampler` reads NVML
   on its own threads, the vLLM endpoint is scraped on a timer (the default 5 s, and 1 s as a
