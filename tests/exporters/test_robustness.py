@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -16,10 +16,10 @@ from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 
 from tests.conftest import Starter
-from tests.exporters.test_cli import exporter_process, scrape
 from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.exporters.test_vllm import OLD_ONLY, _chat, scrape_until, successes
-from tests.support.processes import free_port
+from tests.support.exporter import exporter_process, scrape
+from tests.support.processes import free_port, wait_for
 
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -194,17 +194,6 @@ def test_500_scrapes_at_50_concurrent_all_answered(tmp_path: Path, inference_sim
         assert all(code == 200 and complete for code, complete in results), exp.log()[-2000:]
 
 
-def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path) -> None:
     sock_dir = tmp_path / "pr"
     sock_dir.mkdir()
@@ -229,13 +218,13 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
                         return value
                 return None
 
-            _wait_for(lambda: ratio("vllm-0") == 0.25, "time-sliced allocation after the socket appeared")
+            wait_for(lambda: ratio("vllm-0") == 0.25, "time-sliced allocation after the socket appeared")
             # Kubelet restart: socket removed and recreated with a new assignment.
             servers.pop().stop(None)
             sock.unlink(missing_ok=True)
             kubelet2 = FakeKubelet(pods=[("llm", "vllm-1", "vllm", "nvidia.com/gpu", [gpu_uuid])])
             servers.append(serve_kubelet(sock, kubelet2))
-            _wait_for(lambda: ratio("vllm-1") == 1.0, "allocation from the restarted kubelet")
+            wait_for(lambda: ratio("vllm-1") == 1.0, "allocation from the restarted kubelet")
             assert scrape(exp.url)["inferwatch_podresources_up"] == [({}, 1.0)]
         finally:
             for s in servers:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
 from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from tests.support.processes import wait_for
 
 
 class FakeSource:
@@ -92,13 +93,6 @@ class CountingSnapshotCollector(Collector):
         yield GaugeMetricFamily("vllm:kv_cache_usage_perc", "kv", value=self.value)
 
 
-def _wait_for(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
-
-
 def test_cached_part_renders_once_per_snapshot_in_the_background_and_joins_with_the_rest() -> None:
     big = CountingSnapshotCollector()
     part_registry = CollectorRegistry()
@@ -112,14 +106,15 @@ def test_cached_part_renders_once_per_snapshot_in_the_background_and_joins_with_
             assert "vllm:kv_cache_usage_perc 1.0" in r.text and "vllm:num_requests_running" in r.text
         assert big.collects == 1
         big.value, big.snapshot = 0.5, object()  # a new snapshot: the renderer picks it up
-        _wait_for(lambda: "vllm:kv_cache_usage_perc 0.5" in client.get("/metrics").text)
+        wait_for(lambda: "vllm:kv_cache_usage_perc 0.5" in client.get("/metrics").text, "the new snapshot's render")
         assert big.collects == 2
         om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
         assert om.count("# EOF") == 1 and om.endswith("# EOF\n")
         assert "vllm:kv_cache_usage_perc 0.5" in om and 'vllm:num_requests_running{model_name="m"} 3.0' in om
         assert big.collects == 3  # OpenMetrics is rendered on its first request ...
         big.value, big.snapshot = 0.25, object()
-        _wait_for(lambda: big.collects == 5)  # ... and from then on by the renderer too, once per snapshot
+        # ... and from then on by the renderer too, once per snapshot.
+        wait_for(lambda: big.collects == 5, "both formats rendered in the background")
         om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
         assert "vllm:kv_cache_usage_perc 0.25" in om and big.collects == 5
 
