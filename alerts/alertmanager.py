@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inferwatch.alerts import conventions as c
-from inferwatch.alerts.model import dump_yaml
+from inferwatch.conventions import normalized as c
+from inferwatch.rules import dump_yaml
 
 ALERTMANAGER_CONFIG_PATH = "deploy/alertmanager/alertmanager.yml"
 

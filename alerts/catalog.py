@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from inferwatch.alerts import conventions as c
-from inferwatch.alerts.model import AlertingRule, RuleGroup
-
 from inferwatch.config.thresholds import Thresholds
+from inferwatch.conventions import normalized as c
+from inferwatch.rules import AlertingRule, RuleGroup
 
 Severity = Literal["page", "ticket"]
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, render_alertmanager_config
 from inferwatch.alerts.catalog import RUNBOOK_DIR, alert_definitions, alert_groups
-from inferwatch.alerts.model import RuleFile, to_prometheus_rule, to_prometheus_yaml
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.alerts.runbooks import render_index, render_runbook, runbook_path
 
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
 from inferwatch.config import InferwatchConfig
+from inferwatch.rules import RuleFile, to_prometheus_rule, to_prometheus_yaml
 
 RULES_DIR = "alerts/generated"
 PROMETHEUSRULES_DIR = "deploy/prometheusrules"

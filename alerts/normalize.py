@@ -1,6 +1,6 @@
 """The normalization layer: the only rules that read raw `vllm:*`, `DCGM_*` and `inferwatch_*` series.
 
-Each rule records one `inferwatch:*` name of inferwatch.alerts.conventions from every source a
+Each rule records one `inferwatch:*` name of inferwatch.conventions.normalized from every source a
 real fleet has:
 
 - vLLM's current metric names *and* the older names (a rename upstream never blanks a
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inferwatch.alerts import conventions as c
-from inferwatch.alerts.model import RecordingRule, RuleGroup
+from inferwatch.conventions import normalized as c
+from inferwatch.rules import RecordingRule, RuleGroup
 
 # Groups whose names start with this prefix are the normalization layer; no other group may
 # name a raw metric (tests/alerts/test_raw_metrics.py checks every generated rule file).

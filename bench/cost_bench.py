@@ -23,14 +23,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from inferwatch.alerts import conventions as n
-from inferwatch.slo.cost import conventions as c
 from inferwatch.slo.cost.render import render_csv, render_html, render_markdown
 from inferwatch.slo.cost.report import collect_report
 from inferwatch.slo.cost.week import IsoWeek
 
 from bench.report import machine_description, update_section
 from inferwatch.config import Pricing, PrometheusSettings
+from inferwatch.conventions import cost as c
+from inferwatch.conventions import normalized as n
 from inferwatch.prom import PrometheusReader
 from inferwatch.tools import Toolbox
 from tests.support.backfill import BackfilledPrometheus, Series

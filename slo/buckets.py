@@ -11,8 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from inferwatch.alerts.conventions import histogram_series
-
+from inferwatch.conventions.normalized import histogram_series
 from inferwatch.prom import PrometheusReader
 
 # vLLM v1 default buckets (vllm/v1/metrics/loggers.py), in seconds.

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from inferwatch.alerts.model import to_prometheus_yaml
 from inferwatch.slo.buckets import VLLM_DEFAULT_BUCKETS, is_boundary, scraped_boundaries
 from inferwatch.slo.generate import RULES_FILE_NAME, rules_header
 from inferwatch.slo.loader import load_slo_files, slos_from_specs
@@ -23,6 +22,7 @@ from inferwatch.config import PrometheusSettings
 from inferwatch.errors import ConfigError, FieldProblem, UsageError
 from inferwatch.fileio import write_atomic
 from inferwatch.prom import PrometheusReader
+from inferwatch.rules import to_prometheus_yaml
 
 log = logging.getLogger(__name__)
 

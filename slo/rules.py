@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from inferwatch.alerts import conventions as norm
-from inferwatch.alerts.model import AlertingRule, RecordingRule, RuleFile, RuleGroup
-from inferwatch.slo import conventions as c
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
 from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
 
+from inferwatch.conventions import normalized as norm
+from inferwatch.conventions import slo as c
 from inferwatch.promql import by, escape_regex_value, le_regex, selector
+from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup
 
 HTTP_5XX = "5xx"
 

@@ -9,10 +9,10 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from inferwatch.slo import conventions as c
 from inferwatch.slo.model import SLO
 from inferwatch.slo.windows import format_duration, windows_for
 
+from inferwatch.conventions import slo as c
 from inferwatch.prom import PrometheusReader, Sample
 from inferwatch.promql import selector
 

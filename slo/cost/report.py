@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from inferwatch.alerts import conventions as n
-from inferwatch.slo.cost import conventions as c
 from inferwatch.slo.cost.week import IsoWeek
 
 from inferwatch.config import Pricing
 from inferwatch.config.pricing import IdlePolicy
+from inferwatch.conventions import cost as c
+from inferwatch.conventions import normalized as n
 from inferwatch.errors import NoDataError
 from inferwatch.prom import PrometheusReader
 

@@ -1,7 +1,7 @@
 """Cost recording rules, generated from the pricing config: Prometheus computes every cost.
 
 The rules form dependency levels; each level is one rule group, and a rule reads only the
-normalized `inferwatch:*` series (inferwatch.alerts.conventions) and rules of earlier levels.
+normalized `inferwatch:*` series (inferwatch.conventions.normalized) and rules of earlier levels.
 Levels matter twice: Prometheus evaluates groups concurrently (a later level may lag an
 interval, harmless over a week), and `promtool tsdb create-blocks-from rules` backfills one
 level per pass.
@@ -21,11 +21,10 @@ Attribution (docs/cost.md explains it for readers):
 
 from __future__ import annotations
 
-from inferwatch.alerts import conventions as n
-from inferwatch.alerts.model import RecordingRule, RuleFile, RuleGroup
-from inferwatch.slo.cost import conventions as c
-
 from inferwatch.config import Pricing
+from inferwatch.conventions import cost as c
+from inferwatch.conventions import normalized as n
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
 
 _NS_POD = f"{n.NAMESPACE}, {n.POD}"
 _NS_MODEL = f"{n.NAMESPACE}, {n.MODEL}"

@@ -11,8 +11,8 @@ import httpx
 import pytest
 import yaml
 from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, Receivers, alertmanager_config
-from inferwatch.alerts.model import dump_yaml
 
+from inferwatch.rules import dump_yaml
 from inferwatch.tools import Toolbox
 from tests.alerts.conftest import Webhook
 from tests.conftest import Starter

@@ -12,14 +12,14 @@ from pathlib import Path
 import httpx
 import pytest
 from inferwatch.alerts.alertmanager import Receivers, alertmanager_config
-from inferwatch.alerts.conventions import histogram_series
 from inferwatch.alerts.generate import rule_files
-from inferwatch.alerts.model import RecordingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.alerts.normalize import normalization_groups
 
 from inferwatch.config import InferwatchConfig, PrometheusSettings, Thresholds
+from inferwatch.conventions.normalized import histogram_series
 from inferwatch.prom import PrometheusReader, Sample
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
+from inferwatch.rules import RecordingRule, dump_yaml, to_prometheus_yaml
 from tests.alerts.conftest import Webhook
 from tests.conftest import Starter
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from inferwatch.alerts.catalog import alert_definitions
 from inferwatch.alerts.generate import rule_files
-from inferwatch.alerts.model import to_prometheus_yaml
 
 from inferwatch.config import InferwatchConfig
+from inferwatch.rules import to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.alerts.cases import FIRING, QUIET, AlertCase, render, series
 

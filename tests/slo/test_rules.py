@@ -11,8 +11,6 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.alerts.model import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
-from inferwatch.slo import conventions as c
 from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import rule_counts, slo_rule_file
@@ -21,6 +19,8 @@ from inferwatch.slo.windows import GOOGLE_30D, format_duration, windows_for
 from inferwatch.cli import cli
 from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import slo as c
+from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 
 SLOTH_RULES_PER_SLO = 17

@@ -12,12 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from inferwatch.alerts.model import AlertingRule, dump_yaml, to_prometheus_yaml
-from inferwatch.slo import conventions as c
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import alert_rules, slo_rule_file
 
 from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import slo as c
+from inferwatch.rules import AlertingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 
 COUNT = "inferwatch:vllm_ttft_seconds_count:rate5m"

@@ -17,8 +17,6 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.alerts import conventions as norm
-from inferwatch.alerts.model import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, sli_rules, window_rules
@@ -27,7 +25,9 @@ from inferwatch.slo.status import slo_status
 from inferwatch.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import normalized as norm
 from inferwatch.prom import PrometheusReader
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.support.backfill import BackfilledPrometheus, Series, counter_points
 

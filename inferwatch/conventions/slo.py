@@ -1,6 +1,6 @@
 """Names of every series and label the SLO rules record: read by the generator, `slo status` and dashboards.
 
-Every SLO rule reads only the normalized `inferwatch:*` series of inferwatch.alerts.conventions
+Every SLO rule reads only the normalized `inferwatch:*` series of inferwatch.conventions.normalized
 and records the names below, following `level:metric:operations`.
 """
 
