@@ -19,6 +19,7 @@ from rich.progress import Progress
 from inferwatch import prometheus_config
 from inferwatch.alerts import generate as alerts_generate
 from inferwatch.artifacts import Artifact
+from inferwatch.chart import artifacts as chart_artifacts
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
 from inferwatch.fileio import write_all_atomic
@@ -41,6 +42,7 @@ def generators() -> list[tuple[str, Generator]]:
         ("SLO rules", slo_generate.artifacts),
         ("rules, alerts and runbooks", alerts_generate.artifacts),
         ("cost rules", cost_generate.artifacts),
+        ("chart", chart_artifacts),
     ]
 
 
