@@ -11,6 +11,7 @@ ALERTMANAGER_VERSION="v0.31.1"         # >= 0.32 embeds a UI that is not built i
 HELM_VERSION="v3.22.0"
 KUBECONFORM_VERSION="v0.7.0"
 INFERENCE_SIM_VERSION="v0.10.2"
+CHECKOV_VERSION="3.3.30"               # policy scan of the rendered Helm chart; pins: deploy/helm/checkov-requirements.txt
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${INFERWATCH_TOOLS_DIR:-$root/.tools}"
@@ -113,6 +114,24 @@ go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFOR
 build_in_module_copy llm-d-inference-sim github.com/llm-d/llm-d-inference-sim "$INFERENCE_SIM_VERSION" ./cmd/llm-d-inference-sim \
   || die "llm-d-inference-sim $INFERENCE_SIM_VERSION failed to build"
 install_promtool2
+
+# checkov (PyPI) in a venv of its own: its dependency pins conflict with inferwatch's.
+install_checkov() {
+  if have checkov "$CHECKOV_VERSION"; then return 0; fi
+  say "installing checkov $CHECKOV_VERSION into $tools/checkov-venv"
+  rm -rf "$tools/checkov-venv" && python3 -m venv "$tools/checkov-venv" \
+    && "$tools/checkov-venv/bin/pip" install -q --upgrade 'pip>=24' \
+    && "$tools/checkov-venv/bin/pip" install -q -r "$root/deploy/helm/checkov-requirements.txt" || return 1
+  ln -sf "$tools/checkov-venv/bin/checkov" "$bin/checkov"
+  stamp checkov "$CHECKOV_VERSION"
+}
+install_checkov || die "checkov $CHECKOV_VERSION failed to install"
+# buildah + mmdebstrap (Debian) build and run the container image without a daemon (make image).
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  say "installing Debian's buildah and mmdebstrap (container image build)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah mmdebstrap >/dev/null \
+    || die "could not install Debian packages buildah and mmdebstrap"
+fi
 
 say "tools in $bin:"
 for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim; do

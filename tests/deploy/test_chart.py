@@ -457,7 +457,7 @@ def test_network_policies(tools: Toolbox) -> None:
     assert exporter["policyTypes"] == ["Ingress", "Egress"] and exporter["egress"] == []
     peers = exporter["ingress"][0]["from"]
     assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}} in peers
-    assert not find(_render(tools, "no-dashboards-values.yaml"), "NetworkPolicy")
+    assert not find(_render(tools, sets=("networkPolicy.enabled=false",)), "NetworkPolicy")
 
 
 def test_should_not_render_the_operator_objects_when_the_operator_is_disabled(tools: Toolbox) -> None:
