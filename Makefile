@@ -41,3 +41,12 @@ test: lint typecheck check-generated pytest
 
 gpu-test: setup
 	$(BIN)/pytest -m gpu
+
+# The container image (deploy/Containerfile) with buildah, no daemon: `prepare` fetches the Debian
+# base (mmdebstrap) and the dependency wheels once; the image test builds from them offline.
+.PHONY: image image-prepare
+image-prepare: setup
+	bash deploy/build-image.sh prepare
+image: image-prepare
+	bash deploy/build-image.sh build localhost/inferwatch:dev
+pytest: image-prepare
