@@ -493,3 +493,18 @@ def test_helm_test_hook_script_passes_and_fails_for_real(tools: Toolbox, tmp_pat
 def test_chart_version_and_app_version(repo_root: Path) -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["appVersion"] == __version__
+
+
+def test_documented_plain_prometheus_scrape_config_is_valid(tools: Toolbox, repo_root: Path, tmp_path: Path) -> None:
+    # docs/deploy.md's jobs for Prometheus without the operator: they load, and they select what
+    # the chart's monitors select (the sidecar label and port name, the exporter's port).
+    doc = (repo_root / "docs" / "deploy.md").read_text()
+    block = doc.split("<!-- scrape-config -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "prometheus.yml").write_text(block)
+    proc = tools.run("promtool", "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jobs = {j["job_name"]: j for j in yaml.safe_load(block)["scrape_configs"]}
+    assert all(j["honor_labels"] is True for j in jobs.values())
+    sidecar_label = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9]", "_", SIDECAR_POD_LABEL)
+    keep = jobs["inferwatch-sidecars"]["relabel_configs"][0]
+    assert keep["source_labels"][0] == sidecar_label and keep["regex"] == f"true;{SIDECAR_PORT_NAME}"
