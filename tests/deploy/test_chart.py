@@ -261,6 +261,7 @@ def test_fixture_dashboard_becomes_one_configmap(tools: Toolbox, tmp_path: Path)
     cm = one(objs, "ConfigMap", "-dashboard-fixture-view")
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert cm["metadata"]["annotations"]["grafana_folder"] == "inferwatch"
+    assert cm["data"]["fixture-view.json"] == content  # byte for byte
     assert json.loads(cm["data"]["fixture-view.json"])["panels"][0]["legendFormat"] == legend
     assert len(yaml.safe_dump(cm).encode()) < 1024 * 1024
     none = objects(helm_template(tools, "--set", "dashboards.enabled=false", chart=chart))
@@ -508,3 +509,27 @@ def test_documented_plain_prometheus_scrape_config_is_valid(tools: Toolbox, repo
     sidecar_label = "__meta_kubernetes_pod_label_" + re.sub(r"[^a-zA-Z0-9]", "_", SIDECAR_POD_LABEL)
     keep = jobs["inferwatch-sidecars"]["relabel_configs"][0]
     assert keep["source_labels"][0] == sidecar_label and keep["regex"] == f"true;{SIDECAR_PORT_NAME}"
+
+
+def _notes(tools: Toolbox, tmp_path: Path, *args: str) -> str:
+    # `helm template` never prints NOTES.txt; render it through `tpl` in a copy of the chart.
+    chart = copy_chart(tmp_path)
+    (chart / "files" / "notes.txt").write_text((chart / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: rendered-notes\n"
+        'data:\n  notes: {{ tpl (.Files.Get "files/notes.txt") . | quote }}\n'
+    )
+    return str(one(objects(helm_template(tools, *args, chart=chart)), "ConfigMap", "rendered-notes")["data"]["notes"])
+
+
+def test_notes_name_the_objects_the_chart_renders(tools: Toolbox, tmp_path: Path) -> None:
+    objs = _render(tools, "default-values.yaml")
+    notes = _notes(tools, tmp_path)
+    cron = one(objs, "CronJob")["metadata"]["name"]
+    assert f"kubectl -n inferwatch create job --from=cronjob/{cron} " in notes
+    assert f"rollout status daemonset/{one(objs, 'DaemonSet')['metadata']['name']}" in notes
+    assert f"port-forward service/{one(objs, 'Service')['metadata']['name']} 9400:9400" in notes
+    assert "helm test inferwatch -n inferwatch" in notes
+    assert f"PVC {one(objs, 'PersistentVolumeClaim')['metadata']['name']}" in notes
+    plain = _notes(tools, tmp_path / "plain", "--set", "monitoring.operator=false")
+    assert "get configmap inferwatch-rules" in plain and "servicemonitor" not in plain
