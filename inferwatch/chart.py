@@ -63,7 +63,11 @@ class ImageValues(_Section):
         "ghcr.io/inferwatch/inferwatch", description="image repository (built from deploy/Containerfile)"
     )
     tag: str = Field("", description="image tag; empty means the chart's appVersion")
-    digest: str = Field("", description="image digest (sha256:…); when set it pins the image instead of the tag")
+    digest: str = Field(
+        "",
+        pattern=r"^(sha256:[0-9a-f]{64})?$",
+        description="image digest (sha256:…); when set it pins the image instead of the tag",
+    )
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="when the kubelet pulls the image"
     )

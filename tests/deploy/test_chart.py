@@ -148,6 +148,8 @@ def test_values_schema_rejects_a_typo(tools: Toolbox) -> None:
 def test_values_schema_applies_the_config_models_limits(tools: Toolbox) -> None:
     with pytest.raises(HelmFailed, match="port"):
         _render(tools, sets=("inferwatch.exporter.port=70000",))
+    with pytest.raises(HelmFailed, match="digest"):
+        _render(tools, sets=("image.digest=latest",))
 
 
 def test_values_schema_inferwatch_block_is_the_config_models() -> None:
