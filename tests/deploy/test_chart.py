@@ -535,3 +535,12 @@ def test_notes_name_the_objects_the_chart_renders(tools: Toolbox, tmp_path: Path
     assert f"PVC {one(objs, 'PersistentVolumeClaim')['metadata']['name']}" in notes
     plain = _notes(tools, tmp_path / "plain", "--set", "monitoring.operator=false")
     assert "get configmap inferwatch-rules" in plain and "servicemonitor" not in plain
+
+
+def test_two_dashboards_sharing_a_configmap_name_are_refused() -> None:
+    arts = [
+        Artifact(f"dashboards/generated/{name}.json", "{}", ArtifactKind.GRAFANA_DASHBOARD)
+        for name in ("GPU_Fleet", "gpu-fleet")
+    ]
+    with pytest.raises(ValidationFailedError, match="would share the dashboard ConfigMap 'gpu-fleet'"):
+        chart_artifacts(InferwatchConfig(), arts)
