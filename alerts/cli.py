@@ -1,20 +1,16 @@
-"""`inferwatch rules`: build the rule files, PrometheusRule objects, Alertmanager example and runbooks; list alerts."""
+"""`inferwatch rules`: build the rules area's files (through `inferwatch build`'s pipeline); list alerts."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 from inferwatch.alerts.catalog import alert_definitions
-from inferwatch.alerts.generate import artifacts
 
-from inferwatch.build import raise_on_failures, validate_all
+from inferwatch.build import build
 from inferwatch.cli import AppContext, pass_app
-from inferwatch.fileio import write_all_atomic
-from inferwatch.tools import Toolbox
 
-log = logging.getLogger(__name__)
+AREA = "alerts"
 
 
 @click.group(name="rules")
@@ -30,15 +26,11 @@ def rules() -> None:
     show_default=True,
     help="Root folder the files are written under (alerts/generated, deploy/…, docs/runbooks).",
 )
-@click.option("--no-validate", is_flag=True, help="Skip promtool (3 and 2) and amtool checks.")
+@click.option("--no-validate", is_flag=True, help="Skip promtool (3 and 2), amtool, kubeconform and link checks.")
 @pass_app
 def rules_build(app: AppContext, out: Path, no_validate: bool) -> None:
-    """Generate, validate (promtool 3 and 2, amtool) and write the rules area's files."""
-    files = artifacts(app.config)
-    if not no_validate:
-        raise_on_failures(validate_all(files, Toolbox.default()))
-    write_all_atomic({out / a.path: a.content for a in files})
-    log.info("wrote %d rules artifact(s) under %s", len(files), out)
+    """Generate, validate and write the rules area's files: `inferwatch build --only alerts`."""
+    files = build(app.config, out, only=(AREA,), validate=not no_validate)
     click.echo(f"wrote {len(files)} file(s) under {out}")
 
 

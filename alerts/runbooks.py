@@ -30,8 +30,8 @@ def render_runbook(alert: AlertDefinition, header: str = "") -> str:
         "```",
         "",
         f"Held for `{alert.for_}` before firing." if alert.for_ else "Fires at the first evaluation that matches.",
-        "It reads only normalized `inferwatch:*` series (see `inferwatch/conventions/normalized.py`); thresholds come from the "
-        "`thresholds:` section of inferwatch.yaml.",
+        "It reads only normalized `inferwatch:*` series (see `inferwatch/conventions/normalized.py`); its "
+        "threshold and hold duration come from the `thresholds:` section of inferwatch.yaml.",
         "",
     ]
     return "\n".join(lines)

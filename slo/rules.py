@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
 from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
 
+from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.promql import by, escape_regex_value, le_regex, selector
@@ -138,8 +139,8 @@ def budget_rule(slo: SLO) -> RecordingRule:
     )
 
 
-def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
-    """The page and ticket alerts and the absent-metrics alert."""
+def alert_rules(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> tuple[AlertingRule, ...]:
+    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
@@ -161,7 +162,7 @@ def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
                     "summary": f"{what} is burning its error budget too fast",
                     "description": f"{what}{_where(slo)} burns its error budget at {{{{ $value | humanize }}}}x "
                     f"(threshold: {spent}).",
-                    "runbook_url": f"{c.RUNBOOK_BASE}#{alert.lower()}",
+                    "runbook_url": f"{runbook_base_url}/{alert}.md",
                 },
             )
         )
@@ -175,14 +176,14 @@ def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
                 "summary": f"{what}: the SLI's metrics are absent",
                 "description": f"No normalized series for {what} exist: its burn rates read no data. "
                 "Check that vLLM is scraped and the inferwatch normalization rules are loaded.",
-                "runbook_url": f"{c.RUNBOOK_BASE}#{c.ALERT_ABSENT.lower()}",
+                "runbook_url": f"{runbook_base_url}/{c.ALERT_ABSENT}.md",
             },
         )
     )
     return tuple(rules)
 
 
-def slo_group(slo: SLO) -> RuleGroup:
+def slo_group(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> RuleGroup:
     """One SLO's rules as one group, in dependency order.
 
     Prometheus evaluates a group's rules in order at the same instant, so every burn rate
@@ -190,13 +191,14 @@ def slo_group(slo: SLO) -> RuleGroup:
     evaluation: no rule lags another by an evaluation interval.
     """
     return RuleGroup(
-        f"inferwatch-slo-{slo.name}", (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo))
+        f"inferwatch-slo-{slo.name}",
+        (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url)),
     )
 
 
-def slo_rule_file(slos: Sequence[SLO]) -> RuleFile:
+def slo_rule_file(slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> RuleFile:
     """Every SLO's rule group in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(slo_group(slo) for slo in slos))
+    return RuleFile(tuple(slo_group(slo, runbook_base_url) for slo in slos))
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:

@@ -65,7 +65,7 @@ def test_fewer_rules_than_sloth_and_cli_prints_counts(tmp_path: Path, repo_root:
     )
     assert res.exit_code == 0, res.output
     assert "chat-ttft: 14 rules" in res.stderr
-    assert (tmp_path / "slo-rules.yaml").read_text().count("record: ") == 3 * 11
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 11
 
 
 def test_no_long_range_over_bucket_series() -> None:
