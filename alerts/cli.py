@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 from inferwatch.alerts.catalog import alert_definitions
+from inferwatch.alerts.vllm_families import normalized_families, unknown_families, vllm_source_dir
 
 from inferwatch.build import build
 from inferwatch.cli import AppContext, pass_app
@@ -42,3 +43,20 @@ def rules_list(app: AppContext) -> None:
     width = max(len(d.name) for d in defs)
     for d in defs:
         click.echo(f"{d.name:<{width}}  {d.severity:<6}  {d.threshold}")
+
+
+@rules.command(name="vllm-coverage")
+@click.option(
+    "--vllm-source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="vLLM package folder to read (default: the vLLM installed with the `vllm` extra).",
+)
+def rules_vllm_coverage(vllm_source: Path | None) -> None:
+    """List the metric families the installed vLLM declares that the normalization rules do not read."""
+    source = vllm_source or vllm_source_dir()
+    unknown = unknown_families(source)
+    click.echo(f"{source}: {len(unknown)} vLLM metric famil{'y' if len(unknown) == 1 else 'ies'} not normalized")
+    for name in unknown:
+        click.echo(f"  {name}")
+    click.echo(f"(normalization reads {len(normalized_families())} vLLM families; the others pass through untouched)")

@@ -120,6 +120,14 @@ def test_non_utf8_names_the_byte_offset(tmp_path: Path) -> None:
     assert f"not UTF-8: byte offset {len(head)} (0xe9)" in result.stderr
 
 
+def test_a_character_yaml_forbids_names_the_byte_offset(tmp_path: Path) -> None:
+    f = tmp_path / "nul.yaml"
+    f.write_bytes("version: 1\n# café\n".encode() + b"\x00\n")
+    result = CliRunner().invoke(cli, ["-c", str(f), "config", "check"])
+    assert result.exit_code == 2
+    assert "byte offset 19: character U+0000 is not allowed in YAML" in result.stderr
+
+
 @pytest.mark.parametrize("depth", [MAX_NESTING + 1, 500, 5000])
 def test_deep_nesting_is_refused_before_it_is_built(tmp_path: Path, depth: int) -> None:
     f = tmp_path / "deep.yaml"

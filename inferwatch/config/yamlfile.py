@@ -79,6 +79,12 @@ def read_yaml_mapping(path: Path, source: str) -> Any:
     try:
         _check_structure(text, source)
         return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.reader.ReaderError as err:
+        # A character YAML forbids (a NUL, most C0 controls): name its byte, as for bad UTF-8.
+        offset = len(text[: err.position].encode())
+        raise ConfigError(
+            source, [FieldProblem("", f"byte offset {offset}: character U+{err.character:04X} is not allowed in YAML")]
+        ) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
