@@ -53,7 +53,7 @@ RUNBOOKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
 
 def rules_header(source: str) -> str:
     """The generated-file header of SLO rule files."""
-    return generated_header("SLO burn-rate rules", f"the slos: section of {source}")
+    return generated_header("SLO burn-rate rules", f"the slos: and thresholds: sections of {source}")
 
 
 def render_runbook(alert: str, header: str) -> str:
@@ -77,7 +77,9 @@ def render_runbook(alert: str, header: str) -> str:
 def artifacts(config: InferwatchConfig) -> list[Artifact]:
     """The SLO rule file (plain Prometheus), the same groups as a PrometheusRule object, and the runbooks."""
     slos, _ = slos_from_specs(config.slos, config.source)
-    rule_file = slo_rule_file(slos, config.runbook_base_url)
+    t = config.thresholds
+    holds = {c.ALERT_PAGE: t.slo_page_for, c.ALERT_TICKET: t.slo_ticket_for, c.ALERT_ABSENT: t.slo_absent_for}
+    rule_file = slo_rule_file(slos, config.runbook_base_url, holds)
     header = rules_header(config.source)
     out = [
         Artifact(RULES_PATH, to_prometheus_yaml(rule_file, header), ArtifactKind.PROMETHEUS_RULES),

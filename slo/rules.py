@@ -15,12 +15,13 @@ Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
 from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
 
+from inferwatch.config.durations import duration_seconds
 from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
@@ -139,12 +140,24 @@ def budget_rule(slo: SLO) -> RecordingRule:
     )
 
 
-def alert_rules(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> tuple[AlertingRule, ...]:
-    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md)."""
+# Each SLO alert's `for:` unless the configuration says otherwise (thresholds.slo_*_for).
+DEFAULT_HOLDS: Mapping[str, str] = {c.ALERT_PAGE: "2m", c.ALERT_TICKET: "15m", c.ALERT_ABSENT: "15m"}
+
+
+def _hold(duration: str) -> str | None:
+    return None if duration_seconds(duration) == 0 else duration
+
+
+def alert_rules(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> tuple[AlertingRule, ...]:
+    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md,
+    `for:` from ``holds`` by alert name; "0s" means none)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
-    for severity, alert, for_ in (("page", c.ALERT_PAGE, "2m"), ("ticket", c.ALERT_TICKET, "15m")):
+    for severity, alert in (("page", c.ALERT_PAGE), ("ticket", c.ALERT_TICKET)):
+        for_ = _hold(holds[alert])
         conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
         body = f"\nor ignoring ({c.WINDOW_LABEL})\n".join(conds)
         spent = ", ".join(
@@ -170,7 +183,7 @@ def alert_rules(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> t
         AlertingRule(
             alert=c.ALERT_ABSENT,
             expr=sli_queries(slo).absent,
-            for_="15m",
+            for_=_hold(holds[c.ALERT_ABSENT]),
             labels={**label, "severity": "ticket"},
             annotations={
                 "summary": f"{what}: the SLI's metrics are absent",
@@ -183,7 +196,9 @@ def alert_rules(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> t
     return tuple(rules)
 
 
-def slo_group(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> RuleGroup:
+def slo_group(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> RuleGroup:
     """One SLO's rules as one group, in dependency order.
 
     Prometheus evaluates a group's rules in order at the same instant, so every burn rate
@@ -192,13 +207,15 @@ def slo_group(slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> Rul
     """
     return RuleGroup(
         f"inferwatch-slo-{slo.name}",
-        (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url)),
+        (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
 
 
-def slo_rule_file(slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL) -> RuleFile:
+def slo_rule_file(
+    slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> RuleFile:
     """Every SLO's rule group in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(slo_group(slo, runbook_base_url) for slo in slos))
+    return RuleFile(tuple(slo_group(slo, runbook_base_url, holds) for slo in slos))
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:

@@ -179,3 +179,20 @@ def test_build_writes_what_check_then_accepts(tmp_path: Path, repo_root: Path, t
     checked = runner.invoke(cli, ["-c", config, "build", "--check", "--no-validate", "--out", str(tmp_path)])
     assert checked.exit_code == 6
     assert "cost-rules.yaml" in checked.stderr
+
+
+def test_every_alert_of_every_area_holds_for_its_configured_duration(repo_root: Path) -> None:
+    """All `*_for` thresholds set to 37m: every alerting rule that is built (rules area and SLOs) says 37m."""
+    base = load_config(repo_root / "examples" / "inferwatch.yaml")
+    fields = [name for name in type(base.thresholds).model_fields if name.endswith("_for")]
+    config = base.model_copy(update={"thresholds": base.thresholds.model_copy(update=dict.fromkeys(fields, "37m"))})
+    alerts = [
+        rule
+        for art in generate_all(config)
+        if art.kind is ArtifactKind.PROMETHEUS_RULES
+        for group in yaml.safe_load(art.content)["groups"]
+        for rule in group["rules"]
+        if "alert" in rule
+    ]
+    assert {r["alert"] for r in alerts} >= {"VLLMTimeToFirstTokenHigh", "InferwatchSLOBurnRatePage"}
+    assert [r["alert"] for r in alerts if r.get("for") != "37m"] == []

@@ -101,7 +101,8 @@ def test_committed_artifacts_match_the_example_config(repo_root: Path) -> None:
     assert all(s.group_by == ["namespace"] for s in config.slos)
     for art in artifacts(config):
         assert (repo_root / art.path).read_text() == art.content, f"{art.path}: run `inferwatch build`"
-    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH}
+    runbooks = {f"docs/runbooks/{alert}.md" for alert in (c.ALERT_PAGE, c.ALERT_TICKET, c.ALERT_ABSENT)}
+    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH, *runbooks}
 
 
 def test_prometheusrule_object_matches_the_crd(repo_root: Path) -> None:
