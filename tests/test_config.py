@@ -100,6 +100,7 @@ SLO = "slos:\n  - name: a\n    objective: 99\n    sli: {kind: ttft, threshold_se
         # a duplicate key would silently shadow the first value
         ("prometheus:\n  url: http://a:9090\n  url: http://b:9090\n", "line 3, column 3", "duplicate key 'url'"),
         ("buckets:\n  ttft: [1.0, 0.5]\n", "buckets.ttft", "strictly increasing"),
+        (SLO + "    group_by: [namespace, namespace]\n", "slos.0.group_by", "lists namespace twice"),
     ],
 )
 def test_cli_exits_2_naming_the_field(tmp_path: Path, text: str, field_path: str, message: str) -> None:

@@ -87,8 +87,10 @@ class SLOSpec(BaseModel):
 
     _objective_number = field_validator("objective", mode="before")(_not_bool)
 
-    @model_validator(mode="after")
-    def _unique_group_by(self) -> SLOSpec:
-        if len(set(self.group_by)) != len(self.group_by):
-            raise ValueError("group_by lists a label twice")
-        return self
+    @field_validator("group_by")
+    @classmethod
+    def _unique_group_by(cls, v: list[str]) -> list[str]:
+        twice = sorted({label for label in v if v.count(label) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} twice")
+        return v
