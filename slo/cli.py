@@ -25,6 +25,8 @@ from inferwatch.errors import ConfigError, FieldProblem, UsageError
 from inferwatch.prom import PrometheusReader
 
 AREA = "slo"
+# Longer than any retention a Prometheus keeps raw data for.
+MAX_LOOKBACK_DAYS = 3650
 
 log = logging.getLogger(__name__)
 
@@ -101,17 +103,28 @@ def check_command(
     Exits 2 naming file, SLO and field of every problem; writes nothing.
     """
     try:
-        positive = duration_seconds(lookback) > 0
+        sensible = 0 < duration_seconds(lookback) <= MAX_LOOKBACK_DAYS * 86400
     except ValueError:
-        positive = False
-    if not positive:
-        raise UsageError(f"--lookback {lookback!r}: use a duration such as 6h, 1d or 30d")
+        sensible = False
+    if not sensible:
+        raise UsageError(f"--lookback {lookback!r}: use a duration from 1s to {MAX_LOOKBACK_DAYS}d, e.g. 6h, 1d or 30d")
     at = _parse_at(at_text)
     paths = list(files) or ([app.config_path] if app.config_path else [])
     if not paths:
         raise UsageError("no SLO file given and no inferwatch.yaml found")
     slos, warnings = load_slo_files(paths)
     _print_warnings(warnings)
+    if not slos:
+        raise ConfigError(
+            ", ".join(str(p) for p in paths),
+            [
+                FieldProblem(
+                    "",
+                    "no SLO definitions found: expected an inferwatch.yaml with slos:, a list of SLOs, one SLO, "
+                    "or OpenSLO v1 documents (apiVersion: openslo/v1, kind: SLO)",
+                )
+            ],
+        )
     boundaries: dict[str, list[float]] | None = None
     if prometheus_url:
         reader = PrometheusReader(PrometheusSettings(url=prometheus_url))

@@ -90,7 +90,8 @@ SLO = "slos:\n  - name: a\n    objective: 99\n    sli: {kind: ttft, threshold_se
         # an objective whose error budget the rules cannot write
         (SLO.replace("objective: 99", "objective: 99.99999"), "slos.0.objective", "99.9999"),
         # absurd or malformed hold durations
-        ("thresholds:\n  ttft_for: 9999999d\n", "thresholds.ttft_for", "7d"),
+        ("thresholds:\n  ttft_for: 99999999999999999999d\n", "thresholds.ttft_for", "longer than the 7d"),
+        ("thresholds:\n  ecc_for: 8d\n", "thresholds.ecc_for", "longer than the 7d"),
         ("thresholds:\n  itl_for: 10 minutes\n", "thresholds.itl_for", "not a duration"),
         # template syntax in the runbook URL would be executed by Prometheus
         ("runbook_base_url: 'https://x/{{ $labels.pod }}'\n", "runbook_base_url", "template"),
@@ -119,6 +120,14 @@ def test_non_utf8_names_the_byte_offset(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["-c", str(f), "config", "check"])
     assert result.exit_code == 2
     assert f"not UTF-8: byte offset {len(head)} (0xe9)" in result.stderr
+
+
+def test_a_utf16_file_names_the_byte_offset(tmp_path: Path) -> None:
+    f = tmp_path / "utf16.yaml"
+    f.write_bytes("version: 1\n".encode("utf-16"))
+    result = CliRunner().invoke(cli, ["-c", str(f), "config", "check"])
+    assert result.exit_code == 2
+    assert "not UTF-8: byte offset 0 (0xff)" in result.stderr
 
 
 def test_a_character_yaml_forbids_names_the_byte_offset(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator
 
 # One unit, as alert `for:` clauses take it: 30s, 10m, 1h, 2d; "0s" means "fire at once".
-_DURATION = re.compile(r"^(0|[1-9][0-9]{0,6})(s|m|h|d)$")
+_DURATION = re.compile(r"^(0|[1-9][0-9]{0,39})(s|m|h|d)$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # An alert held longer than a week before firing is a typo (and outlives most retentions).
 MAX_FOR_SECONDS = 7 * 86400

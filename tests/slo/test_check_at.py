@@ -80,3 +80,19 @@ def test_check_refuses_a_bad_lookback(tmp_path: Path, lookback: str) -> None:
     )
     assert res.exit_code == 2
     assert "--lookback" in res.output
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apiVersion: OpenSLO/v1\nkind: SLO\nmetadata: {name: x}\nspec: {}\n",  # apiVersion typo
+        "prometheus: {url: http://x:9090}\n",  # an inferwatch.yaml without slos:
+        "slos: []\n",
+    ],
+)
+def test_check_of_a_file_without_slos_exits_2(tmp_path: Path, text: str) -> None:
+    spec = tmp_path / "none.yaml"
+    spec.write_text(text)
+    res = CliRunner().invoke(cli, ["slo", "check", str(spec)])
+    assert res.exit_code == 2, res.output
+    assert str(spec) in res.stderr and "no SLO definitions found" in res.stderr
