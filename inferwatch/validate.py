@@ -140,16 +140,16 @@ def _strict(schema: Any) -> Any:
 
 
 @functools.cache
-def _crd_schemas(reference: Path, group: str) -> dict[tuple[str, str], dict[str, Any]]:
-    """(kind, version) -> strict JSON schema of every CRD of ``group`` under ``reference``.
+def _crd_schemas(reference: Path, group: str, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(kind, version) -> strict JSON schema of the CRDs under ``reference`` that may define ``kind`` of ``group``.
 
-    Only files named for the group are parsed (KServe's are megabytes); a `.full` file wins over
-    a `.minimal` one.
+    Only the files named `<group>_<plural>` are parsed (KServe's are megabytes; the plural is
+    guessed as kind + "s", else every file of the group is read); a `.full` file wins over a
+    `.minimal` one.
     """
-    files = sorted(
-        (f for d in REFERENCE_DIRS for f in (reference / d).glob(f"{group}_*.yaml")),
-        key=lambda f: ".minimal." not in f.name,
-    )
+    of_group = [f for d in REFERENCE_DIRS for f in (reference / d).glob(f"{group}_*.yaml")]
+    named = [f for f in of_group if f.name.split(".yaml")[0].removeprefix(f"{group}_").split(".")[0] == f"{kind}s"]
+    files = sorted(named or of_group, key=lambda f: ".minimal." not in f.name)
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
     for f in files:
@@ -179,7 +179,7 @@ def check_kubernetes(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
     for api_version, kind in types:
         group, _, version = api_version.rpartition("/")
         if "." in group:
-            schema = _crd_schemas(reference_dir(), group).get((kind.lower(), version))
+            schema = _crd_schemas(reference_dir(), group, kind.lower()).get((kind.lower(), version))
             if schema is not None:
                 target = crd_dir / group / f"{kind.lower()}_{version}.json"
                 target.parent.mkdir(parents=True, exist_ok=True)
