@@ -67,6 +67,19 @@ spec:
   triggers: [{type: prometheus, metadata: {query: up, threshold: "1"}}]
 """
 
+ISVC = """apiVersion: serving.kserve.io/v1beta1
+kind: InferenceService
+metadata: {name: llama}
+spec:
+  predictor:
+    minReplicas: 1
+    model:
+      modelFormat: {name: huggingface}
+      storageUri: hf://meta-llama/Llama-3.1-8B-Instruct
+      resources:
+        limits: {nvidia.com/gpu: "1", memory: 24Gi}
+"""
+
 
 @pytest.mark.parametrize(
     ("good", "bad", "complaint"),
@@ -75,8 +88,9 @@ spec:
         (RULE, RULE.replace("    - record", "    - recrod"), "recrod"),
         (RULE, RULE.replace("  groups:", "  groupz: []\n  groups:"), "additional properties 'groupz' not allowed"),
         (SCALED, SCALED + "  bogus: 1\n", "additional properties 'bogus' not allowed"),
+        (ISVC, ISVC.replace("minReplicas: 1", "minReplicas: one"), "minReplicas"),
     ],
-    ids=["core", "prometheusrule-rule", "prometheusrule-spec", "keda"],
+    ids=["core", "prometheusrule-rule", "prometheusrule-spec", "keda", "kserve"],
 )
 def test_kubeconform_strict_offline(tmp_path: Path, tools: Toolbox, good: str, bad: str, complaint: str) -> None:
     assert _check(tmp_path, "good.yaml", good, ArtifactKind.KUBERNETES, tools).ok
