@@ -21,6 +21,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from inferwatch import contract
 from inferwatch.cli import AppContext, pass_app
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.errors import ConfigError, FieldProblem
@@ -148,7 +149,7 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         identity = PodIdentity(settings.pod_namespace, settings.pod_name, settings.container_name)
         registry.register(AttributionCollector(sidecar_source(identity, sampler.snapshot)))
     else:
-        log.info("sidecar without exporter.pod_name/pod_namespace: no inferwatch_gpu_allocation_ratio")
+        log.info("sidecar without exporter.pod_name/pod_namespace: no %s", contract.GPU_ALLOCATION.name)
     if settings.otlp_endpoint is not None:
         from inferwatch.exporters.otlp import OtlpPusher
 

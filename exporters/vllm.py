@@ -5,8 +5,8 @@ scrape), with a time limit on the whole exchange and a maximum body size, parses
 prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` renames
 families that older vLLM versions (and llm-d-inference-sim) still emit to the current names and
 drops an old family when its current name is present too, so a family is never exposed twice.
-`VllmCollector` yields the latest snapshot's `vllm:*` families plus `inferwatch_vllm_up`,
-`inferwatch_vllm_scrape_duration_seconds` and `inferwatch_vllm_scrape_errors_total{reason}`. A
+`VllmCollector` yields the latest snapshot's `vllm:*` families plus the contract's vLLM series
+(`inferwatch.contract`: up, scrape duration, scrape errors by reason). A
 hung, refused, oversized or garbage response makes `inferwatch_vllm_up` 0, counts the failure by
 reason and logs it once per change; it never raises from a scrape.
 """
@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import logging
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from inferwatch.exporters import families
+from inferwatch.exporters.worker import PeriodicWorker
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
+
+from inferwatch import contract
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +45,14 @@ RENAMED_FAMILIES: dict[str, str] = {
 class VllmScrapeError(Exception):
     """One scrape of the vLLM endpoint failed; the message is the reason logged.
 
-    `reason` is the failure's class, a label of `inferwatch_vllm_scrape_errors_total`: timeout,
-    connection, http_status, too_large, not_utf8 or unparseable.
+    `reason` is the failure's class, one of `contract.VLLM_SCRAPE_ERROR_REASONS` (the `reason`
+    label of the scrape-errors counter).
     """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
+        if reason not in contract.VLLM_SCRAPE_ERROR_REASONS:
+            raise ValueError(f"unknown scrape error reason {reason!r}")
         self.reason = reason
 
 
@@ -138,8 +143,9 @@ class VllmScraper:
         self._snapshot: VllmSnapshot | None = None
         self._last_error: str | None = None
         self._errors: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = PeriodicWorker(
+            "inferwatch-vllm-scraper", self.scrape_once, interval_s=interval_s, join_timeout_s=timeout_s + 5
+        )
 
     def snapshot(self) -> VllmSnapshot | None:
         """The latest scrape's result, or None before the first scrape finished."""
@@ -148,25 +154,13 @@ class VllmScraper:
     def start(self) -> None:
         """Scrape once now (so readiness is honest), then keep scraping in the background."""
         self.scrape_once()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inferwatch-vllm-scraper", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        """Stop the background thread and close the HTTP client."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._timeout + 5)
-            self._thread = None
+        """Stop the background worker and close the HTTP client."""
+        self._worker.stop()
         if self._own_client:
             self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.scrape_once()
-            except Exception:  # a bug must not stop scraping forever: log it and go on
-                log.exception("vLLM scrape of %s failed unexpectedly", self.url)
 
     def scrape_once(self) -> VllmSnapshot:
         """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
@@ -237,17 +231,11 @@ class VllmCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """`inferwatch_vllm_up`, the scrape duration and (when up) the translated `vllm:*` families."""
         snap = self._scraper.snapshot()
-        up = GaugeMetricFamily("inferwatch_vllm_up", "1 when the last scrape of vLLM /metrics succeeded")
-        up.add_metric([], 1 if snap is not None and snap.up else 0)
-        yield up
+        yield families.single(contract.VLLM_UP, 1 if snap is not None and snap.up else 0)
         if snap is None:
             return
-        yield GaugeMetricFamily(
-            "inferwatch_vllm_scrape_duration_seconds", "duration of the last scrape of vLLM /metrics", snap.duration_s
-        )
-        errors = CounterMetricFamily(
-            "inferwatch_vllm_scrape_errors", "failed scrapes of vLLM /metrics by reason", labels=["reason"]
-        )
+        yield families.single(contract.VLLM_SCRAPE_DURATION, snap.duration_s)
+        errors = families.family(contract.VLLM_SCRAPE_ERRORS)
         for reason, count in snap.errors_total:
             errors.add_metric([reason], count)
         yield errors
