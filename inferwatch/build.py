@@ -21,6 +21,7 @@ from inferwatch.alerts import generate as alerts_generate
 from inferwatch.artifacts import Artifact
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
+from inferwatch.exporters import reference as exporter_reference
 from inferwatch.fileio import write_all_atomic
 from inferwatch.slo import generate as slo_generate
 from inferwatch.slo.cost import generate as cost_generate
@@ -41,6 +42,7 @@ def generators() -> list[tuple[str, Generator]]:
         ("SLO rules", slo_generate.artifacts),
         ("rules, alerts and runbooks", alerts_generate.artifacts),
         ("cost rules", cost_generate.artifacts),
+        ("exporter series reference", exporter_reference.artifacts),
     ]
 
 
