@@ -28,6 +28,7 @@ pytest.importorskip("torch", reason="the GPU load is a PyTorch matmul; PyTorch i
 
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend  # noqa: E402
 
+from inferwatch import contract  # noqa: E402
 from tests.support.exporter import CONTRACT_GPU_SERIES, exporter_process, scrape  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -156,21 +157,9 @@ def test_every_gpu_series_is_read_from_real_nvml(sampler: GpuSampler) -> None:
     registry = CollectorRegistry()
     registry.register(GpuCollector(sampler))
     families = {m.name: m for m in registry.collect()}
-    for name in (
-        "inferwatch_gpu_info",
-        "inferwatch_gpu_up",
-        "inferwatch_gpu_utilization_ratio",
-        "inferwatch_gpu_busy_seconds",
-        "inferwatch_gpu_memory_used_bytes",
-        "inferwatch_gpu_memory_total_bytes",
-        "inferwatch_gpu_power_watts",
-        "inferwatch_gpu_power_limit_watts",
-        "inferwatch_gpu_energy_joules",
-        "inferwatch_gpu_temperature_celsius",
-        "inferwatch_gpu_clock_hertz",
-        "inferwatch_gpu_throttle_active",
-    ):
-        assert families[name].samples, f"{name} has no sample on real NVML"
+    for name in CONTRACT_GPU_SERIES:
+        family_name = contract.BY_NAME[name].family_name
+        assert families[family_name].samples, f"{name} has no sample on real NVML"
     clocks = {s.labels["clock"]: s.value for s in families["inferwatch_gpu_clock_hertz"].samples}
     assert set(clocks) == {"graphics", "sm", "memory", "video"} and clocks["memory"] > 1e9
     limit = registry.get_sample_value("inferwatch_gpu_power_limit_watts", {"gpu_uuid": gpu.uuid})
