@@ -13,7 +13,7 @@ import click
 from fastapi import FastAPI
 from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
 from inferwatch.exporters.errors import ExporterStartError
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
 from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
@@ -122,6 +122,8 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         only_uuids=only,
     )
     cached = [CachedPart("gpu", _registry_of(GpuCollector(sampler)), sampler.snapshot)]
+    # Rendered at every scrape (not cached): the age must grow while NVML stalls.
+    registry.register(GpuSampleAgeCollector(sampler))
     sources = [Source("gpu", sampler, lambda: sampler.snapshot() is not None)]
     scraper: VllmScraper | None = None
     if settings.vllm_url is not None:

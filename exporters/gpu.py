@@ -43,6 +43,7 @@ __all__ = [
     "FastReading",
     "GpuCollector",
     "GpuSample",
+    "GpuSampleAgeCollector",
     "GpuSampler",
     "GpuSnapshot",
     "MigSample",
@@ -463,6 +464,31 @@ class GpuCollector(Collector):
         if snap is None:
             return
         yield from snapshot_families(snap)
+
+
+class GpuSampleAgeCollector(Collector):
+    """How old each GPU's values are, computed at every scrape (one cheap gauge per GPU).
+
+    The GPU families are rendered once per snapshot; when NVML stalls no new snapshot comes and
+    the rendered values silently age. This collector belongs in the per-scrape registry, so the
+    age it serves grows with the stall.
+    """
+
+    def __init__(self, sampler: GpuSampler) -> None:
+        """Report on `sampler`'s snapshots, on its clock."""
+        self._sampler = sampler
+
+    def collect(self) -> Iterator[Metric]:
+        """One gauge per GPU that has ever been read (nothing before the first snapshot)."""
+        snap = self._sampler.snapshot()
+        if snap is None:
+            return
+        now = self._sampler.clock()
+        age = family(c.GPU_SAMPLE_AGE)
+        for g in snap.gpus:
+            if g.read_at is not None:
+                age.add_metric([g.uuid], max(0.0, now - g.read_at))
+        yield age
 
 
 def snapshot_families(snap: GpuSnapshot) -> list[Metric]:

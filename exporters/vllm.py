@@ -14,6 +14,7 @@ reason and logs it once per change; it never raises from a scrape.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -66,6 +67,7 @@ class VllmSnapshot:
     families: tuple[Metric, ...] = ()
     error: str | None = None
     errors_total: tuple[tuple[str, int], ...] = ()  # failed scrapes since start, by reason
+    repairs_total: tuple[tuple[str, int], ...] = ()  # problems repaired in good answers since start, by reason
 
 
 def _rename_family(family: Metric, new_name: str) -> Metric:
@@ -98,21 +100,68 @@ def translate_families(families: Iterable[Metric]) -> list[Metric]:
                 continue  # vLLM (or the simulator) emits both: the current family wins
             family = _rename_family(family, current)
         if family.name in seen:
-            continue  # a malformed body may repeat a family; exposing it twice would break the scrape
+            continue  # repair_families merged repeats; this is a renamed family meeting its current name
         seen.add(family.name)
         out.append(family)
     return out
 
 
 def parse_exposition(text: str) -> list[Metric]:
-    """Parse Prometheus text exposition (raises VllmScrapeError on garbage)."""
+    """Parse Prometheus text exposition (raises VllmScrapeError on garbage or an empty body)."""
+    if not text.strip():
+        # vLLM always declares its families; an empty 200 is a broken endpoint, not "no data".
+        raise VllmScrapeError("empty", "HTTP 200 with an empty body")
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise VllmScrapeError("unparseable", f"unparseable exposition: {err}") from err
-    if text.strip() and not families:
+    if not families:
         raise VllmScrapeError("unparseable", "body holds no metric families")
     return families
+
+
+# A backslash and the character it escapes; the text format defines only \\, \" and \n.
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_VALID_ESCAPES = frozenset('\\"n')
+
+
+def invalid_escapes(text: str) -> int:
+    """How many escapes in `text` the text format does not define (`\\q`); Prometheus keeps them verbatim."""
+    if "\\" not in text:  # the usual vLLM answer: no backslash at all, nothing to scan
+        return 0
+    return sum(1 for m in _ESCAPE.finditer(text) if m.group(1) not in _VALID_ESCAPES)
+
+
+def repair_families(families: Iterable[Metric]) -> tuple[list[Metric], dict[str, int]]:
+    """Merge a family block that appears again into the first one, and drop a series that comes twice.
+
+    Exposing either as it came would serve one series twice, which Prometheus rejects ("duplicate
+    sample") or resolves by dropping one at random. The first value of a series wins. Returns the
+    families and how many repairs of each kind (`repeated_family`, `duplicate_series`) were made.
+    """
+    by_name: dict[str, Metric] = {}
+    repairs: dict[str, int] = {}
+    for family in families:
+        first = by_name.get(family.name)
+        if first is None:
+            by_name[family.name] = family
+            continue
+        repairs["repeated_family"] = repairs.get("repeated_family", 0) + 1
+        if first.type == family.type:
+            first.samples.extend(family.samples)
+    for family in by_name.values():
+        seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+        kept: list[Sample] = []
+        for sample in family.samples:
+            key = (sample.name, frozenset(sample.labels.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            kept.append(sample)
+        if len(kept) != len(family.samples):
+            repairs["duplicate_series"] = repairs.get("duplicate_series", 0) + len(family.samples) - len(kept)
+            family.samples = kept
+    return list(by_name.values()), repairs
 
 
 class VllmScraper:
@@ -143,6 +192,7 @@ class VllmScraper:
         self._snapshot: VllmSnapshot | None = None
         self._last_error: str | None = None
         self._errors: dict[str, int] = {}
+        self._repairs: dict[str, int] = {}
         self._worker = PeriodicWorker(
             "inferwatch-vllm-scraper", self.scrape_once, interval_s=interval_s, join_timeout_s=timeout_s + 5
         )
@@ -168,7 +218,7 @@ class VllmScraper:
         families: tuple[Metric, ...] = ()
         error: str | None = None
         try:
-            families = tuple(translate_families(parse_exposition(self._fetch(started))))
+            families = tuple(translate_families(self._parse(self._fetch(started))))
         except VllmScrapeError as err:
             self._errors[err.reason] = self._errors.get(err.reason, 0) + 1
             error = str(err)
@@ -180,6 +230,7 @@ class VllmScraper:
             families=families,
             error=error,
             errors_total=tuple(sorted(self._errors.items())),
+            repairs_total=tuple(sorted(self._repairs.items())),
         )
         if error is not None and error != self._last_error:
             log.warning("vLLM scrape failed url=%s reason=%s", self.url, error)
@@ -188,6 +239,19 @@ class VllmScraper:
         self._last_error = error
         self._snapshot = snap
         return snap
+
+    def _parse(self, text: str) -> list[Metric]:
+        """Parse and repair one answer, counting each repair and logging its kind the first time it is seen."""
+        families, repairs = repair_families(parse_exposition(text))
+        escapes = invalid_escapes(text)
+        if escapes:
+            repairs["invalid_escape"] = escapes
+        for reason, count in repairs.items():
+            if reason not in self._repairs:
+                log.warning("vLLM answer repaired url=%s reason=%s count=%d (logged once per reason; "
+                            "counted in %s)", self.url, reason, count, contract.VLLM_SCRAPE_REPAIRS.name)  # fmt: skip
+            self._repairs[reason] = self._repairs.get(reason, 0) + count
+        return families
 
     def _fetch(self, started: float) -> str:
         """The body of one GET, within the time limit and the size limit."""
@@ -239,4 +303,8 @@ class VllmCollector(Collector):
         for reason, count in snap.errors_total:
             errors.add_metric([reason], count)
         yield errors
+        repairs = families.family(contract.VLLM_SCRAPE_REPAIRS)
+        for reason, count in snap.repairs_total:
+            repairs.add_metric([reason], count)
+        yield repairs
         yield from snap.families

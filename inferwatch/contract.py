@@ -92,6 +92,7 @@ GPU_UUID = "gpu_uuid"
 MIG_UUID = "mig_uuid"
 
 VLLM_SCRAPE_ERROR_REASONS: tuple[str, ...] = (
+    "empty",
     "timeout",
     "connection",
     "http_status",
@@ -99,6 +100,7 @@ VLLM_SCRAPE_ERROR_REASONS: tuple[str, ...] = (
     "not_utf8",
     "unparseable",
 )
+VLLM_REPAIR_REASONS: tuple[str, ...] = ("duplicate_series", "repeated_family", "invalid_escape")
 PCIE_DIRECTIONS: tuple[str, ...] = ("tx", "rx")
 ECC_TYPES: tuple[str, ...] = ("correctable", "uncorrectable")
 TEMPERATURE_SENSORS: tuple[str, ...] = ("gpu", "memory")
@@ -216,6 +218,15 @@ GPU_NVML_ERRORS = Series(
     "NVML calls that failed, by error (a read NVML does not support is left out, counted once)",
     Source.GPU,
 )
+GPU_SAMPLE_AGE = Series(
+    "inferwatch_gpu_sample_age_seconds",
+    Kind.GAUGE,
+    Unit.SECONDS,
+    (GPU_UUID,),
+    "seconds since the GPU's values were last read from NVML, taken at scrape time: it grows while NVML "
+    "calls stall or the GPU is down, so stale values are visible (about the sample interval when healthy)",
+    Source.GPU,
+)
 
 # ----- MIG instances ------------------------------------------------------------------------------
 MIG_INFO = Series(
@@ -291,6 +302,17 @@ VLLM_SCRAPE_ERRORS = Series(
     Source.VLLM,
     {"reason": VLLM_SCRAPE_ERROR_REASONS},
 )
+VLLM_SCRAPE_REPAIRS = Series(
+    "inferwatch_vllm_scrape_repairs_total",
+    Kind.COUNTER,
+    Unit.NONE,
+    ("reason",),
+    "problems found in good vLLM answers and repaired, by reason: a series served twice (the first value "
+    "is kept), a family block repeated (merged into the first), an escape the text format does not define "
+    "(kept verbatim, as Prometheus reads it)",
+    Source.VLLM,
+    {"reason": VLLM_REPAIR_REASONS},
+)
 
 # ----- the exporter -------------------------------------------------------------------------------
 EXPORTER_INFO = Series(
@@ -320,6 +342,7 @@ SERIES: tuple[Series, ...] = (
     GPU_ECC_ERRORS,
     GPU_PCIE_BYTES,
     GPU_NVML_ERRORS,
+    GPU_SAMPLE_AGE,
     MIG_INFO,
     MIG_SLICE_RATIO,
     MIG_MEMORY_USED,
@@ -329,6 +352,7 @@ SERIES: tuple[Series, ...] = (
     VLLM_UP,
     VLLM_SCRAPE_DURATION,
     VLLM_SCRAPE_ERRORS,
+    VLLM_SCRAPE_REPAIRS,
     EXPORTER_INFO,
 )
 """Every series of the contract, in the order the docs list them."""

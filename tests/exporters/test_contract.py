@@ -11,7 +11,7 @@ import pytest
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.exporters import nvml
 from inferwatch.exporters.attribution import AttributionCollector, daemonset_source
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler
+from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler
 from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
 from inferwatch.exporters.reference import SERIES_DOC_PATH, render
 from inferwatch.exporters.server import render_metrics
@@ -25,7 +25,8 @@ from inferwatch import contract
 from tests.exporters.fake_vllm import fake_vllm
 from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 
-VLLM_BODY = '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="m"} 1\n'
+# A series twice: served once, the repair counted.
+VLLM_BODY = '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="m"} 1\n' * 2
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
     """One scrape of every source the exporter has, each made to produce every series it can.
 
     Simulated GPUs (one MIG-enabled, one with an Xid event), a kubelet on a real gRPC socket
-    assigning a GPU and a MIG instance, and a vLLM endpoint that failed once before answering.
+    assigning a GPU and a MIG instance, and a vLLM endpoint that failed once before answering with a series twice.
     """
     sim = SimulatedNvml(2, mig_gpus={1: (3, 4)})
     sampler = GpuSampler(sim, interval_s=1.0, slow_interval_s=10.0)
@@ -57,6 +58,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
         registry = CollectorRegistry()
         for collector in (
             GpuCollector(sampler),
+            GpuSampleAgeCollector(sampler),
             VllmCollector(scraper),
             PodResourcesCollector(watcher),
             AttributionCollector(daemonset_source(watcher.snapshot, sampler.snapshot)),

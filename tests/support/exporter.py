@@ -105,5 +105,6 @@ CONTRACT_GPU_SERIES = [
         contract.GPU_TEMPERATURE,
         contract.GPU_CLOCK,
         contract.GPU_THROTTLE,
+        contract.GPU_SAMPLE_AGE,
     )
 ]
