@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from inferwatch.exporters import families
+from inferwatch.exporters import families, memory
+from inferwatch.exporters.memory import release_freed_memory
 from inferwatch.exporters.worker import PeriodicWorker
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -193,6 +194,8 @@ class VllmScraper:
         self._last_error: str | None = None
         self._errors: dict[str, int] = {}
         self._repairs: dict[str, int] = {}
+        self._body_bytes = 0
+        self._trims_due = 0
         self._worker = PeriodicWorker(
             "inferwatch-vllm-scraper", self.scrape_once, interval_s=interval_s, join_timeout_s=timeout_s + 5
         )
@@ -238,6 +241,13 @@ class VllmScraper:
             log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
         self._last_error = error
         self._snapshot = snap
+        # After an oversized answer give the freed heap back, now and after the next two scrapes: by
+        # then its snapshot and the text rendered from it have been replaced and freed too.
+        if self._body_bytes >= memory.TRIM_AFTER_BYTES:
+            self._trims_due = 3
+        if self._trims_due:
+            self._trims_due -= 1
+            release_freed_memory()
         return snap
 
     def _parse(self, text: str) -> list[Metric]:
@@ -256,8 +266,8 @@ class VllmScraper:
     def _fetch(self, started: float) -> str:
         """The body of one GET, within the time limit and the size limit."""
         deadline = started + self._timeout
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()  # one growing buffer, not hundreds of socket-read chunks left in the heap
+        self._body_bytes = 0
         try:
             with self._client.stream("GET", self.url, headers={"Accept": "text/plain"}) as resp:
                 if resp.status_code != 200:
@@ -268,19 +278,19 @@ class VllmScraper:
                         "too_large", f"body of {declared} bytes exceeds the {self._max_body}-byte limit"
                     )
                 for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max_body:
+                    self._body_bytes += len(chunk)
+                    if self._body_bytes > self._max_body:
                         raise VllmScrapeError("too_large", f"body exceeds the {self._max_body}-byte limit")
                     # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
                     if self._clock() > deadline:
                         raise VllmScrapeError("timeout", f"scrape exceeded {self._timeout}s")
-                    chunks.append(chunk)
+                    body += chunk
         except httpx.TimeoutException as err:
             raise VllmScrapeError("timeout", f"timed out after {self._timeout}s ({type(err).__name__})") from err
         except httpx.HTTPError as err:
             raise VllmScrapeError("connection", f"{type(err).__name__}: {err}") from err
         try:
-            return b"".join(chunks).decode("utf-8")
+            return body.decode("utf-8")
         except UnicodeDecodeError as err:
             raise VllmScrapeError("not_utf8", f"body is not UTF-8: {err}") from err
 

@@ -11,10 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 @dataclass
 class Answer:
-    """What the next GET answers: status and body (Content-Length always set)."""
+    """What the next GET answers: status and body; without `length` the body ends with the connection."""
 
     body: bytes = b""
     status: int = 200
+    length: bool = True
 
 
 class FakeVllm:
@@ -31,9 +32,11 @@ class FakeVllm:
                 answer = fake.answer
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(answer.body)))
+                if answer.length:
+                    self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                with contextlib.suppress(ConnectionError):  # a client that stops reading at its limit
+                    self.wfile.write(answer.body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass
@@ -44,9 +47,9 @@ class FakeVllm:
         self._thread = threading.Thread(target=self._server.serve_forever, name="fake-vllm", daemon=True)
         self._thread.start()
 
-    def serve(self, body: str | bytes, status: int = 200) -> None:
-        """Answer `body` with `status` from now on."""
-        self.answer = Answer(body.encode() if isinstance(body, str) else body, status)
+    def serve(self, body: str | bytes, status: int = 200, *, length: bool = True) -> None:
+        """Answer `body` with `status` from now on (`length=False`: no Content-Length, as a stream)."""
+        self.answer = Answer(body.encode() if isinstance(body, str) else body, status, length)
 
     def close(self) -> None:
         """Stop serving and release the port."""

@@ -11,6 +11,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+from inferwatch.exporters import memory
+from inferwatch.exporters import vllm as vllm_module
 from inferwatch.exporters.server import render_metrics
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
@@ -124,3 +126,37 @@ def test_a_clean_answer_counts_no_repair(vllm: FakeVllm, scraper: VllmScraper) -
     assert registry.get_sample_value("vllm:num_requests_running", {"model_name": 'a"b\\c\nd'}) == 1
     for reason in contract.VLLM_REPAIR_REASONS:
         assert _repairs(registry, reason) is None
+
+
+def test_the_heap_is_given_back_after_an_oversized_answer(
+    vllm: FakeVllm, scraper: VllmScraper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: RSS stayed ~40 MB up after a body refused at the size limit (glibc kept the freed pages)."""
+    trims: list[int] = []
+    monkeypatch.setattr(vllm_module, "release_freed_memory", lambda: trims.append(scraper_calls[0]) or True)
+    scraper_calls = [0]
+
+    def scrape() -> None:
+        scraper_calls[0] += 1
+        scraper.scrape_once()
+
+    small = RUNNING + 'vllm:num_requests_running{model_name="m"} 1\n'
+    vllm.serve(small)
+    scrape()
+    scrape()
+    assert trims == []  # an ordinary answer costs no trim
+    huge = RUNNING + 'vllm:num_requests_running{model_name="' + "x" * (2 << 20) + '"} 1\n'
+    vllm.serve(huge, length=False)
+    scrape()  # no Content-Length: over this scraper's limit (1 MiB) while reading, then refused
+    assert scraper.snapshot() is not None and not scraper.snapshot().up  # type: ignore[union-attr]
+    vllm.serve(small)
+    for _ in range(4):
+        scrape()
+    assert trims == [3, 4, 5]  # the oversized scrape, and the two that replace what it left
+    assert memory.TRIM_AFTER_BYTES <= 1 << 20
+
+
+def test_release_freed_memory_runs_here() -> None:
+    # On this glibc machine the call exists and is safe to make at any time.
+    assert memory._malloc_trim() is not None
+    memory.release_freed_memory()
