@@ -5,7 +5,8 @@ at start (`start + k × interval`): a slow step does not push every later one ba
 step overran are skipped rather than run back to back. An exception from `step()` never ends
 the thread; it is logged once (with its traceback) until the step succeeds again or fails
 differently, so a persistent fault writes one line, not one per tick. `stop()` sets the stop
-event (which also ends any `wait()` the step is in) and joins the thread.
+event (ending the wait for the next tick at once) and joins the thread; a step that blocks on its
+own (the NVML event wait) bounds its own wait.
 """
 
 from __future__ import annotations
@@ -61,10 +62,6 @@ class PeriodicWorker:
     def running(self) -> bool:
         """Whether the thread is alive."""
         return self._thread is not None and self._thread.is_alive()
-
-    def wait(self, seconds: float) -> bool:
-        """Sleep up to `seconds` unless the worker is stopped meanwhile; True when it is stopping."""
-        return self._stop.wait(seconds)
 
     def start(self) -> None:
         """Start the thread; the first step runs one interval from now."""
