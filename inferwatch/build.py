@@ -62,6 +62,7 @@ GENERATORS: list[Generator] = [
     Generator("slo", "inferwatch.slo.generate:artifacts"),
     Generator("alerts", "inferwatch.alerts.generate:artifacts"),
     Generator("cost", "inferwatch.slo.cost.generate:artifacts"),
+    Generator("exporter", "inferwatch.exporters.reference:artifacts"),
 ]
 
 
