@@ -12,7 +12,7 @@ configuration, so the chart and the CLI cannot disagree:
 - ``files/rules-config.json`` records the thresholds, SLOs and prices the rules were built from;
   the chart refuses to render when the values say otherwise (the rules would not match them).
 
-`artifacts(config)` is this module's entry in inferwatch.build's generators(); it runs the other
+`artifacts(config)` is this module's entry in inferwatch.build's GENERATORS; it runs the other
 generators itself so it sees their output. `chart_artifacts` is the pure part.
 """
 
@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Sequence
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal, get_args
 
 import yaml
@@ -31,8 +33,12 @@ from pydantic.fields import FieldInfo
 
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
 from inferwatch.config import InferwatchConfig
-from inferwatch.errors import ValidationFailedError
+from inferwatch.errors import ToolMissingError, ValidationFailedError
+from inferwatch.tools import Toolbox
+from inferwatch.validate import CheckResult
 
+# The chart's area name in inferwatch.build's GENERATORS (`inferwatch build --only chart`).
+CHART_AREA = "chart"
 CHART_DIR = "deploy/helm/inferwatch"
 RULES_FILES_DIR = f"{CHART_DIR}/files/prometheusrules"
 DASHBOARD_FILES_DIR = f"{CHART_DIR}/files/dashboards"
@@ -43,6 +49,8 @@ COMMAND = "inferwatch build"
 SIDECAR_POD_LABEL = "inferwatch.io/sidecar"
 # Name of the sidecar container's metrics port (an IANA service name: at most 15 characters).
 SIDECAR_PORT_NAME = "iw-metrics"
+# Kubernetes version the chart is rendered for when it is checked (helm's own default is v1.20).
+CHECK_KUBE_VERSION = "v1.34.0"
 # A ConfigMap holds at most 1 MiB; keep room for its metadata.
 MAX_DASHBOARD_BYTES = 1_000_000
 # The parts of the configuration that generated rules depend on.
@@ -359,8 +367,9 @@ def _emit(model: type[BaseModel], data: dict[str, Any], pad: str) -> list[str]:
             continue
         value = data[key]
         sub = _model_of(field.annotation)
-        if sub is not None and isinstance(value, dict) and value:
-            lines.append(f"{pad}{key}:")
+        if sub is not None and isinstance(value, dict):
+            # An empty section stays `{}`; its unset settings follow as comments.
+            lines.append(f"{pad}{key}:" if value else f"{pad}{key}: {{}}")
             lines.extend(_emit(sub, value, pad + "  "))
         else:
             lines.extend(_yaml_block(key, value, pad))
@@ -443,18 +452,18 @@ def chart_artifacts(config: InferwatchConfig, upstream: Sequence[Artifact]) -> l
     raise ValidationFailedError.
     """
     out = [
-        Artifact(f"{CHART_DIR}/values.yaml", render_values_yaml(config), ArtifactKind.DOCUMENT),
+        Artifact(f"{CHART_DIR}/values.yaml", render_values_yaml(config), ArtifactKind.HELM_CHART),
         Artifact(
             f"{CHART_DIR}/values.schema.json",
             json.dumps(values_schema(), indent=2) + "\n",
-            ArtifactKind.DOCUMENT,
+            ArtifactKind.HELM_CHART,
         ),
-        Artifact(RULES_CONFIG_PATH, rules_config_json(config), ArtifactKind.DOCUMENT),
+        Artifact(RULES_CONFIG_PATH, rules_config_json(config), ArtifactKind.HELM_CHART),
     ]
     for art in sorted(upstream, key=lambda a: a.path):
         if _is_prometheus_rule(art):
             name = PurePosixPath(art.path).name
-            out.append(Artifact(f"{RULES_FILES_DIR}/{name}", art.content, ArtifactKind.DOCUMENT))
+            out.append(Artifact(f"{RULES_FILES_DIR}/{name}", art.content, ArtifactKind.HELM_CHART))
     seen: dict[str, str] = {}
     for art in sorted(upstream, key=lambda a: a.path):
         if art.kind is not ArtifactKind.GRAFANA_DASHBOARD:
@@ -469,14 +478,58 @@ def chart_artifacts(config: InferwatchConfig, upstream: Sequence[Artifact]) -> l
         if name in seen:
             raise ValidationFailedError(f"{art.path} and {seen[name]} would share the dashboard ConfigMap {name!r}")
         seen[name] = art.path
-        # Copies are DOCUMENT: the originals are validated (and counted as dashboards) already.
-        out.append(Artifact(f"{DASHBOARD_FILES_DIR}/{name}.json", art.content, ArtifactKind.DOCUMENT))
+        # Copies are HELM_CHART files: the originals are validated (and counted as dashboards) already.
+        out.append(Artifact(f"{DASHBOARD_FILES_DIR}/{name}.json", art.content, ArtifactKind.HELM_CHART))
     return out
 
 
 def artifacts(config: InferwatchConfig) -> list[Artifact]:
     """Every generated file of the chart: runs the other generators of the build and embeds their output."""
-    from inferwatch.build import generators  # late: inferwatch.build lists this function
+    from inferwatch.build import GENERATORS  # late: inferwatch.build lists this function
 
-    upstream = [art for _, gen in generators() if gen is not artifacts for art in gen(config)]
+    upstream = [art for gen in GENERATORS if gen.area != CHART_AREA for art in gen.load()(config)]
     return chart_artifacts(config, upstream)
+
+
+# ---------------------------------------------------------------- validation (inferwatch build)
+
+
+def _checkout_chart() -> Path:
+    return Path(__file__).resolve().parent.parent / CHART_DIR
+
+
+def check_chart_file(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
+    """Check one generated chart file under ``root``: it parses; the schema is a JSON schema.
+
+    At values.yaml the chart as a whole is checked: the checkout's templates with the generated
+    files of ``root`` laid over them must pass `helm lint --strict` and `helm template`.
+    """
+    path = root / rel
+    try:
+        data = json.loads(path.read_text()) if rel.endswith(".json") else list(yaml.safe_load_all(path.read_text()))
+    except (ValueError, yaml.YAMLError) as err:
+        return [CheckResult(rel, "parse", False, str(err))]
+    if rel.endswith("values.schema.json"):
+        try:
+            import jsonschema
+        except ImportError:
+            raise ToolMissingError("jsonschema is not installed: pip install -c constraints.txt -e '.[dev]'") from None
+        try:
+            jsonschema.Draft202012Validator.check_schema(data)
+        except jsonschema.SchemaError as err:
+            return [CheckResult(rel, "jsonschema", False, str(err))]
+    if rel != f"{CHART_DIR}/values.yaml":
+        return [CheckResult(rel, "jsonschema" if rel.endswith("values.schema.json") else "parse", True, "")]
+    source = _checkout_chart()
+    if not (source / "Chart.yaml").is_file():
+        return [CheckResult(rel, "helm", False, f"no chart templates at {source}: build in a checkout")]
+    with tempfile.TemporaryDirectory(prefix="inferwatch-chart-") as tmp:
+        chart = Path(tmp) / "inferwatch"
+        shutil.copytree(source, chart, ignore=shutil.ignore_patterns("files", "values.yaml", "values.schema.json"))
+        shutil.copytree(root / CHART_DIR, chart, dirs_exist_ok=True)
+        results = []
+        proc = tools.run("helm", "lint", "--strict", str(chart))
+        results.append(CheckResult(rel, "helm lint", proc.returncode == 0, (proc.stdout + proc.stderr).strip()))
+        proc = tools.run("helm", "template", "inferwatch", str(chart), "--kube-version", CHECK_KUBE_VERSION)
+        results.append(CheckResult(rel, "helm template", proc.returncode == 0, proc.stderr.strip()))
+    return results
