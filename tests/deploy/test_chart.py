@@ -544,3 +544,13 @@ def test_two_dashboards_sharing_a_configmap_name_are_refused() -> None:
     ]
     with pytest.raises(ValidationFailedError, match="would share the dashboard ConfigMap 'gpu-fleet'"):
         chart_artifacts(InferwatchConfig(), arts)
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)
+def test_mounted_config_is_valid_for_the_cli(tools: Toolbox, values: Path, tmp_path: Path) -> None:
+    # What the exporter and the report load at start: inferwatch.yaml of the config ConfigMap.
+    text = one(_render(tools, values.name), "ConfigMap", "-config")["data"]["inferwatch.yaml"]
+    (tmp_path / "inferwatch.yaml").write_text(text)
+    config = load_config(tmp_path / "inferwatch.yaml")
+    assert config.slos and config.exporter.vllm_url is None
+    assert config.prometheus.url.startswith("http://") and "monitoring.svc" in config.prometheus.url
