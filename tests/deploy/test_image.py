@@ -17,11 +17,14 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from inferwatch import __version__
+from inferwatch.tools import Toolbox
+from tests.deploy.chart_support import helm_template, objects, one, pod_spec
 from tests.support.exporter import scrape
 from tests.support.processes import free_port, wait_for
 
@@ -73,12 +76,14 @@ def _run(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 @contextlib.contextmanager
-def _serving(container: str, log: Path, *args: str) -> Iterator[str]:
-    port = free_port()
-    argv = ["inferwatch", "exporter", "run", "--host", "127.0.0.1", "--port", str(port), *args]
+def _serving(container: str, log: Path, *args: str, run_opts: tuple[str, ...] = (), port: int = 0) -> Iterator[str]:
+    """The exporter serving from the image; with ``port`` the command line in ``args`` is taken whole."""
+    if not port:
+        port = free_port()
+        args = ("inferwatch", "exporter", "run", "--host", "127.0.0.1", "--port", str(port), *args)
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [*BUILDAH, "run", "--isolation", "chroot", container, "--", *argv],
+            [*BUILDAH, "run", "--isolation", "chroot", *run_opts, container, "--", *args],
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -140,3 +145,58 @@ def test_image_is_non_root_without_build_tools(image: str, container: str) -> No
     # the code is not writable by the user the pods run as
     probe = _run(container, "python", "-c", "open('/opt/inferwatch/probe', 'w')")
     assert probe.returncode != 0 and "Permission denied" in probe.stderr
+
+
+def test_chart_containers_run_in_the_image(tools: Toolbox, container: str, tmp_path: Path) -> None:
+    """The chart's own container specs (args, env, user, mounted inferwatch.yaml) work with the image.
+
+    The DaemonSet's exporter (attribution on, no kubelet here: it serves and counts the failed
+    kubelet reads), the helm test hook's script against it, and the CronJob's report command
+    against a Prometheus that is not there (exit 3, naming it).
+    """
+    port, closed = free_port(), free_port()
+    rendered = objects(
+        helm_template(
+            tools,
+            "--set", "inferwatch.exporter.gpu_backend=simulated",
+            "--set", "inferwatch.exporter.listen_host=127.0.0.1",
+            "--set", f"inferwatch.exporter.port={port}",
+            "--set", f"costReport.prometheusUrl=http://127.0.0.1:{closed}",
+        )
+    )  # fmt: skip
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "inferwatch.yaml").write_text(one(rendered, "ConfigMap", "-config")["data"]["inferwatch.yaml"])
+    config_dir.chmod(0o755)
+    (config_dir / "inferwatch.yaml").chmod(0o644)
+    mount = ("--volume", f"{config_dir}:/etc/inferwatch:ro")
+
+    def opts(obj: dict[str, Any], c: dict[str, Any]) -> tuple[str, ...]:
+        # the pod's user and the container's plain env, as the kubelet would give them
+        sc = pod_spec(obj)["securityContext"]
+        env = [f"{e['name']}={e['value']}" for e in c.get("env", []) if "value" in e]
+        return (*mount, "--user", f"{sc['runAsUser']}:{sc.get('runAsGroup', sc['runAsUser'])}",
+                *[x for pair in env for x in ("--env", pair)])  # fmt: skip
+
+    ds = one(rendered, "DaemonSet")
+    (exporter,) = pod_spec(ds)["containers"]
+    log = tmp_path / "daemonset.log"
+    with _serving(container, log, "inferwatch", *exporter["args"], run_opts=opts(ds, exporter), port=port) as url:
+        samples = scrape(url)
+        assert len(samples["inferwatch_gpu_up"]) == 2
+        assert samples["inferwatch_podresources_up"] == [({}, 0.0)]
+        hook = one(rendered, "Pod", "-test-metrics")
+        (scraper,) = hook["spec"]["containers"]
+        checked = _buildah(
+            "run", "--isolation", "chroot", *opts(hook, scraper), container, "--",
+            *scraper["command"][:-1], f"{url}/metrics",
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    cron = one(rendered, "CronJob")
+    (report,) = pod_spec(cron)["containers"]
+    out = report["args"][report["args"].index("--out") + 1]
+    assert out == "/reports"
+    args = [a if a != out else "/tmp/cost-reports" for a in report["args"]]  # the PVC is not here
+    ran = _buildah("run", "--isolation", "chroot", *opts(cron, report), container, "--", "inferwatch", *args)
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    assert f"127.0.0.1:{closed}" in ran.stderr
