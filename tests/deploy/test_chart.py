@@ -324,8 +324,11 @@ def _assert_hardened(container: dict[str, Any], pod: dict[str, Any], *, non_root
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     assert container["resources"]["requests"] and container["resources"]["limits"]
-    if non_root:
+    if non_root:  # Pod Security "restricted": non-root, and only the volume types it allows
         assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] >= 1000
+        restricted = {"configMap", "emptyDir", "persistentVolumeClaim", "secret", "projected", "downwardAPI"}
+        assert all(set(v) - {"name"} <= restricted for v in pod.get("volumes", [])), pod.get("volumes")
+        assert not any(pod.get(k) for k in ("hostNetwork", "hostPID", "hostIPC"))
     # the only writable place is /tmp (an emptyDir), plus the reports volume of the cost report
     writable = {m["mountPath"] for m in container.get("volumeMounts", []) if not m.get("readOnly")}
     assert writable <= {"/tmp", "/reports"}
