@@ -402,10 +402,15 @@ def render_values_yaml(config: InferwatchConfig) -> str:
 # ---------------------------------------------------------------- values.schema.json
 
 
-def _strip_defaults(node: Any) -> Any:
-    # The config defaults are in values.yaml; in the schema they would only repeat it.
+def _strip_defaults(node: Any, names: bool = False) -> Any:
+    # The defaults are in values.yaml and the titles repeat the keys; in the schema they would
+    # only add bulk. ``names``: the keys of this mapping are property or definition names, kept.
     if isinstance(node, dict):
-        return {k: _strip_defaults(v) for k, v in node.items() if k not in ("default", "title")}
+        return {
+            k: _strip_defaults(v, names=not names and k in ("properties", "$defs"))
+            for k, v in node.items()
+            if names or k not in ("default", "title")
+        }
     if isinstance(node, list):
         return [_strip_defaults(v) for v in node]
     return node
