@@ -75,7 +75,7 @@ def sli_queries(slo: SLO) -> SLIQueries:
 
 
 def _indent(expr: str, n: int = 2) -> str:
-    return "\n".join(" " * n + line for line in expr.splitlines())
+    return "\n".join(" " * n + line for line in expr.split("\n"))
 
 
 def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:

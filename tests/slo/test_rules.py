@@ -193,3 +193,19 @@ def test_grouped_slos_never_hit_duplicate_series(tools: Toolbox, tmp_path: Path,
     test_file.write_text(dump_yaml(tests))
     proc = tools.run(tool, "test", "rules", str(test_file))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_hostile_matcher_value_gives_rules_promtool_accepts(tools: Toolbox, tmp_path: Path) -> None:
+    """A matcher value with \\r, \\x85, \\u2028 …: `config check` passes, `slo rules --out` writes valid rules."""
+    value = "a\rb\vc\fd\x1ce\x1df\x1eg\x85h\u2028i\u2029j"
+    spec = {"name": "odd", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}}
+    config = tmp_path / "inferwatch.yaml"
+    config.write_text(yaml.safe_dump({"slos": [{**spec, "matchers": {"namespace": value}}]}))
+    assert CliRunner().invoke(cli, ["-c", str(config), "config", "check"]).exit_code == 0
+    res = CliRunner().invoke(cli, ["-c", str(config), "slo", "rules", "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    written = tmp_path / "slo-rules.yaml"
+    check = tools.run("promtool", "check", "rules", str(written))
+    assert check.returncode == 0, check.stdout + check.stderr
+    exprs = [r["expr"] for g in yaml.safe_load(written.read_text())["groups"] for r in g["rules"]]
+    assert any('namespace="a\\rb\\vc\\fd\\u001ce\\u001df\\u001eg\\u0085h\\u2028i\\u2029j"' in e for e in exprs)
