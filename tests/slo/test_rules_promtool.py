@@ -74,9 +74,25 @@ def _alert(slo: SLO, alert: str, severity: str, ns: str, value: str) -> dict[str
     }
 
 
+def _hourly_weighted(good: list[float], total: list[float], at: int, prom2: bool) -> float:
+    """Good / total as the long windows read it at minute ``at`` from hourly sums.
+
+    promtool evaluates every group each minute (it ignores a group's interval), so the hourly
+    sums overlap: each minute's events are counted once per sum that covers them, in good and
+    total alike. The SLO group runs before the hourly group, so the sum of minute ``at`` is not
+    read yet.
+    """
+    first = 0 if prom2 else 1  # Prometheus 2 ranges include the sample at t - w
+    sums = [(s - 60 + first, s) for s in range(at)]
+    g = sum(good[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
+    t = sum(total[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
+    return g / t
+
+
 def _tests(prom2: bool) -> list[dict[str, Any]]:
     # Prometheus 2 range selectors include the sample at t - w, Prometheus 3's do not.
     fast_value = f"{13 / (61 if prom2 else 60) / 0.005:.4g}"
+    long_burn = (1 - _hourly_weighted([100.0] * 60 + [0.0] * 61, [100.0] * 60 + [1.0] * 61, 120, prom2)) / 0.005
     return [
         {
             "name": "outage after a healthy stretch pages within minutes; the healthy namespace stays quiet",
@@ -141,12 +157,23 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "input_series": [*_hist("a", "1.0", "100x59 1x60", "100x59 0x60")],
             "promql_expr_test": [
                 {
+                    # 6h reads the per-minute samples: exactly good / total
+                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="6h"}}',
+                    "eval_time": "120m",
+                    "exp_samples": [
+                        {
+                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="6h"}}',
+                            "value": (1 - 6000 / 6061) / 0.005,
+                        }
+                    ],
+                },
+                {
                     "expr": f'{c.BURN_RATE}{{slo="ttft",window="30d"}}',
                     "eval_time": "120m",
                     "exp_samples": [
                         {
                             "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="30d"}}',
-                            "value": (1 - 6000 / 6061) / 0.005,
+                            "value": long_burn,
                         }
                     ],
                 },
@@ -156,7 +183,28 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
                     "exp_samples": [
                         {
                             "labels": f'{c.ERROR_BUDGET_REMAINING}{{namespace="a",slo="ttft"}}',
-                            "value": 1 - (1 - 6000 / 6061) / 0.005,
+                            "value": 1 - long_burn,
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "one namespace stops reporting while another still does: the absent alert names it",
+            "interval": "1m",
+            "input_series": [
+                *_hist("a", "1.0", "10x120", "10x120"),
+                *_hist("b", "1", "5x59 _x61", "5x59 _x61"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "60m", "alertname": c.ALERT_ABSENT, "exp_alerts": []},
+                {
+                    "eval_time": "90m",
+                    "alertname": c.ALERT_ABSENT,
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"slo": "ttft", "severity": "ticket", "namespace": "b"},
+                            "exp_annotations": _annotations(TTFT, c.ALERT_ABSENT, "", "b"),
                         }
                     ],
                 },

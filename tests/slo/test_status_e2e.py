@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import budget_rule, sli_rules, window_rules
+from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
 from inferwatch.slo.status import slo_status
 
 from inferwatch.cli import cli
@@ -112,6 +112,10 @@ def history(
     last = end_dt - timedelta(minutes=10)
     hist.backfill_rules(_rules_file(work / "p1.yaml", "normalize", normalize), start_dt, end_dt)
     hist.backfill_rules(_rules_file(work / "p2.yaml", "sli", sli_rules(slo)), start_dt, end_dt)
+    # the hourly group, on its own 1 h interval and the offset Prometheus would give it
+    hourly = work / "p2h.yaml"
+    hourly.write_text(to_prometheus_yaml(RuleFile((slo_groups(slo)[1],))))
+    hist.backfill_rules(hourly, start_dt, end_dt)
     hist.backfill_rules(_rules_file(work / "p3.yaml", "windows", window_rules(slo)), last, end_dt)
     hist.backfill_rules(_rules_file(work / "p4.yaml", "budget", (budget_rule(slo),)), last, end_dt)
     try:
