@@ -7,6 +7,7 @@ hourly group records, and every rule set it loads passes promtool.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def test_hourly_sums_are_what_the_hourly_group_records() -> None:
     """Each hourly sample sums the 5-minute rate samples of the hour before it, one hour apart."""
     h = _history(n=1)
     hours = _hourly_sums(h, h.good[0], h.total[0])
-    assert [b[0] - a[0] for a, b in zip(hours, hours[1:], strict=False)] == [3600] * (len(hours) - 1)
+    assert [b[0] - a[0] for a, b in itertools.pairwise(hours)] == [3600] * (len(hours) - 1)
     t_last, good, total = hours[-1]
     ks = range(h.index(t_last - 3600) + 1, h.index(t_last) + 1)
     assert math.isclose(total, sum(h.rate5m(h.total[0], k) for k in ks))
@@ -72,7 +73,12 @@ def test_openmetrics_history_holds_every_rule_sets_inputs(tmp_path: Path) -> Non
     text = path.read_text()
     assert text.endswith("# EOF\n") and n == text.count("\n") - 1
     names = [line.split("{", 1)[0] for line in text.splitlines()[:-1]]
-    for name in ("vllm:time_to_first_token_seconds_count", c.GOOD_EVENTS, c.TOTAL_EVENTS_HOURLY, "slo:sli_error:ratio_rate5m"):
+    for name in (
+        "vllm:time_to_first_token_seconds_count",
+        c.GOOD_EVENTS,
+        c.TOTAL_EVENTS_HOURLY,
+        "slo:sli_error:ratio_rate5m",
+    ):
         assert name in names
     # one family's lines are contiguous (OpenMetrics forbids interleaving)
     starts = [i for i, name in enumerate(names) if i == 0 or names[i - 1] != name]

@@ -24,6 +24,7 @@ from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
+from inferwatch.slo.status import slo_status
 
 from inferwatch.cli import cli
 from inferwatch.config import PrometheusSettings
@@ -31,7 +32,6 @@ from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
 from inferwatch.prom import PrometheusReader
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
-from inferwatch.slo.status import slo_status
 from inferwatch.tools import Toolbox
 from tests.slo.scale.victoriametrics import VictoriaMetricsHistory, start_vmalert
 from tests.slo.test_status_e2e import DAY, SPEC, _series, _traffic_a, _traffic_b
@@ -124,7 +124,9 @@ def test_generated_rule_files_evaluate_on_vmalert(
         def all_evaluated() -> bool:
             gs = groups()
             return bool(gs) and all(
-                not str(r.get("lastEvaluation", "")).startswith("0001") for g in gs for r in g["rules"]  # type: ignore[union-attr]
+                not str(r.get("lastEvaluation", "")).startswith("0001")
+                for g in gs
+                for r in g["rules"]  # type: ignore[union-attr]
             )
 
         wait_for(all_evaluated, "vmalert to evaluate every rule once", timeout=120, interval=1)

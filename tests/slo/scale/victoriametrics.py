@@ -69,7 +69,7 @@ def _exposition(series: Iterable[Series]) -> Iterable[str]:
         labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(s.labels.items()))
         prefix = f"{s.name}{{{labels}}}" if labels else s.name
         for t, v in s.points:
-            yield f"{prefix} {v!r} {int(round(t * 1000))}\n"
+            yield f"{prefix} {v!r} {round(t * 1000)}\n"
 
 
 @dataclass
@@ -136,6 +136,8 @@ class VictoriaMetricsHistory:
         ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, cwd=self.workdir)
         if proc.returncode != 0:
-            raise RuntimeError(f"vmalert replay of {rule_file.name} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+            raise RuntimeError(
+                f"vmalert replay of {rule_file.name} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
+            )
         self.flush()
         return proc.stdout + proc.stderr
