@@ -130,7 +130,7 @@ class History:
 
     def expected_budget(self, i: int, window_s: int, error_budget: float) -> float | None:
         """Budget remaining (ratio) over the window ending at ``end``, from the exact counts."""
-        a, b = self.index(self.end - window_s), self.index(self.end)
+        a, b = max(self.index(self.end - window_s), 0), self.index(self.end)
         total = self.total[i][b] - self.total[i][a]
         if total <= 0:
             return None
@@ -178,7 +178,8 @@ def openmetrics(h: History, slo: SLO, sloth_labels: dict[str, str], path: Path) 
     def add(name: str, labels: dict[str, str], points: Iterator[tuple[int, float]]) -> None:
         families.setdefault(name, []).append(_lines(name, labels, points))
 
-    for i in range(h.n):
+    def namespace(i: int) -> None:
+        # a function per namespace, so each generator below reads its own namespace's arrays
         ns = {"namespace": f"ns-{i:04d}", "model_name": "m", "pod": f"ns-{i:04d}-vllm-0"}
         good, total = h.good[i], h.total[i]
         add(RAW_COUNT, ns, ((t, total[k]) for k, t in enumerate(times)))
@@ -204,6 +205,9 @@ def openmetrics(h: History, slo: SLO, sloth_labels: dict[str, str], path: Path) 
             {**sloth_labels, **grp},
             ((times[k], _sloth_ratio(h, good, total, k)) for k in recorded),
         )
+
+    for i in range(h.n):
+        namespace(i)
     count = 0
     with path.open("w") as f:
         for name in sorted(families):
@@ -298,9 +302,11 @@ def pyrra_rules(slo: SLO) -> RuleFile:
 
 
 def pyrra_budget_query(slo: SLO) -> str:
-    """Budget remaining per namespace as Pyrra's dashboards compute it from its increase series."""
-    w = slo.window
-    return f"1 - (1 - {RAW_BUCKET}:increase{w} / ignoring (le) {RAW_COUNT}:increase{w}) / {slo.error_budget:.12g}"
+    """Budget remaining per namespace from Pyrra's increase rules' expressions (evaluated at the history's end)."""
+    increase = {r.record: r.expr for r in pyrra_rules(slo).groups[0].rules if isinstance(r, RecordingRule)}
+    good = increase[f"{RAW_BUCKET}:increase{slo.window}"]
+    total = increase[f"{RAW_COUNT}:increase{slo.window}"]
+    return f"1 - (1 - ({good}) / ({total})) / {slo.error_budget:.12g}"
 
 
 @dataclass
@@ -553,6 +559,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     tools = Toolbox.default()
     results: dict[int, list[SetFigures]] = {}
     for n in args.series:

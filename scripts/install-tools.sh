@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned toolchain inferwatch's tests and demo need into .tools/bin (git-ignored):
-# Prometheus 3.x + promtool, Alertmanager + amtool, helm, kubeconform, llm-d-inference-sim.
+# Prometheus 3.x + promtool, Alertmanager + amtool, helm, kubeconform, llm-d-inference-sim, Sloth
+# (the SLO benchmark's anchor) and VictoriaMetrics + vmalert (the scale-out backend test).
 # Everything is built from the Go module proxy; Debian's prometheus / prometheus-alertmanager
 # packages are the fallback (announced loudly) and Debian's promtool 2.x is installed as the
 # rule-compatibility check. Idempotent: a tool whose pinned version is already there is kept.
@@ -143,8 +144,8 @@ for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-
     helm) v=$("$bin/$t" version --short 2>&1 | head -1) ;;
     kubeconform) v=$("$bin/$t" -v 2>&1 | head -1) ;;
     llm-d-inference-sim) v="$(cat "$stamps/$t")" ;;
-    sloth) v=$("$bin/$t" version 2>&1 | head -1) ;;
-    victoria-metrics | vmalert) v=$("$bin/$t" -version 2>&1 | head -1) ;;
+    sloth) v=$("$bin/$t" version 2>/dev/null | tail -1) ;;
+    victoria-metrics | vmalert) v=$("$bin/$t" -version 2>/dev/null | tail -1) ;;
     *) v=$("$bin/$t" --version 2>&1 | head -1) ;;
   esac
   printf '  %-20s %s\n' "$t" "$v"

@@ -80,6 +80,15 @@ def test_openmetrics_history_holds_every_rule_sets_inputs(tmp_path: Path) -> Non
         "slo:sli_error:ratio_rate5m",
     ):
         assert name in names
+    # each namespace's series carry its own counts
+    for i in range(2):
+        last = [
+            ln
+            for ln in text.splitlines()
+            if ln.startswith(f'vllm:time_to_first_token_seconds_count{{model_name="m",namespace="ns-{i:04d}"')
+        ][-1]
+        assert float(last.split()[1]) == h.total[i][-1]
+    assert h.total[0][-1] != h.total[1][-1]
     # one family's lines are contiguous (OpenMetrics forbids interleaving)
     starts = [i for i, name in enumerate(names) if i == 0 or names[i - 1] != name]
     assert len(starts) == len(set(names))
