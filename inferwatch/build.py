@@ -26,6 +26,7 @@ from inferwatch.slo import generate as slo_generate
 from inferwatch.slo.cost import generate as cost_generate
 from inferwatch.tools import Toolbox
 from inferwatch.validate import CheckResult, check_file
+from inferwatch.workloads import generate as workloads_generate
 
 Generator = Callable[[InferwatchConfig], list[Artifact]]
 
@@ -41,6 +42,7 @@ def generators() -> list[tuple[str, Generator]]:
         ("SLO rules", slo_generate.artifacts),
         ("rules, alerts and runbooks", alerts_generate.artifacts),
         ("cost rules", cost_generate.artifacts),
+        ("workload manifests", workloads_generate.artifacts),
     ]
 
 

@@ -13,6 +13,7 @@ from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
 from inferwatch.config.slo import SLOSpec
 from inferwatch.config.thresholds import Thresholds
+from inferwatch.config.workload import WorkloadSpec
 from inferwatch.errors import ConfigError, FieldProblem
 
 ENV_PREFIX = "INFERWATCH_"
@@ -48,6 +49,7 @@ class InferwatchConfig(BaseModel):
     slos: list[SLOSpec] = Field(default_factory=list)
     pricing: Pricing = Field(default_factory=Pricing)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
 
     @field_validator("version")
     @classmethod
