@@ -14,6 +14,7 @@ such a directory from two sources that need no network:
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -92,13 +93,19 @@ def _rewrite_refs(node: Any) -> Any:
     return node
 
 
+@functools.cache
+def _definitions(source: Path) -> dict[str, Any]:
+    defs: dict[str, Any] = json.loads((source / "_definitions.json").read_text())["$defs"]
+    return defs
+
+
 def kubernetes_schema(ref: KindRef, source: Path) -> dict[str, Any]:
     """A self-contained strict schema of a built-in kind (only the definitions it reaches inlined)."""
     path = source / ref.file_name
     if not path.is_file():
         raise SchemaNotFoundError(f"no Kubernetes schema for {ref.api_version} {ref.kind}")
     schema: dict[str, Any] = json.loads(path.read_text())
-    defs: dict[str, Any] = json.loads((source / "_definitions.json").read_text())["$defs"]
+    defs = _definitions(source)
     needed: dict[str, Any] = {}
     todo = [_def_name(r) for r in _refs(schema)]
     while todo:
@@ -158,7 +165,8 @@ def load_crds(paths: Iterable[Path]) -> dict[KindRef, dict[str, Any]]:
     """Schemas of every CRD in the YAML files `paths`."""
     out: dict[KindRef, dict[str, Any]] = {}
     for path in paths:
-        for doc in yaml.safe_load_all(path.read_text()):
+        # The C loader: KServe's CRDs are megabytes of YAML.
+        for doc in yaml.load_all(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
             if doc and doc.get("kind") == "CustomResourceDefinition":
                 out |= crd_schemas(doc)
     return out

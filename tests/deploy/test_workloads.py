@@ -1,0 +1,276 @@
+"""The generated vLLM/KServe/autoscaling manifests: strictly valid, and their sidecars configured right.
+
+Validation is kubeconform -strict against Kubernetes's schemas (kubernetes-validate, offline) and
+the KServe, prometheus-operator and KEDA CRDs in ../shared/reference. Each sidecar's environment
+and arguments go back through the exporter's own loader and CLI parser, and must describe the pod
+they sit in: the vLLM port and scheme, the CA file mounted from KServe's certificate Secret, the
+metrics port, the GPU container and the downward-API identity.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from inferwatch.exporters.cli import effective_settings, run
+
+from inferwatch.cli import cli
+from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
+from inferwatch.errors import ConfigError
+from inferwatch.kubeschemas import KindRef, kinds_in, kubeconform_args, load_crds, write_schema_dir
+from inferwatch.tools import Toolbox
+from inferwatch.workloads.generate import WORKLOADS_DIR, manifests
+from inferwatch.workloads.sidecar import (
+    DOWNWARD_FIELDS,
+    METRICS_PORT_NAME,
+    SIDECAR_CONTAINER,
+    SIDECAR_LABEL,
+    SettingNameError,
+    env_name,
+)
+from tests.conftest import REPO_ROOT
+
+REFERENCE = REPO_ROOT.parent / "shared" / "reference"
+CRD_FILES = [
+    REFERENCE / "kserve-crds" / "serving.kserve.io_inferenceservices.full.yaml",
+    REFERENCE / "kserve-crds" / "serving.kserve.io_llminferenceservices.full.yaml",
+    REFERENCE / "prometheus-operator-crds" / "monitoring.coreos.com_podmonitors.yaml",
+    REFERENCE / "prometheus-operator-crds" / "monitoring.coreos.com_prometheusrules.yaml",
+    REFERENCE / "keda-crds" / "keda.sh_scaledobjects.yaml",
+]
+CONFIG = load_config(REPO_ROOT / "examples" / "inferwatch.yaml", {})
+# Values the kubelet would put into the downward-API variables.
+POD_FIELDS = {"metadata.name": "qwen-chat-7d9f-abcde", "metadata.namespace": "llm"}
+
+
+def _documents(path: Path) -> list[dict[str, Any]]:
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def _manifest_paths() -> list[str]:
+    return [a.path for a in manifests(CONFIG)]
+
+
+@pytest.fixture(scope="module")
+def schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One schema directory for every kind the generated manifests use."""
+    out = tmp_path_factory.mktemp("schemas")
+    docs = [d for p in _manifest_paths() for d in _documents(REPO_ROOT / p)]
+    write_schema_dir(out, kinds_in(docs), load_crds(CRD_FILES))
+    return out
+
+
+def _kubeconform(tools: Toolbox, schemas: Path, files: list[Path]) -> tuple[int, str]:
+    proc = tools.run("kubeconform", *kubeconform_args(schemas), *map(str, files))
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_every_committed_manifest_is_strictly_valid(tools: Toolbox, schemas: Path) -> None:
+    files = [REPO_ROOT / p for p in _manifest_paths()]
+    total = sum(len(_documents(f)) for f in files)
+    rc, out = _kubeconform(tools, schemas, files)
+    assert rc == 0, out
+    # kubeconform reports a schema it cannot compile as "could not find schema": count the valid ones.
+    assert f"Valid: {total}, Invalid: 0, Errors: 0, Skipped: 0" in out, out
+    kinds = kinds_in(d for f in files for d in _documents(f))
+    assert {
+        KindRef("serving.kserve.io/v1beta1", "InferenceService"),
+        KindRef("serving.kserve.io/v1alpha2", "LLMInferenceService"),
+        KindRef("keda.sh/v1alpha1", "ScaledObject"),
+        KindRef("monitoring.coreos.com/v1", "PodMonitor"),
+        KindRef("autoscaling/v2", "HorizontalPodAutoscaler"),
+    } <= kinds
+
+
+def _pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every pod spec (or KServe pod template) a manifest carries."""
+    spec = doc["spec"]
+    if doc["kind"] == "Deployment":
+        return [spec["template"]["spec"]]
+    if doc["kind"] == "InferenceService":
+        return [spec["predictor"]]
+    if doc["kind"] == "LLMInferenceService":
+        return [spec["template"], *([spec["prefill"]["template"]] if "prefill" in spec else [])]
+    return []
+
+
+def _sidecar(pod: dict[str, Any]) -> dict[str, Any]:
+    found = [c for c in [*pod.get("initContainers", []), *pod.get("containers", [])] if c["name"] == SIDECAR_CONTAINER]
+    assert len(found) == 1, pod
+    return found[0]
+
+
+def _sidecar_docs() -> list[tuple[str, int, dict[str, Any], dict[str, Any]]]:
+    out = []
+    for path in _manifest_paths():
+        for doc in _documents(REPO_ROOT / path):
+            for i, pod in enumerate(_pod_specs(doc)):
+                out.append((path, i, doc, pod))
+    return out
+
+
+SIDECARS = _sidecar_docs()
+SIDECAR_IDS = [f"{p}#{i}" for p, i, _, _ in SIDECARS]
+
+
+@pytest.mark.parametrize(("path", "index", "doc", "pod"), SIDECARS, ids=SIDECAR_IDS)
+def test_a_typo_in_the_sidecar_is_rejected_by_the_schema(
+    tools: Toolbox, schemas: Path, tmp_path: Path, path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
+) -> None:
+    # Proves the schemas are strict down to the sidecar's place in each kind of object.
+    broken = copy.deepcopy(doc)
+    _sidecar(_pod_specs(broken)[index])["restartPolicyy"] = "Always"
+    target = tmp_path / "broken.yaml"
+    target.write_text(yaml.safe_dump(broken))
+    rc, out = _kubeconform(tools, schemas, [target])
+    assert rc != 0 and "restartPolicyy" in out, out
+
+
+def resolve_env(container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as the kubelet would set it (downward API from POD_FIELDS)."""
+    env: dict[str, str] = {}
+    for var in container["env"]:
+        if "value" in var:
+            env[var["name"]] = var["value"]
+        else:
+            env[var["name"]] = POD_FIELDS[var["valueFrom"]["fieldRef"]["fieldPath"]]
+    return env
+
+
+def parse_back(container: dict[str, Any]) -> ExporterSettings:
+    """The settings `inferwatch <args>` ends up with, given the container's environment."""
+    assert container["command"] == ["inferwatch"] and container["args"][:2] == ["exporter", "run"]
+    config = load_config(None, resolve_env(container))
+    ctx = run.make_context("run", list(container["args"][2:]))
+    flags = {k: v for k, v in ctx.params.items() if k != "log_format"}
+    flags["gpu_uuids"] = list(flags["gpu_uuids"]) or None
+    return effective_settings(config.exporter, flags)
+
+
+def _port(container: dict[str, Any], name: str | None = None) -> int:
+    ports = [p["containerPort"] for p in container.get("ports", []) if name is None or p["name"] == name]
+    assert len(ports) == 1, container
+    return int(ports[0])
+
+
+@pytest.mark.parametrize(("path", "index", "doc", "pod"), SIDECARS, ids=SIDECAR_IDS)
+def test_sidecar_settings_read_back_describe_their_pod(
+    path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
+) -> None:
+    sidecar = _sidecar(pod)
+    settings = parse_back(sidecar)
+    assert settings.mode == "sidecar"
+    assert settings.port == _port(sidecar, METRICS_PORT_NAME)
+    assert (settings.pod_name, settings.pod_namespace) == (POD_FIELDS["metadata.name"], "llm")
+    assert settings.gpu_backend == CONFIG.exporter.gpu_backend
+    containers = pod.get("containers", [])
+    if doc["kind"] == "InferenceService":
+        # KServe makes the predictor's `model` the container named kserve-container.
+        containers = [{**pod["model"], "name": "kserve-container"}]
+    main = [c for c in containers if c["name"] == settings.container_name]
+    assert len(main) == 1, f"{settings.container_name} is not a container of the pod"
+    assert "nvidia.com/gpu" in main[0]["resources"]["limits"]
+    url = settings.vllm_url or ""
+    if doc["kind"] == "LLMInferenceService":
+        # KServe serves vLLM over TLS with its own certificate: the sidecar trusts exactly that one.
+        role_port = 8001 if "prefill" in doc["spec"] and index == 0 else 8000
+        assert url == f"https://localhost:{role_port}/metrics"
+        mount = sidecar["volumeMounts"][0]
+        volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"]["secretName"] == f"{doc['metadata']['name']}-kserve-self-signed-certs"
+        assert settings.vllm_ca_file == f"{mount['mountPath']}/{volume['secret']['items'][0]['path']}"
+        assert settings.vllm_tls_verify
+    elif doc["kind"] == "InferenceService":
+        assert url == "http://127.0.0.1:8080/metrics" and settings.vllm_ca_file is None
+    else:
+        assert url == f"http://127.0.0.1:{_port(main[0])}/metrics" and settings.vllm_ca_file is None
+
+
+def test_every_variable_names_a_setting_and_a_wrong_one_is_refused() -> None:
+    for _, _, _, pod in SIDECARS:
+        for var in _sidecar(pod)["env"]:
+            if var["name"].startswith("INFERWATCH_"):
+                field = var["name"].removeprefix("INFERWATCH_EXPORTER__").lower()
+                assert field in ExporterSettings.model_fields, var["name"]
+    assert set(DOWNWARD_FIELDS) <= set(ExporterSettings.model_fields)
+    with pytest.raises(SettingNameError):
+        env_name("vllm_endpoint")
+    # The exporter itself refuses a variable that names no setting (what a stale manifest would set).
+    with pytest.raises(ConfigError, match=r"exporter\.vllm_endpoint"):
+        load_config(None, {"INFERWATCH_EXPORTER__VLLM_ENDPOINT": "http://127.0.0.1:8000/metrics"})
+
+
+def test_changed_exporter_settings_reach_every_manifest() -> None:
+    config = InferwatchConfig.model_validate(
+        {"exporter": {"port": 9555, "vllm_timeout_s": 1.5, "gpu_uuids": ["GPU-a", "GPU-b"], "vllm_tls_verify": True}}
+    )
+    for artifact in manifests(config):
+        for doc in yaml.safe_load_all(artifact.content):
+            for pod in _pod_specs(doc):
+                settings = parse_back(_sidecar(pod))
+                assert (settings.port, settings.vllm_timeout_s, settings.gpu_uuids) == (9555, 1.5, ["GPU-a", "GPU-b"])
+                assert _port(_sidecar(pod), METRICS_PORT_NAME) == 9555
+
+
+def test_plain_vllm_pod_is_placed_probed_and_selected() -> None:
+    native, fallback = (
+        _documents(REPO_ROOT / WORKLOADS_DIR / "vllm" / f)
+        for f in ("deployment.yaml", "deployment-sidecar-container.yaml")
+    )
+    for docs, is_native in ((native, True), (fallback, False)):
+        deployment, service = docs
+        assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
+        template = deployment["spec"]["template"]
+        pod = template["spec"]
+        assert template["metadata"]["labels"][SIDECAR_LABEL] == "true"
+        sidecar = _sidecar(pod)
+        if is_native:
+            assert pod["initContainers"] == [sidecar] and sidecar["restartPolicy"] == "Always"
+        else:
+            assert "initContainers" not in pod and "restartPolicy" not in sidecar
+        vllm = next(c for c in pod["containers"] if c["name"] == "vllm")
+        assert vllm["command"] == ["vllm", "serve"]
+        assert vllm["args"][vllm["args"].index("--served-model-name") + 1] == CONFIG.workload.served_model_name
+        assert vllm["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+        assert vllm["resources"]["limits"]["nvidia.com/gpu"] == str(CONFIG.workload.gpus_per_pod)
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
+        term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
+        assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
+        assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
+        assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_llminferenceservice_pod_monitor_scrapes_the_sidecar_of_kserve_pods() -> None:
+    for name in ("llminferenceservice.yaml", "llminferenceservice-pd.yaml"):
+        llmisvc, monitor = _documents(REPO_ROOT / WORKLOADS_DIR / "kserve" / name)
+        assert llmisvc["apiVersion"] == "serving.kserve.io/v1alpha2"
+        assert monitor["kind"] == "PodMonitor" and monitor["metadata"]["namespace"] == llmisvc["metadata"]["namespace"]
+        # The labels KServe's controller puts on every pod it creates for this service.
+        assert monitor["spec"]["selector"]["matchLabels"] == {
+            "app.kubernetes.io/part-of": "llminferenceservice",
+            "app.kubernetes.io/name": llmisvc["metadata"]["name"],
+        }
+        assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == [METRICS_PORT_NAME]
+        assert ("prefill" in llmisvc["spec"]) == name.endswith("-pd.yaml")
+
+
+def test_manifest_names_are_kubernetes_names() -> None:
+    for path in _manifest_paths():
+        for doc in _documents(REPO_ROOT / path):
+            assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", doc["metadata"]["name"]), path
+
+
+def test_bad_workload_settings_name_the_field() -> None:
+    result = CliRunner().invoke(
+        cli,
+        ["config", "check"],
+        env={"INFERWATCH_WORKLOAD__SERVED_MODEL_NAME": "Qwen/Qwen2.5-1.5B-Instruct"},
+    )
+    assert result.exit_code == 2
+    assert "workload.served_model_name" in result.output
