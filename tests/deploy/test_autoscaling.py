@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from inferwatch.alerts.generate import rule_files
 
 from inferwatch.config import InferwatchConfig, PrometheusSettings
@@ -26,6 +27,7 @@ from inferwatch.conventions import normalized as c
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.rules import RuleFile, to_prometheus_yaml
+from inferwatch.tools import Toolbox
 from inferwatch.workloads.autoscaling import (
     ADAPTER_METRICS_QUERY,
     adapter_rules,
@@ -159,3 +161,61 @@ def test_autoscaling_queries_give_one_value_per_model(
         # No data is no value, never 0: KEDA (ignoreNullValues false) then errs and falls back.
         for signal in signals(_config("chat-a").workload):
             assert reader.query(model_query(signal, NAMESPACE, "no-such-model"), at=at) == []
+
+
+def test_engine_ranks_are_summed_and_scrape_copies_counted_once(tools: Toolbox, tmp_path: Path) -> None:
+    """promtool: two data-parallel ranks of one pod add up; the same series scraped twice does not."""
+    (tmp_path / "normalize.yaml").write_text(to_prometheus_yaml(rule_files(InferwatchConfig())["normalize"]))
+    (tmp_path / "autoscaling.yaml").write_text(to_prometheus_yaml(RuleFile((autoscaling_group(),))))
+    pod = {"namespace": NAMESPACE, "model_name": "m"}
+
+    def series(name: str, labels: dict[str, str], value: float) -> dict[str, str]:
+        inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        return {"series": f"{name}{{{inner}}}", "values": f"{value}x10"}
+
+    waiting, kv = "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc"
+    input_series = [
+        # pod p1: ranks 0 and 1, each scraped through the sidecar and directly (a copy).
+        *(
+            series(name, {**pod, "pod": "p1", "engine": e, "job": job}, v)
+            for job in ("sidecar", "direct")
+            for name, e, v in ((waiting, "0", 2), (waiting, "1", 3), (kv, "0", 0.5), (kv, "1", 0.7))
+        ),
+        series(waiting, {**pod, "pod": "p2", "engine": "0", "job": "sidecar"}, 1),
+        series(kv, {**pod, "pod": "p2", "engine": "0", "job": "sidecar"}, 0.2),
+        series(waiting, {"namespace": NAMESPACE, "model_name": "other", "pod": "p3", "job": "sidecar"}, 4),
+    ]
+    config = _config("m")
+    triggers = {t["name"]: t["metadata"]["query"] for t in scaled_object(config)["spec"]["triggers"]}
+    expected = {"waiting-requests": 2 + 3 + 1, "kv-cache-usage": 0.7 + 0.2}
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": input_series,
+            "promql_expr_test": [
+                {
+                    "expr": triggers[s.name],
+                    "eval_time": "5m",
+                    "exp_samples": [
+                        {"labels": f'{s.series}{{model_name="m",namespace="{NAMESPACE}"}}', "value": expected[s.name]}
+                    ],
+                }
+                for s in signals(config.workload)
+            ]
+            + [
+                {
+                    "expr": c.MODEL_PODS,
+                    "eval_time": "5m",
+                    "exp_samples": [
+                        {"labels": f'{c.MODEL_PODS}{{model_name="m",namespace="{NAMESPACE}"}}', "value": 2},
+                        {"labels": f'{c.MODEL_PODS}{{model_name="other",namespace="{NAMESPACE}"}}', "value": 1},
+                    ],
+                }
+            ],
+        }
+    ]
+    doc = {"rule_files": ["normalize.yaml", "autoscaling.yaml"], "evaluation_interval": "1m", "tests": tests}
+    (tmp_path / "test.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    for promtool in ("promtool", "promtool2"):
+        proc = tools.run(promtool, "test", "rules", str(tmp_path / "test.yaml"))
+        assert proc.returncode == 0, f"{promtool}:\n{proc.stdout}\n{proc.stderr}"
