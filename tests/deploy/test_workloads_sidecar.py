@@ -63,12 +63,10 @@ def _metrics(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     return out
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(("path", "index", "doc", "pod"), SIDECARS, ids=SIDECAR_IDS)
-def test_sidecar_started_as_in_its_pod_serves_the_contract(
-    tools: Toolbox, tmp_path: Path, path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
-) -> None:
-    sidecar = _sidecar(pod)
+def run_pod(
+    tools: Toolbox, tmp_path: Path, sidecar: dict[str, Any], *, wrong_ca: bool = False
+) -> tuple[dict[str, list[tuple[dict[str, str], float]]], str]:
+    """Start the simulator and `sidecar` as in their pod; return the sidecar's /metrics and the logs."""
     settings = parse_back(sidecar)
     assert settings.vllm_url is not None
     vllm = urlsplit(settings.vllm_url)
@@ -87,17 +85,24 @@ def test_sidecar_started_as_in_its_pod_serves_the_contract(
         sim_argv += ["--ssl-certfile", str(cert), "--ssl-keyfile", str(key)]
         assert env["INFERWATCH_EXPORTER__VLLM_CA_FILE"] == settings.vllm_ca_file
         env["INFERWATCH_EXPORTER__VLLM_CA_FILE"] = ca = str(cert)
+        if wrong_ca:
+            (tmp_path / "other").mkdir()
+            other, _ = _kserve_like_certificate(tmp_path / "other")
+            env["INFERWATCH_EXPORTER__VLLM_CA_FILE"] = str(other)
     out = tmp_path / "metrics.txt"
+    exporter: dict[str, Any] = {
+        "argv": [sys.executable, "-m", "inferwatch", *sidecar["args"]],
+        "env": env,
+        "url": f"http://127.0.0.1:{exporter_port}",
+    }
+    if wrong_ca:
+        exporter["wait_for"] = 'inferwatch_vllm_scrape_errors_total{reason="connection"}'
     spec = {
         "workdir": str(tmp_path),
         "netns": NETNS,
         "out": str(out),
         "sims": [{"argv": sim_argv, "ready_url": f"{vllm.scheme}://{vllm.hostname}:{vllm_port}/metrics", "ca": ca}],
-        "exporter": {
-            "argv": [sys.executable, "-m", "inferwatch", *sidecar["args"]],
-            "env": env,
-            "url": f"http://127.0.0.1:{exporter_port}",
-        },
+        "exporter": exporter,
     }
     (tmp_path / "pod.json").write_text(json.dumps(spec))
     runner = [sys.executable, "-m", "tests.deploy.workloads_pod", str(tmp_path / "pod.json")]
@@ -106,8 +111,18 @@ def test_sidecar_started_as_in_its_pod_serves_the_contract(
     )
     logs = "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(tmp_path.glob("*.log")))
     assert proc.returncode == 0, f"{proc.stdout}\n{proc.stderr}\n{logs}"
+    return _metrics(out.read_text()), logs
 
-    metrics = _metrics(out.read_text())
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("path", "index", "doc", "pod"), SIDECARS, ids=SIDECAR_IDS)
+def test_sidecar_started_as_in_its_pod_serves_the_contract(
+    tools: Toolbox, tmp_path: Path, path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
+) -> None:
+    sidecar = _sidecar(pod)
+    settings = parse_back(sidecar)
+    metrics, logs = run_pod(tools, tmp_path, sidecar)
+    model = CONFIG.workload.served_model_name
     assert metrics["inferwatch_vllm_up"] == [({}, 1.0)], logs
     for name in CONTRACT_GPU_SERIES:
         assert name in metrics, f"{name} missing from the sidecar of {path}"
@@ -117,3 +132,13 @@ def test_sidecar_started_as_in_its_pod_serves_the_contract(
     # The downward API's identity reaches the attribution series.
     holders = {(lb["namespace"], lb["pod"], lb["container"]) for lb, _ in metrics["inferwatch_gpu_allocation_ratio"]}
     assert holders == {(POD_FIELDS["metadata.namespace"], POD_FIELDS["metadata.name"], settings.container_name)}
+
+
+@pytest.mark.slow
+def test_llminferenceservice_sidecar_refuses_a_certificate_its_ca_did_not_sign(tools: Toolbox, tmp_path: Path) -> None:
+    doc = next(d for p, _, d, _ in SIDECARS if p.endswith("kserve/llminferenceservice.yaml"))
+    metrics, logs = run_pod(tools, tmp_path, _sidecar(doc["spec"]["template"]), wrong_ca=True)
+    assert metrics["inferwatch_vllm_up"] == [({}, 0.0)], logs
+    assert "vllm:num_requests_waiting" not in metrics
+    errors = {lb["reason"]: v for lb, v in metrics["inferwatch_vllm_scrape_errors_total"]}
+    assert errors.get("connection", 0) >= 1, errors

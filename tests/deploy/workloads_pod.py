@@ -61,7 +61,7 @@ def run_pod(spec: dict[str, Any]) -> None:
         deadline = time.monotonic() + 30
         while True:
             text = _wait(exporter["url"] + "/metrics", True, "the sidecar's /metrics", procs)
-            if "\ninferwatch_vllm_up 1.0" in text or time.monotonic() > deadline:
+            if exporter.get("wait_for", "\ninferwatch_vllm_up 1.0") in text or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         Path(spec["out"]).write_text(text)
