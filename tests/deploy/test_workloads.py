@@ -288,3 +288,12 @@ def test_docs_link_to_files_that_exist(doc: str) -> None:
         for path in _manifest_paths():
             if "/autoscaling/" not in path:
                 assert path.removeprefix("deploy/workloads/") in text, path
+
+
+def test_the_charts_pod_monitor_selects_these_sidecars() -> None:
+    """The Helm chart's PodMonitor (deploy/helm, another branch until merged) finds the sidecars written here."""
+    values_file = REPO_ROOT / "deploy" / "helm" / "inferwatch" / "values.yaml"
+    if not values_file.is_file():
+        pytest.skip("the Helm chart is not in this checkout yet")
+    pod_monitor = yaml.safe_load(values_file.read_text())["monitoring"]["podMonitor"]
+    assert (pod_monitor["podLabel"], pod_monitor["portName"]) == (SIDECAR_LABEL, METRICS_PORT_NAME)
