@@ -99,8 +99,9 @@ def _number(value: float) -> str:
 
 
 def _quantity(value: float) -> str:
-    """A target as a Kubernetes quantity (milli-units, exact for the 0–1 ratios)."""
-    return f"{round(value * 1000)}m"
+    """A target as a Kubernetes quantity: whole units, else milli-units (exact for the 0–1 ratios)."""
+    milli = round(value * 1000)
+    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
 
 
 def _hpa_behavior(spec: WorkloadSpec) -> dict[str, Any]:

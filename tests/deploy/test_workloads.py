@@ -297,3 +297,25 @@ def test_the_charts_pod_monitor_selects_these_sidecars() -> None:
         pytest.skip("the Helm chart is not in this checkout yet")
     pod_monitor = yaml.safe_load(values_file.read_text())["monitoring"]["podMonitor"]
     assert (pod_monitor["podLabel"], pod_monitor["portName"]) == (SIDECAR_LABEL, METRICS_PORT_NAME)
+
+
+def _quantity(text: str) -> float:
+    return int(text[:-1]) / 1000 if text.endswith("m") else float(text)
+
+
+def test_scalers_use_the_configured_targets_and_never_read_no_data_as_idle() -> None:
+    scaling = CONFIG.workload.autoscaling
+    targets = {"waiting-requests": scaling.waiting_requests_per_pod, "kv-cache-usage": scaling.kv_cache_usage_ratio}
+    (keda,) = _documents(REPO_ROOT / WORKLOADS_DIR / "autoscaling" / "keda-scaledobject.yaml")
+    assert keda["spec"]["scaleTargetRef"]["name"] == CONFIG.workload.name
+    assert keda["spec"]["fallback"]["replicas"] == scaling.fallback_replicas
+    for trigger in keda["spec"]["triggers"]:
+        assert trigger["metricType"] == "AverageValue"  # KEDA's fallback works only with AverageValue
+        assert trigger["metadata"]["ignoreNullValues"] == "false"
+        assert float(trigger["metadata"]["threshold"]) == targets[trigger["name"]]
+        assert trigger["metadata"]["serverAddress"] == scaling.prometheus_url
+    (hpa,) = _documents(REPO_ROOT / WORKLOADS_DIR / "autoscaling" / "hpa.yaml")
+    got = sorted(_quantity(m["external"]["target"]["averageValue"]) for m in hpa["spec"]["metrics"])
+    assert got == sorted(targets.values())
+    for m in hpa["spec"]["metrics"]:
+        assert m["external"]["metric"]["selector"] == {"matchLabels": {"model_name": CONFIG.workload.served_model_name}}
