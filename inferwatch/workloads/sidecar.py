@@ -13,8 +13,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from inferwatch.config import ExporterSettings, InferwatchConfig
 from inferwatch.config.model import ENV_NESTED_DELIMITER, ENV_PREFIX
 
@@ -67,10 +65,8 @@ def env_name(field: str) -> str:
 
 
 def env_value(value: Any) -> str:
-    """`value` as the text the config loader parses back to it (YAML scalars; JSON is YAML)."""
-    if isinstance(value, str) and yaml.safe_load(value) == value:
-        return value
-    return json.dumps(value)
+    """`value` as the text the config loader parses back to it: strings as they are, the rest as JSON."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def sidecar_settings(
