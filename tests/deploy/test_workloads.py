@@ -1,10 +1,11 @@
 """The generated vLLM/KServe/autoscaling manifests: strictly valid, and their sidecars configured right.
 
-Validation is kubeconform -strict against Kubernetes's schemas (kubernetes-validate, offline) and
-the KServe, prometheus-operator and KEDA CRDs in ../shared/reference. Each sidecar's environment
-and arguments go back through the exporter's own loader and CLI parser, and must describe the pod
-they sit in: the vLLM port and scheme, the CA file mounted from KServe's certificate Secret, the
-metrics port, the GPU container and the downward-API identity.
+Validation is `inferwatch build`'s own: kubeconform -strict against Kubernetes's schemas
+(kubernetes-validate, offline) and the KServe, prometheus-operator and KEDA CRDs in
+../shared/reference. Each sidecar's environment and arguments go back through the exporter's own
+loader and CLI parser, and must describe the pod they sit in: the vLLM port and scheme, the CA
+file mounted from KServe's certificate Secret, the metrics port, the GPU container and the
+downward-API identity.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from inferwatch.exporters.cli import effective_settings, run
 from inferwatch.cli import cli
 from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
 from inferwatch.errors import ConfigError
-from inferwatch.kubeschemas import KindRef, kinds_in, kubeconform_args, load_crds, write_schema_dir
 from inferwatch.tools import Toolbox
+from inferwatch.validate import check_kubernetes
 from inferwatch.workloads.generate import WORKLOADS_DIR, manifests
 from inferwatch.workloads.sidecar import (
     DOWNWARD_FIELDS,
@@ -35,14 +36,6 @@ from inferwatch.workloads.sidecar import (
 )
 from tests.conftest import REPO_ROOT
 
-REFERENCE = REPO_ROOT.parent / "shared" / "reference"
-CRD_FILES = [
-    REFERENCE / "kserve-crds" / "serving.kserve.io_inferenceservices.full.yaml",
-    REFERENCE / "kserve-crds" / "serving.kserve.io_llminferenceservices.full.yaml",
-    REFERENCE / "prometheus-operator-crds" / "monitoring.coreos.com_podmonitors.yaml",
-    REFERENCE / "prometheus-operator-crds" / "monitoring.coreos.com_prometheusrules.yaml",
-    REFERENCE / "keda-crds" / "keda.sh_scaledobjects.yaml",
-]
 CONFIG = load_config(REPO_ROOT / "examples" / "inferwatch.yaml", {})
 # Values the kubelet would put into the downward-API variables.
 POD_FIELDS = {"metadata.name": "qwen-chat-7d9f-abcde", "metadata.namespace": "llm"}
@@ -56,34 +49,28 @@ def _manifest_paths() -> list[str]:
     return [a.path for a in manifests(CONFIG)]
 
 
-@pytest.fixture(scope="module")
-def schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One schema directory for every kind the generated manifests use."""
-    out = tmp_path_factory.mktemp("schemas")
-    docs = [d for p in _manifest_paths() for d in _documents(REPO_ROOT / p)]
-    write_schema_dir(out, kinds_in(docs), load_crds(CRD_FILES))
-    return out
+def _kubeconform(tools: Toolbox, root: Path, rels: list[str]) -> tuple[bool, str]:
+    """The check `inferwatch build` runs on Kubernetes artifacts (kubeconform -strict, offline schemas)."""
+    results = [r for rel in rels for r in check_kubernetes(tools, root, rel)]
+    return all(r.ok for r in results), "\n".join(r.output for r in results)
 
 
-def _kubeconform(tools: Toolbox, schemas: Path, files: list[Path]) -> tuple[int, str]:
-    proc = tools.run("kubeconform", *kubeconform_args(schemas), *map(str, files))
-    return proc.returncode, proc.stdout + proc.stderr
-
-
-def test_every_committed_manifest_is_strictly_valid(tools: Toolbox, schemas: Path) -> None:
-    files = [REPO_ROOT / p for p in _manifest_paths()]
-    total = sum(len(_documents(f)) for f in files)
-    rc, out = _kubeconform(tools, schemas, files)
-    assert rc == 0, out
-    # kubeconform reports a schema it cannot compile as "could not find schema": count the valid ones.
-    assert f"Valid: {total}, Invalid: 0, Errors: 0, Skipped: 0" in out, out
-    kinds = kinds_in(d for f in files for d in _documents(f))
+def test_every_committed_manifest_is_strictly_valid(tools: Toolbox, tmp_path: Path) -> None:
+    for rel in _manifest_paths():
+        total = len(_documents(REPO_ROOT / rel))
+        # Checked in a scratch tree, as `inferwatch build` does (the check stages schemas beside it).
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text((REPO_ROOT / rel).read_text())
+        ok, out = _kubeconform(tools, tmp_path, [rel])
+        # kubeconform reports a schema it cannot compile as "could not find schema": count the valid ones.
+        assert ok and f"Valid: {total}, Invalid: 0, Errors: 0, Skipped: 0" in out, f"{rel}: {out}"
+    kinds = {(d["apiVersion"], d["kind"]) for p in _manifest_paths() for d in _documents(REPO_ROOT / p)}
     assert {
-        KindRef("serving.kserve.io/v1beta1", "InferenceService"),
-        KindRef("serving.kserve.io/v1alpha2", "LLMInferenceService"),
-        KindRef("keda.sh/v1alpha1", "ScaledObject"),
-        KindRef("monitoring.coreos.com/v1", "PodMonitor"),
-        KindRef("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("serving.kserve.io/v1beta1", "InferenceService"),
+        ("serving.kserve.io/v1alpha2", "LLMInferenceService"),
+        ("keda.sh/v1alpha1", "ScaledObject"),
+        ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("autoscaling/v2", "HorizontalPodAutoscaler"),
     } <= kinds
 
 
@@ -120,15 +107,14 @@ SIDECAR_IDS = [f"{p}#{i}" for p, i, _, _ in SIDECARS]
 
 @pytest.mark.parametrize(("path", "index", "doc", "pod"), SIDECARS, ids=SIDECAR_IDS)
 def test_a_typo_in_the_sidecar_is_rejected_by_the_schema(
-    tools: Toolbox, schemas: Path, tmp_path: Path, path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
+    tools: Toolbox, tmp_path: Path, path: str, index: int, doc: dict[str, Any], pod: dict[str, Any]
 ) -> None:
     # Proves the schemas are strict down to the sidecar's place in each kind of object.
     broken = copy.deepcopy(doc)
     _sidecar(_pod_specs(broken)[index])["restartPolicyy"] = "Always"
-    target = tmp_path / "broken.yaml"
-    target.write_text(yaml.safe_dump(broken))
-    rc, out = _kubeconform(tools, schemas, [target])
-    assert rc != 0 and "restartPolicyy" in out, out
+    (tmp_path / "broken.yaml").write_text(yaml.safe_dump(broken))
+    ok, out = _kubeconform(tools, tmp_path, ["broken.yaml"])
+    assert not ok and "restartPolicyy" in out, out
 
 
 def resolve_env(container: dict[str, Any]) -> dict[str, str]:
@@ -319,3 +305,15 @@ def test_scalers_use_the_configured_targets_and_never_read_no_data_as_idle() -> 
     assert got == sorted(targets.values())
     for m in hpa["spec"]["metrics"]:
         assert m["external"]["metric"]["selector"] == {"matchLabels": {"model_name": CONFIG.workload.served_model_name}}
+
+
+@pytest.mark.parametrize(
+    ("autoscaling", "message"),
+    [
+        ({"min_replicas": 3, "max_replicas": 2}, "below min_replicas"),
+        ({"fallback_replicas": 9}, "fallback_replicas 9 must lie between"),
+    ],
+)
+def test_inconsistent_autoscaling_is_refused(autoscaling: dict[str, int], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        InferwatchConfig.model_validate({"workload": {"autoscaling": autoscaling}})
