@@ -89,6 +89,6 @@ class WorkloadSpec(BaseModel):
     replicas: int = Field(2, ge=1, description="replicas without an autoscaler (KEDA/HPA then owns the count)")
     monitor_labels: dict[str, str] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"},
-        description="labels of the PodMonitor and PrometheusRule written here (the Prometheus's selectors)",
+        description="labels of the LLMInferenceService's PodMonitor (the Prometheus's podMonitorSelector)",
     )
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)

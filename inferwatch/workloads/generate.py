@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
+from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.rules import RuleFile, dump_yaml, to_prometheus_rule, to_prometheus_yaml
 from inferwatch.workloads import autoscaling, kserve, vllm
@@ -17,7 +17,6 @@ from inferwatch.workloads import autoscaling, kserve, vllm
 WORKLOADS_DIR = "deploy/workloads"
 COMMAND = "inferwatch build"
 SOURCE = "the workload: and exporter: sections of inferwatch.yaml"
-RULE_LABELS = {"app.kubernetes.io/name": "inferwatch", "app.kubernetes.io/component": "rules"}
 
 
 def render_documents(documents: Sequence[dict[str, Any]], header: str) -> str:
@@ -62,7 +61,7 @@ def manifests(config: InferwatchConfig) -> list[Artifact]:
             to_prometheus_rule(
                 rules,
                 "inferwatch-autoscaling",
-                {**RULE_LABELS, **config.workload.monitor_labels},
+                prometheus_rule_labels("autoscaling", config.rule_labels),
                 generated_header("autoscaling rules", "inferwatch/workloads/autoscaling.py", COMMAND),
             ),
             ArtifactKind.KUBERNETES,
