@@ -63,6 +63,7 @@ GENERATORS: list[Generator] = [
     Generator("alerts", "inferwatch.alerts.generate:artifacts"),
     Generator("cost", "inferwatch.slo.cost.generate:artifacts"),
     Generator("exporter", "inferwatch.exporters.reference:artifacts"),
+    Generator("workloads", "inferwatch.workloads.generate:artifacts"),
 ]
 
 
