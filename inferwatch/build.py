@@ -20,6 +20,7 @@ from inferwatch import prometheus_config
 from inferwatch.alerts import generate as alerts_generate
 from inferwatch.artifacts import Artifact
 from inferwatch.config import InferwatchConfig
+from inferwatch.dashboards import generate as dashboards_generate
 from inferwatch.errors import UsageError, ValidationFailedError
 from inferwatch.fileio import write_all_atomic
 from inferwatch.slo import generate as slo_generate
@@ -41,6 +42,7 @@ def generators() -> list[tuple[str, Generator]]:
         ("SLO rules", slo_generate.artifacts),
         ("rules, alerts and runbooks", alerts_generate.artifacts),
         ("cost rules", cost_generate.artifacts),
+        ("Grafana dashboards", dashboards_generate.artifacts),
     ]
 
 
