@@ -361,7 +361,8 @@ def _dashboard_rules() -> list[RecordingRule]:
             _prefer_inferwatch(
                 _iw(f"inferwatch_gpu_clock_hertz{_WHOLE_GPU}", c.CLOCK),
                 f'label_replace({_dcgm("DCGM_FI_DEV_SM_CLOCK")} * 1e6, "{c.CLOCK}", "sm", "{c.GPU_UUID}", ".*")\n'
-                f'or label_replace({_dcgm("DCGM_FI_DEV_MEM_CLOCK")} * 1e6, "{c.CLOCK}", "memory", "{c.GPU_UUID}", ".*")',
+                f'or label_replace({_dcgm("DCGM_FI_DEV_MEM_CLOCK")} * 1e6, "{c.CLOCK}", "memory", '
+                f'"{c.GPU_UUID}", ".*")',
             ),
         ),
         RecordingRule(

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from inferwatch.config import InferwatchConfig
-from inferwatch.conventions import cost as c
-from inferwatch.conventions import normalized as n
 from inferwatch.dashboards import links, variables
 from inferwatch.dashboards.model import NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, Step
 from inferwatch.dashboards.units import currency_unit
+
+from inferwatch.config import InferwatchConfig
+from inferwatch.conventions import cost as c
+from inferwatch.conventions import normalized as n
 
 POD_SEL = f'{n.NAMESPACE}=~"$namespace",{n.POD}=~"$pod"'
 MODEL_SEL = f'{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"'
@@ -143,7 +144,9 @@ def _efficiency(config: InferwatchConfig) -> Row:
                 f"(`{c.BUSY_GPU_SECONDS_RATE}`).",
                 "short",
                 (
-                    Query(f"sum by ({n.NAMESPACE}) ({c.ALLOCATED_GPU_SECONDS_RATE}{{{POD_SEL}}})", "held {{namespace}}"),
+                    Query(
+                        f"sum by ({n.NAMESPACE}) ({c.ALLOCATED_GPU_SECONDS_RATE}{{{POD_SEL}}})", "held {{namespace}}"
+                    ),
                     Query(f"sum by ({n.NAMESPACE}) ({c.BUSY_GPU_SECONDS_RATE}{{{POD_SEL}}})", "busy {{namespace}}"),
                 ),
             ),

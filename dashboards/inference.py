@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from inferwatch.config import InferwatchConfig
-from inferwatch.conventions import cost as cc
-from inferwatch.conventions import normalized as n
-from inferwatch.conventions import slo as sc
 from inferwatch.dashboards import links, variables
 from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, ColumnLink, DashboardSpec, Panel, Query, Row, Step
 from inferwatch.dashboards.units import TOKENS_PER_SECOND, currency_unit, num
 
+from inferwatch.config import InferwatchConfig
+from inferwatch.conventions import cost as cc
+from inferwatch.conventions import normalized as n
+from inferwatch.conventions import slo as sc
+
 F = variables.VLLM_FILTER
 BY_MODEL = f"{n.NAMESPACE}, {n.MODEL}"
 LEGEND_MODEL = "{{namespace}}/{{model_name}}"
+MODEL_SEL = f'{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"'
+TTFT_BUCKET = n.histogram_series("ttft", "bucket")
 
 
 def _sum(series: str, by: str = BY_MODEL, extra: str = "") -> str:
@@ -83,7 +86,12 @@ def _traffic(config: InferwatchConfig) -> Row:
                 f"Share of finished requests that ended in error (low is good), from `{finished}` by "
                 f"`{n.FINISHED_REASON}`. Next: the finish-reason panel and the vLLM logs.",
                 "percentunit",
-                (Query(f"({_sum(finished, '', ',' + errors)} or {_sum(finished, '')} * 0) / {_sum(finished, '')}", "errors"),),
+                (
+                    Query(
+                        f"({_sum(finished, '', ',' + errors)} or {_sum(finished, '')} * 0) / {_sum(finished, '')}",
+                        "errors",
+                    ),
+                ),
                 width=6,
                 height=4,
                 thresholds=(Step(None, GOOD), Step(0.001, WARN), Step(0.01, BAD)),
@@ -106,9 +114,9 @@ def _traffic(config: InferwatchConfig) -> Row:
                 unit,
                 (
                     Query(
-                        f"sum({cc.MODEL_ALLOCATED_COST_RATE}{{{n.NAMESPACE}=~\"$namespace\",{n.MODEL}=~\"$model_name\"}}) "
-                        f"/ (sum({cc.PROMPT_TOKENS_RATE}{{{n.NAMESPACE}=~\"$namespace\",{n.MODEL}=~\"$model_name\"}}) "
-                        f"+ sum({cc.GENERATION_TOKENS_RATE}{{{n.NAMESPACE}=~\"$namespace\",{n.MODEL}=~\"$model_name\"}}) > 0) * 1e6",
+                        f"sum({cc.MODEL_ALLOCATED_COST_RATE}{{{MODEL_SEL}}}) "
+                        f"/ (sum({cc.PROMPT_TOKENS_RATE}{{{MODEL_SEL}}}) "
+                        f"+ sum({cc.GENERATION_TOKENS_RATE}{{{MODEL_SEL}}}) > 0) * 1e6",
                         "per 1M tokens",
                     ),
                 ),
@@ -161,9 +169,27 @@ def _latency_row(config: InferwatchConfig) -> Row:
     return Row(
         "Latency",
         (
-            _latency("ttft", "Time to first token", "Time to first token", ("VLLMTimeToFirstTokenHigh (P95)", t.ttft_p95_seconds), slo.get("ttft")),
-            _latency("itl", "Inter-token latency", "Time between output tokens", ("VLLMInterTokenLatencyHigh (P95)", t.itl_p95_seconds), None),
-            _latency("tpot", "Time per output token (per request)", "Each request's mean time per output token", None, slo.get("tpot")),
+            _latency(
+                "ttft",
+                "Time to first token",
+                "Time to first token",
+                ("VLLMTimeToFirstTokenHigh (P95)", t.ttft_p95_seconds),
+                slo.get("ttft"),
+            ),
+            _latency(
+                "itl",
+                "Inter-token latency",
+                "Time between output tokens",
+                ("VLLMInterTokenLatencyHigh (P95)", t.itl_p95_seconds),
+                None,
+            ),
+            _latency(
+                "tpot",
+                "Time per output token (per request)",
+                "Each request's mean time per output token",
+                None,
+                slo.get("tpot"),
+            ),
             _latency("e2e", "End-to-end latency", "Request latency from arrival to last token", None, slo.get("e2e")),
             Panel(
                 "timeseries",
@@ -265,7 +291,6 @@ def _slo_cost(config: InferwatchConfig) -> Row:
                 width=12,
             )
         )
-    model_sel = f'{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"'
     table = Panel(
         "table",
         "Models",
@@ -277,10 +302,10 @@ def _slo_cost(config: InferwatchConfig) -> Row:
             Query(_sum(n.VLLM_REQUESTS_FINISHED_RATE), "requests/s"),
             Query(_sum(n.VLLM_GENERATION_TOKENS_RATE), "output tokens/s"),
             Query(
-                f"histogram_quantile(0.95, sum by ({BY_MODEL}, {n.LE}) ({n.histogram_series('ttft', 'bucket')}{{{F}}}))",
+                f"histogram_quantile(0.95, sum by ({BY_MODEL}, {n.LE}) ({TTFT_BUCKET}{{{F}}}))",
                 "P95 TTFT",
             ),
-            Query(f"{cc.COST_PER_MTOK_ALLOCATED}{{{model_sel}}}", f"cost per 1M tokens ({config.pricing.currency})"),
+            Query(f"{cc.COST_PER_MTOK_ALLOCATED}{{{MODEL_SEL}}}", f"cost per 1M tokens ({config.pricing.currency})"),
         ),
         width=24,
         height=7,

@@ -23,7 +23,8 @@ def to_dashboard(uid: str) -> str:
 
 def with_vars(uid: str) -> str:
     """A table-cell link to ``uid`` filtered on the clicked line's namespace and model."""
-    return f"/d/{uid}?${{__url_time_range}}&var-namespace=${{__data.fields.namespace}}&var-model_name=${{__data.fields.model_name}}"
+    fields = "var-namespace=${__data.fields.namespace}&var-model_name=${__data.fields.model_name}"
+    return f"/d/{uid}?${{__url_time_range}}&{fields}"
 
 
 SLOS = Link("SLOs dashboard", to_dashboard(SLOS_UID))

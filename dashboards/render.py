@@ -13,7 +13,6 @@ from typing import Any
 
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
-
 from inferwatch.dashboards.model import DashboardSpec, Link, Panel, Row, Variable
 from inferwatch.dashboards.modernize import modernize
 
@@ -105,7 +104,9 @@ def _panel(panel: Panel, pos: g.GridPos) -> g.Panel:
         # Data links on every cell: `${__data.fields.x}` is the clicked line's value of column x.
         cell_links = [_link(Link(cl.title, cl.url), new_tab=False) for cl in panel.column_links]
         if cell_links:
-            extra = {"fieldConfig": {"defaults": {**extra.get("fieldConfig", {}).get("defaults", {}), "links": cell_links}}}
+            extra = {
+                "fieldConfig": {"defaults": {**extra.get("fieldConfig", {}).get("defaults", {}), "links": cell_links}}
+            }
         return g.Table(
             **common,
             unit=panel.unit,
@@ -115,7 +116,9 @@ def _panel(panel: Panel, pos: g.GridPos) -> g.Panel:
             ],
             extraJson=extra or None,
         )
-    return g.StateTimeline(**common, mappings=_mappings(panel), extraJson=extra or None)
+    # grafanalib's StateTimeline has no unit field: the unit goes in through extraJson.
+    defaults = {**extra.get("fieldConfig", {}).get("defaults", {}), "unit": panel.unit}
+    return g.StateTimeline(**common, mappings=_mappings(panel), extraJson={"fieldConfig": {"defaults": defaults}})
 
 
 def _layout(rows: tuple[Row, ...]) -> list[g.Panel]:
@@ -160,7 +163,9 @@ def to_grafanalib(spec: DashboardSpec) -> g.Dashboard:
             type="dashboards", tags=[TAG], asDropdown=True, includeVars=True, keepTime=True, title="inferwatch"
         )
     ]
-    links += [g.DashboardLink(type="link", title=x.title, uri=x.url, keepTime=False, targetBlank=True) for x in spec.links]
+    links += [
+        g.DashboardLink(type="link", title=x.title, uri=x.url, keepTime=False, targetBlank=True) for x in spec.links
+    ]
     return g.Dashboard(
         title=spec.title,
         uid=spec.name,

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from inferwatch.config import InferwatchConfig
-from inferwatch.conventions import normalized as n
-from inferwatch.conventions import slo as c
 from inferwatch.dashboards import links, variables
 from inferwatch.dashboards.model import BAD, GOOD, WARN, DashboardSpec, Link, Panel, Query, Row, StateText, Step
 from inferwatch.dashboards.units import num
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.model import SLO, LatencySLI
-from inferwatch.slo.windows import format_duration, windows_for
+from inferwatch.slo.windows import BurnRateWindow, format_duration, windows_for
+
+from inferwatch.config import InferwatchConfig
+from inferwatch.conventions import normalized as n
+from inferwatch.conventions import slo as c
 
 NS = f'{n.NAMESPACE}=~"$namespace"'
 
@@ -19,6 +20,10 @@ def _sli_text(slo: SLO) -> str:
     if isinstance(slo.sli, LatencySLI):
         return f"{slo.sli.kind.upper()} <= {num(slo.sli.threshold)} s"
     return "finished without error"
+
+
+def _factors(windows: tuple[BurnRateWindow, ...], severity: str) -> str:
+    return ", ".join(num(w.factor) for w in windows if w.severity == severity)
 
 
 def _legend(slo: SLO) -> str:
@@ -44,7 +49,7 @@ def _row(slo: SLO) -> Row:
                 "stat",
                 f"SLI over {slo.window}",
                 f"Share of good events of {slo.name} over its {slo.window} window ({_sli_text(slo)}), from "
-                f"`{c.BURN_RATE}{{window=\"{slo.window}\"}}` (high is good; green from the objective "
+                f'`{c.BURN_RATE}{{window="{slo.window}"}}` (high is good; green from the objective '
                 f"{num(slo.objective_percent)} %).",
                 "percentunit",
                 (Query(f'1 - {c.BURN_RATE}{{{sel},{c.WINDOW_LABEL}="{slo.window}"}} * {slo.error_budget!r}', legend),),
@@ -92,8 +97,8 @@ def _row(slo: SLO) -> Row:
                 "Burn rates",
                 f"Error ratio over each window divided by the error budget, from `{c.BURN_RATE}` (windows "
                 f"{window_list}, {slo.window}). Lines: the alerts' factors "
-                f"{', '.join(num(f) for f in factors)} (page at {', '.join(num(w.factor) for w in windows if w.severity == 'page')}x, "
-                f"ticket at {', '.join(num(w.factor) for w in windows if w.severity == 'ticket')}x, each over its long and short "
+                f"{', '.join(num(f) for f in factors)} (page at {_factors(windows, 'page')}x, "
+                f"ticket at {_factors(windows, 'ticket')}x, each over its long and short "
                 "window). 1 spends the budget exactly over the SLO window.",
                 "short",
                 (Query(f"{c.BURN_RATE}{{{sel}}}", "{{window}} " + legend),),

@@ -5,7 +5,35 @@ from __future__ import annotations
 TOKENS_PER_SECOND = "suffix: tok/s"
 # Currencies Grafana has a unit for; any other ISO code is shown as a suffix.
 _GRAFANA_CURRENCIES = frozenset(
-    "USD GBP EUR JPY RUB UAH BRL DKK ISK NOK SEK CZK CHF PLN BTC INR KRW IDR PHP VND TRY MYR XPF BGN PYG UYU ILS".split()
+    [
+        "USD",
+        "GBP",
+        "EUR",
+        "JPY",
+        "RUB",
+        "UAH",
+        "BRL",
+        "DKK",
+        "ISK",
+        "NOK",
+        "SEK",
+        "CZK",
+        "CHF",
+        "PLN",
+        "BTC",
+        "INR",
+        "KRW",
+        "IDR",
+        "PHP",
+        "VND",
+        "TRY",
+        "MYR",
+        "XPF",
+        "BGN",
+        "PYG",
+        "UYU",
+        "ILS",
+    ]
 )
 
 

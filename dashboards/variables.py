@@ -12,17 +12,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from inferwatch.conventions import normalized as n
 from inferwatch.dashboards.model import Variable
+
+from inferwatch.conventions import normalized as n
 from inferwatch.promql import escape_regex_value
 
 DATASOURCE = Variable("datasource", "Data source", "prometheus", kind="datasource")
 _VLLM = n.VLLM_REQUESTS_RUNNING
 NAMESPACE = Variable(n.NAMESPACE, "Namespace", f"label_values({_VLLM}, {n.NAMESPACE})")
 MODEL = Variable(n.MODEL, "Model", f'label_values({_VLLM}{{{n.NAMESPACE}=~"$namespace"}}, {n.MODEL})')
-POD = Variable(
-    n.POD, "Pod", f'label_values({_VLLM}{{{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"}}, {n.POD})'
-)
+POD = Variable(n.POD, "Pod", f'label_values({_VLLM}{{{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"}}, {n.POD})')
 NODE = Variable(n.NODE, "Node", f"label_values({n.GPU_NODE_INFO}, {n.NODE})")
 GPU_MODEL = Variable(n.GPU_MODEL, "GPU model", f'label_values({n.GPU_NODE_INFO}{{{n.NODE}=~"$node"}}, {n.GPU_MODEL})')
 

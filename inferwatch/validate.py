@@ -41,4 +41,8 @@ def check_file(tools: Toolbox, root: Path, rel: str, kind: ArtifactKind) -> list
     elif kind is ArtifactKind.ALERTMANAGER_CONFIG:
         proc = tools.run("amtool", "check-config", path)
         results.append(_result(rel, "amtool", proc.returncode, proc.stdout + proc.stderr))
+    elif kind is ArtifactKind.GRAFANA_DASHBOARD:
+        from inferwatch.dashboards.lint import check_dashboard
+
+        results.extend(check_dashboard(tools, root, rel))
     return results
