@@ -98,7 +98,7 @@ def _panel(panel: dict[str, Any]) -> dict[str, Any]:
 
 def modernize(dashboard: dict[str, Any]) -> dict[str, Any]:
     """grafanalib's dashboard JSON (as `DashboardEncoder` writes it) in the shape Grafana 11/12 load."""
-    out = _drop_nulls({k: v for k, v in dashboard.items() if k not in _DASHBOARD_DROP})
+    out: dict[str, Any] = _drop_nulls({k: v for k, v in dashboard.items() if k not in _DASHBOARD_DROP})
     out["schemaVersion"] = SCHEMA_VERSION
     out.get("timepicker", {}).pop("time_options", None)
     out["panels"] = [_panel(p) for p in out.get("panels", [])]

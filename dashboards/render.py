@@ -66,7 +66,7 @@ def _min_max(panel: Panel) -> dict[str, Any]:
 def _panel(panel: Panel, pos: g.GridPos) -> g.Panel:
     common: dict[str, Any] = {
         "title": panel.title,
-        "description": panel.description,
+        "description": panel.description + (f" Empty when {panel.empty_when}." if panel.empty_when else ""),
         "dataSource": DATASOURCE,
         "targets": _targets(panel),
         "gridPos": pos,
