@@ -66,9 +66,10 @@ def format_value(value: float, unit: str) -> str:
     suffix = {"watt": " W", "celsius": " °C", "reqps": " req/s", "h": " h"}.get(unit, "")
     if unit.startswith("suffix:"):
         suffix = " " + unit.removeprefix("suffix:").strip()
-    if abs(value) >= 1e6 or (0 < abs(value) < 0.01):
-        return f"{value:.3g}{suffix}"
-    return f"{value:,.3g}{suffix}" if abs(value) < 1000 else f"{value:,.0f}{suffix}"
+    for scale, letter in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g}{letter}{suffix}"
+    return f"{value:.3g}{suffix}"
 
 
 def _steps(panel_json: dict[str, Any]) -> list[tuple[float | None, str]]:
@@ -113,32 +114,50 @@ def _timeseries(ax: Axes, data: PanelData, unit: str, start: datetime, end: date
     custom = data.json.get("fieldConfig", {}).get("defaults", {}).get("custom", {})
     style = custom.get("thresholdsStyle", {}).get("mode", "off")
     stacked = custom.get("stacking", {}).get("mode") == "normal"
-    base = None
+    values: list[float] = []
+    base: dict[float, float] = {}
     for i, s in enumerate(data.series):
-        xs = [t for t, _ in s.points]
-        ys = [v for _, v in s.points]
         color = PALETTE[i % len(PALETTE)]
-        if stacked and base is not None and len(base) == len(ys):
-            ys = [a + b for a, b in zip(ys, base, strict=True)]
+        xs = [t for t, _ in s.points]
+        ys = [v + base.get(t, 0.0) if stacked else v for t, v in s.points]
+        if stacked:
+            ax.fill_between(xs, [base.get(t, 0.0) for t in xs], ys, color=color, alpha=0.25, linewidth=0)
+            base.update(zip(xs, ys, strict=True))
         ax.plot(xs, ys, color=color, linewidth=1.1, label=s.legend[:48])
-        base = ys if stacked else None
+        values += [v for v in ys if math.isfinite(v)]
+    steps = _steps(data.json)
     if style != "off":
-        steps = _steps(data.json)
         for value, color in steps:
             if value is not None:
                 ax.axhline(value, color=color, linewidth=0.9, linestyle="--" if "dashed" in style else "-")
-        if "area" in style and len(steps) > 1 and steps[1][0] is not None:
-            ax.axhspan(-1e18, float(steps[1][0]), color=steps[0][1], alpha=0.12)
-    values = [v for s in data.series for _, v in s.points if math.isfinite(v)]
+        # Show the threshold lines even when the data stays far from them.
+        values += [float(v) for v, _ in steps if v is not None]
+    defaults = data.json.get("fieldConfig", {}).get("defaults", {})
     if values:
-        lo, hi = min(values), max(values)
-        pad = (hi - lo) * 0.1 or abs(hi) * 0.1 or 1.0
-        ax.set_ylim(lo - pad if lo < 0 or style == "off" else min(0.0, lo), hi + pad)
+        lo, hi = min([*values, 0.0]), max(values)
+        pad = (hi - lo) * 0.08 or abs(hi) * 0.1 or 1.0
+        low = float(defaults["min"]) if "min" in defaults else (lo - pad if lo < 0 else 0.0)
+        high = float(defaults["max"]) if "max" in defaults else hi + pad
+        ax.set_ylim(low, high if high > low else low + 1)
+    if "area" in style and len(steps) > 1 and steps[1][0] is not None:
+        # Grafana shades the band below the first threshold in the base colour (budget below zero).
+        ax.axhspan(ax.get_ylim()[0], float(steps[1][0]), color=steps[0][1], alpha=0.15, linewidth=0)
     ax.set_xlim(start.timestamp(), end.timestamp())
     ax.xaxis.set_major_formatter(FuncFormatter(_clock))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
     ax.grid(color="#2c3235", linewidth=0.5)
-    legend = ax.legend(loc="upper left", fontsize=5.5, frameon=False, ncol=2 if len(data.series) > 4 else 1)
+
+
+def _legend(ax: Axes, width_columns: int) -> None:
+    """Grafana's list legend: to the right of wide panels, over the plot's top-left corner otherwise."""
+    handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    if width_columns >= 16 or len(handles) > 6:
+        legend = ax.legend(handles[:24], labels[:24], loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=5.5,
+                           frameon=False, ncol=2 if len(handles) > 12 else 1)  # fmt: skip
+    else:
+        legend = ax.legend(loc="upper left", fontsize=5.5, frameon=False)
     for text in legend.get_texts():
         text.set_color(TEXT)
 
@@ -239,9 +258,15 @@ def draw_dashboard(
         if p["type"] == "row":
             fig.text(left + 0.003, top - h / 2, p["title"], color=TEXT, fontsize=10, va="center", fontweight="bold")
             continue
-        ax = fig.add_axes((left + 0.003, top - h + 0.35 * h / pos["h"], w - 0.006, h - 0.85 * h / pos["h"]))
+        wide = p["type"] == "timeseries" and (pos["w"] >= 16 or len(by_id[int(p["id"])].series) > 6)
+        shows_data = not (by_id[int(p["id"])].empty or by_id[int(p["id"])].error)
+        margin = {"timeseries": 0.028, "state-timeline": 0.085}.get(p["type"], 0.0) if shows_data else 0.0
+        right = 0.22 * w if wide else 0.0
+        ax = fig.add_axes(
+            (left + 0.003 + margin, top - h + 0.35 * h / pos["h"], w - 0.006 - margin - right, h - 0.85 * h / pos["h"])
+        )
         _style(ax)
-        ax.set_title(p["title"], color=TEXT, fontsize=7.5, loc="left", pad=3)
+        fig.text(left + 0.004, top - 0.1 * h / pos["h"], p["title"], color=TEXT, fontsize=7.5, va="top")
         d = by_id[int(p["id"])]
         unit = str(p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""))
         if d.error:
@@ -253,6 +278,7 @@ def draw_dashboard(
                 _message(ax, "No data", COLORS["red"])
         elif p["type"] == "timeseries":
             _timeseries(ax, d, unit, start, end)
+            _legend(ax, 24 if wide else pos["w"])
         elif p["type"] == "stat":
             _stat(ax, d, unit)
         elif p["type"] == "table":

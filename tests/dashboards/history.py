@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 
 from inferwatch.slo.loader import slos_from_specs
+from inferwatch.slo.model import LatencySLI
 from inferwatch.slo.windows import format_duration, recorded_windows
 
 from inferwatch.config import InferwatchConfig
@@ -48,7 +49,8 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
     out: list[Series] = []
     for slo in slos:
         for ns, rps in TRAFFIC.items():
-            ratio = GOOD_RATIO[(slo.sli.kind, ns)]
+            kind = slo.sli.kind if isinstance(slo.sli, LatencySLI) else "availability"
+            ratio = GOOD_RATIO[(kind, ns)]
             labels = {sc.SLO_LABEL: slo.name, "namespace": ns}
             out.append(_gauge(sc.TOTAL_EVENTS, labels, lambda t, r=rps: _wave(r, t), start, end))
             out.append(_gauge(sc.GOOD_EVENTS, labels, lambda t, r=rps, q=ratio: _wave(r, t) * q, start, end))
