@@ -183,7 +183,8 @@ def query_panel(
     for target in panel_json.get("targets", []):
         expr = variables.substitute(target["expr"], values, iv)
         try:
-            series.extend(_run_target(reader, target, expr, start, end, iv.interval_s))
+            # Whole seconds, like the `$__interval` Grafana substitutes (Prometheus reads "1.5s" as no duration).
+            series.extend(_run_target(reader, target, expr, start, end, float(math.ceil(iv.interval_s))))
         except QueryError as err:
             log.error("panel %r: query rejected: %s", panel.title, err)
             return PanelData(panel, panel_json, tuple(series), error=str(err))

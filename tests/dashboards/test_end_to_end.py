@@ -11,16 +11,17 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 import uvicorn
-from inferwatch.dashboards import render_previews
+from inferwatch.dashboards import PreviewResult, render_previews
 from inferwatch.exporters import cli as exporter_cli
 from inferwatch.exporters.simulated import SimulatedNvml
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import start_http_server
 
 from inferwatch.artifacts import ArtifactKind
@@ -42,7 +43,10 @@ GPUS = [f"GPU-5{i:07d}-0000-4000-8000-00000000000{i}" for i in range(4)]
 MIG_HELD = "MIG-03000000-0000-4000-8000-000000000000"  # GPU 3's 3-slice instance
 MIG_FREE = "MIG-03010000-0000-4000-8000-000000000000"
 NODE = "gpu-node-1"
-PREVIEW_MINUTES = 10
+# The live dashboards are previewed over the minutes the test runs, the SLO and Cost ones over
+# the backfilled hours.
+LIVE_MINUTES = 3
+LIVE_SECONDS = 90
 
 
 @contextlib.contextmanager
@@ -94,26 +98,67 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         grpc_server.stop(None)
 
 
+@dataclass(frozen=True)
+class EngineFamilies:
+    """The vLLM families llm-d-inference-sim v0.10 lacks, for one pod, in vLLM's own names."""
+
+    preemptions: Counter
+    tpot: Histogram
+
+
+# vLLM's buckets of request_time_per_output_token_seconds (vllm/v1/metrics/loggers.py).
+TPOT_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.4,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+    20.0,
+    40.0,
+    80.0,
+)
+
+
 @contextlib.contextmanager
-def engine_counters(model: str) -> Iterator[tuple[str, Counter]]:
-    """vLLM's preemption counter for one pod. llm-d-inference-sim has no preemptions (real vLLM cannot
-    run here), so the test serves the family vLLM exposes, in vLLM's own name, through
-    prometheus_client, and preempts by incrementing it."""
+def engine_families(model: str) -> Iterator[tuple[str, EngineFamilies]]:
+    """Serve vllm:num_preemptions_total and vllm:request_time_per_output_token_seconds for one pod.
+
+    The simulator has neither (and real vLLM cannot run here), so the test exposes them through
+    prometheus_client: a request's time per output token is measured from the simulator's
+    answers, and the engine preempts now and then."""
     registry = CollectorRegistry()
-    counter = Counter("vllm:num_preemptions", "preempted requests", ["model_name", "engine"], registry=registry)
-    counter.labels(model, "0").inc(0)
+    labels = ["model_name", "engine"]
+    families = EngineFamilies(
+        Counter("vllm:num_preemptions", "preempted requests", labels, registry=registry),
+        Histogram(
+            "vllm:request_time_per_output_token_seconds", "TPOT", labels, registry=registry, buckets=TPOT_BUCKETS
+        ),
+    )
+    families.preemptions.labels(model, "0").inc(0)
     port = free_port()
     httpd, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
     try:
-        yield f"127.0.0.1:{port}", counter
+        yield f"127.0.0.1:{port}", families
     finally:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=10)
 
 
-def _traffic(urls: dict[str, str], stop: threading.Event) -> None:
-    """Chat completions to both models until stopped; prompts repeat so the prefix cache hits."""
+def _traffic(urls: dict[str, str], engines: dict[str, EngineFamilies], stop: threading.Event) -> None:
+    """Chat completions to both models until stopped; prompts repeat so the prefix cache hits; each
+    answer's time per output token is recorded, and now and then chat-b's engine preempts."""
     prompts = ["You are a helpful assistant. Summarize the incident report for the on-call engineer."] * 3 + [
         "Translate to French: the GPU fleet is healthy."
     ]
@@ -122,13 +167,15 @@ def _traffic(urls: dict[str, str], stop: threading.Event) -> None:
             if stop.is_set():
                 return
             for model, url in urls.items():
-                body = {
-                    "model": model,
-                    "messages": [{"role": "user", "content": prompts[i % len(prompts)]}],
-                    "max_tokens": 12,
-                }
+                content = prompts[i % len(prompts)]
+                body = {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 12}
+                began = time.monotonic()
                 with contextlib.suppress(httpx.HTTPError):
-                    client.post(f"{url}/v1/chat/completions", json=body)
+                    answer = client.post(f"{url}/v1/chat/completions", json=body).json()
+                    tokens = int(answer["usage"]["completion_tokens"])
+                    engines[model].tpot.labels(model, "0").observe((time.monotonic() - began) / max(tokens, 1))
+            if i % 10 == 0:
+                engines["chat-b"].preemptions.labels("chat-b", "0").inc()
             time.sleep(0.2)
 
 
@@ -158,6 +205,8 @@ def test_every_dashboard_previews_without_an_empty_panel(
     config = _config()
     started = datetime.now(UTC)
     data_dir = _backfill(tools, tmp_path / "history", config, started)
+    # The simulator's KV cache (which counts prefix-cache hits) wants the pod's IP, as in a pod.
+    monkeypatch.setenv("POD_IP", "127.0.0.1")
     sims = {
         ns: inference_sim_factory(
             tmp_path / ns,
@@ -176,7 +225,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
     stop = threading.Event()
     with contextlib.ExitStack() as stack:
         targets = []
-        preemptions: dict[str, Counter] = {}
+        engines: dict[str, EngineFamilies] = {}
         for ns, (model, pod) in TEAMS.items():
             env = {
                 "INFERWATCH_EXPORTER__POD_NAMESPACE": ns,
@@ -188,7 +237,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
             args = ["--gpu-backend", "simulated", "--vllm-url", sims[ns].url + "/metrics", "--gpu-uuid", gpu]
             exp = stack.enter_context(exporter_process(tmp_path / f"exp-{ns}", args, env))
             targets.append(ScrapeTarget("vllm-sidecar", exp.url.removeprefix("http://"), {"namespace": ns, "pod": pod}))
-            address, preemptions[model] = stack.enter_context(engine_counters(model))
+            address, engines[model] = stack.enter_context(engine_families(model))
             targets.append(ScrapeTarget("vllm-engine-counters", address, {"namespace": ns, "pod": pod}))
         ds_address, nvml = stack.enter_context(daemonset_exporter(tmp_path / "ds", monkeypatch))
         targets.append(ScrapeTarget("inferwatch-daemonset", ds_address, {"node": NODE}))
@@ -202,16 +251,18 @@ def test_every_dashboard_previews_without_an_empty_panel(
         reader = PrometheusReader(PrometheusSettings(url=prom.url))
 
         worker = threading.Thread(
-            target=_traffic, args=({m: sims[ns].url for ns, (m, _) in TEAMS.items()}, stop), daemon=True
+            target=_traffic,
+            args=({m: sims[ns].url for ns, (m, _) in TEAMS.items()}, engines, stop),
+            daemon=True,
         )
         worker.start()
         stack.callback(worker.join, 30)
         stack.callback(stop.set)
-        # Trigger what some panels wait for: an Xid, a double-bit ECC error, preemptions.
-        time.sleep(3)
+        # Trigger what some panels wait for: an Xid and a double-bit ECC error, once Prometheus has
+        # seen the GPUs without them (an error counter's first sample is its first event).
+        wait_for(lambda: bool(reader.query("inferwatch:gpu_up")), "the GPUs in Prometheus", timeout=60)
         nvml.raise_xid(2, 13)
         nvml.raise_ecc(1, double_bit=True)
-        preemptions["chat-b"].labels("chat-b", "0").inc(3)
 
         def ready(expr: str) -> bool:
             return bool(reader.query(expr))
@@ -220,6 +271,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
             "inferwatch:vllm_ttft_seconds_count:rate5m > 0",
             "inferwatch:vllm_prefix_cache_queries:rate5m > 0",
             "inferwatch:vllm_preemptions:rate5m > 0",
+            "inferwatch:vllm_tpot_seconds_count:rate5m > 0",
             "inferwatch:gpu_xid_errors:increase5m > 0",
             "inferwatch:gpu_mig_info",
             "inferwatch:slo_alert:state",
@@ -228,12 +280,20 @@ def test_every_dashboard_previews_without_an_empty_panel(
         ):
             wait_for(lambda e=expr: ready(e), f"{expr} in Prometheus", timeout=150, interval=2)
 
+        # A minute and a half of traffic, so the live panels show more than a sliver.
+        time.sleep(LIVE_SECONDS)
         end = datetime.now(UTC)
         out = tmp_path / "preview"
-        result = render_previews(
-            prom.url, out, end - timedelta(minutes=PREVIEW_MINUTES), end, config=config, scrape_interval_s=1.0
-        )
-    assert result.index.is_file() and "inferwatch / GPU fleet" in result.index.read_text()
+        live = render_previews(
+            prom.url, out, end - timedelta(minutes=LIVE_MINUTES), end, config=config, scrape_interval_s=1.0,
+            only=("inferwatch-inference", "inferwatch-gpu-fleet"),
+        )  # fmt: skip
+        history = render_previews(
+            prom.url, out / "history", end - timedelta(hours=HOURS), end, config=config, scrape_interval_s=1.0,
+            only=("inferwatch-slos", "inferwatch-cost"),
+        )  # fmt: skip
+    result = PreviewResult(out, live.index, live.start, live.end, live.dashboards + history.dashboards)
+    assert live.index.is_file() and "inferwatch / GPU fleet" in live.index.read_text()
     assert [d.uid for d in result.dashboards] == [
         "inferwatch-inference",
         "inferwatch-gpu-fleet",
