@@ -93,8 +93,13 @@ def _mapping(panel_json: dict[str, Any]) -> dict[str, tuple[str, str]]:
     return out
 
 
-def _clock(t: float, _: int | None = None) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
+def _clock_format(start: datetime, end: datetime) -> str:
+    """Seconds on the time axis when the range is short."""
+    return "%H:%M:%S" if (end - start).total_seconds() < 1800 else "%H:%M"
+
+
+def _clock(t: float, fmt: str) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime(fmt)
 
 
 def _style(ax: Axes) -> None:
@@ -143,19 +148,24 @@ def _timeseries(ax: Axes, data: PanelData, unit: str, start: datetime, end: date
         # Grafana shades the band below the first threshold in the base colour (budget below zero).
         ax.axhspan(ax.get_ylim()[0], float(steps[1][0]), color=steps[0][1], alpha=0.15, linewidth=0)
     ax.set_xlim(start.timestamp(), end.timestamp())
-    ax.xaxis.set_major_formatter(FuncFormatter(_clock))
+    fmt = _clock_format(start, end)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda t, _: _clock(t, fmt)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: format_value(v, unit)))
     ax.grid(color="#2c3235", linewidth=0.5)
 
 
-def _legend(ax: Axes, width_columns: int) -> None:
-    """Grafana's list legend: to the right of wide panels, over the plot's top-left corner otherwise."""
+def _legend(ax: Axes, placement: str) -> None:
+    """Grafana's list legend: right of wide panels, below narrow ones with many series, else in the corner."""
     handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
-    if width_columns >= 16 or len(handles) > 6:
+    if placement == "right":
         legend = ax.legend(handles[:24], labels[:24], loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=5.5,
                            frameon=False, ncol=2 if len(handles) > 12 else 1)  # fmt: skip
+    elif placement == "bottom":
+        shown = [lbl if len(lbl) < 40 else lbl[:37] + "…" for lbl in labels[:8]]
+        legend = ax.legend(handles[:8], shown, loc="upper left", bbox_to_anchor=(0.0, -0.1), fontsize=5,
+                           frameon=False, ncol=2)  # fmt: skip
     else:
         legend = ax.legend(loc="upper left", fontsize=5.5, frameon=False)
     for text in legend.get_texts():
@@ -222,7 +232,7 @@ def _state_timeline(ax: Axes, data: PanelData, start: datetime, end: datetime) -
             ax.add_patch(Rectangle((t, y + 0.1), nxt - t, 0.8, color=color, alpha=0.85, linewidth=0))
     ticks = [t0 + (t1 - t0) * k / 4 for k in range(5)]
     ax.set_xticks(ticks)
-    ax.set_xticklabels([_clock(t) for t in ticks])
+    ax.set_xticklabels([_clock(t, _clock_format(start, end)) for t in ticks])
     handles = [Rectangle((0, 0), 1, 1, color=c) for _, c in mapping.values()]
     if handles:
         legend = ax.legend(handles, [t for t, _ in mapping.values()], loc="lower right", fontsize=5.5, frameon=False,
@@ -258,16 +268,25 @@ def draw_dashboard(
         if p["type"] == "row":
             fig.text(left + 0.003, top - h / 2, p["title"], color=TEXT, fontsize=10, va="center", fontweight="bold")
             continue
-        wide = p["type"] == "timeseries" and (pos["w"] >= 16 or len(by_id[int(p["id"])].series) > 6)
-        shows_data = not (by_id[int(p["id"])].empty or by_id[int(p["id"])].error)
+        d = by_id[int(p["id"])]
+        many = len(d.series) > 4
+        placement = "right" if pos["w"] >= 16 else ("bottom" if many else "inside")
+        placement = placement if p["type"] == "timeseries" else "inside"
+        shows_data = not (d.empty or d.error)
         margin = {"timeseries": 0.028, "state-timeline": 0.085}.get(p["type"], 0.0) if shows_data else 0.0
-        right = 0.22 * w if wide else 0.0
+        right = 0.22 * w if placement == "right" and shows_data else 0.0
+        # Room below the plot for a bottom legend: a quarter of the panel per four entries.
+        below = 0.12 * h * min(4, (min(len(d.series), 8) + 1) // 2) / 4 * 2 if placement == "bottom" else 0.0
         ax = fig.add_axes(
-            (left + 0.003 + margin, top - h + 0.35 * h / pos["h"], w - 0.006 - margin - right, h - 0.85 * h / pos["h"])
+            (
+                left + 0.003 + margin,
+                top - h + 0.35 * h / pos["h"] + below,
+                w - 0.006 - margin - right,
+                h - 0.85 * h / pos["h"] - below,
+            )
         )
         _style(ax)
         fig.text(left + 0.004, top - 0.1 * h / pos["h"], p["title"], color=TEXT, fontsize=7.5, va="top")
-        d = by_id[int(p["id"])]
         unit = str(p.get("fieldConfig", {}).get("defaults", {}).get("unit", ""))
         if d.error:
             _message(ax, f"Query rejected: {d.error[:120]}", COLORS["red"])
@@ -278,7 +297,7 @@ def draw_dashboard(
                 _message(ax, "No data", COLORS["red"])
         elif p["type"] == "timeseries":
             _timeseries(ax, d, unit, start, end)
-            _legend(ax, 24 if wide else pos["w"])
+            _legend(ax, placement)
         elif p["type"] == "stat":
             _stat(ax, d, unit)
         elif p["type"] == "table":

@@ -85,6 +85,14 @@ class DashboardPreview:
     panels: int
     empty: tuple[EmptyPanel, ...]
     variables: dict[str, str] = field(default_factory=dict)
+    data: tuple[PanelData, ...] = ()
+
+    def panel(self, title: str) -> PanelData:
+        """The queried data of the (first) panel titled ``title``; KeyError when there is none."""
+        for d in self.data:
+            if d.panel.title == title:
+                return d
+        raise KeyError(f"{self.title} has no panel {title!r}")
 
 
 @dataclass(frozen=True)
@@ -247,6 +255,6 @@ def render_previews(
             for d in data
             if d.empty or d.error
         )
-        previews.append(DashboardPreview(spec.name, spec.title, png, len(data), empty, shown))
+        previews.append(DashboardPreview(spec.name, spec.title, png, len(data), empty, shown, tuple(data)))
     index = write_index(out_dir, previews, start, end, prometheus_url)
     return PreviewResult(out_dir, index, start, end, tuple(previews))

@@ -304,3 +304,36 @@ def test_every_dashboard_previews_without_an_empty_panel(
         assert d.png.stat().st_size > 50_000, d.png
     empty = {uid: [str(e) for e in panels] for uid, panels in result.empty_panels().items() if panels}
     assert not empty, empty
+    assert result.unexpected_empty() == []
+
+    def last(uid: str, title: str) -> dict[str, float]:
+        d = next(x for x in result.dashboards if x.uid == uid).panel(title)
+        return {s.legend: s.points[-1][1] for s in d.series}
+
+    # Four GPUs, all held (GPU 2 by time-slicing, GPU 3 through a MIG slice); GPU 2 is idle; none lost.
+    fleet = "inferwatch-gpu-fleet"
+    assert [last(fleet, t) for t in ("GPUs", "GPUs allocated", "Allocated but idle", "GPUs lost")] == [
+        {"GPUs": 4},
+        {"allocated": 4},
+        {"idle": 1},
+        {"lost": 0},
+    ]
+    table = next(x for x in result.dashboards if x.uid == fleet).panel("GPU → node / pod / namespace")
+    shares = {(s.labels["gpu_uuid"], s.labels["pod"]): round(s.points[-1][1], 3) for s in table.series}
+    assert shares == {
+        (GPUS[0], "a-0"): 1.0,
+        (GPUS[1], "b-0"): 1.0,
+        (GPUS[2], "a-0"): 0.25,
+        (GPUS[2], "b-0"): 0.25,
+        (GPUS[3], "b-0"): round(3 / 7, 3),
+    }
+    assert {s.labels["node"] for s in table.series} == {NODE}
+    # The simulator's 150 ms to first token, under the 2 s line the TTFT page uses.
+    ttft = last("inferwatch-inference", "Time to first token")
+    assert 0.1 < ttft["P50"] < 0.5 and ttft["P95"] < config.thresholds.ttft_p95_seconds
+    # team-b spent more than its TTFT budget in the backfilled hours.
+    budget = {
+        (s.labels["slo"], s.labels["namespace"]): s.points[-1][1]
+        for s in next(x for x in result.dashboards if x.uid == "inferwatch-slos").panel("Every SLO").series
+    }
+    assert budget[("chat-ttft", "team-b")] < 0 < budget[("chat-ttft", "team-a")]
