@@ -33,7 +33,7 @@ from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.rules import dump_yaml
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT, Starter
-from tests.dashboards.history import HOURS, TEAMS, cost_series, slo_series
+from tests.dashboards.history import H100, HELD, HOURS, TEAMS, cost_series, slo_series
 from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.support.backfill import BackfilledPrometheus
 from tests.support.exporter import exporter_process
@@ -337,3 +337,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
         for s in next(x for x in result.dashboards if x.uid == "inferwatch-slos").panel("Every SLO").series
     }
     assert budget[("chat-ttft", "team-b")] < 0 < budget[("chat-ttft", "team-a")]
+    # Spend over the range integrates the recorded cost rate: held GPUs x H100 price x 3 h.
+    price = config.pricing.gpu_hour[H100]
+    spend = last("inferwatch-cost", "Spend in range (USD)")["spend"]
+    assert spend == pytest.approx(sum(HELD.values()) * price * HOURS, rel=0.05)
