@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 from inferwatch.dashboards import variables
 
+from inferwatch import contract
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from inferwatch.validate import CheckResult
@@ -36,33 +37,8 @@ ALLOWED_TYPES = frozenset({"timeseries", "stat", "table", "state-timeline", "row
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}
 # Where generated rule files live under a repository (or build scratch) root.
 RULE_FILE_GLOBS = ("*/generated/*.yaml",)
-# The exporter's contract (docs/exporter.md, DESIGN.md): raw series a dashboard may read directly.
-EXPORTER_SERIES = frozenset(
-    {
-        "inferwatch_gpu_info",
-        "inferwatch_gpu_up",
-        "inferwatch_gpu_utilization_ratio",
-        "inferwatch_gpu_busy_seconds_total",
-        "inferwatch_gpu_memory_used_bytes",
-        "inferwatch_gpu_memory_total_bytes",
-        "inferwatch_gpu_power_watts",
-        "inferwatch_gpu_power_limit_watts",
-        "inferwatch_gpu_energy_joules_total",
-        "inferwatch_gpu_temperature_celsius",
-        "inferwatch_gpu_clock_hertz",
-        "inferwatch_gpu_throttle_active",
-        "inferwatch_gpu_xid_errors_total",
-        "inferwatch_gpu_ecc_errors_total",
-        "inferwatch_gpu_allocation_ratio",
-        "inferwatch_gpu_mig_info",
-        "inferwatch_gpu_mig_slice_ratio",
-        "inferwatch_gpu_mig_memory_used_bytes",
-        "inferwatch_gpu_mig_memory_total_bytes",
-        "inferwatch_vllm_up",
-        "inferwatch_vllm_scrape_duration_seconds",
-        "inferwatch_vllm_scrape_errors_total",
-    }
-)
+# The exporter's contract: raw series a dashboard may read directly.
+EXPORTER_SERIES = frozenset(contract.BY_NAME)
 # What the validator substitutes: "All" for every query variable, Grafana's intervals at 6 h.
 _ALL = ".*"
 _CHECK_INTERVALS = variables.intervals(range_s=6 * 3600, max_points=1000, scrape_interval_s=15)

@@ -30,15 +30,15 @@ def _legend(slo: SLO) -> str:
     return " ".join("{{" + label + "}}" for label in slo.group_by) or slo.name
 
 
-def _row(slo: SLO) -> Row:
+def _row(slo: SLO, runbook_base_url: str) -> Row:
     sel = f'{c.SLO_LABEL}="{slo.name}",{NS}'
     legend = _legend(slo)
     windows = windows_for(slo.period)
     factors = sorted({w.factor for w in windows})
     what = f"{num(slo.objective_percent)} % of requests {_sli_text(slo)} over {slo.window}"
     runbooks = (
-        Link("Runbook: page", f"{c.RUNBOOK_BASE}#{c.ALERT_PAGE.lower()}"),
-        Link("Runbook: ticket", f"{c.RUNBOOK_BASE}#{c.ALERT_TICKET.lower()}"),
+        Link(f"Runbook: {c.ALERT_PAGE}", f"{runbook_base_url}/{c.ALERT_PAGE}.md"),
+        Link(f"Runbook: {c.ALERT_TICKET}", f"{runbook_base_url}/{c.ALERT_TICKET}.md"),
     )
     burn_steps = [Step(None, GOOD)] + [Step(f, BAD if f >= 6 else WARN) for f in factors]
     window_list = ", ".join(format_duration(w) for w in sorted({x for w in windows for x in (w.short, w.long)}))
@@ -133,11 +133,11 @@ def _overview(slos: list[SLO]) -> Row:
 
 def dashboard(config: InferwatchConfig) -> DashboardSpec:
     """The SLOs dashboard of ``config`` (one row per SLO of its `slos:` section)."""
-    slos, _ = slos_from_specs(config.slos, "inferwatch.yaml")
+    slos, _ = slos_from_specs(config.slos, config.source)
     return DashboardSpec(
         name=links.SLOS_UID,
         title="inferwatch / SLOs",
         description="Error budgets and multiwindow burn rates of every SLO, with the alerts' own factors.",
         variables=variables.COMMON,
-        rows=(_overview(slos), *(_row(s) for s in slos)),
+        rows=(_overview(slos), *(_row(s, config.runbook_base_url) for s in slos)),
     )

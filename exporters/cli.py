@@ -13,7 +13,7 @@ import click
 from fastapi import FastAPI
 from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
 from inferwatch.exporters.errors import ExporterStartError
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
 from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
@@ -21,6 +21,7 @@ from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
 from pydantic import ValidationError
 
+from inferwatch import contract
 from inferwatch.cli import AppContext, pass_app
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.errors import ConfigError, FieldProblem
@@ -121,6 +122,8 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         only_uuids=only,
     )
     cached = [CachedPart("gpu", _registry_of(GpuCollector(sampler)), sampler.snapshot)]
+    # Rendered at every scrape (not cached): the age must grow while NVML stalls.
+    registry.register(GpuSampleAgeCollector(sampler))
     sources = [Source("gpu", sampler, lambda: sampler.snapshot() is not None)]
     scraper: VllmScraper | None = None
     if settings.vllm_url is not None:
@@ -148,7 +151,7 @@ def build_app(settings: ExporterSettings) -> FastAPI:
         identity = PodIdentity(settings.pod_namespace, settings.pod_name, settings.container_name)
         registry.register(AttributionCollector(sidecar_source(identity, sampler.snapshot)))
     else:
-        log.info("sidecar without exporter.pod_name/pod_namespace: no inferwatch_gpu_allocation_ratio")
+        log.info("sidecar without exporter.pod_name/pod_namespace: no %s", contract.GPU_ALLOCATION.name)
     if settings.otlp_endpoint is not None:
         from inferwatch.exporters.otlp import OtlpPusher
 

@@ -25,5 +25,3 @@ ERROR_BUDGET_REMAINING = "inferwatch:slo_error_budget_remaining:ratio"
 ALERT_PAGE = "InferwatchSLOBurnRatePage"
 ALERT_TICKET = "InferwatchSLOBurnRateTicket"
 ALERT_ABSENT = "InferwatchSLOMetricsAbsent"
-
-RUNBOOK_BASE = "https://github.com/inferwatch/inferwatch/blob/main/docs/slo.md"

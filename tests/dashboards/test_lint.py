@@ -39,7 +39,7 @@ def test_generated_dashboards_pass_through_the_build_check(tools: Toolbox, build
     for path in sorted((build_root / "dashboards" / "generated").glob("*.json")):
         rel = str(path.relative_to(build_root))
         results = check_file(tools, build_root, rel, ArtifactKind.GRAFANA_DASHBOARD)
-        assert [r.tool for r in results] == ["dashboard-lint", "promtool"]
+        assert [r.tool for r in results] == ["jsonschema", "dashboard-lint", "promtool"]
         assert all(r.ok for r in results), _failures(results)
 
 

@@ -65,7 +65,7 @@ def test_fewer_rules_than_sloth_and_cli_prints_counts(tmp_path: Path, repo_root:
     )
     assert res.exit_code == 0, res.output
     assert "chat-ttft: 14 rules" in res.stderr
-    assert (tmp_path / "slo-rules.yaml").read_text().count("record: ") == 3 * 11
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 11
 
 
 def test_no_long_range_over_bucket_series() -> None:
@@ -101,7 +101,8 @@ def test_committed_artifacts_match_the_example_config(repo_root: Path) -> None:
     assert all(s.group_by == ["namespace"] for s in config.slos)
     for art in artifacts(config):
         assert (repo_root / art.path).read_text() == art.content, f"{art.path}: run `inferwatch build`"
-    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH}
+    runbooks = {f"docs/runbooks/{alert}.md" for alert in (c.ALERT_PAGE, c.ALERT_TICKET, c.ALERT_ABSENT)}
+    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH, *runbooks}
 
 
 def test_prometheusrule_object_matches_the_crd(repo_root: Path) -> None:
