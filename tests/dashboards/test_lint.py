@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inferwatch.dashboards.lint import check_dashboard, panels_of, series_names
+from inferwatch.dashboards.lint import check_dashboard, panels_of, series_names, structural_problems
 
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.build import generate_all
@@ -143,3 +143,21 @@ def test_series_names_skip_functions_labels_and_strings() -> None:
         '/ on (pod) group_left (node) label_replace(up_total, "x", "$1", "y", "(.+)") or vector(0)'
     )
     assert series_names(expr) == {"vllm:x_bucket", "up_total"}
+
+
+REFERENCE = REPO_ROOT.parent / "shared" / "reference" / "dashboards"
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("vllm/grafana.json", ["carries import placeholders", "panel type 'heatmap'", "has no unit"]),
+        ("dcgm-exporter/dcgm-exporter-dashboard.json", ["carries import placeholders", "panel type 'gauge'"]),
+    ],
+)
+def test_the_reference_dashboards_fail_where_docs_say(path: str, expected: list[str]) -> None:
+    """docs/dashboards.md compares ours with the dashboards we set out to beat; this keeps it true."""
+    reference = json.loads((REFERENCE / path).read_text())
+    problems = [str(p) for p in structural_problems(reference, Path(path).stem)]
+    for message in [*expected, "does not use the $datasource variable"]:
+        assert any(message in p for p in problems), (message, problems[:5])
