@@ -137,7 +137,7 @@ def structural_problems(dashboard: dict[str, Any], stem: str) -> list[Problem]:
             problems.append(Problem(where, f"id {pid} is also used by {seen_ids[pid]}"))
         seen_ids[pid] = where
         pos = p.get("gridPos") or {}
-        x, y, w, h = (int(pos.get(k, -1)) for k in ("x", "y", "w", "h"))
+        x, y, w, h = (v if isinstance(v := pos.get(k), int) else -1 for k in ("x", "y", "w", "h"))
         if min(x, y) < 0 or w <= 0 or h <= 0 or x + w > 24:
             problems.append(Problem(where, f"gridPos {pos} is outside the 24-column grid"))
         for other, ox, oy, ow, oh in boxes:
@@ -177,8 +177,13 @@ def substituted_expressions(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     for v in dashboard.get("templating", {}).get("list", []):
         if v.get("type") != "query":
             continue
-        selector, _ = variables.label_values_query(str(v.get("query", "")))
-        out.append((f"variable {v['name']}", variables.substitute(selector, values, _CHECK_INTERVALS)))
+        where = f"variable {v.get('name')}"
+        try:
+            selector, _ = variables.label_values_query(str(v.get("query", "")))
+            out.append((where, variables.substitute(selector, values, _CHECK_INTERVALS)))
+        except (ValueError, KeyError):
+            # As written: promtool refuses it (label_values is no PromQL function), naming the variable.
+            out.append((where, str(v.get("query", ""))))
     return out
 
 
@@ -222,6 +227,8 @@ def check_dashboard(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
         dashboard = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as err:
         return [CheckResult(rel, "dashboard-lint", False, f"cannot read dashboard JSON: {err}")]
+    if not isinstance(dashboard, dict) or not isinstance(dashboard.get("panels", []), list):
+        return [CheckResult(rel, "dashboard-lint", False, "not a Grafana dashboard (an object with a panels list)")]
     problems = structural_problems(dashboard, path.stem)
     expressions = substituted_expressions(dashboard)
     problems += unknown_series(expressions, known_series(root))

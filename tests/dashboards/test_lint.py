@@ -161,3 +161,16 @@ def test_the_reference_dashboards_fail_where_docs_say(path: str, expected: list[
     problems = [str(p) for p in structural_problems(reference, Path(path).stem)]
     for message in [*expected, "does not use the $datasource variable"]:
         assert any(message in p for p in problems), (message, problems[:5])
+
+
+def test_malformed_dashboards_fail_without_a_traceback(tools: Toolbox, tmp_path: Path) -> None:
+    rel = "dashboards/generated/x.json"
+    (tmp_path / rel).parent.mkdir(parents=True)
+    for text, message in (("[1, 2]", "not a Grafana dashboard"), ("{", "cannot read dashboard JSON")):
+        (tmp_path / rel).write_text(text)
+        lint = check_dashboard(tools, tmp_path, rel)[0]
+        assert not lint.ok and message in lint.output
+    variable = {"name": "ns", "type": "query", "query": "query_result(up)"}
+    (tmp_path / rel).write_text(json.dumps({"uid": "x", "panels": [], "templating": {"list": [variable]}}))
+    results = check_dashboard(tools, tmp_path, rel)
+    assert not results[1].ok and "variable ns" in results[1].output, results[1].output
