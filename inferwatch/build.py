@@ -64,6 +64,7 @@ GENERATORS: list[Generator] = [
     Generator("cost", "inferwatch.slo.cost.generate:artifacts"),
     Generator("exporter", "inferwatch.exporters.reference:artifacts"),
     Generator("workloads", "inferwatch.workloads.generate:artifacts"),
+    Generator("dashboards", "inferwatch.dashboards.generate:artifacts"),
 ]
 
 

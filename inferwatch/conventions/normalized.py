@@ -102,3 +102,21 @@ MODEL_REQUESTS_WAITING = "inferwatch:vllm_model_requests_waiting:sum"
 MODEL_KV_CACHE_USAGE = "inferwatch:vllm_model_kv_cache_usage:sum"
 # Pods of one model that report vLLM metrics.
 MODEL_PODS = "inferwatch:vllm_model_pods:count"
+
+# --- series the dashboards read (group inferwatch-normalize-dashboards) ------------------------
+NODE = "node"
+CLOCK = "clock"
+MIG_PROFILE = "profile"
+# =1 per whole GPU: labels gpu_uuid, gpu_model, node (the scrape target's node label, or
+# dcgm-exporter's Hostname); a GPU no exporter knows the node of has no node label.
+GPU_NODE_INFO = "inferwatch:gpu_node:info"
+GPU_POWER_LIMIT = "inferwatch:gpu_power_limit:watts"
+# Clock frequency: labels gpu_uuid, clock (graphics, sm, memory, video).
+GPU_CLOCK = "inferwatch:gpu_clock:hertz"
+# MIG instances: labels gpu_uuid (the parent), mig_uuid (+ profile on the info series).
+GPU_MIG_INFO = "inferwatch:gpu_mig_info"
+GPU_MIG_MEMORY_USED = "inferwatch:gpu_mig_memory_used:bytes"
+GPU_MIG_MEMORY_TOTAL = "inferwatch:gpu_mig_memory_total:bytes"
+# State of each SLO's burn-rate alerts: 0 quiet, 1 ticket firing, 2 page firing; labels slo and
+# the SLO's group labels. Present for every SLO with a recorded budget, firing or not.
+SLO_ALERT_STATE = "inferwatch:slo_alert:state"
