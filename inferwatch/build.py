@@ -65,6 +65,7 @@ GENERATORS: list[Generator] = [
     Generator("exporter", "inferwatch.exporters.reference:artifacts"),
     Generator("workloads", "inferwatch.workloads.generate:artifacts"),
     Generator("dashboards", "inferwatch.dashboards.generate:artifacts"),
+    Generator("chart", "inferwatch.chart:artifacts"),
 ]
 
 
