@@ -324,4 +324,60 @@ def normalization_groups() -> tuple[RuleGroup, ...]:
         ),
         RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-gpu", tuple(_gpu_rules())),
         RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-kube", tuple(_kube_rules() + _target_rules())),
+        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-dashboards", tuple(_dashboard_rules())),
     )
+
+
+def _dashboard_rules() -> list[RecordingRule]:
+    """Series only the dashboards read: node and MIG identity, power limit, clocks, SLO alert state."""
+    # Imported here so this group stays one self-contained addition to the module.
+    from inferwatch.conventions import slo as s
+
+    mig_by = f"{c.GPU_UUID}, {c.MIG_UUID}"
+    dcgm_node = (
+        f'label_replace(label_replace(label_replace(DCGM_FI_DEV_GPU_UTIL, "{c.GPU_UUID}", "$1", "UUID", "(.+)"), '
+        f'"{c.GPU_MODEL}", "$1", "modelName", "(.+)"), "{c.NODE}", "$1", "Hostname", "(.+)")'
+    )
+    info_by = f"{c.GPU_UUID}, {c.GPU_MODEL}, {c.NODE}"
+    alerts = 'ALERTS{alertstate="firing",alertname="%s"}'
+    return [
+        RecordingRule(
+            c.GPU_NODE_INFO,
+            # A GPU seen by a DaemonSet (whose target carries the node) and by a sidecar (whose
+            # target does not) keeps the node.
+            f'group by ({info_by}) (inferwatch_gpu_info{{mig_uuid="",{c.NODE}!=""}})\n'
+            f"or on ({c.GPU_UUID})\n"
+            f"group by ({info_by}) (inferwatch_gpu_info{_WHOLE_GPU})\n"
+            f"or on ({c.GPU_UUID})\n"
+            f"group by ({info_by}) ({dcgm_node})",
+        ),
+        RecordingRule(
+            c.GPU_POWER_LIMIT,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_power_limit_watts{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_POWER_MGMT_LIMIT")
+            ),
+        ),
+        RecordingRule(
+            c.GPU_CLOCK,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_clock_hertz{_WHOLE_GPU}", c.CLOCK),
+                f'label_replace({_dcgm("DCGM_FI_DEV_SM_CLOCK")} * 1e6, "{c.CLOCK}", "sm", "{c.GPU_UUID}", ".*")\n'
+                f'or label_replace({_dcgm("DCGM_FI_DEV_MEM_CLOCK")} * 1e6, "{c.CLOCK}", "memory", '
+                f'"{c.GPU_UUID}", ".*")',
+            ),
+        ),
+        RecordingRule(
+            c.GPU_MIG_INFO,
+            f"group by ({mig_by}, {c.MIG_PROFILE}) (inferwatch_gpu_mig_info)",
+        ),
+        RecordingRule(c.GPU_MIG_MEMORY_USED, f"max by ({mig_by}) (inferwatch_gpu_mig_memory_used_bytes)"),
+        RecordingRule(c.GPU_MIG_MEMORY_TOTAL, f"max by ({mig_by}) (inferwatch_gpu_mig_memory_total_bytes)"),
+        RecordingRule(
+            c.SLO_ALERT_STATE,
+            # Every label but the alert's own: what is left is the SLO and its group labels.
+            f"max without (alertname, alertstate, severity, {s.WINDOW_LABEL}) (\n"
+            f"  {alerts % s.ALERT_PAGE} * 2\n"
+            f"  or {alerts % s.ALERT_TICKET}\n"
+            f"  or {s.ERROR_BUDGET_REMAINING} * 0\n)",
+        ),
+    ]

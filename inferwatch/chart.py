@@ -434,8 +434,9 @@ def values_schema() -> dict[str, Any]:
 def _is_prometheus_rule(art: Artifact) -> bool:
     if art.kind is not ArtifactKind.KUBERNETES or not art.path.endswith((".yaml", ".yml")):
         return False
-    doc = yaml.safe_load(art.content)
-    return isinstance(doc, dict) and doc.get("kind") == "PrometheusRule"
+    # Workload manifests hold several objects per file; only a file that is one PrometheusRule is embedded.
+    docs = [d for d in yaml.safe_load_all(art.content) if d is not None]
+    return len(docs) == 1 and isinstance(docs[0], dict) and docs[0].get("kind") == "PrometheusRule"
 
 
 def _dns_name(stem: str) -> str:

@@ -114,6 +114,7 @@ def _resolve_config_path(explicit: Path | None) -> Path | None:
         "rules": "inferwatch.alerts.cli:rules",
         "exporter": "inferwatch.exporters.cli:exporter",
         "cost": "inferwatch.slo.cost.cli:cost",
+        "dashboards": "inferwatch.dashboards.cli:dashboards",
     },
 )
 @click.version_option(__version__, "--version", "-V", prog_name="inferwatch")

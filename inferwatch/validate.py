@@ -218,6 +218,13 @@ def check_grafana_dashboard(tools: Toolbox, root: Path, rel: str) -> list[CheckR
     return [CheckResult(rel, "jsonschema", not errors, output)]
 
 
+def check_dashboard_and_lint(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
+    """Grafana's JSON schema, then the dashboards' lint and promtool parse (inferwatch.dashboards.lint)."""
+    from inferwatch.dashboards.lint import check_dashboard
+
+    return check_grafana_dashboard(tools, root, rel) + check_dashboard(tools, root, rel)
+
+
 # --- documents: relative links resolve ---------------------------------------------------------
 
 _LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
@@ -253,7 +260,7 @@ VALIDATORS: dict[ArtifactKind, Validator] = {
     ArtifactKind.PROMETHEUS_CONFIG: check_prometheus_config,
     ArtifactKind.ALERTMANAGER_CONFIG: check_alertmanager_config,
     ArtifactKind.KUBERNETES: check_kubernetes,
-    ArtifactKind.GRAFANA_DASHBOARD: check_grafana_dashboard,
+    ArtifactKind.GRAFANA_DASHBOARD: check_dashboard_and_lint,
     ArtifactKind.DOCUMENT: check_document,
     ArtifactKind.HELM_CHART: check_helm_chart,
 }
