@@ -58,7 +58,8 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert made.returncode == 0, made.stderr
     pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(WHEELHOUSE)]
     installed = _run([*pip, str(wheel)], cwd=root)
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    hint = "\n(a dependency missing from the wheelhouse? run `make image-prepare`)"
+    assert installed.returncode == 0, installed.stdout + installed.stderr + hint
     return root
 
 
