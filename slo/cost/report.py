@@ -34,6 +34,7 @@ DAY_S = 86400
 WEEK_HOURS = 168
 P95_TTFT_QUANTILE = 0.95
 MOVERS = 5  # namespaces and models listed under "moved most"
+MIN_IDLE_GPU_HOURS = 1.0  # idle GPUs listed as savings: at least this much unheld time in the week
 NODE_LABELS = ("node", "Hostname", "instance")  # where a GPU's node name is found, best first
 
 
@@ -602,7 +603,12 @@ def _assemble(week: IsoWeek, pricing: Pricing, a: _Answers) -> CostReport:
             )
             for (uuid, model), v in keyed["gpu_idle_cost"].items()
         ]
-        idle_gpus = tuple(sorted((g for g in gpus if g.idle_cost > 0.005), key=lambda g: (-g.idle_cost, g.gpu_uuid)))
+        # A GPU idle for minutes (a pod being replaced) is not a saving: list those idle an hour or more.
+        idle_gpus = tuple(
+            sorted(
+                (g for g in gpus if g.idle_gpu_hours >= MIN_IDLE_GPU_HOURS), key=lambda g: (-g.idle_cost, g.gpu_uuid)
+            )
+        )
         pods = []
         for key, gpu_hours in keyed["pod_gpu_hours"].items():
             busy = keyed["pod_busy_hours"].get(key)
