@@ -54,7 +54,9 @@ def bar_chart(key: str, title: str, items: Sequence[tuple[str, float]], unit: st
         ax = fig.add_subplot()
         labels = [_label(label) for label, _ in items][::-1]
         values = [v if math.isfinite(v) else 0.0 for _, v in items][::-1]
-        bars = ax.barh(range(len(values)), values, color=[_PALETTE[i % len(_PALETTE)] for i in range(len(values))])
+        # The i-th largest gets the i-th colour, as the i-th namespace does in the line charts.
+        colors = [_PALETTE[i % len(_PALETTE)] for i in range(len(values))][::-1]
+        bars = ax.barh(range(len(values)), values, color=colors)
         ax.set_yticks(range(len(values)), labels)
         ax.bar_label(bars, labels=[f"{v:,.2f}" for v in values], padding=3)
         ax.set_xlabel(unit)

@@ -79,7 +79,9 @@ def test_sigkill_at_any_point_leaves_the_old_set_or_the_new_one(tmp_path: Path) 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        time.sleep(0.3 + rng.random() * 0.7)  # import time, then somewhere inside a write
+        assert proc.stdout is not None
+        proc.stdout.readline()  # one set published: the writer is in its loop now
+        time.sleep(rng.random() * 0.2)  # then somewhere inside a later write, rename or clean-up
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         # A reader sees one complete set of one version, never a mix and never a missing file.
