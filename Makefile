@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/inferwatch.yaml
 
-.PHONY: build test setup lint typecheck check-generated pytest gpu-test bench
+.PHONY: build test setup lint typecheck check-generated pytest gpu-test bench test-scale
 
 $(BIN)/inferwatch: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,3 +41,7 @@ test: lint typecheck check-generated pytest
 
 gpu-test: setup
 	$(BIN)/pytest -m gpu
+
+# The generated rules on VictoriaMetrics + vmalert over a 30-day history (minutes; CI runs it after `test`).
+test-scale: setup
+	$(BIN)/pytest -m scale

@@ -17,7 +17,7 @@ class IdlePolicy(StrEnum):
 class Pricing(BaseModel):
     """GPU-hour prices by GPU model, energy price and PUE, currency and the idle-cost policy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code")
     default_gpu_hour: float = Field(
