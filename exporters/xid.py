@@ -44,6 +44,8 @@ class XidWatcher:
 
     def register(self, gpus: Sequence[tuple[str, Any]]) -> bool:
         """Register the (uuid, handle) GPUs that support the events; False when none could be."""
+        self._closed.clear()
+        self._uuids.clear()
         try:
             self._event_set = self._api.nvmlEventSetCreate()
         except pynvml.NVMLError as err:

@@ -21,6 +21,7 @@ class ArtifactKind(StrEnum):
     KUBERNETES = "kubernetes"
     GRAFANA_DASHBOARD = "grafana-dashboard"
     DOCUMENT = "document"
+    HELM_CHART = "helm-chart"
 
 
 @dataclass(frozen=True)

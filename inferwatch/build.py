@@ -63,7 +63,9 @@ GENERATORS: list[Generator] = [
     Generator("alerts", "inferwatch.alerts.generate:artifacts"),
     Generator("cost", "inferwatch.slo.cost.generate:artifacts"),
     Generator("exporter", "inferwatch.exporters.reference:artifacts"),
+    Generator("workloads", "inferwatch.workloads.generate:artifacts"),
     Generator("dashboards", "inferwatch.dashboards.generate:artifacts"),
+    Generator("chart", "inferwatch.chart:artifacts"),
 ]
 
 

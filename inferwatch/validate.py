@@ -248,6 +248,13 @@ def check_document(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
     return [CheckResult(rel, "links", not broken, output)]
 
 
+def check_helm_chart(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
+    """A generated file of the Helm chart (see inferwatch.chart.check_chart_file)."""
+    from inferwatch.chart import check_chart_file  # late: inferwatch.chart imports this module
+
+    return check_chart_file(tools, root, rel)
+
+
 VALIDATORS: dict[ArtifactKind, Validator] = {
     ArtifactKind.PROMETHEUS_RULES: check_rule_file,
     ArtifactKind.PROMETHEUS_CONFIG: check_prometheus_config,
@@ -255,6 +262,7 @@ VALIDATORS: dict[ArtifactKind, Validator] = {
     ArtifactKind.KUBERNETES: check_kubernetes,
     ArtifactKind.GRAFANA_DASHBOARD: check_dashboard_and_lint,
     ArtifactKind.DOCUMENT: check_document,
+    ArtifactKind.HELM_CHART: check_helm_chart,
 }
 
 

@@ -97,7 +97,7 @@ def test_header_names_the_config_file_actually_used(
 
 
 def _prometheus_rules(artifacts: list[Artifact]) -> list[dict[str, object]]:
-    docs = [yaml.safe_load(a.content) for a in artifacts if a.kind is ArtifactKind.KUBERNETES]
+    docs = [d for a in artifacts if a.kind is ArtifactKind.KUBERNETES for d in yaml.safe_load_all(a.content)]
     return [d for d in docs if d["kind"] == "PrometheusRule"]
 
 
@@ -113,7 +113,7 @@ def test_one_selector_picks_up_every_prometheusrule(repo_root: Path) -> None:
         labels = obj["metadata"]["labels"]  # type: ignore[index]
         assert selector.items() <= labels.items(), obj["metadata"]
         components.add(labels["app.kubernetes.io/component"])
-    assert components == {"normalization", "alerts", "slo", "cost"}
+    assert components == {"normalization", "alerts", "slo", "cost", "autoscaling"}
     # what is committed carries the same labels
     for path in sorted((repo_root / "deploy" / "prometheusrules").glob("*.yaml")):
         assert selector.items() <= yaml.safe_load(path.read_text())["metadata"]["labels"].items(), path

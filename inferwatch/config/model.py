@@ -29,6 +29,7 @@ from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
 from inferwatch.config.thresholds import Thresholds
+from inferwatch.config.workload import WorkloadSpec
 from inferwatch.config.yamlfile import read_yaml_mapping
 from inferwatch.errors import ConfigError, FieldProblem
 
@@ -91,6 +92,7 @@ class InferwatchConfig(BaseModel):
     slos: list[SLOSpec] = Field(default_factory=list, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
 
     _source: str = PrivateAttr(DEFAULTS_SOURCE)
 

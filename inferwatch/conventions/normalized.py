@@ -93,6 +93,16 @@ VLLM_TARGET_UP = "inferwatch:vllm_target:up"
 # `up` of GPU exporter targets (labels as above + exporter = inferwatch | dcgm).
 GPU_EXPORTER_TARGET_UP = "inferwatch:gpu_exporter_target:up"
 
+# --- autoscaling: labels namespace, model_name (one series per model; engines and pods summed) ---
+# Recorded by inferwatch.workloads.autoscaling from the per-pod series above; KEDA and
+# prometheus-adapter read only these, so a scaler never filters on a label vLLM lacks.
+# Requests waiting in the queues of every pod of one model.
+MODEL_REQUESTS_WAITING = "inferwatch:vllm_model_requests_waiting:sum"
+# KV-cache usage summed over the model's pods: how many pods' worth of KV cache is in use.
+MODEL_KV_CACHE_USAGE = "inferwatch:vllm_model_kv_cache_usage:sum"
+# Pods of one model that report vLLM metrics.
+MODEL_PODS = "inferwatch:vllm_model_pods:count"
+
 # --- series the dashboards read (group inferwatch-normalize-dashboards) ------------------------
 NODE = "node"
 CLOCK = "clock"
