@@ -37,3 +37,22 @@ class Pricing(BaseModel):
     rule_interval_s: int = Field(
         60, ge=10, le=600, description="evaluation interval of the cost recording rules (the report integrates over it)"
     )
+    low_utilization: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="the weekly report lists pods whose GPUs stayed under this busy ratio (0-1) as savings",
+    )
+    billing_account: str = Field(
+        "inferwatch",
+        min_length=1,
+        max_length=200,
+        description="FOCUS BillingAccountId/Name of the report's CSV (your cluster or cost centre)",
+    )
+    provider: str = Field(
+        "inferwatch",
+        min_length=1,
+        max_length=200,
+        description="FOCUS ProviderName, PublisherName and InvoiceIssuerName (who runs the GPUs)",
+    )
