@@ -261,7 +261,7 @@ def test_bad_workload_settings_name_the_field() -> None:
     assert "workload.served_model_name" in result.output
 
 
-@pytest.mark.parametrize("doc", ["docs/workloads.md", "docs/autoscaling.md"])
+@pytest.mark.parametrize("doc", ["docs/deploy.md", "docs/autoscaling.md"])
 def test_docs_link_to_files_that_exist(doc: str) -> None:
     text = (REPO_ROOT / doc).read_text()
     links = re.findall(r"\]\((\.\./[^)#]+)\)", text)
@@ -269,7 +269,7 @@ def test_docs_link_to_files_that_exist(doc: str) -> None:
     for link in links:
         assert (REPO_ROOT / "docs" / link).resolve().exists(), link
     # Every generated manifest is shown in the workloads page.
-    if doc == "docs/workloads.md":
+    if doc == "docs/deploy.md":
         for path in _manifest_paths():
             if "/autoscaling/" not in path:
                 assert path.removeprefix("deploy/workloads/") in text, path
