@@ -174,7 +174,7 @@ def cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tu
         for i, rule_file in enumerate(passes):
             path = work / f"pass-{i}.yaml"
             path.write_text(to_prometheus_yaml(rule_file))
-            vm.replay(path, START, END)
+            vm.replay(path, START, END, point_by_point=" or " in path.read_text())
         on_vm = collect_report(PrometheusReader(PrometheusSettings(url=vm.url)), WEEK, PRICING)
     finally:
         vm.stop()
