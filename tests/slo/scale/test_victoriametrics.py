@@ -174,13 +174,21 @@ def cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tu
         for i, rule_file in enumerate(passes):
             path = work / f"pass-{i}.yaml"
             path.write_text(to_prometheus_yaml(rule_file))
-            vm.replay(path, START, END, point_by_point=" or " in path.read_text())
+            vm.replay(path, START, END)
         on_vm = collect_report(PrometheusReader(PrometheusSettings(url=vm.url)), WEEK, PRICING)
     finally:
         vm.stop()
     return on_prom, on_vm
 
 
+@pytest.mark.xfail(
+    strict=True,
+    raises=RuntimeError,
+    reason="inferwatch:cost_gpu_idle:rate ends `or on (gpu_uuid) inferwatch:cost_gpu:rate`: MetricsQL's `or` fills "
+    "per point, so over a range it returns the product and the still-named fallback for the same labels, and "
+    "vmalert refuses to record them ('result contains metrics with the same labelset'); making the fallback "
+    "nameless (`inferwatch:cost_gpu:rate * 1`) gives one series on both engines",
+)
 def test_cost_report_on_victoriametrics_matches_prometheus(cost_reports: tuple[CostReport, CostReport]) -> None:
     """`cost report`'s figures from VictoriaMetrics equal those from Prometheus within 0.5 %."""
     on_prom, on_vm = cost_reports

@@ -119,14 +119,8 @@ class VictoriaMetricsHistory:
         self.flush()
         return count
 
-    def replay(self, rule_file: Path, start: datetime, end: datetime, point_by_point: bool = False) -> str:
-        """Evaluate ``rule_file``'s groups over [start, end] with vmalert's replay mode; returns its output.
-
-        ``point_by_point`` asks one point per range query, which is what a live vmalert does at
-        each evaluation. Needed for rules whose `or` falls back to a bare selector: MetricsQL's
-        `or` is point-wise over a range, so a range query returns the left side's series and the
-        right side's (still named) series for the same labels, which vmalert refuses to record.
-        """
+    def replay(self, rule_file: Path, start: datetime, end: datetime) -> str:
+        """Evaluate ``rule_file``'s groups over [start, end] with vmalert's replay mode; returns its output."""
         self.start()
         self._passes += 1
         argv = [
@@ -138,7 +132,6 @@ class VictoriaMetricsHistory:
             f"-replay.timeTo={end.strftime('%Y-%m-%dT%H:%M:%SZ')}",
             "-replay.disableProgressBar",
             "-replay.rulesDelay=2s",
-            *(["-replay.maxDatapointsPerQuery=1"] if point_by_point else []),
             f"-httpListenAddr=127.0.0.1:{free_port()}",
         ]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False, cwd=self.workdir)
