@@ -158,8 +158,7 @@ def test_generated_rule_files_evaluate_on_vmalert(
         alert.stop()
 
 
-@pytest.fixture(scope="module")
-def cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[CostReport, CostReport]:
+def _cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[CostReport, CostReport]:
     """The week's cost report from the cost test's history on Prometheus and on VictoriaMetrics + vmalert."""
     prom = build_history(tools, tmp_path_factory.mktemp("cost-prom"))
     try:
@@ -189,9 +188,11 @@ def cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tu
     "vmalert refuses to record them ('result contains metrics with the same labelset'); making the fallback "
     "nameless (`inferwatch:cost_gpu:rate * 1`) gives one series on both engines",
 )
-def test_cost_report_on_victoriametrics_matches_prometheus(cost_reports: tuple[CostReport, CostReport]) -> None:
+def test_cost_report_on_victoriametrics_matches_prometheus(
+    tools: Toolbox, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     """`cost report`'s figures from VictoriaMetrics equal those from Prometheus within 0.5 %."""
-    on_prom, on_vm = cost_reports
+    on_prom, on_vm = _cost_reports(tools, tmp_path_factory)
     assert on_vm.total_cost == pytest.approx(on_prom.total_cost, rel=0.005)
     assert on_vm.idle_cost == pytest.approx(on_prom.idle_cost, rel=0.005)
     prom_ns = {ns.namespace: ns for ns in on_prom.namespaces}
