@@ -52,8 +52,8 @@ from typing import Any
 import httpx
 import yaml
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import burn_rate_expr, slo_rule_file
-from inferwatch.slo.windows import COARSE_STEP
+from inferwatch.slo.rules import slo_rule_file, window_sum_expr
+from inferwatch.slo.windows import COARSE_STEP, format_duration, is_coarse, recorded_windows
 
 from bench.report import machine_description, update_section
 from inferwatch.config.slo import SLOSpec
@@ -199,6 +199,13 @@ def openmetrics(h: History, slo: SLO, sloth_labels: dict[str, str], path: Path) 
         hours = _hourly_sums(h, good, total)
         add(c.GOOD_EVENTS_HOURLY, rec, ((t, g) for t, g, _ in hours))
         add(c.TOTAL_EVENTS_HOURLY, rec, ((t, tot) for t, _, tot in hours))
+        # the hourly group's window sums at its last two evaluations, as the SLO group reads them
+        for w in (d for d in recorded_windows(slo.period) if is_coarse(d)):
+            at = [t for t, _, _ in hours[-2:]]
+            sums = [[x for x in hours if t - w.total_seconds() < x[0] <= t] for t in at]
+            labels = {**rec, c.WINDOW_LABEL: format_duration(w)}
+            add(c.GOOD_EVENTS_WINDOW, labels, ((t, sum(x[1] for x in xs)) for t, xs in zip(at, sums, strict=True)))
+            add(c.TOTAL_EVENTS_WINDOW, labels, ((t, sum(x[2] for x in xs)) for t, xs in zip(at, sums, strict=True)))
         # Sloth's 5-minute error ratio: 0/0 (NaN) where there is no traffic, as its rule records it
         add(
             "slo:sli_error:ratio_rate5m",
@@ -478,7 +485,10 @@ def run(n: int, days: int, interval: str, settle_s: float, tools: Toolbox, work:
     ours.write_text(to_prometheus_yaml(RuleFile(tuple(RuleGroup(g.name, g.rules) for g in rule_file.groups))))
     pyrra = work / "pyrra-rules.yaml"
     pyrra.write_text(to_prometheus_yaml(pyrra_rules(slo)))
-    ours_budget = f"1 - ({burn_rate_expr(slo, slo.period)})"
+    # the SLO window's good/total as the hourly group sums them, evaluated at the history's end
+    good_w = window_sum_expr(slo, c.GOOD_EVENTS_HOURLY).split("\nor\n")[-1]
+    total_w = window_sum_expr(slo, c.TOTAL_EVENTS_HOURLY).split("\nor\n")[-1]
+    ours_budget = f"1 - (1 - ({good_w}) / ({total_w})) / {slo.error_budget:.12g}"
     sloth_budget = _sloth_budget_query(sloth_file, slo)
     try:
         out = [

@@ -26,7 +26,7 @@ from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.cost.report import CostReport, collect_report
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
+from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, slo_groups, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
 from inferwatch.cli import cli
@@ -80,10 +80,12 @@ def vm_history(
         )
         start_dt = datetime.fromtimestamp(start, UTC)
         last = end_dt - timedelta(minutes=10)
-        main, hourly = slo_groups(slo)
+        main = slo_groups(slo)[0]
         vm.replay(_file(work / "p1.yaml", (RuleGroup("normalize", normalize),)), start_dt, end_dt)
         vm.replay(_file(work / "p2.yaml", (RuleGroup("sli", sli_rules(slo)),)), start_dt, end_dt)
-        vm.replay(_file(work / "p3.yaml", (hourly,)), start_dt, end_dt)
+        vm.replay(_file(work / "p3.yaml", (RuleGroup("hourly", hourly_rules(slo), interval="1h"),)), start_dt, end_dt)
+        sums = RuleGroup("window-sums", window_sum_rules(slo), interval="1h")
+        vm.replay(_file(work / "p3w.yaml", (sums,)), end_dt - timedelta(hours=2), end_dt)
         # one pass per dependency level: vmalert's replay does not wait for a rule's results to be searchable
         vm.replay(_file(work / "p4.yaml", (RuleGroup("windows", window_rules(slo)),)), last, end_dt)
         vm.replay(_file(work / "p5.yaml", (RuleGroup("budget", (budget_rule(slo),)),)), last, end_dt)
