@@ -45,3 +45,12 @@ gpu-test: setup
 # The generated rules on VictoriaMetrics + vmalert over a 30-day history (minutes; CI runs it after `test`).
 test-scale: setup
 	$(BIN)/pytest -m scale
+
+# The container image (deploy/Containerfile) with buildah, no daemon: `prepare` fetches the Debian
+# base (mmdebstrap) and the dependency wheels once; the image test builds from them offline.
+.PHONY: image image-prepare
+image-prepare: setup
+	bash deploy/build-image.sh prepare
+image: image-prepare
+	bash deploy/build-image.sh build localhost/inferwatch:dev
+pytest: image-prepare

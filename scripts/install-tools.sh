@@ -14,6 +14,7 @@ KUBECONFORM_VERSION="v0.7.0"
 INFERENCE_SIM_VERSION="v0.10.2"
 SLOTH_VERSION="v0.16.0"                # the SLO benchmark's anchor (bench/slo_rules_bench.py)
 VICTORIAMETRICS_VERSION="v1.151.0"     # single-node + vmalert: the scale-out backend test
+CHECKOV_VERSION="3.3.30"               # policy scan of the rendered Helm chart; pins: deploy/helm/checkov-requirements.txt
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${INFERWATCH_TOOLS_DIR:-$root/.tools}"
@@ -137,8 +138,26 @@ go_install sloth github.com/slok/sloth/cmd/sloth "$SLOTH_VERSION" "-X github.com
   || die "sloth $SLOTH_VERSION failed to build"
 build_victoriametrics || die "victoria-metrics/vmalert $VICTORIAMETRICS_VERSION failed to build"
 
+# checkov (PyPI) in a venv of its own: its dependency pins conflict with inferwatch's.
+install_checkov() {
+  if have checkov "$CHECKOV_VERSION"; then return 0; fi
+  say "installing checkov $CHECKOV_VERSION into $tools/checkov-venv"
+  rm -rf "$tools/checkov-venv" && python3 -m venv "$tools/checkov-venv" \
+    && "$tools/checkov-venv/bin/pip" install -q --upgrade 'pip>=24' \
+    && "$tools/checkov-venv/bin/pip" install -q -r "$root/deploy/helm/checkov-requirements.txt" || return 1
+  ln -sf "$tools/checkov-venv/bin/checkov" "$bin/checkov"
+  stamp checkov "$CHECKOV_VERSION"
+}
+install_checkov || die "checkov $CHECKOV_VERSION failed to install"
+# buildah + mmdebstrap (Debian) build and run the container image without a daemon (make image).
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  say "installing Debian's buildah and mmdebstrap (container image build)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah mmdebstrap >/dev/null \
+    || die "could not install Debian packages buildah and mmdebstrap"
+fi
+
 say "tools in $bin:"
-for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim sloth victoria-metrics vmalert; do
+for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim sloth victoria-metrics vmalert checkov; do
   [ -x "$bin/$t" ] || die "$t is missing from $bin"
   case $t in
     helm) v=$("$bin/$t" version --short 2>&1 | head -1) ;;

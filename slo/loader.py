@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 from inferwatch.slo.model import SLO, SpecWarning, compile_slo
-from inferwatch.slo.openslo import API_VERSION, OpenSLOProblems, is_openslo, to_specs
+from inferwatch.slo.openslo import OpenSLOProblems, is_openslo, to_specs
 from pydantic import ValidationError
 
 from inferwatch.config.slo import SLOSpec
@@ -104,14 +104,6 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
         data = [data] if "sli" in data else data.get("slos", [])
     if not isinstance(data, list):
         return [], [FieldProblem(f"{source}: slos", "must be a list of SLO definitions")]
-    if not data:
-        return [], [
-            FieldProblem(
-                source,
-                "no SLO found: nothing to check (expected `slos:`, one SLO with `sli:`, "
-                f"or OpenSLO documents with apiVersion: {API_VERSION})",
-            )
-        ]
     return [(_slo_label(raw, i), raw) for i, raw in enumerate(data)], []
 
 

@@ -22,7 +22,7 @@ Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -37,6 +37,8 @@ from inferwatch.slo.windows import (
     windows_for,
 )
 
+from inferwatch.config.durations import duration_seconds
+from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.promql import by, escape_regex_value, le_regex, selector
@@ -201,12 +203,24 @@ def budget_rule(slo: SLO) -> RecordingRule:
     )
 
 
-def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
-    """The page and ticket alerts and the absent-metrics alert."""
+# Each SLO alert's `for:` unless the configuration says otherwise (thresholds.slo_*_for).
+DEFAULT_HOLDS: Mapping[str, str] = {c.ALERT_PAGE: "2m", c.ALERT_TICKET: "15m", c.ALERT_ABSENT: "15m"}
+
+
+def _hold(duration: str) -> str | None:
+    return None if duration_seconds(duration) == 0 else duration
+
+
+def alert_rules(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> tuple[AlertingRule, ...]:
+    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md,
+    `for:` from ``holds`` by alert name; "0s" means none)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
-    for severity, alert, for_ in (("page", c.ALERT_PAGE, "2m"), ("ticket", c.ALERT_TICKET, "15m")):
+    for severity, alert in (("page", c.ALERT_PAGE), ("ticket", c.ALERT_TICKET)):
+        for_ = _hold(holds[alert])
         conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
         body = f"\nor ignoring ({c.WINDOW_LABEL})\n".join(conds)
         spent = ", ".join(
@@ -224,7 +238,7 @@ def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
                     "summary": f"{what} is burning its error budget too fast",
                     "description": f"{what}{_where(slo)} burns its error budget at {{{{ $value | humanize }}}}x "
                     f"(threshold: {spent}).",
-                    "runbook_url": f"{c.RUNBOOK_BASE}#{alert.lower()}",
+                    "runbook_url": f"{runbook_base_url}/{alert}.md",
                 },
             )
         )
@@ -232,13 +246,13 @@ def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
         AlertingRule(
             alert=c.ALERT_ABSENT,
             expr=absent_expr(slo),
-            for_="15m",
+            for_=_hold(holds[c.ALERT_ABSENT]),
             labels={**label, "severity": "ticket"},
             annotations={
                 "summary": f"{what}: the SLI's metrics are absent",
                 "description": f"No normalized series for {what}{_where(slo)} exist: its burn rates read no data. "
                 "Check that vLLM is scraped and the inferwatch normalization rules are loaded.",
-                "runbook_url": f"{c.RUNBOOK_BASE}#{c.ALERT_ABSENT.lower()}",
+                "runbook_url": f"{runbook_base_url}/{c.ALERT_ABSENT}.md",
             },
         )
     )
@@ -262,7 +276,9 @@ def absent_expr(slo: SLO) -> str:
     return f"(\n  group {clause} ({seen})\n  unless {on}\n  group {clause} ({source})\n)\nor\n{whole}"
 
 
-def slo_groups(slo: SLO) -> tuple[RuleGroup, RuleGroup]:
+def slo_groups(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> tuple[RuleGroup, RuleGroup]:
     """One SLO's rules as two groups: the main group, in dependency order, and the hourly group.
 
     Prometheus evaluates a group's rules in order at the same instant, so every burn rate
@@ -271,7 +287,8 @@ def slo_groups(slo: SLO) -> tuple[RuleGroup, RuleGroup]:
     interval, sums the SLI events of each hour for the long windows.
     """
     main = RuleGroup(
-        f"inferwatch-slo-{slo.name}", (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo))
+        f"inferwatch-slo-{slo.name}",
+        (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
     hourly = RuleGroup(
         f"inferwatch-slo-{slo.name}{c.HOURLY_GROUP_SUFFIX}",
@@ -281,9 +298,11 @@ def slo_groups(slo: SLO) -> tuple[RuleGroup, RuleGroup]:
     return main, hourly
 
 
-def slo_rule_file(slos: Sequence[SLO]) -> RuleFile:
+def slo_rule_file(
+    slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> RuleFile:
     """Every SLO's rule group in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo)))
+    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds)))
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:

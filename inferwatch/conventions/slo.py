@@ -43,5 +43,3 @@ ALERT_ABSENT = "InferwatchSLOMetricsAbsent"
 HOURLY_GROUP_SUFFIX = "-hourly"
 # How long a group that stopped reporting is still expected back by the absent alert.
 ABSENT_MEMORY = "1d"
-
-RUNBOOK_BASE = "https://github.com/inferwatch/inferwatch/blob/main/docs/slo.md"

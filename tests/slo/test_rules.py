@@ -66,7 +66,7 @@ def test_fewer_rules_than_sloth_and_cli_prints_counts(tmp_path: Path, repo_root:
     )
     assert res.exit_code == 0, res.output
     assert "chat-ttft: 11 rules" in res.stderr
-    assert (tmp_path / "slo-rules.yaml").read_text().count("record: ") == 3 * 8
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 8
 
 
 def _duration(text: str) -> timedelta:
@@ -137,7 +137,8 @@ def test_committed_artifacts_match_the_example_config(repo_root: Path) -> None:
     assert all(s.group_by == ["namespace"] for s in config.slos)
     for art in artifacts(config):
         assert (repo_root / art.path).read_text() == art.content, f"{art.path}: run `inferwatch build`"
-    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH}
+    runbooks = {f"docs/runbooks/{alert}.md" for alert in (c.ALERT_PAGE, c.ALERT_TICKET, c.ALERT_ABSENT)}
+    assert {a.path for a in artifacts(config)} == {RULES_PATH, PROMETHEUS_RULE_PATH, *runbooks}
 
 
 def test_prometheusrule_object_matches_the_crd(repo_root: Path) -> None:
@@ -240,7 +241,7 @@ def test_hostile_matcher_value_gives_rules_promtool_accepts(tools: Toolbox, tmp_
     assert CliRunner().invoke(cli, ["-c", str(config), "config", "check"]).exit_code == 0
     res = CliRunner().invoke(cli, ["-c", str(config), "slo", "rules", "--out", str(tmp_path)])
     assert res.exit_code == 0, res.output
-    written = tmp_path / "slo-rules.yaml"
+    written = tmp_path / "slo/generated/slo-rules.yaml"
     check = tools.run("promtool", "check", "rules", str(written))
     assert check.returncode == 0, check.stdout + check.stderr
     exprs = [r["expr"] for g in yaml.safe_load(written.read_text())["groups"] for r in g["rules"]]

@@ -44,7 +44,7 @@ def test_valid_spec_compiles_with_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "text"),
     [
-        ({"objective": 100}, "objective", "less than 100"),
+        ({"objective": 100}, "objective", "less than or equal to 99.9999"),
         ({"objective": 0}, "objective", "greater than 0"),
         ({"window": "14d"}, "window", "30d"),
         ({"sli": {"kind": "ttft"}}, "sli", "threshold_seconds is required"),
@@ -237,4 +237,4 @@ def test_file_without_a_recognised_slo_exits_2(tmp_path: Path, text: str) -> Non
     f = _write(tmp_path / "none.yaml", text)
     res = CliRunner().invoke(cli, ["slo", "check", str(f)])
     assert res.exit_code == 2, res.output
-    assert str(f) in res.output and "no SLO found" in res.output and "openslo/v1" in res.output
+    assert str(f) in res.output and "no SLO definitions found" in res.output and "openslo/v1" in res.output
