@@ -90,7 +90,8 @@ def traffic(i: int, t: float, start: float) -> tuple[float, float]:
         return 0.0, 0.0  # twelve hours without traffic
     base = 0.5 + (i % 7) * 0.5
     rate = base * (1 + 0.6 * math.sin(2 * math.pi * (t / DAY + i / 13)))
-    bad = 0.001 + 0.0004 * (i % 9)
+    # a slowly worsening error ratio in every third namespace, so the window's edges matter
+    bad = 0.001 + 0.0004 * (i % 9) + (0.0001 * day if i % 3 == 0 else 0.0)
     if i % 5 == 1 and 12.0 <= day < 12.25:
         bad = 0.05  # a six-hour incident
     return rate, bad
