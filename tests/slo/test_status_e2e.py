@@ -19,7 +19,7 @@ import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
+from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
 from inferwatch.cli import cli
@@ -112,10 +112,14 @@ def history(
     last = end_dt - timedelta(minutes=10)
     hist.backfill_rules(_rules_file(work / "p1.yaml", "normalize", normalize), start_dt, end_dt)
     hist.backfill_rules(_rules_file(work / "p2.yaml", "sli", sli_rules(slo)), start_dt, end_dt)
-    # the hourly group, on its own 1 h interval and the offset Prometheus would give it
+    # the hourly group, on its own 1 h interval and the offset Prometheus would give it: its hourly
+    # sums over the history, then (a pass of their own, as they read them) its window sums
     hourly = work / "p2h.yaml"
-    hourly.write_text(to_prometheus_yaml(RuleFile((slo_groups(slo)[1],))))
+    hourly.write_text(to_prometheus_yaml(RuleFile((RuleGroup("hourly", hourly_rules(slo), interval="1h"),))))
     hist.backfill_rules(hourly, start_dt, end_dt)
+    sums = work / "p2w.yaml"
+    sums.write_text(to_prometheus_yaml(RuleFile((RuleGroup("window-sums", window_sum_rules(slo), interval="1h"),))))
+    hist.backfill_rules(sums, end_dt - timedelta(hours=2), end_dt)
     hist.backfill_rules(_rules_file(work / "p3.yaml", "windows", window_rules(slo)), last, end_dt)
     hist.backfill_rules(_rules_file(work / "p4.yaml", "budget", (budget_rule(slo),)), last, end_dt)
     try:
