@@ -4,7 +4,6 @@ memory stays bounded (tracemalloc) and the run is bounded by the pytest timeout,
 
 from __future__ import annotations
 
-import copy
 import re
 import tracemalloc
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from inferwatch.cli import cli
+from tests.support import mutations
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "inferwatch.yaml"
 BASE: dict[str, Any] = yaml.safe_load(EXAMPLE.read_text())
@@ -25,67 +25,18 @@ MEMORY_BOUND_BYTES = 256 * 1024 * 1024
 # What an exit-2 message points at: a field path, a line/column, a byte offset, or the whole file.
 WHERE = re.compile(r"^  (\S+: |line \d+, column \d+: |(not UTF-8: )?byte offset \d+|larger than |top level )", re.M)
 
-scalars = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(min_value=-(10**30), max_value=10**30),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40),
-    st.sampled_from(["0s", "7d", "8d", "99999999999d", "{{ $value }}", "\x1b[31m", "1e308", "-0", ".inf", "2.2"]),
-)
-values = st.recursive(
-    scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12,
-)
-
-
-def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for k, v in node.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
-PATHS = _paths(BASE)
-
 
 @st.composite
 def mutated_files(draw: st.DrawFn) -> bytes:
-    """The example with one value replaced, a key removed or added, or its bytes damaged."""
-    kind = draw(st.sampled_from(["replace", "delete", "add", "bytes"]))
-    if kind == "bytes":
-        raw = bytearray(EXAMPLE.read_bytes())
-        for _ in range(draw(st.integers(1, 4))):
-            pos = draw(st.integers(0, len(raw)))
-            raw[pos:pos] = draw(st.binary(min_size=1, max_size=4))
-        return bytes(raw)
-    data = copy.deepcopy(BASE)
-    path = draw(st.sampled_from(PATHS))
-    parent: Any = data
-    for key in path[:-1]:
-        parent = parent[key]
-    if kind == "replace":
-        parent[path[-1]] = draw(values)
-    elif kind == "delete":
-        del parent[path[-1]]
-    else:
-        target = parent[path[-1]]
-        if isinstance(target, dict):
-            target[draw(st.text(min_size=1, max_size=12))] = draw(values)
-        elif isinstance(target, list):
-            target.append(draw(values))
-        else:
-            parent[path[-1]] = {draw(st.text(min_size=1, max_size=12)): draw(values)}
-    return yaml.safe_dump(data, allow_unicode=True).encode()
+    """The example with one value replaced (by a hostile value or a tree of aliases), a key removed or
+    added, or its bytes damaged."""
+    if draw(st.integers(0, 4)) == 0:
+        return mutations.splice_bytes(draw, EXAMPLE.read_bytes())
+    return mutations.dump(mutations.mutate_tree(draw, BASE, ["replace", "delete", "add", "alias"]))
 
 
 @pytest.mark.timeout(600)
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(content=mutated_files())
 def test_mutated_config_exits_0_or_2_and_a_failed_build_writes_nothing(tmp_path: Path, content: bytes) -> None:
     config = tmp_path / "inferwatch.yaml"
