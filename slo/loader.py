@@ -16,6 +16,7 @@ from inferwatch.slo.openslo import OpenSLOProblems, is_openslo, to_specs
 from pydantic import ValidationError
 
 from inferwatch.config.slo import SLOSpec
+from inferwatch.config.yamlfile import MAX_NESTING
 from inferwatch.errors import ConfigError, FieldProblem
 
 # A few hundred bytes of nested YAML aliases (a "billion laughs" document) expand to gigabytes once
@@ -43,6 +44,25 @@ def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
     return memo[key]
 
 
+class YAMLTooDeepError(yaml.YAMLError):
+    """A document nested more than MAX_NESTING levels deep (PyYAML builds it by recursion)."""
+
+
+def _check_nesting(text: str) -> None:
+    """Refuse nesting deeper than MAX_NESTING from the event stream, before the recursive composer sees it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                mark = event.start_mark
+                raise YAMLTooDeepError(
+                    f"line {mark.line + 1}, column {mark.column + 1}: nested more than {MAX_NESTING} levels deep"
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 class _BoundedLoader(yaml.SafeLoader):
     """SafeLoader that refuses documents whose aliases expand beyond MAX_EXPANDED_NODES."""
 
@@ -55,6 +75,7 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def _load_documents(text: str) -> list[Any]:
+    _check_nesting(text)
     return [d for d in yaml.load_all(text, Loader=_BoundedLoader) if d is not None]
 
 
@@ -87,7 +108,7 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
         return [], [FieldProblem(source, f"cannot read file: {err.strerror}")]
     except UnicodeDecodeError:
         return [], [FieldProblem(source, "not UTF-8 text")]
-    except YAMLAliasBombError as err:
+    except (YAMLAliasBombError, YAMLTooDeepError) as err:
         return [], [FieldProblem(source, str(err))]
     except yaml.YAMLError as err:
         return [], [FieldProblem(source, f"not valid YAML: {err}")]

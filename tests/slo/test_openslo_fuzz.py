@@ -27,14 +27,15 @@ EXAMPLES: list[list[Any]] = [list(yaml.safe_load_all(text)) for text in (OPENSLO
 MEMORY_BOUND_BYTES = 64 * 1024 * 1024
 # Where an exit-2 problem points: an OpenSLO document (`SLO 'name'.spec.…`, `SLI 'name'.…`,
 # `document N.…`), a field of the SLO it maps to (`SLO 'name': sli.…`), or the file as a whole
-# (not YAML, not UTF-8, aliases expanding too far, nothing to check), named on the first line.
+# (not YAML, not UTF-8, nested or aliased too deep, nothing to check), named on the first line.
 WHERE = re.compile(
     r"^  ((?P<file>\S+): )?("
     r"(SLO|SLI) '.*'(\.|: )\S"
     r"|document \d+(\.\S+)?: "
     r"|SLO #\d+: \S"
     r"|slos: "
-    r"|not valid YAML|not UTF-8|its aliases expand|no SLO definitions found|expected one YAML document"
+    r"|line \d+, column \d+: |not valid YAML|not UTF-8|its aliases expand"
+    r"|no SLO definitions found|expected one YAML document"
     r")",
     re.M,
 )

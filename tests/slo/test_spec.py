@@ -12,6 +12,7 @@ from inferwatch.slo.loader import load_slo_files
 from inferwatch.slo.model import AvailabilitySLI, LatencySLI
 
 from inferwatch.cli import cli
+from inferwatch.config.yamlfile import MAX_NESTING
 from inferwatch.errors import ConfigError
 
 TTFT = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 2.5}}
@@ -222,6 +223,15 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
     text += "- {<<: *base, name: b}\n"
     slos, _ = load_slo_files([_write(tmp_path / "s.yaml", text)])
     assert [s.name for s in slos] == ["a", "b"]
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 5000])
+def test_deep_nesting_is_refused_with_exit_2(tmp_path: Path, depth: int) -> None:
+    """PyYAML composes by recursion: thousands of nested brackets are refused before that (no RecursionError)."""
+    f = _write(tmp_path / "deep.yaml", "slos: " + "[" * depth + "]" * depth + "\n")
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: line 1, column {MAX_NESTING + 6}: nested more than {MAX_NESTING} levels deep" in res.stderr
 
 
 @pytest.mark.parametrize(
