@@ -16,7 +16,7 @@ from inferwatch.slo.openslo import OpenSLOProblems, is_openslo, to_specs
 from pydantic import ValidationError
 
 from inferwatch.config.slo import SLOSpec
-from inferwatch.config.yamlfile import MAX_NESTING
+from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError, FieldProblem
 
 # A few hundred bytes of nested YAML aliases (a "billion laughs" document) expand to gigabytes once
@@ -26,7 +26,7 @@ MAX_EXPANDED_NODES = 100_000
 
 
 class YAMLAliasBombError(yaml.YAMLError):
-    """A document whose aliases expand it beyond MAX_EXPANDED_NODES."""
+    """A document that, its aliases expanded, holds more than MAX_EXPANDED_NODES nodes."""
 
 
 def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
@@ -69,7 +69,7 @@ class _BoundedLoader(yaml.SafeLoader):
     def construct_document(self, node: yaml.Node) -> object:
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
             raise YAMLAliasBombError(
-                f"its aliases expand it beyond {MAX_EXPANDED_NODES} YAML nodes: refusing to expand them"
+                f"more than {MAX_EXPANDED_NODES} YAML nodes once its aliases are expanded: refusing to build it"
             )
         return super().construct_document(node)
 
@@ -103,11 +103,18 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
     """Raw SLO specs (label, mapping) from one file, and the problems that stop reading it."""
     source = str(path)
     try:
-        docs = _load_documents(path.read_text())
+        # Like inferwatch.yaml, an SLO file is a few kilobytes: a larger one is refused unread (PyYAML
+        # takes minutes and gigabytes over megabytes of YAML).
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            return [], [FieldProblem(source, f"larger than {MAX_CONFIG_BYTES} bytes; not an SLO file")]
+        docs = _load_documents(raw.decode("utf-8"))
     except OSError as err:
         return [], [FieldProblem(source, f"cannot read file: {err.strerror}")]
-    except UnicodeDecodeError:
-        return [], [FieldProblem(source, "not UTF-8 text")]
+    except UnicodeDecodeError as err:
+        byte = err.object[err.start]
+        return [], [FieldProblem(source, f"not UTF-8: byte offset {err.start} (0x{byte:02x}) cannot be decoded")]
     except (YAMLAliasBombError, YAMLTooDeepError) as err:
         return [], [FieldProblem(source, str(err))]
     except yaml.YAMLError as err:

@@ -34,7 +34,7 @@ WHERE = re.compile(
     r"|document \d+(\.\S+)?: "
     r"|SLO #\d+: \S"
     r"|slos: "
-    r"|line \d+, column \d+: |not valid YAML|not UTF-8|its aliases expand"
+    r"|line \d+, column \d+: |not valid YAML|not UTF-8|more than \d+ YAML nodes|larger than "
     r"|no SLO definitions found|expected one YAML document"
     r")",
     re.M,

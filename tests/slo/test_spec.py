@@ -12,7 +12,7 @@ from inferwatch.slo.loader import load_slo_files
 from inferwatch.slo.model import AvailabilitySLI, LatencySLI
 
 from inferwatch.cli import cli
-from inferwatch.config.yamlfile import MAX_NESTING
+from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError
 
 TTFT = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 2.5}}
@@ -223,6 +223,25 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
     text += "- {<<: *base, name: b}\n"
     slos, _ = load_slo_files([_write(tmp_path / "s.yaml", text)])
     assert [s.name for s in slos] == ["a", "b"]
+
+
+def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
+    """Megabytes of YAML (a list of millions of numbers) would take PyYAML minutes and gigabytes: exit 2 at once."""
+    f = tmp_path / "big.yaml"
+    with f.open("w") as out:
+        out.write("slos: [" + "1," * MAX_CONFIG_BYTES + "1]\n")
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: larger than {MAX_CONFIG_BYTES} bytes" in res.stderr
+
+
+def test_non_utf8_names_the_byte_offset(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.yaml"
+    head = b"slos:\n- {name: caf"
+    f.write_bytes(head + b"\xe9, objective: 99, sli: {kind: availability}}\n")
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: not UTF-8: byte offset {len(head)} (0xe9)" in res.stderr
 
 
 @pytest.mark.parametrize("depth", [MAX_NESTING + 1, 5000])

@@ -363,6 +363,46 @@ def test_html_answer_is_not_prometheus_exits_3_and_writes_nothing(tmp_path: Path
     assert "Traceback" not in result.output and not out.exists()
 
 
+class _InternalError(BaseHTTPRequestHandler):
+    hits: ClassVar[int] = 0
+
+    def do_POST(self) -> None:
+        type(self).hits += 1
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = b"internal error"
+        self.send_response(500)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_http_500_is_retried_then_exits_3_and_writes_nothing(tmp_path: Path) -> None:
+    """HTTP 500 is retried like 503 (1 + 2 retries), then exit 3 naming the URL; no report is written."""
+    _InternalError.hits = 0
+    server = HTTPServer(("127.0.0.1", free_port()), _InternalError)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    config = tmp_path / "inferwatch.yaml"
+    config.write_text(yaml.safe_dump({"prometheus": {"url": url, "retries": 2, "retry_backoff_s": 0}}))
+    out = tmp_path / "out"
+    try:
+        result = CliRunner().invoke(cli, ["-c", str(config), "cost", "report", "--week", WEEK.label, "--out", str(out)])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 3, result.output
+    assert url in result.output and "3 attempt(s)" in result.output, result.output
+    assert _InternalError.hits == 3
+    assert "Traceback" not in result.output and not out.exists()
+
+
 def test_week_without_data_exits_4_and_writes_nothing(history: BackfilledPrometheus, tmp_path: Path) -> None:
     config = _config(tmp_path, history.url)
     out = tmp_path / "out"
