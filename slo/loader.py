@@ -56,9 +56,8 @@ def _check_nesting(text: str) -> None:
             depth += 1
             if depth > MAX_NESTING:
                 mark = event.start_mark
-                raise YAMLTooDeepError(
-                    f"line {mark.line + 1}, column {mark.column + 1}: nested more than {MAX_NESTING} levels deep"
-                )
+                where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+                raise YAMLTooDeepError(f"{where}nested more than {MAX_NESTING} levels deep")
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
 
