@@ -63,7 +63,23 @@ def _check_nesting(text: str) -> None:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that refuses documents whose aliases expand beyond MAX_EXPANDED_NODES."""
+    """SafeLoader that refuses documents whose aliases expand beyond MAX_EXPANDED_NODES, and a mapping
+    naming the same key twice (YAML says keys are unique; PyYAML would let the last one win)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` merges a mapping in; its keys may be overridden
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                continue  # an unhashable key: SafeLoader's own error names it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r:.80}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
     def construct_document(self, node: yaml.Node) -> object:
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:

@@ -225,6 +225,17 @@ def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
     assert [s.name for s in slos] == ["a", "b"]
 
 
+def test_duplicate_key_is_refused_naming_line_and_column(tmp_path: Path) -> None:
+    """YAML keys are unique: a second `budgetingMethod` silently winning over the first is exit 2 instead."""
+    text = OPENSLO_REF.replace(
+        "  budgetingMethod: Occurrences\n", "  budgetingMethod: Timeslices\n  budgetingMethod: Occurrences\n"
+    )
+    f = _write(tmp_path / "dup.yaml", text)
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: not valid YAML" in res.stderr and "duplicate key 'budgetingMethod'" in res.stderr, res.stderr
+
+
 def test_oversized_file_is_refused_unread(tmp_path: Path) -> None:
     """Megabytes of YAML (a list of millions of numbers) would take PyYAML minutes and gigabytes: exit 2 at once."""
     f = tmp_path / "big.yaml"
