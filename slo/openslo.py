@@ -40,7 +40,14 @@ def is_openslo(doc: Any) -> bool:
 
 def _name(doc: Mapping[str, Any]) -> str:
     meta = doc.get("metadata")
-    return str(meta.get("name", "")) if isinstance(meta, Mapping) else ""
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    return name if isinstance(name, str) else ""
+
+
+def _show(value: Any) -> str:
+    """``value`` as the user wrote it, cut short: a value built from YAML aliases can print as megabytes."""
+    text = repr(value)
+    return text if len(text) <= 80 else f"{text[:79]}…"
 
 
 def _sli_spec(indicator: Any, where: str, problems: list[FieldProblem]) -> dict[str, Any] | None:
@@ -85,7 +92,7 @@ def _sli_spec(indicator: Any, where: str, problems: list[FieldProblem]) -> dict[
             problems.append(
                 FieldProblem(
                     f"{path}.type",
-                    f"{source.get('type')!r} is not supported: free-form queries cannot be checked against "
+                    f"{_show(source.get('type'))} is not supported: free-form queries cannot be checked against "
                     f"vLLM's histograms; use type: {METRIC_SOURCE_TYPE} with spec.kind ttft/tpot/e2e/availability",
                 )
             )
@@ -133,7 +140,7 @@ def _objective(spec: Mapping[str, Any], where: str, problems: list[FieldProblem]
         if key in obj:
             value = _number(obj[key])
             if value is None:
-                problems.append(FieldProblem(f"{where}.spec.objectives[0].{key}", f"{obj[key]!r:.80} is not a number"))
+                problems.append(FieldProblem(f"{where}.spec.objectives[0].{key}", f"{_show(obj[key])} is not a number"))
                 return None
             return value * scale
     problems.append(FieldProblem(f"{where}.spec.objectives[0].target", "required (target or targetPercent)"))
@@ -148,9 +155,9 @@ def _window(spec: Mapping[str, Any], where: str, problems: list[FieldProblem]) -
     if tw[0].get("isRolling") is not True or "calendar" in tw[0]:
         problems.append(FieldProblem(f"{where}.spec.timeWindow[0].isRolling", "only rolling windows are supported"))
         return None
-    duration = str(tw[0].get("duration", ""))
+    duration = tw[0].get("duration", "")
     if duration not in ("30d", "28d", "7d"):
-        problems.append(FieldProblem(f"{where}.spec.timeWindow[0].duration", f"{duration!r}: use 30d, 28d or 7d"))
+        problems.append(FieldProblem(f"{where}.spec.timeWindow[0].duration", f"{_show(duration)}: use 30d, 28d or 7d"))
         return None
     return duration
 
@@ -170,7 +177,7 @@ def to_specs(docs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
         kind = doc.get("kind")
         if doc.get("apiVersion") != API_VERSION:
             problems.append(
-                FieldProblem(f"document {i}.apiVersion", f"{doc.get('apiVersion')!r}: only {API_VERSION} is read")
+                FieldProblem(f"document {i}.apiVersion", f"{_show(doc.get('apiVersion'))}: only {API_VERSION} is read")
             )
             continue
         if kind == "SLI":
@@ -178,7 +185,10 @@ def to_specs(docs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
         name = _name(doc)
         where = f"SLO {name!r}" if name else f"document {i}"
         if kind != "SLO":
-            problems.append(FieldProblem(f"{where}.kind", f"{kind!r} is not supported (SLO and SLI only)"))
+            problems.append(FieldProblem(f"{where}.kind", f"{_show(kind)} is not supported (SLO and SLI only)"))
+            continue
+        if not name:
+            problems.append(FieldProblem(f"{where}.metadata.name", "required: a string naming the SLO"))
             continue
         spec = doc.get("spec")
         if not isinstance(spec, Mapping):
@@ -193,18 +203,20 @@ def to_specs(docs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
             problems.append(
                 FieldProblem(
                     f"{where}.spec.budgetingMethod",
-                    f"{spec.get('budgetingMethod')!r} is not supported: only Occurrences maps to event-based SLIs",
+                    f"{_show(spec.get('budgetingMethod'))} is not supported: only Occurrences maps to event-based SLIs",
                 )
             )
         if "indicator" in spec:
             indicator = spec["indicator"]
             sli_where = f"{where}.spec.indicator"
         elif "indicatorRef" in spec:
-            ref = str(spec["indicatorRef"])
-            indicator = slis.get(ref)
+            ref = spec["indicatorRef"]
+            indicator = slis.get(ref) if isinstance(ref, str) else None
             sli_where = f"SLI {ref!r}"
             if indicator is None:
-                problems.append(FieldProblem(f"{where}.spec.indicatorRef", f"no SLI named {ref!r} in the same file"))
+                problems.append(
+                    FieldProblem(f"{where}.spec.indicatorRef", f"no SLI named {_show(ref)} in the same file")
+                )
                 continue
         else:
             problems.append(FieldProblem(f"{where}.spec.indicator", "required (inline indicator or indicatorRef)"))

@@ -194,6 +194,27 @@ def test_openslo_unsupported_is_rejected_naming_the_field(tmp_path: Path, old: s
     assert any(p.startswith(f"{f}: {field}") for p in problems), problems
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "field"),
+    [
+        ("kind: SLO", "kind: *big", "SLO 'chat-ttft'.kind"),
+        ("indicatorRef: ttft-under-2-5s", "indicatorRef: *big", "SLO 'chat-ttft'.spec.indicatorRef"),
+        ("  name: chat-ttft", "  name: *big", "document 1.metadata.name"),
+    ],
+)
+def test_a_large_aliased_value_is_named_in_a_short_message(tmp_path: Path, old: str, new: str, field: str) -> None:
+    """A value built from aliases (under the expansion bound) is quoted cut short, not as 400 KB of repr."""
+    tree = ["big0: &big0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    tree += [f"big{i}: &big{i} [{', '.join([f'*big{i - 1}'] * 9)}]" for i in range(1, 4)]
+    sli, slo = OPENSLO_REF.split("---\n")
+    slo = slo.replace("apiVersion: openslo/v1\n", "apiVersion: openslo/v1\nx-tree:\n  " + "\n  ".join(tree) + "\n")
+    f = _write(tmp_path / "o.yaml", sli + "---\n" + slo.replace(old, new.replace("*big", "*big3"), 1))
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: {field}" in res.stderr, res.stderr[:1000]
+    assert max(len(line) for line in res.stderr.splitlines()) < 400, res.stderr[:1000]
+
+
 ALIAS_BOMB = """
 a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
 b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
