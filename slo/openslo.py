@@ -155,11 +155,11 @@ def _window(spec: Mapping[str, Any], where: str, problems: list[FieldProblem]) -
     if tw[0].get("isRolling") is not True or "calendar" in tw[0]:
         problems.append(FieldProblem(f"{where}.spec.timeWindow[0].isRolling", "only rolling windows are supported"))
         return None
-    duration = tw[0].get("duration", "")
+    duration: Any = tw[0].get("duration", "")
     if duration not in ("30d", "28d", "7d"):
         problems.append(FieldProblem(f"{where}.spec.timeWindow[0].duration", f"{_show(duration)}: use 30d, 28d or 7d"))
         return None
-    return duration
+    return str(duration)
 
 
 def to_specs(docs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
