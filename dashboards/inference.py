@@ -88,7 +88,8 @@ def _traffic(config: InferwatchConfig) -> Row:
                 "percentunit",
                 (
                     Query(
-                        f"({_sum(finished, '', ',' + errors)} or {_sum(finished, '')} * 0) / {_sum(finished, '')}",
+                        f"({_sum(finished, '', ',' + errors)} or {_sum(finished, '')} * 0)"
+                        f" / ({_sum(finished, '')} > 0)",
                         "errors",
                     ),
                 ),

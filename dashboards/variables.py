@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from inferwatch.dashboards.model import Variable
 
 from inferwatch.conventions import normalized as n
-from inferwatch.promql import escape_regex_value
+from inferwatch.promql import escape_label_value, escape_regex_value
 
 DATASOURCE = Variable("datasource", "Data source", "prometheus", kind="datasource")
 _VLLM = n.VLLM_REQUESTS_RUNNING
@@ -49,9 +49,8 @@ def regex_of(values: Sequence[str]) -> str:
     The result goes inside a double-quoted `=~` matcher, so it is escaped for that too.
     """
     escaped = [escape_regex_value(v) for v in values]
-    if len(escaped) == 1:
-        return escaped[0]
-    return "(" + "|".join(escaped) + ")"
+    pattern = escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    return escape_label_value(pattern)
 
 
 def duration(seconds: float) -> str:

@@ -24,6 +24,14 @@ say() { echo "build-image: $*" >&2; }
 die() { echo "build-image: ERROR: $*" >&2; exit 1; }
 bh() { buildah --root "$storage" --runroot "$storage/run" --storage-driver vfs "$@"; }
 
+# requirements: the runtime dependencies pyproject.toml declares, one per line.
+requirements() {
+  "$python" - "$root/pyproject.toml" <<'PY'
+import sys, tomllib
+print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))
+PY
+}
+
 prepare() {
   command -v mmdebstrap >/dev/null || die "mmdebstrap is not installed (scripts/install-tools.sh installs it)"
   mkdir -p "$work" "$storage" "$wheelhouse"
@@ -43,10 +51,7 @@ prepare() {
   # Every runtime dependency as a wheel, at the versions constraints.txt pins, and pip itself
   # (the image installs with pip run from its wheel, so the image keeps no installer).
   say "collecting dependency wheels into $wheelhouse"
-  "$python" - "$root/pyproject.toml" >"$work/requirements.txt" <<'PY'
-import sys, tomllib
-print("\n".join(tomllib.load(open(sys.argv[1], "rb"))["project"]["dependencies"]))
-PY
+  requirements >"$work/requirements.txt"
   "$python" -m pip wheel -q --wheel-dir "$wheelhouse" -c "$root/constraints.txt" -r "$work/requirements.txt"
   "$python" -m pip download -q --only-binary=:all: --no-deps --dest "$wheelhouse" "pip>=24"
 }
@@ -61,6 +66,8 @@ build() {
   command -v buildah >/dev/null || die "buildah is not installed (scripts/install-tools.sh installs it)"
   bh inspect --type image "$base_tag" >/dev/null 2>&1 || die "no base image: run deploy/build-image.sh prepare"
   [ -n "$(ls "$wheelhouse"/pip-*.whl 2>/dev/null)" ] || die "no wheelhouse: run deploy/build-image.sh prepare"
+  [ "$(requirements)" = "$(cat "$work/requirements.txt")" ] \
+    || die "pyproject.toml's dependencies changed since the wheelhouse was made: run deploy/build-image.sh prepare"
   rm -rf "$ctx" && mkdir -p "$ctx/wheels"
   wheel "$ctx/wheels"
   cp "$wheelhouse"/*.whl "$ctx/wheels/"

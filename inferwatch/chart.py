@@ -6,8 +6,8 @@ configuration, so the chart and the CLI cannot disagree:
 - ``values.yaml`` and ``values.schema.json`` come from :class:`ChartValues` (one description per
   key, shown as the comment above it and as the schema's ``description``); the ``inferwatch``
   block is the configuration itself and its schema is the config model's JSON schema;
-- ``files/prometheusrules/*.yaml`` are byte-for-byte copies of every PrometheusRule object the
-  other generators make, and ``files/dashboards/*.json`` of every Grafana dashboard they make,
+- ``files/prometheusrules/<object name>.yaml`` are byte-for-byte copies of every PrometheusRule
+  object the other generators make, and ``files/dashboards/*.json`` of every Grafana dashboard they make,
   so a new rule file or dashboard reaches the chart without touching it;
 - ``files/rules-config.json`` records the thresholds, SLOs and prices the rules were built from;
   the chart refuses to render when the values say otherwise (the rules would not match them).
@@ -197,8 +197,8 @@ class PrometheusRulesValues(_Section):
     )
     disabled: list[str] = Field(
         default_factory=list,
-        description="rule files to leave out, by name (inferwatch-normalize, inferwatch-alerts, slo, cost); "
-        "alerts, SLOs and cost read the normalization rules, so keep those",
+        description="rule objects to leave out, by name without the inferwatch- prefix (normalize, alerts, slo, "
+        "cost, autoscaling, …); alerts, SLOs, cost and autoscaling read the normalization rules, so keep those",
     )
 
 
@@ -431,17 +431,22 @@ def values_schema() -> dict[str, Any]:
 # ---------------------------------------------------------------- embedded files
 
 
-def _is_prometheus_rule(art: Artifact) -> bool:
+def _prometheus_rule_name(art: Artifact) -> str | None:
+    """The object name when ``art`` is a file holding exactly one PrometheusRule, else None.
+
+    Workload manifests hold several objects per file; only a file that is one PrometheusRule is embedded.
+    """
     if art.kind is not ArtifactKind.KUBERNETES or not art.path.endswith((".yaml", ".yml")):
-        return False
-    # Workload manifests hold several objects per file; only a file that is one PrometheusRule is embedded.
+        return None
     docs = [d for d in yaml.safe_load_all(art.content) if d is not None]
-    return len(docs) == 1 and isinstance(docs[0], dict) and docs[0].get("kind") == "PrometheusRule"
+    if len(docs) == 1 and isinstance(docs[0], dict) and docs[0].get("kind") == "PrometheusRule":
+        return str(docs[0]["metadata"]["name"])
+    return None
 
 
-def _dns_name(stem: str) -> str:
+def _dns_name(stem: str, limit: int = 40) -> str:
     name = re.sub(r"[^a-z0-9-]+", "-", stem.lower()).strip("-")
-    return name[:40].strip("-") or "dashboard"
+    return name[:limit].strip("-") or "dashboard"
 
 
 def rules_config_json(config: InferwatchConfig) -> str:
@@ -466,10 +471,17 @@ def chart_artifacts(config: InferwatchConfig, upstream: Sequence[Artifact]) -> l
         ),
         Artifact(RULES_CONFIG_PATH, rules_config_json(config), ArtifactKind.HELM_CHART),
     ]
+    # Named by the object, not the file: two generators may both call a file prometheusrule.yaml.
+    rules: dict[str, str] = {}
     for art in sorted(upstream, key=lambda a: a.path):
-        if _is_prometheus_rule(art):
-            name = PurePosixPath(art.path).name
-            out.append(Artifact(f"{RULES_FILES_DIR}/{name}", art.content, ArtifactKind.HELM_CHART))
+        rule = _prometheus_rule_name(art)
+        if rule is None:
+            continue
+        name = _dns_name(rule, limit=50)
+        if name in rules:
+            raise ValidationFailedError(f"{art.path} and {rules[name]} would share the chart's rule file {name!r}")
+        rules[name] = art.path
+        out.append(Artifact(f"{RULES_FILES_DIR}/{name}.yaml", art.content, ArtifactKind.HELM_CHART))
     seen: dict[str, str] = {}
     for art in sorted(upstream, key=lambda a: a.path):
         if art.kind is not ArtifactKind.GRAFANA_DASHBOARD:

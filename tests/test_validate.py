@@ -120,15 +120,15 @@ def test_document_links_must_resolve(tmp_path: Path) -> None:
 
 
 def test_grafana_dashboard_schema(tmp_path: Path) -> None:
+    # The schema step of the GRAFANA_DASHBOARD validator (the dashboards' lint follows it in check_file).
+    def schema(name: str, text: str) -> validate.CheckResult:
+        (tmp_path / name).write_text(text)
+        [result] = validate.check_grafana_dashboard(Toolbox.default(), tmp_path, name)
+        return result
+
     dashboard = {"title": "x", "uid": "x", "schemaVersion": 41, "panels": [], "templating": {}, "annotations": {}}
-    ok = _check(tmp_path, "d.json", json.dumps(dashboard), ArtifactKind.GRAFANA_DASHBOARD, Toolbox.default())
+    ok = schema("d.json", json.dumps(dashboard))
     assert ok.ok, ok.output
-    bad = _check(
-        tmp_path,
-        "e.json",
-        json.dumps({**dashboard, "panels": "none", "colour": 1}),
-        ArtifactKind.GRAFANA_DASHBOARD,
-        Toolbox.default(),
-    )
+    bad = schema("e.json", json.dumps({**dashboard, "panels": "none", "colour": 1}))
     assert not bad.ok
     assert "'colour' was unexpected" in bad.output and "panels: 'none' is not of type 'array'" in bad.output

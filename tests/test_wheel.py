@@ -7,6 +7,7 @@ installed with its dependencies from the wheelhouse `deploy/build-image.sh prepa
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -57,7 +58,8 @@ def venv(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert made.returncode == 0, made.stderr
     pip = [str(root / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links", str(WHEELHOUSE)]
     installed = _run([*pip, str(wheel)], cwd=root)
-    assert installed.returncode == 0, installed.stdout + installed.stderr
+    hint = "\n(a dependency missing from the wheelhouse? run `make image-prepare`)"
+    assert installed.returncode == 0, installed.stdout + installed.stderr + hint
     return root
 
 
@@ -89,10 +91,11 @@ def test_installed_package_generates_what_the_repository_commits(venv: Path, tmp
     # Every generator, its templates and data included, produces the committed files from the
     # example config: the runbooks, rules, chart values and schema a user regenerates with their own.
     out = tmp_path / "out"
-    config = str(REPO_ROOT / "examples" / "inferwatch.yaml")
-    built = _run(
-        [str(venv / "bin" / "inferwatch"), "-c", config, "build", "--no-validate", "--out", str(out)], cwd=tmp_path
-    )
+    # the config at the same relative path as in the checkout: generated headers name it
+    (tmp_path / "examples").mkdir()
+    shutil.copy(REPO_ROOT / "examples" / "inferwatch.yaml", tmp_path / "examples" / "inferwatch.yaml")
+    argv = [str(venv / "bin" / "inferwatch"), "-c", "examples/inferwatch.yaml", "build", "--no-validate"]
+    built = _run([*argv, "--out", "out"], cwd=tmp_path)
     assert built.returncode == 0, built.stderr
     files = [p for p in out.rglob("*") if p.is_file()]
     assert any(p.match("docs/runbooks/*.md") for p in files)

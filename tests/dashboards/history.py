@@ -18,6 +18,7 @@ from inferwatch.slo.windows import format_duration, recorded_windows
 
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import cost as cc
+from inferwatch.conventions import normalized as n
 from inferwatch.conventions import slo as sc
 from tests.support.backfill import Series, gauge_points
 
@@ -70,6 +71,9 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
                     sc.ERROR_BUDGET_REMAINING, labels, lambda t, b=burn: 1 - b * (t - start) / (end - start), start, end
                 )
             )
+            # A burn above 1 over the long windows kept a ticket open through the last hour.
+            ticket = burn > 1
+            out.append(_gauge(n.SLO_ALERT_STATE, labels, lambda t, k=ticket: float(k and end - t < 3600), start, end))
     return out
 
 

@@ -20,7 +20,7 @@ import yaml
 from click.testing import CliRunner
 from inferwatch.exporters.cli import effective_settings, run
 
-from inferwatch.cli import cli
+from inferwatch.cli import AppContext, cli
 from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
 from inferwatch.errors import ConfigError
 from inferwatch.tools import Toolbox
@@ -131,11 +131,10 @@ def resolve_env(container: dict[str, Any]) -> dict[str, str]:
 def parse_back(container: dict[str, Any]) -> ExporterSettings:
     """The settings `inferwatch <args>` ends up with, given the container's environment."""
     assert container["command"] == ["inferwatch"] and container["args"][:2] == ["exporter", "run"]
-    config = load_config(None, resolve_env(container))
     ctx = run.make_context("run", list(container["args"][2:]))
     flags = {k: v for k, v in ctx.params.items() if k != "log_format"}
     flags["gpu_uuids"] = list(flags["gpu_uuids"]) or None
-    return effective_settings(config.exporter, flags)
+    return effective_settings(AppContext(config_path=None, environ=resolve_env(container)), flags)
 
 
 def _port(container: dict[str, Any], name: str | None = None) -> int:
@@ -262,7 +261,7 @@ def test_bad_workload_settings_name_the_field() -> None:
     assert "workload.served_model_name" in result.output
 
 
-@pytest.mark.parametrize("doc", ["docs/workloads.md", "docs/autoscaling.md"])
+@pytest.mark.parametrize("doc", ["docs/deploy.md", "docs/autoscaling.md"])
 def test_docs_link_to_files_that_exist(doc: str) -> None:
     text = (REPO_ROOT / doc).read_text()
     links = re.findall(r"\]\((\.\./[^)#]+)\)", text)
@@ -270,7 +269,7 @@ def test_docs_link_to_files_that_exist(doc: str) -> None:
     for link in links:
         assert (REPO_ROOT / "docs" / link).resolve().exists(), link
     # Every generated manifest is shown in the workloads page.
-    if doc == "docs/workloads.md":
+    if doc == "docs/deploy.md":
         for path in _manifest_paths():
             if "/autoscaling/" not in path:
                 assert path.removeprefix("deploy/workloads/") in text, path
