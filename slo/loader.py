@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 from inferwatch.slo.model import SLO, SpecWarning, compile_slo
-from inferwatch.slo.openslo import OpenSLOProblems, is_openslo, to_specs
+from inferwatch.slo.openslo import API_VERSION, OpenSLOProblems, is_openslo, to_specs
 from pydantic import ValidationError
 
 from inferwatch.config.slo import SLOSpec
@@ -140,7 +140,13 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
         except OpenSLOProblems as err:
             return [], [FieldProblem(f"{source}: {p.path}", p.message) for p in err.problems]
     if len(docs) != 1:
-        return [], [FieldProblem(source, "expected one YAML document (or only OpenSLO documents)")]
+        return [], [
+            FieldProblem(
+                source,
+                "expected one YAML document, or only OpenSLO documents "
+                f"(apiVersion: {API_VERSION} exactly, kind: SLO or SLI)",
+            )
+        ]
     data = docs[0]
     if isinstance(data, dict):
         # an inferwatch.yaml (or a file holding only `slos:`), or a single SLO definition

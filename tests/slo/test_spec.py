@@ -285,6 +285,14 @@ def test_deep_nesting_is_refused_with_exit_2(tmp_path: Path, depth: int) -> None
     assert f"{f}: line 1, column {MAX_NESTING + 6}: nested more than {MAX_NESTING} levels deep" in res.stderr
 
 
+def test_apiversion_typo_in_a_file_of_several_documents_says_what_is_read(tmp_path: Path) -> None:
+    """`OpenSLO/v1` in an SLI + SLO file: exit 2 saying which apiVersion is read, not a bare "one document"."""
+    f = _write(tmp_path / "typo.yaml", OPENSLO_REF.replace("apiVersion: openslo/v1", "apiVersion: OpenSLO/v1"))
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert f"{f}: expected one YAML document, or only OpenSLO documents (apiVersion: openslo/v1 exactly" in res.stderr
+
+
 @pytest.mark.parametrize(
     "text",
     [
