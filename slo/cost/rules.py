@@ -125,9 +125,11 @@ def _level2(pricing: Pricing) -> list[RecordingRule]:
         ),
         RecordingRule(
             c.GPU_IDLE_COST_RATE,
+            # The fallback is made nameless (`* 1`) like the first branch: MetricsQL fills `or` point by
+            # point, and a named fallback beside the nameless product is the same labelset twice there.
             f"{c.GPU_COST_RATE} * on ({n.GPU_UUID}) group_left () (1 - {_HELD})\n"
             f"or on ({n.GPU_UUID})\n"
-            f"{c.GPU_COST_RATE}",
+            f"{c.GPU_COST_RATE} * 1",
         ),
     ]
     if pricing.energy_kwh is not None:

@@ -204,14 +204,6 @@ def _cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> t
     return on_prom, on_vm
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=RuntimeError,
-    reason="inferwatch:cost_gpu_idle:rate ends `or on (gpu_uuid) inferwatch:cost_gpu:rate`: MetricsQL's `or` fills "
-    "per point, so over a range it returns the product and the still-named fallback for the same labels, and "
-    "vmalert refuses to record them ('result contains metrics with the same labelset'); making the fallback "
-    "nameless (`inferwatch:cost_gpu:rate * 1`) gives one series on both engines",
-)
 def test_cost_report_on_victoriametrics_matches_prometheus(
     tools: Toolbox, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
