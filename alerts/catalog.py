@@ -410,6 +410,38 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
                 "power capping at full load is accepted here.",
             ),
         ),
+        AlertDefinition(
+            name="GPUMetricsStale",
+            group=g,
+            severity="ticket",
+            # A lost GPU's values age too; GPULost pages for it, so only GPUs still up are judged here.
+            expr=_with_model(
+                f"(({c.GPU_SAMPLE_AGE} > {num(t.gpu_sample_age_seconds)}) and on ({c.GPU_UUID}) ({c.GPU_UP} == 1))"
+            ),
+            for_=hold(t.gpu_sample_age_for),
+            summary="GPU {{ $labels.gpu_uuid }} metrics are stale: NVML has not answered for over "
+            f"{num(t.gpu_sample_age_seconds)}s",
+            description=f"{_GPU_WHERE} serves values last read from NVML {{{{ $value | humanizeDuration }}}} ago "
+            f"(threshold {num(t.gpu_sample_age_seconds)}s{held(t.gpu_sample_age_for)}), while it still reports up.",
+            threshold=f"sample age (seconds since NVML last answered) above {num(t.gpu_sample_age_seconds)} s "
+            f"while the GPU reports up{held(t.gpu_sample_age_for)}",
+            meaning="The inferwatch exporter still answers its scrapes, but NVML calls for this GPU stall: "
+            "utilization, memory, power, temperature and error counts on dashboards and in alerts are old "
+            "values, and GPU alerts may miss a fault. Usually a hung driver call (a GPU in a bad state, a "
+            "persistence-mode or driver problem) or a node under heavy load. Only the inferwatch exporter "
+            "reports sample age; GPUs covered by dcgm-exporter alone are not judged.",
+            checks=(
+                "`nvidia-smi -q -i <uuid>` on the node: does it answer promptly, or hang too?",
+                "`dmesg | grep -i -e xid -e nvrm` on the node for driver errors around the time the age started "
+                "growing.",
+                "The exporter's logs and `inferwatch_gpu_nvml_errors_total` for the GPU: failing or slow calls.",
+                "Other GPUs of the node: all stale points at the driver or the node, one at the GPU.",
+            ),
+            actions=(
+                "Restart the exporter pod; if the ages keep growing, the driver is stuck.",
+                "Drain the node and reset the GPU (`nvidia-smi -r`) or reboot; open a hardware ticket if it recurs.",
+            ),
+        ),
     ]
 
 

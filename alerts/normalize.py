@@ -271,6 +271,12 @@ def _gpu_rules() -> list[RecordingRule]:
                 f"({_dcgm(attached, c.NAMESPACE, c.POD, c.CONTAINER)} * 0 + 1)",
             ),
         ),
+        RecordingRule(
+            c.GPU_SAMPLE_AGE,
+            # The inferwatch exporter only: dcgm-exporter has no sample-age series. A GPU two exporters
+            # scrape keeps the older age, since the other normalized series may carry either's values.
+            _iw(f"{x.GPU_SAMPLE_AGE.name}{_WHOLE_GPU}"),
+        ),
     ]
 
 

@@ -90,6 +90,21 @@ def _fleet(config: InferwatchConfig) -> Row:
                 mappings=(StateText(1, "up", GOOD), StateText(0, "lost", BAD)),
                 thresholds=(Step(None, BAD), Step(1, GOOD)),
             ),
+            Panel(
+                "timeseries",
+                "Sample age",
+                f"Seconds since each GPU's values were last read from NVML, from `{n.GPU_SAMPLE_AGE}` (about the "
+                f"exporter's sample interval when healthy; inferwatch exporter only, dcgm-exporter reports none). "
+                f"Red line: the GPUMetricsStale alert at {num(t.gpu_sample_age_seconds)} s for "
+                f"{t.gpu_sample_age_for}; above it every other panel shows old values for that GPU.",
+                "s",
+                (Query(on_fleet(n.GPU_SAMPLE_AGE), GPU_LEGEND),),
+                width=24,
+                height=6,
+                thresholds=(Step(None, GOOD), Step(t.gpu_sample_age_seconds, BAD)),
+                threshold_style="line",
+                min=0,
+            ),
         ),
     )
 

@@ -62,6 +62,10 @@ class Thresholds(BaseModel):
     xid_for: ForDuration = Field("0s", description="how long a critical Xid must keep recurring (0s: at once)")
     ecc_for: ForDuration = Field("0s", description="how long uncorrectable ECC errors must recur (0s: at once)")
     throttle_for: ForDuration = Field("15m", description="how long thermal or power throttling must last to alert")
+    gpu_sample_age_seconds: float = Field(
+        60.0, gt=0, description="age of a GPU's values (seconds since NVML last answered) that opens a ticket"
+    )
+    gpu_sample_age_for: ForDuration = Field("5m", description="how long a GPU's values must stay stale to alert")
     vllm_target_down_for: ForDuration = Field("5m", description="how long a vLLM target must fail to page")
     gpu_exporter_down_for: ForDuration = Field("10m", description="how long a GPU exporter target must fail")
     metrics_absent_for: ForDuration = Field(

@@ -120,3 +120,9 @@ GPU_MIG_MEMORY_TOTAL = "inferwatch:gpu_mig_memory_total:bytes"
 # State of each SLO's burn-rate alerts: 0 quiet, 1 ticket firing, 2 page firing; labels slo and
 # the SLO's group labels. Present for every SLO with a recorded budget, firing or not.
 SLO_ALERT_STATE = "inferwatch:slo_alert:state"
+
+# --- freshness of GPU values: labels gpu_uuid ----------------------------------------------
+# Seconds since the inferwatch exporter last read a GPU's values from NVML (it grows while NVML
+# calls stall or the GPU is down). Only the inferwatch exporter reports it: dcgm-exporter has no
+# equivalent, so a GPU only dcgm-exporter covers has no series.
+GPU_SAMPLE_AGE = "inferwatch:gpu_sample_age:seconds"

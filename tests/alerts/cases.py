@@ -206,6 +206,19 @@ FIRING: list[AlertCase] = [
         at(T.throttle_for, 5),
         {"severity": "ticket", "cause": "thermal", **H100},
     ),
+    # Every NVML read takes minutes: the exporter still reports the GPU up, but serves values two
+    # minutes old. (A steady age: the two promtools evaluate the alert on different steps of a growing one.)
+    AlertCase(
+        "GPUMetricsStale",
+        [
+            series(GPU_INFO, "1x20"),
+            series(f"inferwatch_gpu_up{{{GPU}}}", "1x20"),
+            series(f"inferwatch_gpu_sample_age_seconds{{{GPU}}}", "1 1 120x18"),
+        ],
+        at(T.gpu_sample_age_for, 4),
+        {"severity": "ticket", **H100},
+        "2m 0s",
+    ),
     AlertCase(
         "VLLMTargetDown",
         [
@@ -348,6 +361,26 @@ QUIET: list[AlertCase] = [
             series(f'inferwatch_gpu_throttle_active{{{GPU},reason="hw_thermal_slowdown"}}', "1x10 0x20"),
         ],
         at(T.throttle_for, 5),
+    ),
+    # Fresh values, a second old.
+    AlertCase(
+        "GPUMetricsStale",
+        [
+            series(GPU_INFO, "1x20"),
+            series(f"inferwatch_gpu_up{{{GPU}}}", "1x20"),
+            series(f"inferwatch_gpu_sample_age_seconds{{{GPU}}}", "1x20"),
+        ],
+        at(T.gpu_sample_age_for, 4),
+    ),
+    # A lost GPU's values age too, but GPULost pages for it: no second alert.
+    AlertCase(
+        "GPUMetricsStale",
+        [
+            series(GPU_INFO, "1x20"),
+            series(f"inferwatch_gpu_up{{{GPU}}}", "1 1 0x18"),
+            series(f"inferwatch_gpu_sample_age_seconds{{{GPU}}}", "1 1 60+60x18"),
+        ],
+        at(T.gpu_sample_age_for, 4),
     ),
     AlertCase(
         "VLLMTargetDown",

@@ -270,6 +270,21 @@ def test_inferwatch_and_dcgm_gpu_sources_feed_the_same_series(tools: Toolbox, ru
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_gpu_sample_age_comes_from_the_inferwatch_exporter_only(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
+    """Whole GPUs' sample age, the older one where two exporters scrape a GPU; dcgm-exporter has none."""
+    lab = f'{G},job="inferwatch-exporter",instance="10.0.0.9:9400"'
+    inputs = [
+        *_inferwatch_gpu_inputs(),
+        series(f"inferwatch_gpu_sample_age_seconds{{{lab}}}", "0+1x10"),
+        series(f'inferwatch_gpu_sample_age_seconds{{{G},job="sidecar",instance="10.0.0.9:9401"}}', "2x10"),
+        # A GPU only dcgm-exporter reports: no sample age.
+        *(series(s["series"].replace("GPU-1", "GPU-2"), s["values"]) for s in _dcgm_inputs()),
+    ]
+    expected = [("inferwatch:gpu_sample_age:seconds", [(f"{{{G}}}", 9.0)])]
+    _run_tests(tools, promtool, rules_dir, [_expr_test("sample age", inputs, expected)], "sample-age")
+
+
+@pytest.mark.parametrize("promtool", PROMTOOLS)
 def test_dcgm_power_throttling_is_decoded_from_the_bitmask(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     inputs = [s for s in _dcgm_inputs() if "THROTTLE" not in s["series"]]
     inputs.append(
