@@ -98,6 +98,7 @@ def _resolve_config_path(explicit: Path | None) -> Path | None:
         "rules": "inferwatch.alerts.cli:rules",
         "exporter": "inferwatch.exporters.cli:exporter",
         "cost": "inferwatch.slo.cost.cli:cost",
+        "demo": "inferwatch.demo.cli:demo",
     },
 )
 @click.version_option(__version__, "--version", "-V", prog_name="inferwatch")

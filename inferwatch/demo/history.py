@@ -70,7 +70,7 @@ class ScrapedTarget:
 
 def grid(start: float, end: float, step: float) -> list[float]:
     """Times ``start, start+step, …`` up to ``end`` (inclusive)."""
-    n = int(math.floor((end - start) / step + 1e-9))
+    n = math.floor((end - start) / step + 1e-9)
     return [start + i * step for i in range(n + 1)]
 
 
@@ -168,9 +168,7 @@ class _RankTraffic:
         return m.ttft_s + m.prefill_s_per_token * self.mean_prompt(t, now)
 
 
-def _vllm_series(
-    name: str, labels: Labels, traffic: _RankTraffic, times: Sequence[float], now: float
-) -> Series | None:
+def _vllm_series(name: str, labels: Labels, traffic: _RankTraffic, times: Sequence[float], now: float) -> Series | None:
     """The history of one vLLM sample the sidecar exposes, or None for one the story does not model."""
     m = traffic.scenario.model(traffic.pod)
     per_request: Callable[[float], float] | None = None
@@ -220,6 +218,18 @@ def _vllm_series(
     return Series(name, labels, counter(times, lambda t: traffic.rate(t) * f(t)))
 
 
+def _busy(index: int, scenario: Scenario) -> Callable[[float], float]:
+    return lambda t: busy_ratio(index, t, scenario)
+
+
+def _power(index: int, scenario: Scenario) -> Callable[[float], float]:
+    return lambda t: IDLE_POWER_W + busy_ratio(index, t, scenario) * (MAX_POWER_W - IDLE_POWER_W)
+
+
+def _constant(value: float) -> Callable[[float], float]:
+    return lambda t: value
+
+
 def raw_series(
     scenario: Scenario,
     targets: Sequence[ScrapedTarget],
@@ -260,22 +270,11 @@ def raw_series(
                 elif name == "inferwatch_gpu_info":
                     out.append(Series(name, labels, gauge(times, lambda t: 1.0)))
                 elif name == "inferwatch_gpu_busy_seconds_total":
-                    i = gpu_index[uuid]
-                    out.append(Series(name, labels, counter(times, lambda t, i=i: busy_ratio(i, t, scenario))))
+                    out.append(Series(name, labels, counter(times, _busy(gpu_index[uuid], scenario))))
                 elif name == "inferwatch_gpu_energy_joules_total":
-                    i = gpu_index[uuid]
-                    out.append(
-                        Series(
-                            name,
-                            labels,
-                            counter(
-                                times,
-                                lambda t, i=i: IDLE_POWER_W + busy_ratio(i, t, scenario) * (MAX_POWER_W - IDLE_POWER_W),
-                            ),
-                        )
-                    )
+                    out.append(Series(name, labels, counter(times, _power(gpu_index[uuid], scenario))))
                 elif name == "inferwatch_gpu_allocation_ratio":
-                    out.append(Series(name, labels, gauge(times, lambda t, v=sample_value: v)))
+                    out.append(Series(name, labels, gauge(times, _constant(sample_value))))
     return out
 
 
@@ -332,8 +331,15 @@ def create_blocks(tools: Toolbox, om_file: Path, out_dir: Path, timeout_s: float
     promtool = tools.path("promtool")
     out_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [str(promtool), "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
-         str(om_file), str(out_dir)],  # fmt: skip
+        [
+            str(promtool),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(om_file),
+            str(out_dir),
+        ],
         capture_output=True,
         text=True,
         timeout=timeout_s,

@@ -112,7 +112,9 @@ def time_slice_replicas(gpu_uuid: str, replicas: int) -> tuple[str, ...]:
     return tuple(f"{gpu_uuid}::{i}" for i in range(replicas))
 
 
-def allocatable_ids(exclusive: Sequence[str], shared: Sequence[tuple[str, int]], migs: Sequence[str]) -> tuple[str, ...]:
+def allocatable_ids(
+    exclusive: Sequence[str], shared: Sequence[tuple[str, int]], migs: Sequence[str]
+) -> tuple[str, ...]:
     """Every allocatable device ID of a node: whole GPUs, time-slice replicas and MIG instances."""
     ids = list(exclusive)
     for uuid, n in shared:

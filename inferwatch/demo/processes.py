@@ -154,7 +154,7 @@ class ProcessGroup:
 def wait_until(
     mp: ManagedProcess, ready: Callable[[], bool], what: str, timeout: float = 60.0, interval: float = 0.2
 ) -> None:
-    """Poll ``ready`` until it holds; ComponentFailedError (with the log's tail) if the process dies or time runs out."""
+    """Poll ``ready`` until it holds; ComponentFailedError (with the log tail) when the process dies or time is up."""
     deadline = time.monotonic() + timeout
     while True:
         if not mp.running():

@@ -146,9 +146,7 @@ class Stack:
 
     def endpoints(self) -> list[Endpoint]:
         """Where the load generator sends each model's requests."""
-        return [
-            Endpoint(m, tuple(s.sim_url for s in self.sims if s.model is m)) for m in self.scenario.models
-        ]
+        return [Endpoint(m, tuple(s.sim_url for s in self.sims if s.model is m)) for m in self.scenario.models]
 
     def scrape_targets(self) -> list[ScrapeTarget]:
         """Every target Prometheus scrapes."""
@@ -284,19 +282,16 @@ class Stack:
     def rule_files(self) -> dict[str, str]:
         """Every generated rule file for the demo config, by file name."""
         return {
-            Path(a.path).name: a.content
-            for a in generate_all(self.config)
-            if a.kind == ArtifactKind.PROMETHEUS_RULES
+            Path(a.path).name: a.content for a in generate_all(self.config) if a.kind == ArtifactKind.PROMETHEUS_RULES
         }
 
     def history_plan(self, now: datetime) -> HistoryPlan:
         """The history to backfill: normalization, SLO events and the cost levels, over the last full week and on."""
         from inferwatch.alerts.generate import rule_files as alert_rule_files
+        from inferwatch.demo.history import referenced_records
         from inferwatch.slo.cost.rules import cost_groups
         from inferwatch.slo.loader import slos_from_specs
         from inferwatch.slo.rules import sli_rules
-
-        from inferwatch.demo.history import referenced_records
 
         week = IsoWeek.last_full(now)
         start = history_start(now, week.start)
@@ -329,7 +324,9 @@ class Stack:
 
         def start_helper(data_dir: Path) -> str:
             url = f"http://127.0.0.1:{helper_port}"
-            mp = self.group.spawn("history-prometheus", self._prometheus_argv(helper_config, data_dir, helper_port), url)
+            mp = self.group.spawn(
+                "history-prometheus", self._prometheus_argv(helper_config, data_dir, helper_port), url
+            )
             wait_until(mp, http_ok(url + "/-/ready"), "/-/ready answers 200", timeout=120)
             return url
 
