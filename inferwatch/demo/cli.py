@@ -7,6 +7,7 @@ ready; 2 bad options; 130 interrupted (Ctrl-C or SIGTERM) — every process is s
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -118,7 +119,11 @@ def up(
     Prints Prometheus's and Alertmanager's API addresses; the output folder's index.html links the
     dashboard previews, `slo status`, the weekly cost report and the pages received.
     """
-    console = Console(record=screenshot is not None)
+    # One line per request would drown the demo's own progress lines.
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Without a terminal (CI, a pipe) rich would wrap the summary at 80 columns.
+    console = Console(record=screenshot is not None, width=None if sys.stdout.isatty() else 160)
     settings = DemoSettings(
         out_dir=out_dir,
         duration_s=duration_s,

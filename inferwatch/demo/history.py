@@ -165,7 +165,7 @@ class _RankTraffic:
 
     def mean_ttft(self, t: float, now: float) -> float:
         m = self.scenario.model(self.pod)
-        return m.ttft_s + m.prefill_s_per_token * self.mean_prompt(t, now)
+        return m.prefill_overhead_s + m.prefill_s_per_token * self.mean_prompt(t, now)
 
 
 def _vllm_series(name: str, labels: Labels, traffic: _RankTraffic, times: Sequence[float], now: float) -> Series | None:
@@ -218,6 +218,18 @@ def _vllm_series(name: str, labels: Labels, traffic: _RankTraffic, times: Sequen
     return Series(name, labels, counter(times, lambda t: traffic.rate(t) * f(t)))
 
 
+def scraped_labels(sample: Labels, target: Labels) -> dict[str, str]:
+    """The labels Prometheus stores for ``sample`` scraped from a target labelled ``target``.
+
+    As with `honor_labels: false` (the default): a sample label the target also sets is kept as
+    `exported_<name>`, and the target's value wins.
+    """
+    out = dict(target)
+    for k, v in sample.items():
+        out[f"exported_{k}" if k in target else k] = v
+    return out
+
+
 def _busy(index: int, scenario: Scenario) -> Callable[[float], float]:
     return lambda t: busy_ratio(index, t, scenario)
 
@@ -239,17 +251,18 @@ def raw_series(
 ) -> list[Series]:
     """Every raw series of the history for ``targets`` over [start, end] (see the module docstring).
 
-    A target with ``engine`` in its target labels is one data-parallel rank of the pod it names;
-    a GPU is described by the first target exposing it (the same GPU seen by a sidecar and by the
-    DaemonSet is the same series for the normalization rules, which take the max per GPU).
+    Every target exposing vLLM samples is one data-parallel rank of the pod it names (its
+    ``engine`` target label says which) and serves an equal share of the pod's traffic. A GPU
+    exposed by a sidecar and by the DaemonSet exporter gets both histories, as it has both live
+    series; the normalization rules take the max per GPU.
     """
     times = grid(start.timestamp(), end.timestamp(), step_s)
     now = end.timestamp()
     out: list[Series] = []
     ranks: dict[str, int] = {}
     for target in targets:
-        pod = target.target_labels.get("pod", "")
-        if "engine" in target.target_labels:
+        if any(name.startswith("vllm:") for name in target.samples):
+            pod = target.target_labels.get("pod", "")
             ranks[pod] = ranks.get(pod, 0) + 1
     gpu_index = {gpu_uuid(i): i for i in range(16)}
     for target in targets:
@@ -257,7 +270,7 @@ def raw_series(
         pod = base.get("pod", "")
         for name, label_sets in target.samples.items():
             for sample_labels, sample_value in label_sets:
-                labels = {**sample_labels, **base}
+                labels = scraped_labels(sample_labels, base)
                 uuid = sample_labels.get("gpu_uuid", "")
                 if name.startswith("vllm:"):
                     if pod not in ranks:

@@ -6,6 +6,7 @@ error while starting — and the output folder is refreshed one last time before
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -27,6 +28,7 @@ from inferwatch.demo.scenario import DEFAULT_SCENARIO, Scenario
 from inferwatch.demo.stack import Stack
 from inferwatch.demo.traffic import LoadGenerator, Timeline
 from inferwatch.demo.view import NamespaceCost, Snapshot, read_alerts, read_costs, read_targets, render, safely
+from inferwatch.fileio import write_atomic
 from inferwatch.prom import PrometheusReader
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.status import StatusRow, slo_status
@@ -94,6 +96,7 @@ def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFA
     generator: LoadGenerator | None = None
     refresher: _Refresher | None = None
     output: OutputFolder | None = None
+    timeline: Timeline | None = None
     try:
         with console.status("starting the stack") as status:
 
@@ -134,12 +137,53 @@ def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFA
             try:
                 console.log("writing the output folder one last time")
                 output.refresh(stack.receiver.pages())
+                write_summary(out_dir / "status.json", stack, output, timeline, result.interrupted)
             except Exception:  # the stack is going away either way; say so and stop it
                 log.exception("the last refresh of the output folder failed")
         if stack.receiver is not None:
             result.pages = stack.receiver.pages()
         stack.stop()
     return result
+
+
+def write_summary(path: Path, stack: Stack, output: OutputFolder, timeline: Timeline | None, interrupted: bool) -> None:
+    """status.json: how the run went, for scripts and tests (targets at the end, pages, SLOs, cost, previews)."""
+    problems: list[str] = []
+    targets = safely("targets", problems, lambda: read_targets(stack.prometheus_url), [])
+    state = output.state
+    doc = {
+        "interrupted": interrupted,
+        "started_at": timeline.started_at if timeline else None,
+        "incident": [timeline.incident_start_s, timeline.incident_end_s] if timeline else None,
+        "prometheus_url": stack.prometheus_url,
+        "alertmanager_url": stack.alertmanager_url,
+        "history": {
+            "samples": stack.history_samples,
+            "span": [t.isoformat() for t in stack.history_span] if stack.history_span else None,
+        },
+        "targets": [{"job": t.job, "instance": t.instance, "pod": t.pod, "health": t.health} for t in targets],
+        "pages": [p.to_json() for p in (stack.receiver.pages() if stack.receiver else [])],
+        "slo_status": [r.to_json() for r in state.slo_rows],
+        "cost_report": None
+        if state.cost is None
+        else {
+            "week": state.cost.week.label,
+            "total_cost": state.cost.total_cost,
+            "currency": state.cost.currency,
+            "namespaces": {ns.namespace: ns.allocated_cost for ns in state.cost.namespaces},
+            "files": state.cost_files,
+        },
+        "previews": None
+        if state.previews is None
+        else {
+            "available": state.previews.available,
+            "files": state.previews.files,
+            "empty_panels": state.previews.empty_panels,
+            "note": state.previews.note,
+        },
+        "problems": state.problems + problems,
+    }
+    write_atomic(path, json.dumps(doc, indent=2))
 
 
 def _run_story(

@@ -58,7 +58,7 @@ class Model:
     model: str
     peak_rps: float  # requests per second at the busiest hour
     output_tokens: int
-    ttft_s: float  # time to first token before prefill
+    prefill_overhead_s: float  # time to first token of an empty prompt
     prefill_s_per_token: float
     itl_s: float  # inter-token latency
     prompts: tuple[PromptClass, ...]
@@ -69,7 +69,7 @@ class Model:
 
     def ttft_of(self, prompt_tokens: int) -> float:
         """Time to first token the simulator takes for a prompt of ``prompt_tokens`` tokens."""
-        return self.ttft_s + self.prefill_s_per_token * prompt_tokens
+        return self.prefill_overhead_s + self.prefill_s_per_token * prompt_tokens
 
     @property
     def mean_prompt_tokens(self) -> float:
@@ -155,10 +155,10 @@ CHAT = Model(
     model="meta-llama/Llama-3.1-8B-Instruct",
     peak_rps=2.0,
     output_tokens=24,
-    ttft_s=0.12,
+    prefill_overhead_s=0.12,
     prefill_s_per_token=0.0002,
     itl_s=0.02,
-    prompts=(PromptClass(200, 0.93), PromptClass(1200, 0.065), PromptClass(12000, 0.005)),
+    prompts=(PromptClass(200, 0.93), PromptClass(1200, 0.068), PromptClass(12000, 0.002)),
     gpus=(0, 1),
     data_parallel=2,
     lora=("support-bot",),
@@ -169,7 +169,7 @@ SEARCH = Model(
     model="Qwen/Qwen2.5-7B-Instruct",
     peak_rps=2.0,
     output_tokens=16,
-    ttft_s=0.08,
+    prefill_overhead_s=0.08,
     prefill_s_per_token=0.0004,
     itl_s=0.015,
     prompts=(PromptClass(300, 0.95), PromptClass(1500, 0.047), PromptClass(8000, 0.003)),

@@ -43,6 +43,7 @@ from inferwatch.demo.scenario import (
     GPU_COUNT,
     MIG_GPU,
     MIG_SLICES,
+    NODE,
     TIME_SLICE_REPLICAS,
     TIME_SLICED_GPU,
     Model,
@@ -60,8 +61,6 @@ from inferwatch.tools import Toolbox
 log = logging.getLogger(__name__)
 
 REQUIRED_TOOLS = ("prometheus", "promtool", "alertmanager", "llm-d-inference-sim")
-NODE_NAMESPACE = "inferwatch"
-NODE_POD = "inferwatch-node-gpu-node-1"
 HISTORY_RAW_STEP_S = 120.0
 RETENTION = "30d"
 
@@ -153,7 +152,9 @@ class Stack:
         node = ScrapeTarget(
             "inferwatch-node",
             f"127.0.0.1:{self.settings.ports.node_exporter}",
-            {"namespace": NODE_NAMESPACE, "pod": NODE_POD, "container": "exporter"},
+            # No namespace/pod target labels: the exporter's allocation series carry the namespace and
+            # pod that hold each GPU, and target labels of the same name would rename them exported_*.
+            {"node": NODE},
         )
         return [*(s.scrape_target() for s in self.sims), node]
 
@@ -187,13 +188,11 @@ class Stack:
     def start_models(self, progress: Progress) -> None:
         """Simulators, sidecars, the local kubelet and the DaemonSet exporter, each ready when this returns."""
         started: list[tuple[SimTarget, ManagedProcess]] = []
-        for i, m in enumerate(self.scenario.models):
-            progress(f"starting llm-d-inference-sim for {m.namespace}/{m.pod} ({m.model})")
-            for rank in range(m.data_parallel):
-                target = next(s for s in self.sims if s.model is m and s.rank == rank)
-                mp = self.group.spawn(f"sim-{m.pod}-rank{rank}", self._sim_argv(m, target), target.sim_url)
-                started.append((target, mp))
-            del i
+        for m in self.scenario.models:
+            progress(f"starting llm-d-inference-sim for {m.namespace}/{m.pod} ({m.model}, {m.data_parallel} rank(s))")
+            ranks = [s for s in self.sims if s.model is m]
+            mp = self.group.spawn(f"sim-{m.pod}", self._sim_argv(m, ranks[0]), ranks[0].sim_url)
+            started += [(rank, mp) for rank in ranks]
         for target, mp in started:
             wait_until(mp, http_ok(target.sim_url + "/v1/models"), "OpenAI API answers", timeout=60)
         for target, _ in started:
@@ -222,12 +221,17 @@ class Stack:
             "--port", str(target.sim_port),
             "--model", m.model,
             "--mode", "random",
+            "--force-dummy-tokenizer",
             "--max-model-len", "32768",
             "--max-num-seqs", "256",
-            "--time-to-first-token", f"{round(m.ttft_s * 1000)}ms",
-            "--prefill-time-per-token", f"{m.prefill_s_per_token * 1000:g}ms",
+            # A zero time to first token lets the simulator derive it from the prompt: overhead + per token.
+            "--time-to-first-token", "0",
+            "--prefill-overhead", f"{round(m.prefill_overhead_s * 1000)}ms",
+            "--prefill-time-per-token", f"{m.prefill_s_per_token * 1e6:.0f}us",
             "--inter-token-latency", f"{round(m.itl_s * 1000)}ms",
         ]  # fmt: skip
+        if m.data_parallel > 1:
+            argv += ["--data-parallel-size", str(m.data_parallel)]
         if m.lora:
             argv += ["--max-loras", str(len(m.lora))]
             argv += ["--lora-modules", *[json.dumps({"name": name, "path": f"/adapters/{name}"}) for name in m.lora]]
@@ -257,7 +261,12 @@ class Stack:
         for ep in self.endpoints():
             for url in ep.rank_urls:
                 for name in (ep.model.model, *ep.model.lora):
-                    body = {"model": name, "prompt": "hello there", "max_tokens": ep.model.output_tokens}
+                    body = {
+                        "model": name,
+                        "prompt": "hello there",
+                        "max_tokens": ep.model.output_tokens,
+                        "ignore_eos": True,
+                    }
                     resp = httpx.post(url + "/v1/completions", json=body, timeout=30)
                     if resp.status_code != 200:
                         raise ComponentFailedError(
@@ -357,7 +366,6 @@ class Stack:
         """The pager, Alertmanager (generated routing) and Prometheus (generated config and rules)."""
         ports = self.settings.ports
         progress("starting the webhook receiver (the pager)")
-        self.receiver = WebhookReceiver(ports.receiver, self.out_dir / "pages.jsonl")
         (self.out_dir / "pages.jsonl").unlink(missing_ok=True)
         self.receiver = WebhookReceiver(ports.receiver, self.out_dir / "pages.jsonl")
         self.receiver.start()

@@ -145,6 +145,8 @@ class LoadGenerator:
                 "model": model_name,
                 "prompt": prompt_text(self.prompt_tokens(ep.model, time.time(), rng), rng),
                 "max_tokens": ep.model.output_tokens,
+                # Exactly max_tokens tokens (finish reason `length`), as the history assumes.
+                "ignore_eos": True,
             }
             url = ep.rank_urls[rank % len(ep.rank_urls)] + "/v1/completions"
             rank += 1
