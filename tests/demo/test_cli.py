@@ -54,7 +54,7 @@ def test_a_missing_tool_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("PATH", str(tmp_path))
     settings = DemoSettings(out_dir=tmp_path / "out")
     stack = Stack(settings, demo_config(settings), DEFAULT_SCENARIO, Toolbox((tmp_path,)), tmp_path / "out")
-    with pytest.raises(ToolMissingError, match="prometheus is not installed: run scripts/install-tools.sh") as err:
+    with pytest.raises(ToolMissingError, match=r"prometheus is not installed: run scripts/install-tools\.sh") as err:
         stack.preflight()
     assert err.value.exit_code == 5
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
 from inferwatch.exporters.podresources import ContainerDevices, PodResourcesClient
+
+from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"

@@ -31,9 +31,10 @@ def test_firing_pages_are_kept_resolved_and_tickets_are_not_pages(tmp_path: Path
     receiver = WebhookReceiver(free_port(), log)
     receiver.start()
     try:
-        assert httpx.post(receiver.url + "/page", json=_payload("firing", "VLLMTimeToFirstTokenHigh")).status_code == 200
+        ttft = "VLLMTimeToFirstTokenHigh"
+        assert httpx.post(receiver.url + "/page", json=_payload("firing", ttft)).status_code == 200
         assert httpx.post(receiver.url + "/ticket", json=_payload("firing", "VLLMQueueGrowing")).status_code == 200
-        assert httpx.post(receiver.url + "/page", json=_payload("resolved", "VLLMTimeToFirstTokenHigh")).status_code == 200
+        assert httpx.post(receiver.url + "/page", json=_payload("resolved", ttft)).status_code == 200
         assert httpx.post(receiver.url + "/page", content=b"not json").status_code == 400
         pages = receiver.pages()
     finally:
