@@ -274,6 +274,16 @@ class Stack:
                             f"HTTP {resp.status_code} {resp.text[:300]}"
                         )
 
+    def wait_for_vllm_series(self) -> None:
+        """Wait until every sidecar re-exposes its simulator's request series (it scrapes vLLM every few seconds)."""
+        for s in self.sims:
+            mp = next(p for p in self.group.processes if p.url == s.sidecar_url)
+
+            def served(url: str = s.sidecar_url) -> bool:
+                return "vllm:time_to_first_token_seconds_count{" in httpx.get(url + "/metrics", timeout=5).text
+
+            wait_until(mp, served, "the simulator's request series re-exposed", timeout=60)
+
     def scrape_live(self) -> list[ScrapedTarget]:
         """Every target's current /metrics, parsed: the label sets the history must continue."""
         out = []
@@ -323,6 +333,7 @@ class Stack:
     def build_history(self, progress: Progress) -> None:
         """Backfill the week (and the SLO window) of these very targets into the live Prometheus's TSDB."""
         self.warm_up()
+        self.wait_for_vllm_series()
         now = datetime.now(UTC).replace(microsecond=0)
         plan = self.history_plan(now)
         progress(f"backfilling history {plan.start:%Y-%m-%d %H:%M} to {plan.end:%Y-%m-%d %H:%M} UTC")
