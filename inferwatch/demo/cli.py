@@ -120,7 +120,8 @@ def up(
     dashboard previews, `slo status`, the weekly cost report and the pages received.
     """
     # One line per request would drown the demo's own progress lines.
-    for noisy in ("httpx", "httpcore"):
+    # The demo's own steps are shown on the console; its modules' INFO lines would repeat them.
+    for noisy in ("httpx", "httpcore", "inferwatch.demo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Without a terminal (CI, a pipe) rich would wrap the summary at 80 columns.
     console = Console(record=screenshot is not None, width=None if sys.stdout.isatty() else 160)

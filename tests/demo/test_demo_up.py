@@ -26,7 +26,7 @@ from inferwatch.tools import Toolbox
 
 PORT_SPAN = 45
 QUIET_S = 60
-DURATION_S = 450
+DURATION_S = 480
 
 
 def _port_free(port: int) -> bool:
