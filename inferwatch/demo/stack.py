@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -111,6 +112,7 @@ class Stack:
     alertmanager: ManagedProcess | None = field(default=None, init=False)
     history_samples: int = field(default=0, init=False)
     history_span: tuple[datetime, datetime] | None = field(default=None, init=False)
+    _kubelet_dir: Path | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.work_dir = self.out_dir / "stack"
@@ -140,8 +142,10 @@ class Stack:
 
     @property
     def kubelet_socket(self) -> Path:
-        """The local kubelet's pod-resources socket."""
-        return self.work_dir / "kubelet" / "kubelet.sock"
+        """The local kubelet's pod-resources socket, in a short temporary folder (unix socket paths are short)."""
+        if self._kubelet_dir is None:
+            self._kubelet_dir = Path(tempfile.mkdtemp(prefix="inferwatch-kubelet-"))
+        return self._kubelet_dir / "kubelet.sock"
 
     def endpoints(self) -> list[Endpoint]:
         """Where the load generator sends each model's requests."""
@@ -440,6 +444,9 @@ class Stack:
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        if self._kubelet_dir is not None:
+            shutil.rmtree(self._kubelet_dir, ignore_errors=True)
+            self._kubelet_dir = None
 
 
 def wait_seconds(seconds: float, tick: Callable[[], None], interval: float = 1.0) -> None:
