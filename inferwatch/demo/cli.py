@@ -7,6 +7,7 @@ ready; 2 bad options; 130 interrupted (Ctrl-C or SIGTERM) — every process is s
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from pathlib import Path
@@ -124,7 +125,7 @@ def up(
     for noisy in ("httpx", "httpcore", "inferwatch.demo"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Without a terminal (CI, a pipe) rich would wrap the summary at 80 columns.
-    console = Console(record=screenshot is not None, width=None if sys.stdout.isatty() else 160)
+    console = Console(width=None if sys.stdout.isatty() else 160)
     settings = DemoSettings(
         out_dir=out_dir,
         duration_s=duration_s,
@@ -141,8 +142,10 @@ def up(
     if result.last_snapshot is not None:
         result.last_snapshot.pages = result.pages
         console.print(render(result.last_snapshot))
-    if screenshot is not None:
-        console.save_svg(str(screenshot), title="inferwatch demo up")
+    if screenshot is not None and result.last_snapshot is not None:
+        picture = Console(record=True, width=150, file=io.StringIO())
+        picture.print(render(result.last_snapshot))
+        picture.save_svg(str(screenshot), title="inferwatch demo up")
     pages = ", ".join(sorted({p.alertname for p in result.pages})) or "none"
     console.print(f"pages received: {len(result.pages)} ({pages})")
     console.print(f"every process the demo started is stopped; the output is in [cyan]{result.out_dir}[/] "

@@ -95,7 +95,7 @@ def read_targets(prometheus_url: str) -> list[Target]:
     out = []
     for t in data:
         labels = t.get("labels", {})
-        pod = f"{labels.get('namespace', '')}/{labels.get('pod', '')}"
+        pod = f"{labels.get('namespace', '')}/{labels.get('pod', '')}" if "pod" in labels else labels.get("node", "")
         if "engine" in labels:
             pod += f" rank {labels['engine']}"
         out.append(Target(labels.get("job", ""), labels.get("instance", ""), pod, str(t.get("health", ""))))
@@ -169,7 +169,7 @@ def _targets(s: Snapshot) -> Table:
     t = Table(title="Targets", expand=True)
     t.add_column("job")
     t.add_column("instance")
-    t.add_column("pod")
+    t.add_column("pod / node")
     t.add_column("health")
     for x in s.targets:
         style = "green" if x.health == "up" else "red"
@@ -221,7 +221,7 @@ def _slos(s: Snapshot) -> Table:
 def _costs(s: Snapshot) -> Table:
     t = Table(title="Cost (live)", expand=True)
     t.add_column("namespace")
-    t.add_column("GPUs held, per hour", justify="right")
+    t.add_column("held / hour", justify="right")
     t.add_column("per 1M tokens", justify="right")
     for x in s.costs:
         t.add_row(escape(x.namespace), _money(x.per_hour, s.currency), _money(x.per_mtok, s.currency))
@@ -246,9 +246,9 @@ def render(s: Snapshot) -> RenderableType:
     top.add_column(ratio=1)
     top.add_row(_targets(s), Group(_alerts(s), _pages(s)))
     bottom = Table.grid(expand=True)
+    bottom.add_column(ratio=5)
+    bottom.add_column(ratio=4)
     bottom.add_column(ratio=3)
-    bottom.add_column(ratio=2)
-    bottom.add_column(ratio=1)
     bottom.add_row(_slos(s), _costs(s), _traffic(s))
     parts: list[RenderableType] = [_header(s), top, bottom]
     if s.problems:
