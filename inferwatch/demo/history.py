@@ -222,12 +222,25 @@ def scraped_labels(sample: Labels, target: Labels) -> dict[str, str]:
     """The labels Prometheus stores for ``sample`` scraped from a target labelled ``target``.
 
     As with `honor_labels: false` (the default): a sample label the target also sets is kept as
-    `exported_<name>`, and the target's value wins.
+    `exported_<name>`, and the target's value wins; `le` and `quantile` take float form.
     """
     out = dict(target)
     for k, v in sample.items():
+        if k in ("le", "quantile"):
+            v = float_label(v)
         out[f"exported_{k}" if k in target else k] = v
     return out
+
+
+def float_label(value: str) -> str:
+    """A histogram's `le` (or a summary's `quantile`) as Prometheus 3 stores it: in float form, `10` as `10.0`.
+
+    A history written with the exposition's `le="10"` would be another series than the live `le="10.0"`.
+    """
+    f = float(value)
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    return repr(f)
 
 
 def _busy(index: int, scenario: Scenario) -> Callable[[float], float]:

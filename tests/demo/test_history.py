@@ -37,7 +37,9 @@ def _node() -> ScrapedTarget:
 def test_histogram_buckets_are_cumulative_and_the_count_is_the_inf_bucket() -> None:
     series = raw_series(DEFAULT_SCENARIO, [_sidecar()], START, END, 120.0)
     last = {(s.name, s.labels.get("le", "")): s.points[-1][1] for s in series}
-    buckets = [last[("vllm:time_to_first_token_seconds_bucket", le)] for le in LES]
+    # Prometheus 3 stores `le` in float form; the history must continue those very series.
+    stored = ("0.1", "0.25", "0.5", "1.0", "2.5", "5.0", "+Inf")
+    buckets = [last[("vllm:time_to_first_token_seconds_bucket", le)] for le in stored]
     assert buckets == sorted(buckets) and buckets[0] == 0
     assert buckets[-1] == last[("vllm:time_to_first_token_seconds_count", "")] > 0
     # The slow tail (and the past incident) are the only requests over 2.5 s: a little under 1 %.
