@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 VIEW_TICK_S = 2.0
 SLOW_QUERIES_EVERY_S = 10.0
+PREVIEWS_EVERY_S = 120.0
 
 
 @dataclass
@@ -68,10 +69,15 @@ class _Refresher:
         self._thread.join(timeout=120)
 
     def _run(self) -> None:
+        last_previews = 0.0
         while not self._stop.wait(self._interval):
             receiver = self._stack.receiver
+            # Dashboard previews render every panel: at most every PREVIEWS_EVERY_S on a small machine.
+            previews = time.monotonic() - last_previews >= PREVIEWS_EVERY_S
             try:
-                self._output.refresh(receiver.pages() if receiver else [], previews=True)
+                self._output.refresh(receiver.pages() if receiver else [], previews=previews)
+                if previews:
+                    last_previews = time.monotonic()
             except Exception:  # a refresh failing must not end the demo; the next one retries
                 log.exception("refreshing the output folder failed")
 
