@@ -119,6 +119,9 @@ def up(
 
     Prints Prometheus's and Alertmanager's API addresses; the output folder's index.html links the
     dashboard previews, `slo status`, the weekly cost report and the pages received.
+
+    Exit statuses: 0 done, 2 bad options, 5 a tool is missing, 7 a port is in use, 8 the output
+    folder is not writable, 9 a component failed, 130 interrupted (everything is stopped).
     """
     # One line per request would drown the demo's own progress lines.
     # The demo's own steps are shown on the console; its modules' INFO lines would repeat them.
