@@ -100,7 +100,18 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
 
     # 2. The same folder again, for the whole (short) story.
     run = subprocess.run(
-        _demo(out, base, "--duration", str(DURATION_S), "--incident-start", str(QUIET_S), "--alert-for", "1m"),
+        _demo(
+            out,
+            base,
+            "--duration",
+            str(DURATION_S),
+            "--incident-start",
+            str(QUIET_S),
+            "--alert-for",
+            "1m",
+            "--screenshot",
+            str(out / "demo.svg"),
+        ),  # fmt: skip
         capture_output=True,
         text=True,
         timeout=1500,
@@ -111,7 +122,8 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
     status = json.loads((out / "status.json").read_text())
 
     targets = status["targets"]
-    assert len(targets) == 5 and all(t["health"] == "up" for t in targets), targets
+    # Three sidecars (two data-parallel ranks of chat-0, one of search-0) and the DaemonSet exporter.
+    assert len(targets) == 4 and all(t["health"] == "up" for t in targets), targets
 
     notifications = [n for n in read_notifications(out / "pages.jsonl") if n.receiver == "page"]
     firing = Counter(
@@ -141,6 +153,8 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
     index = (out / "index.html").read_text()
     for link in (cost["files"]["html"], "slo-status.txt", "pages.html"):
         assert link in index
+
+    assert "<svg" in (out / "demo.svg").read_text()
 
     previews = status["previews"]
     if previews["available"]:
