@@ -111,7 +111,7 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
             "1m",
             "--screenshot",
             str(out / "demo.svg"),
-        ),  # fmt: skip
+        ),
         capture_output=True,
         text=True,
         timeout=1500,
