@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CONFIG ?= examples/inferwatch.yaml
 
-.PHONY: build test setup lint typecheck check-generated pytest gpu-test bench
+.PHONY: build test setup lint typecheck check-generated pytest gpu-test bench test-scale
 
 $(BIN)/inferwatch: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -41,6 +41,19 @@ test: lint typecheck check-generated pytest
 
 gpu-test: setup
 	$(BIN)/pytest -m gpu
+
+# The generated rules on VictoriaMetrics + vmalert over a 30-day history (minutes; CI runs it after `test`).
+test-scale: setup
+	$(BIN)/pytest -m scale
+
+# The container image (deploy/Containerfile) with buildah, no daemon: `prepare` fetches the Debian
+# base (mmdebstrap) and the dependency wheels once; the image test builds from them offline.
+.PHONY: image image-prepare
+image-prepare: setup
+	bash deploy/build-image.sh prepare
+image: image-prepare
+	bash deploy/build-image.sh build localhost/inferwatch:dev
+pytest: image-prepare
 
 # The product's main job on this machine, no Docker, Kubernetes or GPU needed: simulated vLLM
 # servers and GPUs, Prometheus, Alertmanager, a backfilled week and an incident that pages

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from inferwatch.config.durations import duration_seconds
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.conventions import normalized as c
 from inferwatch.rules import AlertingRule, RuleGroup
@@ -36,11 +37,11 @@ class AlertDefinition:
     checks: tuple[str, ...]
     actions: tuple[str, ...]
 
-    def runbook_url(self, thresholds: Thresholds) -> str:
+    def runbook_url(self, runbook_base_url: str) -> str:
         """Where this alert's runbook lives (`<runbook_base_url>/<AlertName>.md`)."""
-        return f"{thresholds.runbook_base_url}/{self.name}.md"
+        return f"{runbook_base_url}/{self.name}.md"
 
-    def to_rule(self, thresholds: Thresholds) -> AlertingRule:
+    def to_rule(self, runbook_base_url: str) -> AlertingRule:
         """The Prometheus alerting rule of this definition."""
         return AlertingRule(
             alert=self.name,
@@ -50,9 +51,19 @@ class AlertDefinition:
             annotations={
                 "summary": self.summary,
                 "description": self.description,
-                "runbook_url": self.runbook_url(thresholds),
+                "runbook_url": self.runbook_url(runbook_base_url),
             },
         )
+
+
+def hold(duration: str) -> str | None:
+    """An alert's `for:` from its configured duration: None (no `for:`, fire at once) for 0s."""
+    return duration if duration_seconds(duration) else None
+
+
+def held(duration: str) -> str:
+    """How the texts say how long a condition must hold: " for 10m", or nothing for 0s."""
+    return f" for {duration}" if duration_seconds(duration) else ""
 
 
 def num(value: float) -> str:
@@ -80,6 +91,21 @@ def _p95(kind: str) -> str:
     return f"histogram_quantile(0.95, sum by ({c.NAMESPACE}, {c.MODEL}, {c.LE}) ({c.histogram_series(kind, 'bucket')}))"
 
 
+def _p95_above(kind: str, threshold: float, t: Thresholds) -> str:
+    """P95 of ``kind`` above ``threshold``, judged only where requests arrive at the configured minimum
+    rate: every request observes one TTFT, so the TTFT count is the request rate."""
+    requests = f"sum by ({c.NAMESPACE}, {c.MODEL}) ({c.histogram_series('ttft', 'count')})"
+    return (
+        f"({_p95(kind)} > {num(threshold)})\n"
+        f"and on ({c.NAMESPACE}, {c.MODEL})\n"
+        f"({requests} >= {num(t.latency_min_requests_per_second)})"
+    )
+
+
+def _min_traffic(t: Thresholds) -> str:
+    return f"judged at {num(t.latency_min_requests_per_second)} requests/s or more"
+
+
 def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
     g = f"{ALERT_GROUP_PREFIX}-vllm"
     return [
@@ -87,13 +113,13 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
             name="VLLMTimeToFirstTokenHigh",
             group=g,
             severity="page",
-            expr=f"{_p95('ttft')} > {num(t.ttft_p95_seconds)}",
-            for_=t.ttft_for,
+            expr=_p95_above("ttft", t.ttft_p95_seconds, t),
+            for_=hold(t.ttft_for),
             summary="P95 time to first token of {{ $labels.model_name }} in {{ $labels.namespace }} is above "
             f"{num(t.ttft_p95_seconds)}s",
             description=f"P95 time to first token is {{{{ $value | humanizeDuration }}}} for {_VLLM_WHERE} "
-            f"(threshold {num(t.ttft_p95_seconds)}s for {t.ttft_for}).",
-            threshold=f"P95 TTFT over 5 minutes above {num(t.ttft_p95_seconds)} s for {t.ttft_for}",
+            f"(threshold {num(t.ttft_p95_seconds)}s{held(t.ttft_for)}, {_min_traffic(t)}).",
+            threshold=f"P95 TTFT over 5 minutes above {num(t.ttft_p95_seconds)} s{held(t.ttft_for)}, {_min_traffic(t)}",
             meaning="Users wait too long for the first token. TTFT is queue time plus prefill: it rises when "
             "requests queue (too few replicas, KV cache full) or prompts get much longer.",
             checks=(
@@ -115,13 +141,13 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
             name="VLLMInterTokenLatencyHigh",
             group=g,
             severity="ticket",
-            expr=f"{_p95('itl')} > {num(t.itl_p95_seconds)}",
-            for_="15m",
+            expr=_p95_above("itl", t.itl_p95_seconds, t),
+            for_=hold(t.itl_for),
             summary="P95 inter-token latency of {{ $labels.model_name }} in {{ $labels.namespace }} is above "
             f"{num(t.itl_p95_seconds)}s",
             description=f"P95 inter-token latency is {{{{ $value | humanizeDuration }}}} for {_VLLM_WHERE} "
-            f"(threshold {num(t.itl_p95_seconds)}s for 15m).",
-            threshold=f"P95 inter-token latency above {num(t.itl_p95_seconds)} s for 15m",
+            f"(threshold {num(t.itl_p95_seconds)}s{held(t.itl_for)}, {_min_traffic(t)}).",
+            threshold=f"P95 inter-token latency above {num(t.itl_p95_seconds)} s{held(t.itl_for)}, {_min_traffic(t)}",
             meaning="Streaming is slow: each decode step of the batch takes too long, usually because the "
             "batch is too large for the GPU or prefills interleave with decodes.",
             checks=(
@@ -139,12 +165,12 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=f"{c.VLLM_KV_CACHE_USAGE} > {num(t.kv_cache_usage_ratio)}",
-            for_="2m",
+            for_=hold(t.kv_cache_for),
             summary="KV cache of {{ $labels.namespace }}/{{ $labels.pod }} is above "
             f"{pct(t.kv_cache_usage_ratio)}: preemptions imminent",
             description=f"KV-cache usage is {{{{ $value | humanizePercentage }}}} in {_POD_WHERE} "
-            f"(threshold {pct(t.kv_cache_usage_ratio)} for 2m).",
-            threshold=f"KV-cache usage (max over engines) above {pct(t.kv_cache_usage_ratio)} for 2m",
+            f"(threshold {pct(t.kv_cache_usage_ratio)}{held(t.kv_cache_for)}).",
+            threshold=f"KV-cache usage (max over engines) above {pct(t.kv_cache_usage_ratio)}{held(t.kv_cache_for)}",
             meaning="vLLM is about to run out of KV-cache blocks; it will preempt running requests "
             "(recompute or swap), which multiplies latency.",
             checks=(
@@ -168,12 +194,13 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
                 f"    ({c.GPU_ALLOCATION} * 0) + on ({c.GPU_UUID}) group_left () {c.GPU_BUSY_RATE}\n"
                 f"  ) < {num(t.gpu_idle_utilization_ratio)}\n)"
             ),
-            for_="10m",
+            for_=hold(t.requests_waiting_gpu_idle_for),
             summary="Requests wait in {{ $labels.namespace }}/{{ $labels.pod }} while its GPU sits idle",
             description=f"{{{{ $value | humanize }}}} request(s) are waiting in {_POD_WHERE} while every GPU "
-            f"the pod holds is busy less than {pct(t.gpu_idle_utilization_ratio)} of the time (for 10m).",
-            threshold=f"waiting requests > 0 while the pod's GPUs are busy < {pct(t.gpu_idle_utilization_ratio)}, "
-            "for 10m",
+            f"the pod holds is busy less than {pct(t.gpu_idle_utilization_ratio)} of the time"
+            f"{held(t.requests_waiting_gpu_idle_for)}.",
+            threshold=f"waiting requests > 0 while the pod's GPUs are busy < {pct(t.gpu_idle_utilization_ratio)}"
+            f"{held(t.requests_waiting_gpu_idle_for)}",
             meaning="Users wait while paid-for GPUs do nothing: the engine is stuck (a hung worker, a deadlocked "
             "scheduler, a dead NCCL peer) or requests wait on something other than the GPU.",
             checks=(
@@ -195,11 +222,12 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
                 f"({c.VLLM_REQUESTS_WAITING} > {t.queue_waiting_requests})\n"
                 f"and\n(deriv({c.VLLM_REQUESTS_WAITING}[15m]) > 0)"
             ),
-            for_="15m",
+            for_=hold(t.queue_growing_for),
             summary="Request queue of {{ $labels.namespace }}/{{ $labels.pod }} keeps growing",
             description=f"{{{{ $value | humanize }}}} requests are waiting in {_POD_WHERE} and the queue has "
-            f"grown for 15m (threshold {t.queue_waiting_requests} waiting).",
-            threshold=f"more than {t.queue_waiting_requests} waiting requests and a rising queue for 15m",
+            f"kept growing{held(t.queue_growing_for)} (threshold {t.queue_waiting_requests} waiting).",
+            threshold=f"more than {t.queue_waiting_requests} waiting requests and a rising queue"
+            f"{held(t.queue_growing_for)}",
             meaning="Demand exceeds what the replicas serve: latency rises for everyone until the queue drains.",
             checks=(
                 "Traffic: `inferwatch:vllm_prompt_tokens:rate5m` and the finished-request rate "
@@ -216,11 +244,11 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=f"{c.VLLM_PREEMPTIONS_RATE} > {num(t.preemptions_per_second)}",
-            for_="10m",
+            for_=hold(t.preemptions_for),
             summary="vLLM preempts requests in {{ $labels.namespace }}/{{ $labels.pod }}",
             description=f"{{{{ $value | humanize }}}} preemptions per second in {_POD_WHERE} "
-            f"(threshold {num(t.preemptions_per_second)}/s for 10m).",
-            threshold=f"more than {num(t.preemptions_per_second)} preemptions per second for 10m",
+            f"(threshold {num(t.preemptions_per_second)}/s{held(t.preemptions_for)}).",
+            threshold=f"more than {num(t.preemptions_per_second)} preemptions per second{held(t.preemptions_for)}",
             meaning="The KV cache ran out: vLLM evicts running sequences and recomputes them later, wasting "
             "GPU time and inflating latency.",
             checks=(
@@ -241,12 +269,13 @@ def _vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
                 f"< {num(t.prefix_cache_hit_ratio)})\n"
                 f"and\n({c.VLLM_PREFIX_CACHE_QUERIES_RATE} > {num(t.prefix_cache_min_queries_per_second)})"
             ),
-            for_="1h",
+            for_=hold(t.prefix_cache_for),
             summary="Prefix-cache hit rate of {{ $labels.namespace }}/{{ $labels.pod }} is low",
             description=f"Prefix-cache hit rate is {{{{ $value | humanizePercentage }}}} in {_POD_WHERE} "
-            f"(threshold {pct(t.prefix_cache_hit_ratio)} for 1h, judged above "
+            f"(threshold {pct(t.prefix_cache_hit_ratio)}{held(t.prefix_cache_for)}, judged above "
             f"{num(t.prefix_cache_min_queries_per_second)} queried tokens/s).",
-            threshold=f"prefix-cache hits / queried tokens below {pct(t.prefix_cache_hit_ratio)} for 1h",
+            threshold=f"prefix-cache hits / queried tokens below {pct(t.prefix_cache_hit_ratio)}"
+            f"{held(t.prefix_cache_for)}",
             meaning="Requests that should share a prompt prefix (system prompt, RAG context) are recomputed: "
             "prefill costs more GPU time than it needs to.",
             checks=(
@@ -274,11 +303,11 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
             expr=_with_model(
                 f"({c.GPU_MEMORY_USED} / {c.GPU_MEMORY_TOTAL} > {num(t.gpu_memory_used_ratio)})",
             ),
-            for_="5m",
+            for_=hold(t.gpu_memory_for),
             summary="GPU {{ $labels.gpu_uuid }} memory is above " + pct(t.gpu_memory_used_ratio),
             description=f"{_GPU_WHERE} has {{{{ $value | humanizePercentage }}}} of its memory in use "
-            f"(threshold {pct(t.gpu_memory_used_ratio)} for 5m).",
-            threshold=f"GPU memory used / total above {pct(t.gpu_memory_used_ratio)} for 5m",
+            f"(threshold {pct(t.gpu_memory_used_ratio)}{held(t.gpu_memory_for)}).",
+            threshold=f"GPU memory used / total above {pct(t.gpu_memory_used_ratio)}{held(t.gpu_memory_for)}",
             meaning="The next allocation on this GPU fails with out-of-memory: a model load, a CUDA graph "
             "capture or a second tenant on a shared GPU.",
             checks=(
@@ -296,11 +325,11 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="page",
             expr=f"{c.GPU_UP} == 0",
-            for_="1m",
+            for_=hold(t.gpu_lost_for),
             summary="GPU {{ $labels.gpu_uuid }} is lost",
             description="NVML reports GPU {{ $labels.gpu_uuid }} lost or fallen off the bus "
             "(inferwatch:gpu_up = {{ $value }}).",
-            threshold="the exporter reports the GPU down (NVML: GPU lost) for 1m",
+            threshold=f"the exporter reports the GPU down (NVML: GPU lost){held(t.gpu_lost_for)}",
             meaning="The GPU no longer answers the driver: every pod on it fails. Usually hardware (Xid 79), "
             "power or a PCIe fault.",
             checks=(
@@ -317,13 +346,13 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="page",
             expr=_with_model(f"({c.GPU_XID_ERRORS_INCREASE}{xid_matcher} > 0)"),
-            for_=None,
+            for_=hold(t.xid_for),
             summary="GPU {{ $labels.gpu_uuid }} reported Xid {{ $labels.xid }}",
             description=f"{_GPU_WHERE} reported Xid {{{{ $labels.xid }}}} {{{{ $value | humanize }}}} time(s) "
             f"in the last 5 minutes (application Xids {', '.join(map(str, t.application_xids)) or 'none'} "
             "are not alerted).",
             threshold="any Xid error not in the application list "
-            f"({', '.join(map(str, t.application_xids)) or 'none'}) within 5 minutes",
+            f"({', '.join(map(str, t.application_xids)) or 'none'}) within 5 minutes{held(t.xid_for)}",
             meaning="The driver logged a hardware or driver fault (e.g. 48 double-bit ECC, 63/64 row remapping, "
             "74 NVLink, 79 fallen off the bus, 94/95 contained/uncontained ECC). Application Xids (a user "
             "kernel faulting) are excluded by configuration.",
@@ -342,11 +371,11 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="page",
             expr=_with_model(f"({c.GPU_ECC_UNCORRECTED_INCREASE} > 0)"),
-            for_=None,
+            for_=hold(t.ecc_for),
             summary="GPU {{ $labels.gpu_uuid }} has uncorrectable ECC errors",
             description=f"{_GPU_WHERE} reported {{{{ $value | humanize }}}} uncorrectable ECC error(s) in the "
             "last 5 minutes.",
-            threshold="any uncorrectable (double-bit) ECC error within 5 minutes",
+            threshold=f"any uncorrectable (double-bit) ECC error within 5 minutes{held(t.ecc_for)}",
             meaning="GPU memory returned corrupt data: the process using it is killed, and results computed "
             "just before may be wrong.",
             checks=(
@@ -363,11 +392,11 @@ def _gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=_with_model(f"({c.GPU_THROTTLE} == 1)"),
-            for_=t.throttle_for,
+            for_=hold(t.throttle_for),
             summary="GPU {{ $labels.gpu_uuid }} is {{ $labels.cause }}-throttled",
-            description=f"{_GPU_WHERE} has held its clocks down for {{{{ $labels.cause }}}} reasons for "
-            f"{t.throttle_for}.",
-            threshold=f"thermal or power throttling active for {t.throttle_for}",
+            description=f"{_GPU_WHERE} has held its clocks down for {{{{ $labels.cause }}}} reasons"
+            f"{held(t.throttle_for)}.",
+            threshold=f"thermal or power throttling active{held(t.throttle_for)}",
             meaning="The GPU runs below its clocks: every token costs more time. Thermal: cooling or airflow; "
             "power: the power cap (expected briefly at full load) or the board's power brake.",
             checks=(
@@ -392,12 +421,13 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="page",
             expr=f"{c.VLLM_TARGET_UP} == 0",
-            for_="5m",
+            for_=hold(t.vllm_target_down_for),
             summary="vLLM target {{ $labels.namespace }}/{{ $labels.pod }} is down",
             description="Prometheus cannot scrape vLLM at {{ $labels.instance }} (job {{ $labels.job }}, "
-            "pod {{ $labels.namespace }}/{{ $labels.pod }}): up = {{ $value }} for 5m.",
+            "pod {{ $labels.namespace }}/{{ $labels.pod }}): up = {{ $value }}"
+            f"{held(t.vllm_target_down_for)}.",
             threshold="a target that served vLLM metrics within the last hour fails its scrape, or the inferwatch "
-            "sidecar passing them through cannot reach vLLM, for 5m",
+            f"sidecar passing them through cannot reach vLLM{held(t.vllm_target_down_for)}",
             meaning="The vLLM server stopped answering /metrics: it crashed, hangs, or is restarting (a model "
             "load takes minutes). Its users likely get errors too.",
             checks=(
@@ -414,12 +444,13 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=f"{c.GPU_EXPORTER_TARGET_UP} == 0",
-            for_="10m",
+            for_=hold(t.gpu_exporter_down_for),
             summary="GPU exporter {{ $labels.instance }} ({{ $labels.exporter }}) is down",
             description="Prometheus cannot scrape the {{ $labels.exporter }} GPU exporter at "
             "{{ $labels.instance }} (job {{ $labels.job }}, pod {{ $labels.namespace }}/{{ $labels.pod }}) "
-            "up = {{ $value }} for 10m.",
-            threshold="a GPU exporter target (inferwatch or dcgm-exporter) fails its scrape for 10m",
+            f"up = {{{{ $value }}}}{held(t.gpu_exporter_down_for)}.",
+            threshold="a GPU exporter target (inferwatch or dcgm-exporter) fails its scrape"
+            f"{held(t.gpu_exporter_down_for)}",
             meaning="GPU health, utilization and cost for the GPUs it covers are blind: GPU alerts cannot "
             "fire and the cost report undercounts.",
             checks=(
@@ -433,11 +464,12 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=f"absent({c.VLLM_REQUESTS_RUNNING})",
-            for_="15m",
+            for_=hold(t.metrics_absent_for),
             summary="No vLLM metrics reach Prometheus",
-            description="No series of inferwatch:vllm_requests_running:sum exists for 15m: no vLLM server is "
+            description=f"No series of inferwatch:vllm_requests_running:sum exists{held(t.metrics_absent_for)}: "
+            "no vLLM server is "
             "scraped, or its metrics lost their namespace/pod labels.",
-            threshold="no normalized vLLM series at all for 15m",
+            threshold=f"no normalized vLLM series at all{held(t.metrics_absent_for)}",
             meaning="Dashboards, SLOs and the vLLM alerts are blind.",
             checks=(
                 "Prometheus /targets: is the ServiceMonitor/PodMonitor selecting the vLLM pods?",
@@ -450,11 +482,12 @@ def _target_alerts(t: Thresholds) -> list[AlertDefinition]:
             group=g,
             severity="ticket",
             expr=f"absent({c.GPU_INFO})",
-            for_="15m",
+            for_=hold(t.metrics_absent_for),
             summary="No GPU metrics reach Prometheus",
-            description="No series of inferwatch:gpu_info exists for 15m: neither the inferwatch exporter nor "
+            description=f"No series of inferwatch:gpu_info exists{held(t.metrics_absent_for)}: neither the "
+            "inferwatch exporter nor "
             "dcgm-exporter is scraped.",
-            threshold="no normalized GPU series at all for 15m",
+            threshold=f"no normalized GPU series at all{held(t.metrics_absent_for)}",
             meaning="GPU alerts cannot fire and cost per token has no GPU-hours.",
             checks=(
                 "Prometheus /targets for the exporter job.",
@@ -471,9 +504,9 @@ def alert_definitions(thresholds: Thresholds) -> list[AlertDefinition]:
     return _vllm_alerts(thresholds) + _gpu_alerts(thresholds) + _target_alerts(thresholds)
 
 
-def alert_groups(thresholds: Thresholds) -> tuple[RuleGroup, ...]:
+def alert_groups(thresholds: Thresholds, runbook_base_url: str) -> tuple[RuleGroup, ...]:
     """The alert set as rule groups, in definition order."""
     groups: dict[str, list[AlertingRule]] = {}
     for d in alert_definitions(thresholds):
-        groups.setdefault(d.group, []).append(d.to_rule(thresholds))
+        groups.setdefault(d.group, []).append(d.to_rule(runbook_base_url))
     return tuple(RuleGroup(name, tuple(rules)) for name, rules in groups.items())

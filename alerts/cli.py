@@ -1,20 +1,17 @@
-"""`inferwatch rules`: build the rule files, PrometheusRule objects, Alertmanager example and runbooks; list alerts."""
+"""`inferwatch rules`: build the rules area's files (through `inferwatch build`'s pipeline); list alerts."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
 from inferwatch.alerts.catalog import alert_definitions
-from inferwatch.alerts.generate import artifacts
+from inferwatch.alerts.vllm_families import normalized_families, unknown_families, vllm_source_dir
 
-from inferwatch.build import raise_on_failures, validate_all
+from inferwatch.build import build
 from inferwatch.cli import AppContext, pass_app
-from inferwatch.fileio import write_all_atomic
-from inferwatch.tools import Toolbox
 
-log = logging.getLogger(__name__)
+AREA = "alerts"
 
 
 @click.group(name="rules")
@@ -30,15 +27,11 @@ def rules() -> None:
     show_default=True,
     help="Root folder the files are written under (alerts/generated, deploy/…, docs/runbooks).",
 )
-@click.option("--no-validate", is_flag=True, help="Skip promtool (3 and 2) and amtool checks.")
+@click.option("--no-validate", is_flag=True, help="Skip promtool (3 and 2), amtool, kubeconform and link checks.")
 @pass_app
 def rules_build(app: AppContext, out: Path, no_validate: bool) -> None:
-    """Generate, validate (promtool 3 and 2, amtool) and write the rules area's files."""
-    files = artifacts(app.config)
-    if not no_validate:
-        raise_on_failures(validate_all(files, Toolbox.default()))
-    write_all_atomic({out / a.path: a.content for a in files})
-    log.info("wrote %d rules artifact(s) under %s", len(files), out)
+    """Generate, validate and write the rules area's files: `inferwatch build --only alerts`."""
+    files = build(app.config, out, only=(AREA,), validate=not no_validate)
     click.echo(f"wrote {len(files)} file(s) under {out}")
 
 
@@ -50,3 +43,20 @@ def rules_list(app: AppContext) -> None:
     width = max(len(d.name) for d in defs)
     for d in defs:
         click.echo(f"{d.name:<{width}}  {d.severity:<6}  {d.threshold}")
+
+
+@rules.command(name="vllm-coverage")
+@click.option(
+    "--vllm-source",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="vLLM package folder to read (default: the vLLM installed with the `vllm` extra).",
+)
+def rules_vllm_coverage(vllm_source: Path | None) -> None:
+    """List the metric families the installed vLLM declares that the normalization rules do not read."""
+    source = vllm_source or vllm_source_dir()
+    unknown = unknown_families(source)
+    click.echo(f"{source}: {len(unknown)} vLLM metric famil{'y' if len(unknown) == 1 else 'ies'} not normalized")
+    for name in unknown:
+        click.echo(f"  {name}")
+    click.echo(f"(normalization reads {len(normalized_families())} vLLM families; the others pass through untouched)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from inferwatch import contract as x
 from inferwatch.conventions import normalized as c
 from inferwatch.rules import RecordingRule, RuleGroup
 
@@ -163,19 +164,19 @@ def _iw(expr: str, *extra_by: str) -> str:
 def _gpu_rules() -> list[RecordingRule]:
     util = "DCGM_FI_DEV_GPU_UTIL"
     label_model = f'label_replace({util}, "{c.GPU_MODEL}", "$1", "modelName", "(.+)")'
-    thermal = 'inferwatch_gpu_throttle_active{mig_uuid="",reason=~"(?i).*thermal.*"}'
-    power = 'inferwatch_gpu_throttle_active{mig_uuid="",reason=~"(?i).*power.*"}'
+    thermal = f'{x.GPU_THROTTLE.name}{{mig_uuid="",reason=~"(?i).*thermal.*"}}'
+    power = f'{x.GPU_THROTTLE.name}{{mig_uuid="",reason=~"(?i).*power.*"}}'
     # dcgm's throttle reasons are a bitmask: 0x20 SW thermal, 0x40 HW thermal slowdown,
     # 0x4 SW power cap, 0x80 HW power brake.
     reasons = "DCGM_FI_DEV_CLOCK_THROTTLE_REASONS"
-    ecc = 'inferwatch_gpu_ecc_errors_total{mig_uuid="",type=~"(?i).*uncorrect.*"}'
+    ecc = f'{x.GPU_ECC_ERRORS.name}{{mig_uuid="",type=~"(?i).*uncorrect.*"}}'
     attached = util + '{pod!=""}'
-    xid = f"inferwatch_gpu_xid_errors_total{_WHOLE_GPU}"
+    xid = f"{x.GPU_XID_ERRORS.name}{_WHOLE_GPU}"
     return [
         RecordingRule(
             c.GPU_INFO,
             _prefer_inferwatch(
-                f"group by ({c.GPU_UUID}, {c.GPU_MODEL}) (inferwatch_gpu_info{_WHOLE_GPU})",
+                f"group by ({c.GPU_UUID}, {c.GPU_MODEL}) ({x.GPU_INFO.name}{_WHOLE_GPU})",
                 f'group by ({c.GPU_UUID}, {c.GPU_MODEL}) (label_replace({label_model}, "{c.GPU_UUID}", "$1", '
                 f'"UUID", "(.+)"))',
             ),
@@ -183,40 +184,40 @@ def _gpu_rules() -> list[RecordingRule]:
         RecordingRule(
             c.GPU_UP,
             # dcgm-exporter has no "lost" signal: a GPU it still reports is up (Xid 79 covers loss).
-            _prefer_inferwatch(_iw(f"inferwatch_gpu_up{_WHOLE_GPU}"), f"({_dcgm(util)} * 0 + 1)"),
+            _prefer_inferwatch(_iw(f"{x.GPU_UP.name}{_WHOLE_GPU}"), f"({_dcgm(util)} * 0 + 1)"),
         ),
         RecordingRule(
             c.GPU_UTILIZATION,
-            _prefer_inferwatch(_iw(f"inferwatch_gpu_utilization_ratio{_WHOLE_GPU}"), f"({_dcgm(util)} / 100)"),
+            _prefer_inferwatch(_iw(f"{x.GPU_UTILIZATION.name}{_WHOLE_GPU}"), f"({_dcgm(util)} / 100)"),
         ),
         RecordingRule(
             c.GPU_BUSY_RATE,
             _prefer_inferwatch(
-                _iw(f"rate(inferwatch_gpu_busy_seconds_total{_WHOLE_GPU}[{_W}])"),
+                _iw(f"rate({x.GPU_BUSY.name}{_WHOLE_GPU}[{_W}])"),
                 f"({_dcgm(f'avg_over_time({util}[{_W}])')} / 100)",
             ),
         ),
         RecordingRule(
             c.GPU_MEMORY_USED,
             _prefer_inferwatch(
-                _iw(f"inferwatch_gpu_memory_used_bytes{_WHOLE_GPU}"), f"({_dcgm('DCGM_FI_DEV_FB_USED')} * {_MIB})"
+                _iw(f"{x.GPU_MEMORY_USED.name}{_WHOLE_GPU}"), f"({_dcgm('DCGM_FI_DEV_FB_USED')} * {_MIB})"
             ),
         ),
         RecordingRule(
             c.GPU_MEMORY_TOTAL,
             _prefer_inferwatch(
-                _iw(f"inferwatch_gpu_memory_total_bytes{_WHOLE_GPU}"),
+                _iw(f"{x.GPU_MEMORY_TOTAL.name}{_WHOLE_GPU}"),
                 f"(({_dcgm('DCGM_FI_DEV_FB_USED')} + {_dcgm('DCGM_FI_DEV_FB_FREE')}) * {_MIB})",
             ),
         ),
         RecordingRule(
             c.GPU_POWER,
-            _prefer_inferwatch(_iw(f"inferwatch_gpu_power_watts{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_POWER_USAGE")),
+            _prefer_inferwatch(_iw(f"{x.GPU_POWER.name}{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_POWER_USAGE")),
         ),
         RecordingRule(
             c.GPU_ENERGY_RATE,
             _prefer_inferwatch(
-                _iw(f"rate(inferwatch_gpu_energy_joules_total{_WHOLE_GPU}[{_W}])"),
+                _iw(f"rate({x.GPU_ENERGY.name}{_WHOLE_GPU}[{_W}])"),
                 f"({_dcgm(f'rate(DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION[{_W}])')} / 1000)",
             ),
         ),
@@ -224,7 +225,7 @@ def _gpu_rules() -> list[RecordingRule]:
             c.GPU_TEMPERATURE,
             # The GPU core sensor: what DCGM_FI_DEV_GPU_TEMP reports too (memory has its own limits).
             _prefer_inferwatch(
-                _iw('inferwatch_gpu_temperature_celsius{mig_uuid="",sensor="gpu"}'), _dcgm("DCGM_FI_DEV_GPU_TEMP")
+                _iw(f'{x.GPU_TEMPERATURE.name}{{mig_uuid="",sensor="gpu"}}'), _dcgm("DCGM_FI_DEV_GPU_TEMP")
             ),
         ),
         RecordingRule(
@@ -265,7 +266,7 @@ def _gpu_rules() -> list[RecordingRule]:
             _prefer_inferwatch(
                 # MIG instances of one GPU held by one container add up.
                 f"sum by ({c.GPU_UUID}, {c.NAMESPACE}, {c.POD}, {c.CONTAINER}) (max by ({c.GPU_UUID}, {c.MIG_UUID}, "
-                f"{c.NAMESPACE}, {c.POD}, {c.CONTAINER}) (inferwatch_gpu_allocation_ratio))",
+                f"{c.NAMESPACE}, {c.POD}, {c.CONTAINER}) ({x.GPU_ALLOCATION.name}))",
                 # dcgm-exporter knows the pod a GPU is attached to, not time-slicing: whole GPU.
                 f"({_dcgm(attached, c.NAMESPACE, c.POD, c.CONTAINER)} * 0 + 1)",
             ),
@@ -301,13 +302,13 @@ def _target_rules() -> list[RecordingRule]:
             # behind it does not: the sidecar's own inferwatch_vllm_up says so, and the lower wins.
             f"min by ({c.NAMESPACE}, {c.POD}, instance, job) (\n"
             f"  up\n  or\n"
-            f'  label_replace(inferwatch_vllm_up, "via", "sidecar", "job", ".*")\n)\n'
+            f'  label_replace({x.VLLM_UP.name}, "via", "sidecar", "job", ".*")\n)\n'
             f"and on (instance, job)\n"
             f"group by (instance, job) (last_over_time(vllm:num_requests_running[{_TARGET_MEMORY}]))",
         ),
         RecordingRule(
             c.GPU_EXPORTER_TARGET_UP,
-            f'label_replace({target_up("inferwatch_gpu_info", "inferwatch_vllm_up")}, "exporter", "inferwatch", '
+            f'label_replace({target_up(x.GPU_INFO.name, x.VLLM_UP.name)}, "exporter", "inferwatch", '
             f'"job", ".*")\nor\n'
             f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
         ),
@@ -323,4 +324,60 @@ def normalization_groups() -> tuple[RuleGroup, ...]:
         ),
         RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-gpu", tuple(_gpu_rules())),
         RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-kube", tuple(_kube_rules() + _target_rules())),
+        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-dashboards", tuple(_dashboard_rules())),
     )
+
+
+def _dashboard_rules() -> list[RecordingRule]:
+    """Series only the dashboards read: node and MIG identity, power limit, clocks, SLO alert state."""
+    # Imported here so this group stays one self-contained addition to the module.
+    from inferwatch.conventions import slo as s
+
+    mig_by = f"{c.GPU_UUID}, {c.MIG_UUID}"
+    dcgm_node = (
+        f'label_replace(label_replace(label_replace(DCGM_FI_DEV_GPU_UTIL, "{c.GPU_UUID}", "$1", "UUID", "(.+)"), '
+        f'"{c.GPU_MODEL}", "$1", "modelName", "(.+)"), "{c.NODE}", "$1", "Hostname", "(.+)")'
+    )
+    info_by = f"{c.GPU_UUID}, {c.GPU_MODEL}, {c.NODE}"
+    alerts = 'ALERTS{alertstate="firing",alertname="%s"}'
+    return [
+        RecordingRule(
+            c.GPU_NODE_INFO,
+            # A GPU seen by a DaemonSet (whose target carries the node) and by a sidecar (whose
+            # target does not) keeps the node.
+            f'group by ({info_by}) (inferwatch_gpu_info{{mig_uuid="",{c.NODE}!=""}})\n'
+            f"or on ({c.GPU_UUID})\n"
+            f"group by ({info_by}) (inferwatch_gpu_info{_WHOLE_GPU})\n"
+            f"or on ({c.GPU_UUID})\n"
+            f"group by ({info_by}) ({dcgm_node})",
+        ),
+        RecordingRule(
+            c.GPU_POWER_LIMIT,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_power_limit_watts{_WHOLE_GPU}"), _dcgm("DCGM_FI_DEV_POWER_MGMT_LIMIT")
+            ),
+        ),
+        RecordingRule(
+            c.GPU_CLOCK,
+            _prefer_inferwatch(
+                _iw(f"inferwatch_gpu_clock_hertz{_WHOLE_GPU}", c.CLOCK),
+                f'label_replace({_dcgm("DCGM_FI_DEV_SM_CLOCK")} * 1e6, "{c.CLOCK}", "sm", "{c.GPU_UUID}", ".*")\n'
+                f'or label_replace({_dcgm("DCGM_FI_DEV_MEM_CLOCK")} * 1e6, "{c.CLOCK}", "memory", '
+                f'"{c.GPU_UUID}", ".*")',
+            ),
+        ),
+        RecordingRule(
+            c.GPU_MIG_INFO,
+            f"group by ({mig_by}, {c.MIG_PROFILE}) (inferwatch_gpu_mig_info)",
+        ),
+        RecordingRule(c.GPU_MIG_MEMORY_USED, f"max by ({mig_by}) (inferwatch_gpu_mig_memory_used_bytes)"),
+        RecordingRule(c.GPU_MIG_MEMORY_TOTAL, f"max by ({mig_by}) (inferwatch_gpu_mig_memory_total_bytes)"),
+        RecordingRule(
+            c.SLO_ALERT_STATE,
+            # Every label but the alert's own: what is left is the SLO and its group labels.
+            f"max without (alertname, alertstate, severity, {s.WINDOW_LABEL}) (\n"
+            f"  {alerts % s.ALERT_PAGE} * 2\n"
+            f"  or {alerts % s.ALERT_TICKET}\n"
+            f"  or {s.ERROR_BUDGET_REMAINING} * 0\n)",
+        ),
+    ]

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 
 from inferwatch.alerts.catalog import RUNBOOK_DIR, AlertDefinition
 
+from inferwatch.conventions import slo
+
 
 def render_runbook(alert: AlertDefinition, header: str = "") -> str:
     """The Markdown runbook of one alert: meaning, threshold, what to check, what to do, the rule."""
@@ -30,8 +32,8 @@ def render_runbook(alert: AlertDefinition, header: str = "") -> str:
         "```",
         "",
         f"Held for `{alert.for_}` before firing." if alert.for_ else "Fires at the first evaluation that matches.",
-        "It reads only normalized `inferwatch:*` series (see `inferwatch/conventions/normalized.py`); thresholds come from the "
-        "`thresholds:` section of inferwatch.yaml.",
+        "It reads only normalized `inferwatch:*` series (see `inferwatch/conventions/normalized.py`); its "
+        "threshold and hold duration come from the `thresholds:` section of inferwatch.yaml.",
         "",
     ]
     return "\n".join(lines)
@@ -49,6 +51,10 @@ def render_index(alerts: Sequence[AlertDefinition], header: str = "") -> str:
             "| alert | severity | fires when |",
             "|---|---|---|",
             *rows,
+            "",
+            "Every SLO of inferwatch.yaml also has burn-rate alerts (see [the SLO guide](../slo.md)): "
+            + ", ".join(f"[{name}]({name}.md)" for name in (slo.ALERT_PAGE, slo.ALERT_TICKET, slo.ALERT_ABSENT))
+            + ".",
             "",
         ]
     )

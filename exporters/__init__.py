@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inferwatch.exporters.attribution import Allocation, AttributionCollector, allocation_ratios
-    from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend
+    from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, GpuSnapshot, open_backend
+    from inferwatch.exporters.mig import MigSample
     from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesWatcher
     from inferwatch.exporters.vllm import VllmCollector, VllmScraper, VllmSnapshot, translate_families
+    from inferwatch.exporters.worker import PeriodicWorker
 
 _MODULE_OF = {
     "Allocation": "attribution",
     "AttributionCollector": "attribution",
     "allocation_ratios": "attribution",
     "GpuCollector": "gpu",
+    "GpuSampleAgeCollector": "gpu",
+    "MigSample": "mig",
+    "PeriodicWorker": "worker",
     "GpuSampler": "gpu",
     "GpuSnapshot": "gpu",
     "open_backend": "gpu",
@@ -37,8 +42,11 @@ __all__ = [
     "Allocation",
     "AttributionCollector",
     "GpuCollector",
+    "GpuSampleAgeCollector",
     "GpuSampler",
     "GpuSnapshot",
+    "MigSample",
+    "PeriodicWorker",
     "PodResourcesClient",
     "PodResourcesWatcher",
     "VllmCollector",

@@ -1,4 +1,4 @@
-"""Which container holds how much of which GPU: `inferwatch_gpu_allocation_ratio`.
+"""Which container holds how much of which GPU (the contract's `GPU_ALLOCATION` series).
 
 A device ID from the kubelet is one of: a GPU UUID (`GPU-…`, exclusive: 1), a time-slice replica
 `GPU-…::N` of the NVIDIA device plugin (1/N, N being how many replicas of that GPU the kubelet
@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from inferwatch.exporters.families import family
 from inferwatch.exporters.gpu import GpuSnapshot
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+
+from inferwatch import contract
 
 if TYPE_CHECKING:  # annotations only: a sidecar attributes without the kubelet, so without gRPC
     from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
@@ -96,7 +99,7 @@ def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list
         return []
     shares: dict[str, float] = defaultdict(float)
     for m in gpus.migs:
-        shares[m.gpu_uuid] += m.slices / m.max_slices if m.max_slices else 0.0
+        shares[m.gpu_uuid] += m.slice_ratio
     for g in gpus.gpus:
         if g.uuid not in shares:
             shares[g.uuid] = 1.0
@@ -105,7 +108,7 @@ def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list
 
 
 class AttributionCollector(Collector):
-    """`inferwatch_gpu_allocation_ratio` from a function of the latest snapshots (cheap, no I/O)."""
+    """The allocation-ratio series from a function of the latest snapshots (cheap, no I/O)."""
 
     def __init__(self, allocations: Callable[[], list[Allocation]]) -> None:
         """`allocations` reads snapshots only (see `daemonset_source` / `sidecar_source`)."""
@@ -113,14 +116,10 @@ class AttributionCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """One gauge per (gpu_uuid, namespace, pod, container)."""
-        family = GaugeMetricFamily(
-            "inferwatch_gpu_allocation_ratio",
-            "share of the GPU a container holds: 1 exclusive, 1/N time-sliced, slices/max for MIG",
-            labels=["gpu_uuid", "namespace", "pod", "container"],
-        )
+        ratios = family(contract.GPU_ALLOCATION)
         for a in self._allocations():
-            family.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container], a.ratio)
-        yield family
+            ratios.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container], a.ratio)
+        yield ratios
 
 
 def daemonset_source(

@@ -13,18 +13,17 @@ import click
 from fastapi import FastAPI
 from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
 from inferwatch.exporters.errors import ExporterStartError
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
 from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
-from pydantic import ValidationError
 
+from inferwatch import contract
 from inferwatch.cli import AppContext, pass_app
 from inferwatch.config.exporter import ExporterSettings
-from inferwatch.errors import ConfigError, FieldProblem
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +68,10 @@ def configure_logging(fmt: str) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def effective_settings(base: ExporterSettings, overrides: dict[str, Any]) -> ExporterSettings:
-    """`base` with the CLI flags that were given applied, validated again (errors name `exporter.<field>`)."""
-    data = base.model_dump()
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return ExporterSettings.model_validate(data)
-    except ValidationError as err:
-        problems = [FieldProblem("exporter." + ".".join(str(p) for p in e["loc"]), e["msg"]) for e in err.errors()]
-        raise ConfigError("exporter settings", problems) from err
+def effective_settings(app: AppContext, flags: dict[str, Any]) -> ExporterSettings:
+    """The `exporter:` settings with the CLI flags that were given applied over file and environment
+    (pydantic-settings merges them, as for every command; errors name `exporter.<field>` and the file)."""
+    return app.config_with({"exporter": {k: v for k, v in flags.items() if v is not None}}).exporter
 
 
 def _check_start(settings: ExporterSettings) -> None:
@@ -127,6 +121,8 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> Fas
         only_uuids=only,
     )
     cached = [CachedPart("gpu", _registry_of(GpuCollector(sampler)), sampler.snapshot)]
+    # Rendered at every scrape (not cached): the age must grow while NVML stalls.
+    registry.register(GpuSampleAgeCollector(sampler))
     sources = [Source("gpu", sampler, lambda: sampler.snapshot() is not None)]
     scraper: VllmScraper | None = None
     if settings.vllm_url is not None:
@@ -154,7 +150,7 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> Fas
         identity = PodIdentity(settings.pod_namespace, settings.pod_name, settings.container_name)
         registry.register(AttributionCollector(sidecar_source(identity, sampler.snapshot)))
     else:
-        log.info("sidecar without exporter.pod_name/pod_namespace: no inferwatch_gpu_allocation_ratio")
+        log.info("sidecar without exporter.pod_name/pod_namespace: no %s", contract.GPU_ALLOCATION.name)
     if settings.otlp_endpoint is not None:
         from inferwatch.exporters.otlp import OtlpPusher
 
@@ -195,7 +191,7 @@ def run(app: AppContext, /, log_format: str, **flags: Any) -> None:
     """Serve /metrics from background samplers until SIGTERM; flags override the `exporter:` section."""
     configure_logging(log_format)
     flags["gpu_uuids"] = list(flags["gpu_uuids"]) or None
-    settings = effective_settings(app.config.exporter, flags)
+    settings = effective_settings(app, flags)
     _check_start(settings)
     log.info("exporter starting mode=%s gpu_backend=%s vllm_url=%s listen=%s:%d",
              settings.mode, settings.gpu_backend, settings.vllm_url, settings.listen_host, settings.port)  # fmt: skip

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from typing import Any
 
 from inferwatch.exporters.gpu import GpuSnapshot
 from inferwatch.exporters.vllm import VllmSnapshot
+from inferwatch.exporters.worker import PeriodicWorker
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -193,9 +193,10 @@ class OtlpPusher:
         self._scope = InstrumentationScope("inferwatch.exporters", __version__)
         self._clock_ns = wall_clock_ns
         self._start_ns = wall_clock_ns()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_ok: bool | None = None
+        self._worker = PeriodicWorker(
+            "inferwatch-otlp", self.push_once, interval_s=interval_s, join_timeout_s=interval_s + 15
+        )
 
     def push_once(self) -> bool:
         """Export the current snapshots once; True when the receiver accepted them."""
@@ -210,22 +211,10 @@ class OtlpPusher:
         return ok
 
     def start(self) -> None:
-        """Push on a background thread every `interval_s`."""
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inferwatch-otlp", daemon=True)
-        self._thread.start()
+        """Push on a background worker every `interval_s`."""
+        self._worker.start()
 
     def stop(self) -> None:
-        """Stop the thread and shut the exporter down."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._interval + 15)
-            self._thread = None
+        """Stop the worker and shut the exporter down."""
+        self._worker.stop()
         self._exporter.shutdown()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.push_once()
-            except Exception:  # a bug must not stop pushing forever: log it and go on
-                log.exception("OTLP push to %s failed unexpectedly", self.endpoint)

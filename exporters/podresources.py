@@ -2,7 +2,7 @@
 
 `PodResourcesClient` makes the two calls inferwatch needs (`List`, `GetAllocatableResources`)
 through the vendored `proto/api.proto` (k8s.io/kubelet/pkg/apis/podresources/v1).
-`PodResourcesWatcher` refreshes them on a timer on a background thread — never per scrape — and
+`PodResourcesWatcher` refreshes them on a timer on a background worker — never per scrape — and
 watches the socket itself: when the kubelet restarts it removes and recreates the socket, so the
 watcher reconnects as soon as the socket's identity changes and keeps the last assignments (they
 survive a kubelet restart) while the socket is absent, reporting `inferwatch_podresources_up 0`.
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -31,8 +30,12 @@ from typing import Any
 import grpc
 from inferwatch.exporters import podresources_pb2 as _pb2
 from inferwatch.exporters import podresources_pb2_grpc as _pb2_grpc
-from prometheus_client.core import GaugeMetricFamily, Metric
+from inferwatch.exporters.families import single
+from inferwatch.exporters.worker import PeriodicWorker
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+
+from inferwatch import contract
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +160,11 @@ class PodResourcesWatcher:
         self._attempted = False
         self._socket_id: tuple[int, int, int] | None = None
         self._last_error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._last_refresh: float | None = None
+        # The worker looks at the socket every WATCH_TICK_S and reads the kubelet when due or changed.
+        self._worker = PeriodicWorker(
+            "inferwatch-podresources", self._watch_step, interval_s=min(WATCH_TICK_S, refresh_s), join_timeout_s=10
+        )
 
     @property
     def up(self) -> bool:
@@ -212,34 +218,26 @@ class PodResourcesWatcher:
         return True
 
     def start(self) -> None:
-        """Refresh once now, then keep refreshing on the background thread."""
+        """Refresh once now, then keep refreshing on the background worker."""
+        self._last_refresh = self._clock()
         self.refresh_once()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inferwatch-podresources", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        """Stop the thread and close the channel."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        """Stop the worker and close the channel."""
+        self._worker.stop()
         self._client.close()
 
-    def _run(self) -> None:
-        last = self._clock()
-        while not self._stop.wait(min(WATCH_TICK_S, self._refresh)):
-            now = self._clock()
-            if now - last >= self._refresh or self._socket_identity() != self._socket_id:
-                last = now
-                try:
-                    self.refresh_once()
-                except Exception:  # a bug must not stop refreshing forever: log it and go on
-                    log.exception("pod-resources refresh failed unexpectedly")
+    def _watch_step(self) -> None:
+        now = self._clock()
+        due = self._last_refresh is None or now - self._last_refresh >= self._refresh
+        if due or self._socket_identity() != self._socket_id:
+            self._last_refresh = now
+            self.refresh_once()
 
 
 class PodResourcesCollector(Collector):
-    """`inferwatch_podresources_up`: whether the kubelet answered the last refresh."""
+    """The pod-resources up series: whether the kubelet answered the last refresh."""
 
     def __init__(self, watcher: PodResourcesWatcher) -> None:
         """Report on `watcher`."""
@@ -247,8 +245,4 @@ class PodResourcesCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         """One gauge, 0 or 1."""
-        yield GaugeMetricFamily(
-            "inferwatch_podresources_up",
-            "1 when the last read of the kubelet pod-resources API succeeded",
-            1 if self._watcher.up else 0,
-        )
+        yield single(contract.PODRESOURCES_UP, 1 if self._watcher.up else 0)

@@ -22,6 +22,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from inferwatch.exporters.worker import PeriodicWorker
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
@@ -142,25 +143,18 @@ class CachedPart:
 
 
 class _Renderer:
-    """Keeps every cached part fresh on a background thread."""
+    """Keeps every cached part fresh on a background worker."""
 
     def __init__(self, parts: Sequence[CachedPart]) -> None:
         self._parts = parts
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._worker = PeriodicWorker("inferwatch-renderer", self._refresh_all, interval_s=RENDER_POLL_S)
 
     def start(self) -> None:
-        for part in self._parts:  # the first scrape finds the text form ready
-            self._refresh(part)
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inferwatch-renderer", daemon=True)
-        self._thread.start()
+        self._refresh_all()  # the first scrape finds the text form ready
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._worker.stop()
 
     @staticmethod
     def _refresh(part: CachedPart) -> None:
@@ -169,10 +163,9 @@ class _Renderer:
         except Exception:  # a failing render must not stop the others; a scrape renders it once lagging
             log.exception("rendering %s failed", part.name)
 
-    def _run(self) -> None:
-        while not self._stop.wait(RENDER_POLL_S):
-            for part in self._parts:
-                self._refresh(part)
+    def _refresh_all(self) -> None:
+        for part in self._parts:
+            self._refresh(part)
 
 
 def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached: Sequence[CachedPart] = ()) -> FastAPI:

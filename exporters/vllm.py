@@ -5,8 +5,8 @@ scrape), with a time limit on the whole exchange and a maximum body size, parses
 prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` renames
 families that older vLLM versions (and llm-d-inference-sim) still emit to the current names and
 drops an old family when its current name is present too, so a family is never exposed twice.
-`VllmCollector` yields the latest snapshot's `vllm:*` families plus `inferwatch_vllm_up`,
-`inferwatch_vllm_scrape_duration_seconds` and `inferwatch_vllm_scrape_errors_total{reason}`. A
+`VllmCollector` yields the latest snapshot's `vllm:*` families plus the contract's vLLM series
+(`inferwatch.contract`: up, scrape duration, scrape errors by reason). A
 hung, refused, oversized or garbage response makes `inferwatch_vllm_up` 0, counts the failure by
 reason and logs it once per change; it never raises from a scrape.
 """
@@ -14,17 +14,22 @@ reason and logs it once per change; it never raises from a scrape.
 from __future__ import annotations
 
 import logging
+import re
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from inferwatch.exporters import families, memory
+from inferwatch.exporters.memory import release_freed_memory
+from inferwatch.exporters.worker import PeriodicWorker
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
+
+from inferwatch import contract
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +47,14 @@ RENAMED_FAMILIES: dict[str, str] = {
 class VllmScrapeError(Exception):
     """One scrape of the vLLM endpoint failed; the message is the reason logged.
 
-    `reason` is the failure's class, a label of `inferwatch_vllm_scrape_errors_total`: timeout,
-    connection, http_status, too_large, not_utf8 or unparseable.
+    `reason` is the failure's class, one of `contract.VLLM_SCRAPE_ERROR_REASONS` (the `reason`
+    label of the scrape-errors counter).
     """
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
+        if reason not in contract.VLLM_SCRAPE_ERROR_REASONS:
+            raise ValueError(f"unknown scrape error reason {reason!r}")
         self.reason = reason
 
 
@@ -61,6 +68,7 @@ class VllmSnapshot:
     families: tuple[Metric, ...] = ()
     error: str | None = None
     errors_total: tuple[tuple[str, int], ...] = ()  # failed scrapes since start, by reason
+    repairs_total: tuple[tuple[str, int], ...] = ()  # problems repaired in good answers since start, by reason
 
 
 def _rename_family(family: Metric, new_name: str) -> Metric:
@@ -93,21 +101,68 @@ def translate_families(families: Iterable[Metric]) -> list[Metric]:
                 continue  # vLLM (or the simulator) emits both: the current family wins
             family = _rename_family(family, current)
         if family.name in seen:
-            continue  # a malformed body may repeat a family; exposing it twice would break the scrape
+            continue  # repair_families merged repeats; this is a renamed family meeting its current name
         seen.add(family.name)
         out.append(family)
     return out
 
 
 def parse_exposition(text: str) -> list[Metric]:
-    """Parse Prometheus text exposition (raises VllmScrapeError on garbage)."""
+    """Parse Prometheus text exposition (raises VllmScrapeError on garbage or an empty body)."""
+    if not text.strip():
+        # vLLM always declares its families; an empty 200 is a broken endpoint, not "no data".
+        raise VllmScrapeError("empty", "HTTP 200 with an empty body")
     try:
         families = list(text_string_to_metric_families(text))
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise VllmScrapeError("unparseable", f"unparseable exposition: {err}") from err
-    if text.strip() and not families:
+    if not families:
         raise VllmScrapeError("unparseable", "body holds no metric families")
     return families
+
+
+# A backslash and the character it escapes; the text format defines only \\, \" and \n.
+_ESCAPE = re.compile(r"\\(.)", re.S)
+_VALID_ESCAPES = frozenset('\\"n')
+
+
+def invalid_escapes(text: str) -> int:
+    """How many escapes in `text` the text format does not define (`\\q`); Prometheus keeps them verbatim."""
+    if "\\" not in text:  # the usual vLLM answer: no backslash at all, nothing to scan
+        return 0
+    return sum(1 for m in _ESCAPE.finditer(text) if m.group(1) not in _VALID_ESCAPES)
+
+
+def repair_families(families: Iterable[Metric]) -> tuple[list[Metric], dict[str, int]]:
+    """Merge a family block that appears again into the first one, and drop a series that comes twice.
+
+    Exposing either as it came would serve one series twice, which Prometheus rejects ("duplicate
+    sample") or resolves by dropping one at random. The first value of a series wins. Returns the
+    families and how many repairs of each kind (`repeated_family`, `duplicate_series`) were made.
+    """
+    by_name: dict[str, Metric] = {}
+    repairs: dict[str, int] = {}
+    for family in families:
+        first = by_name.get(family.name)
+        if first is None:
+            by_name[family.name] = family
+            continue
+        repairs["repeated_family"] = repairs.get("repeated_family", 0) + 1
+        if first.type == family.type:
+            first.samples.extend(family.samples)
+    for family in by_name.values():
+        seen: set[tuple[str, frozenset[tuple[str, str]]]] = set()
+        kept: list[Sample] = []
+        for sample in family.samples:
+            key = (sample.name, frozenset(sample.labels.items()))
+            if key in seen:
+                continue
+            seen.add(key)
+            kept.append(sample)
+        if len(kept) != len(family.samples):
+            repairs["duplicate_series"] = repairs.get("duplicate_series", 0) + len(family.samples) - len(kept)
+            family.samples = kept
+    return list(by_name.values()), repairs
 
 
 class VllmScraper:
@@ -138,8 +193,12 @@ class VllmScraper:
         self._snapshot: VllmSnapshot | None = None
         self._last_error: str | None = None
         self._errors: dict[str, int] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._repairs: dict[str, int] = {}
+        self._body_bytes = 0
+        self._trims_due = 0
+        self._worker = PeriodicWorker(
+            "inferwatch-vllm-scraper", self.scrape_once, interval_s=interval_s, join_timeout_s=timeout_s + 5
+        )
 
     def snapshot(self) -> VllmSnapshot | None:
         """The latest scrape's result, or None before the first scrape finished."""
@@ -148,25 +207,13 @@ class VllmScraper:
     def start(self) -> None:
         """Scrape once now (so readiness is honest), then keep scraping in the background."""
         self.scrape_once()
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="inferwatch-vllm-scraper", daemon=True)
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        """Stop the background thread and close the HTTP client."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self._timeout + 5)
-            self._thread = None
+        """Stop the background worker and close the HTTP client."""
+        self._worker.stop()
         if self._own_client:
             self._client.close()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.scrape_once()
-            except Exception:  # a bug must not stop scraping forever: log it and go on
-                log.exception("vLLM scrape of %s failed unexpectedly", self.url)
 
     def scrape_once(self) -> VllmSnapshot:
         """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
@@ -174,7 +221,7 @@ class VllmScraper:
         families: tuple[Metric, ...] = ()
         error: str | None = None
         try:
-            families = tuple(translate_families(parse_exposition(self._fetch(started))))
+            families = tuple(translate_families(self._parse(self._fetch(started))))
         except VllmScrapeError as err:
             self._errors[err.reason] = self._errors.get(err.reason, 0) + 1
             error = str(err)
@@ -186,6 +233,7 @@ class VllmScraper:
             families=families,
             error=error,
             errors_total=tuple(sorted(self._errors.items())),
+            repairs_total=tuple(sorted(self._repairs.items())),
         )
         if error is not None and error != self._last_error:
             log.warning("vLLM scrape failed url=%s reason=%s", self.url, error)
@@ -193,13 +241,33 @@ class VllmScraper:
             log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
         self._last_error = error
         self._snapshot = snap
+        # After an oversized answer give the freed heap back, now and after the next two scrapes: by
+        # then its snapshot and the text rendered from it have been replaced and freed too.
+        if self._body_bytes >= memory.TRIM_AFTER_BYTES:
+            self._trims_due = 3
+        if self._trims_due:
+            self._trims_due -= 1
+            release_freed_memory()
         return snap
+
+    def _parse(self, text: str) -> list[Metric]:
+        """Parse and repair one answer, counting each repair and logging its kind the first time it is seen."""
+        families, repairs = repair_families(parse_exposition(text))
+        escapes = invalid_escapes(text)
+        if escapes:
+            repairs["invalid_escape"] = escapes
+        for reason, count in repairs.items():
+            if reason not in self._repairs:
+                log.warning("vLLM answer repaired url=%s reason=%s count=%d (logged once per reason; "
+                            "counted in %s)", self.url, reason, count, contract.VLLM_SCRAPE_REPAIRS.name)  # fmt: skip
+            self._repairs[reason] = self._repairs.get(reason, 0) + count
+        return families
 
     def _fetch(self, started: float) -> str:
         """The body of one GET, within the time limit and the size limit."""
         deadline = started + self._timeout
-        chunks: list[bytes] = []
-        size = 0
+        body = bytearray()  # one growing buffer, not hundreds of socket-read chunks left in the heap
+        self._body_bytes = 0
         try:
             with self._client.stream("GET", self.url, headers={"Accept": "text/plain"}) as resp:
                 if resp.status_code != 200:
@@ -210,19 +278,19 @@ class VllmScraper:
                         "too_large", f"body of {declared} bytes exceeds the {self._max_body}-byte limit"
                     )
                 for chunk in resp.iter_bytes():
-                    size += len(chunk)
-                    if size > self._max_body:
+                    self._body_bytes += len(chunk)
+                    if self._body_bytes > self._max_body:
                         raise VllmScrapeError("too_large", f"body exceeds the {self._max_body}-byte limit")
                     # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
                     if self._clock() > deadline:
                         raise VllmScrapeError("timeout", f"scrape exceeded {self._timeout}s")
-                    chunks.append(chunk)
+                    body += chunk
         except httpx.TimeoutException as err:
             raise VllmScrapeError("timeout", f"timed out after {self._timeout}s ({type(err).__name__})") from err
         except httpx.HTTPError as err:
             raise VllmScrapeError("connection", f"{type(err).__name__}: {err}") from err
         try:
-            return b"".join(chunks).decode("utf-8")
+            return body.decode("utf-8")
         except UnicodeDecodeError as err:
             raise VllmScrapeError("not_utf8", f"body is not UTF-8: {err}") from err
 
@@ -237,18 +305,16 @@ class VllmCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """`inferwatch_vllm_up`, the scrape duration and (when up) the translated `vllm:*` families."""
         snap = self._scraper.snapshot()
-        up = GaugeMetricFamily("inferwatch_vllm_up", "1 when the last scrape of vLLM /metrics succeeded")
-        up.add_metric([], 1 if snap is not None and snap.up else 0)
-        yield up
+        yield families.single(contract.VLLM_UP, 1 if snap is not None and snap.up else 0)
         if snap is None:
             return
-        yield GaugeMetricFamily(
-            "inferwatch_vllm_scrape_duration_seconds", "duration of the last scrape of vLLM /metrics", snap.duration_s
-        )
-        errors = CounterMetricFamily(
-            "inferwatch_vllm_scrape_errors", "failed scrapes of vLLM /metrics by reason", labels=["reason"]
-        )
+        yield families.single(contract.VLLM_SCRAPE_DURATION, snap.duration_s)
+        errors = families.family(contract.VLLM_SCRAPE_ERRORS)
         for reason, count in snap.errors_total:
             errors.add_metric([reason], count)
         yield errors
+        repairs = families.family(contract.VLLM_SCRAPE_REPAIRS)
+        for reason, count in snap.repairs_total:
+            repairs.add_metric([reason], count)
+        yield repairs
         yield from snap.families

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,11 @@ class AppContext:
         if self._config is None:
             self._config = load_config(self.config_path, self.environ)
         return self._config
+
+    def config_with(self, overrides: Mapping[str, Any]) -> InferwatchConfig:
+        """The configuration with a command's flags applied over file and environment (nested
+        mapping, e.g. ``{"exporter": {"port": 9500}}``); validated like the file, errors name the field."""
+        return load_config(self.config_path, self.environ, overrides)
 
 
 pass_app = click.make_pass_decorator(AppContext)
@@ -78,9 +84,19 @@ class InferwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InferwatchError as err:
-            # Escaped: a message quoting user input ("[bold]", a PromQL range) is not markup.
-            stderr.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, markup=True, soft_wrap=True)
+            # Escaped: a message quoting user input ("[bold]", a PromQL range) is not markup, and
+            # control characters (an ANSI escape in a config key) are shown, not sent to the terminal.
+            message = escape(printable(str(err)))
+            stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(err.exit_code)
+
+
+_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character but newline spelled as an escape (``\\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def _resolve_config_path(explicit: Path | None) -> Path | None:
@@ -98,6 +114,7 @@ def _resolve_config_path(explicit: Path | None) -> Path | None:
         "rules": "inferwatch.alerts.cli:rules",
         "exporter": "inferwatch.exporters.cli:exporter",
         "cost": "inferwatch.slo.cost.cli:cost",
+        "dashboards": "inferwatch.dashboards.cli:dashboards",
         "demo": "inferwatch.demo.cli:demo",
     },
 )
@@ -139,10 +156,13 @@ def config_group() -> None:
 @config_group.command(name="check")
 @pass_app
 def config_check(app: AppContext) -> None:
-    """Validate the configuration; exit 2 naming each bad field."""
+    """Validate the configuration; exit 2 naming each bad field.
+
+    Checks what `build` checks before writing anything, latency SLO thresholds against the
+    histogram buckets included.
+    """
     cfg = app.config
-    source = app.config_path or "<defaults>"
-    click.echo(f"{source}: ok ({len(cfg.slos)} SLO(s))")
+    click.echo(f"{printable(cfg.source)}: ok ({len(cfg.slos)} SLO(s))")
 
 
 @config_group.command(name="show")

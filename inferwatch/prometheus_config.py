@@ -3,6 +3,11 @@
 In Kubernetes the chart's ServiceMonitor/PodMonitor objects do this job; locally, static
 targets carry the `namespace`, `pod` and `container` labels that the Kubernetes service
 discovery would add, so every rule and dashboard sees the same label set in both places.
+
+The inferwatch exporter's job honours the labels it serves (`honor_labels: true`): in DaemonSet
+mode `inferwatch_gpu_allocation_ratio` names the *workload's* namespace, pod and container, which
+Prometheus would otherwise overwrite with the exporter pod's own target labels (keeping them as
+`exported_namespace` …), attributing every GPU of the node to the exporter's namespace.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ class ScrapeTarget:
     address: str
     labels: dict[str, str] = field(default_factory=dict)
     metrics_path: str = "/metrics"
+    honor_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,7 @@ DEFAULT_LOCAL_STACK = LocalStack(
             job="inferwatch-exporter",
             address="127.0.0.1:9400",
             labels={"namespace": "demo", "pod": "vllm-0", "container": "inferwatch"},
+            honor_labels=True,
         ),
     ),
     rule_files=("../../alerts/generated/*.yaml", "../../slo/generated/*.yaml"),
@@ -63,13 +70,11 @@ def render(stack: LocalStack) -> dict[str, object]:
         jobs.setdefault(target.job, []).append(target)
     scrape_configs: list[dict[str, object]] = []
     for job, targets in jobs.items():
-        scrape_configs.append(
-            {
-                "job_name": job,
-                "metrics_path": targets[0].metrics_path,
-                "static_configs": [{"targets": [t.address], "labels": dict(sorted(t.labels.items()))} for t in targets],
-            }
-        )
+        scrape: dict[str, object] = {"job_name": job, "metrics_path": targets[0].metrics_path}
+        if any(t.honor_labels for t in targets):
+            scrape["honor_labels"] = True
+        scrape["static_configs"] = [{"targets": [t.address], "labels": dict(sorted(t.labels.items()))} for t in targets]
+        scrape_configs.append(scrape)
     config: dict[str, object] = {
         "global": {
             "scrape_interval": stack.scrape_interval,

@@ -9,14 +9,40 @@ _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
+# Characters a PromQL string may not hold raw, or that YAML and `str.splitlines()` treat as line
+# breaks (\r, \v, \f, \x1c-\x1e, \x85, \u2028, \u2029): each is written as a Go escape, which
+# Prometheus (2 and 3) and VictoriaMetrics unquote back to the same character.
+_NAMED_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v", "\f": "\\f"}
+
+
+def _escape_char(ch: str) -> str:
+    named = _NAMED_ESCAPES.get(ch)
+    if named is not None:
+        return named
+    if ch.isprintable() or ch == " ":
+        return ch
+    code = ord(ch)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
 def escape_label_value(value: str) -> str:
-    """Escape a string for use inside a double-quoted PromQL label value."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """Escape a string for use inside a double-quoted PromQL label value.
+
+    Backslash and double quote are escaped, and so is every character that is not printable
+    (control characters, line and paragraph separators), so the query is one line of printable
+    text that survives YAML and any line splitting unchanged.
+    """
+    return "".join(_escape_char(ch) for ch in value)
 
 
 def escape_regex_value(value: str) -> str:
-    """Escape a literal string so it matches itself inside a ``=~`` matcher (RE2 syntax)."""
-    return escape_label_value(re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", value))
+    """An RE2 pattern (not yet PromQL-escaped) that matches ``value`` literally.
+
+    Like `le_regex`, the result goes into the ``regex`` argument of `matchers`/`selector`,
+    which escape it once for the PromQL string; escaping here too would make every
+    metacharacter match a backslash.
+    """
+    return re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", value)
 
 
 def check_label_name(name: str) -> str:

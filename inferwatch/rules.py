@@ -23,15 +23,32 @@ def _literal_representer(dumper: yaml.SafeDumper, data: _LiteralStr) -> yaml.Sca
     return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style="|")
 
 
+class _QuotedStr(str):
+    """A string rendered double-quoted, where YAML escapes every character a reader could misread."""
+
+
+def _quoted_representer(dumper: yaml.SafeDumper, data: _QuotedStr) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(data), style='"')
+
+
 class _Dumper(yaml.SafeDumper):
     pass
 
 
 _Dumper.add_representer(_LiteralStr, _literal_representer)
+_Dumper.add_representer(_QuotedStr, _quoted_representer)
 
 
 def _expr(expr: str) -> str:
+    """The expression as YAML should carry it: a block literal only when every line reads back as written.
+
+    A YAML reader turns \\r, \\x85, \\u2028 and \\u2029 into line breaks (and PyYAML folds them in
+    single-quoted or plain scalars), so text holding any character other than ``\\n`` that is not
+    printable is written double-quoted, with those characters escaped.
+    """
     text = expr.strip()
+    if any(not (ch.isprintable() or ch == "\n") for ch in text):
+        return _QuotedStr(text)
     return _LiteralStr(text + "\n") if "\n" in text else text
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the pinned toolchain inferwatch's tests and demo need into .tools/bin (git-ignored):
-# Prometheus 3.x + promtool, Alertmanager + amtool, helm, kubeconform, llm-d-inference-sim.
+# Prometheus 3.x + promtool, Alertmanager + amtool, helm, kubeconform, llm-d-inference-sim, Sloth
+# (the SLO benchmark's anchor) and VictoriaMetrics + vmalert (the scale-out backend test).
 # Everything is built from the Go module proxy; Debian's prometheus / prometheus-alertmanager
 # packages are the fallback (announced loudly) and Debian's promtool 2.x is installed as the
 # rule-compatibility check. Idempotent: a tool whose pinned version is already there is kept.
@@ -11,6 +12,9 @@ ALERTMANAGER_VERSION="v0.31.1"         # >= 0.32 embeds a UI that is not built i
 HELM_VERSION="v3.22.0"
 KUBECONFORM_VERSION="v0.7.0"
 INFERENCE_SIM_VERSION="v0.10.2"
+SLOTH_VERSION="v0.16.0"                # the SLO benchmark's anchor (bench/slo_rules_bench.py)
+VICTORIAMETRICS_VERSION="v1.151.0"     # single-node + vmalert: the scale-out backend test
+CHECKOV_VERSION="3.3.30"               # policy scan of the rendered Helm chart; pins: deploy/helm/checkov-requirements.txt
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${INFERWATCH_TOOLS_DIR:-$root/.tools}"
@@ -74,6 +78,22 @@ build_in_module_copy() {
   stamp "$name" "$version"
 }
 
+# build_victoriametrics: victoria-metrics (single node) and vmalert from one copy of the module, with
+# the version stamped the way VictoriaMetrics' own builds do (lib/buildinfo).
+build_victoriametrics() {
+  local v=$VICTORIAMETRICS_VERSION dir src ldflags
+  if have victoria-metrics "$v" && have vmalert "$v"; then return 0; fi
+  say "building victoria-metrics + vmalert $v (module proxy; a few minutes the first time)"
+  dir=$(go mod download -json "github.com/VictoriaMetrics/VictoriaMetrics@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') || return 1
+  src="$tools/build/victoriametrics-$v"
+  rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+  ldflags="-X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-metrics-$v-module-proxy"
+  (cd "$src" && go build -ldflags "$ldflags" -o "$bin/victoria-metrics" ./app/victoria-metrics \
+    && go build -ldflags "${ldflags/victoria-metrics-/vmalert-}" -o "$bin/vmalert" ./app/vmalert) || return 1
+  rm -rf "$src"
+  stamp victoria-metrics "$v"; stamp vmalert "$v"
+}
+
 debian_fallback() { # tool-name debian-package binary...
   local pkg=$1; shift
   echo "install-tools: WARNING: falling back to Debian's $pkg package for: $*" >&2
@@ -113,14 +133,38 @@ go_install kubeconform github.com/yannh/kubeconform/cmd/kubeconform "$KUBECONFOR
 build_in_module_copy llm-d-inference-sim github.com/llm-d/llm-d-inference-sim "$INFERENCE_SIM_VERSION" ./cmd/llm-d-inference-sim \
   || die "llm-d-inference-sim $INFERENCE_SIM_VERSION failed to build"
 install_promtool2
+go_install sloth github.com/slok/sloth/cmd/sloth "$SLOTH_VERSION" "-X github.com/slok/sloth/internal/info.Version=$SLOTH_VERSION" \
+  || build_in_module_copy sloth github.com/slok/sloth "$SLOTH_VERSION" ./cmd/sloth \
+  || die "sloth $SLOTH_VERSION failed to build"
+build_victoriametrics || die "victoria-metrics/vmalert $VICTORIAMETRICS_VERSION failed to build"
+
+# checkov (PyPI) in a venv of its own: its dependency pins conflict with inferwatch's.
+install_checkov() {
+  if have checkov "$CHECKOV_VERSION"; then return 0; fi
+  say "installing checkov $CHECKOV_VERSION into $tools/checkov-venv"
+  rm -rf "$tools/checkov-venv" && python3 -m venv "$tools/checkov-venv" \
+    && "$tools/checkov-venv/bin/pip" install -q --upgrade 'pip>=24' \
+    && "$tools/checkov-venv/bin/pip" install -q -r "$root/deploy/helm/checkov-requirements.txt" || return 1
+  ln -sf "$tools/checkov-venv/bin/checkov" "$bin/checkov"
+  stamp checkov "$CHECKOV_VERSION"
+}
+install_checkov || die "checkov $CHECKOV_VERSION failed to install"
+# buildah + mmdebstrap (Debian) build and run the container image without a daemon (make image).
+if ! command -v buildah >/dev/null || ! command -v mmdebstrap >/dev/null; then
+  say "installing Debian's buildah and mmdebstrap (container image build)"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq buildah mmdebstrap >/dev/null \
+    || die "could not install Debian packages buildah and mmdebstrap"
+fi
 
 say "tools in $bin:"
-for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim; do
+for t in prometheus promtool promtool2 alertmanager amtool helm kubeconform llm-d-inference-sim sloth victoria-metrics vmalert checkov; do
   [ -x "$bin/$t" ] || die "$t is missing from $bin"
   case $t in
     helm) v=$("$bin/$t" version --short 2>&1 | head -1) ;;
     kubeconform) v=$("$bin/$t" -v 2>&1 | head -1) ;;
     llm-d-inference-sim) v="$(cat "$stamps/$t")" ;;
+    sloth) v=$("$bin/$t" version 2>/dev/null | tail -1) ;;
+    victoria-metrics | vmalert) v=$("$bin/$t" -version 2>/dev/null | tail -1) ;;
     *) v=$("$bin/$t" --version 2>&1 | head -1) ;;
   esac
   printf '  %-20s %s\n' "$t" "$v"

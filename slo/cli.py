@@ -8,27 +8,31 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from inferwatch.slo.buckets import VLLM_DEFAULT_BUCKETS, is_boundary, scraped_boundaries
-from inferwatch.slo.generate import RULES_FILE_NAME, rules_header
+from inferwatch.slo.buckets import is_boundary, scraped_boundaries
+from inferwatch.slo.generate import RULES_PATH
 from inferwatch.slo.loader import load_slo_files, slos_from_specs
 from inferwatch.slo.model import SLO, LatencySLI, SpecWarning
-from inferwatch.slo.rules import rule_counts, slo_rule_file
+from inferwatch.slo.rules import rule_counts
 from inferwatch.slo.status import StatusRow, slo_status
 from rich.console import Console
 from rich.table import Table
 
+from inferwatch.build import build, generate_all
 from inferwatch.cli import AppContext, pass_app
-from inferwatch.config import PrometheusSettings
+from inferwatch.config import HistogramBuckets, PrometheusSettings
+from inferwatch.config.durations import duration_seconds
 from inferwatch.errors import ConfigError, FieldProblem, UsageError
-from inferwatch.fileio import write_atomic
 from inferwatch.prom import PrometheusReader
-from inferwatch.rules import to_prometheus_yaml
+
+AREA = "slo"
+# Longer than any retention a Prometheus keeps raw data for.
+MAX_LOOKBACK_DAYS = 3650
 
 log = logging.getLogger(__name__)
 
 
 def _config_slos(app: AppContext) -> list[SLO]:
-    slos, warnings = slos_from_specs(app.config.slos, str(app.config_path or "<defaults>"))
+    slos, warnings = slos_from_specs(app.config.slos, app.config.source)
     _print_warnings(warnings)
     return slos
 
@@ -38,15 +42,18 @@ def _print_warnings(warnings: list[SpecWarning]) -> None:
         click.echo(f"warning: {w}", err=True)
 
 
-def bucket_problems(slos: list[SLO], boundaries: dict[str, list[float]] | None = None) -> list[FieldProblem]:
-    """Latency thresholds that are not a bucket boundary of their histogram (vLLM defaults or ``boundaries``)."""
+def bucket_problems(
+    slos: list[SLO], buckets: HistogramBuckets, scraped: dict[str, list[float]] | None = None
+) -> list[FieldProblem]:
+    """Latency thresholds that are not a bucket boundary of their histogram: the configured ``buckets``
+    (vLLM's defaults unless declared), or the boundaries Prometheus holds (``scraped``)."""
     problems: list[FieldProblem] = []
     for slo in slos:
         if not isinstance(slo.sli, LatencySLI):
             continue
         kind = slo.sli.kind
-        known = boundaries[kind] if boundaries is not None else list(VLLM_DEFAULT_BUCKETS[kind])
-        where = "scraped by Prometheus" if boundaries is not None else "of vLLM's default buckets"
+        known = scraped[kind] if scraped is not None else list(buckets.boundaries(kind))
+        where = "scraped by Prometheus" if scraped is not None else f"of {buckets.origin(kind)}"
         if not known:
             problems.append(
                 FieldProblem(
@@ -74,23 +81,56 @@ def slo() -> None:
 @click.option(
     "--prometheus", "prometheus_url", default=None, help="Check thresholds against the buckets this Prometheus holds."
 )
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="With --prometheus: read the buckets as of this time (unix seconds or ISO 8601; default now), "
+    "for a Prometheus whose data is older than the lookback.",
+)
+@click.option(
+    "--lookback",
+    default="1d",
+    show_default=True,
+    help="With --prometheus: how far before --at a bucket series counts (a duration: 6h, 7d, 30d).",
+)
 @pass_app
-def check_command(app: AppContext, files: tuple[Path, ...], prometheus_url: str | None) -> None:
+def check_command(
+    app: AppContext, files: tuple[Path, ...], prometheus_url: str | None, at_text: str | None, lookback: str
+) -> None:
     """Validate SLO definitions (FILEs: inferwatch.yaml, SLO lists or OpenSLO v1; default: the config).
 
     Exits 2 naming file, SLO and field of every problem; writes nothing.
     """
+    try:
+        sensible = 0 < duration_seconds(lookback) <= MAX_LOOKBACK_DAYS * 86400
+    except ValueError:
+        sensible = False
+    if not sensible:
+        raise UsageError(f"--lookback {lookback!r}: use a duration from 1s to {MAX_LOOKBACK_DAYS}d, e.g. 6h, 1d or 30d")
+    at = _parse_at(at_text)
     paths = list(files) or ([app.config_path] if app.config_path else [])
     if not paths:
         raise UsageError("no SLO file given and no inferwatch.yaml found")
     slos, warnings = load_slo_files(paths)
     _print_warnings(warnings)
+    if not slos:
+        raise ConfigError(
+            ", ".join(str(p) for p in paths),
+            [
+                FieldProblem(
+                    "",
+                    "no SLO definitions found: expected an inferwatch.yaml with slos:, a list of SLOs, one SLO, "
+                    "or OpenSLO v1 documents (apiVersion: openslo/v1, kind: SLO)",
+                )
+            ],
+        )
     boundaries: dict[str, list[float]] | None = None
     if prometheus_url:
         reader = PrometheusReader(PrometheusSettings(url=prometheus_url))
         kinds = sorted({s.sli.kind for s in slos if isinstance(s.sli, LatencySLI)})
-        boundaries = {k: scraped_boundaries(reader, k) for k in kinds}
-    problems = bucket_problems(slos, boundaries)
+        boundaries = {k: scraped_boundaries(reader, k, at, lookback) for k in kinds}
+    problems = bucket_problems(slos, app.config.buckets, boundaries)
     if problems:
         raise ConfigError(", ".join(str(p) for p in paths), problems)
     click.echo(f"{len(slos)} SLO(s) ok ({len(warnings)} warning(s))")
@@ -101,23 +141,21 @@ def check_command(app: AppContext, files: tuple[Path, ...], prometheus_url: str 
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
-    help=f"Write DIR/{RULES_FILE_NAME} (default: print to stdout).",
+    help=f"Validate and write the SLO artifacts under this repository root (DIR/{RULES_PATH}, its "
+    "PrometheusRule and runbooks), as `inferwatch build --only slo`; default: print the rule file to stdout.",
 )
 @pass_app
 def rules_command(app: AppContext, out: Path | None) -> None:
     """Compile the config's SLOs to multiwindow multi-burn-rate rules; print the rule count per SLO."""
     slos = _config_slos(app)
-    problems = bucket_problems(slos)
-    if problems:
-        raise ConfigError(str(app.config_path or "<defaults>"), problems)
-    text = to_prometheus_yaml(slo_rule_file(slos), rules_header(str(app.config_path or "inferwatch.yaml")))
     for name, n in rule_counts(slos).items():
         click.echo(f"{name}: {n} rules", err=True)
     if out is None:
-        click.echo(text, nl=False)
+        rules = next(a for a in generate_all(app.config, only=(AREA,)) if a.path == RULES_PATH)
+        click.echo(rules.content, nl=False)
         return
-    write_atomic(out / RULES_FILE_NAME, text)
-    click.echo(f"wrote {out / RULES_FILE_NAME}", err=True)
+    written = build(app.config, out, only=(AREA,))
+    click.echo(f"wrote {len(written)} file(s) under {out}", err=True)
 
 
 def _parse_at(value: str | None) -> datetime | None:

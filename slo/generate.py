@@ -1,34 +1,97 @@
-"""The SLO artifacts `inferwatch build` writes: the rule file and its PrometheusRule object."""
+"""The SLO artifacts `inferwatch build` writes: rule file, PrometheusRule object, the SLO alerts' runbooks."""
 
 from __future__ import annotations
 
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.rules import slo_rule_file
 
-from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
+from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, markdown_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
+from inferwatch.conventions import slo as c
 from inferwatch.rules import to_prometheus_rule, to_prometheus_yaml
 
 RULES_FILE_NAME = "slo-rules.yaml"
 RULES_PATH = f"slo/generated/{RULES_FILE_NAME}"
 PROMETHEUS_RULE_PATH = "deploy/prometheusrules/slo.yaml"
+RUNBOOK_DIR = "docs/runbooks"
+
+# The runbook of each SLO alert: (what it means, what to check, what to do).
+RUNBOOKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
+    c.ALERT_PAGE: (
+        "The SLO spends its error budget at least 14.4x too fast over 1 h (confirmed over 5 m) or 6x over "
+        "6 h (confirmed over 30 m): at that pace 2 % (5 %) of a month's budget goes in an hour (six hours).",
+        (
+            "`inferwatch slo status` for the SLO and the namespace/model in the alert's labels.",
+            "Latency SLOs: TTFT and queue time, requests waiting, KV-cache usage and preemptions of that namespace.",
+            "Availability SLOs: finished reasons and HTTP 5xx of the vLLM pods; recent deploys or model changes.",
+        ),
+        (
+            "Mitigate first (roll back, scale out, shed load), investigate after.",
+            "See [the SLO guide](../slo.md) for the windows and burn rates behind this alert.",
+        ),
+    ),
+    c.ALERT_TICKET: (
+        "A slow burn: 3x over 1 d (confirmed over 2 h) or 1x over 3 d (confirmed over 6 h). The SLO will "
+        "miss its objective if this continues; no one needs to wake up.",
+        (
+            "`inferwatch slo status`: how much budget is left, and since when it burns.",
+            "The trend behind it: growing traffic, a degraded node, a slower model version.",
+        ),
+        ("Plan the fix within working hours: capacity, a rollback, or a revised objective.",),
+    ),
+    c.ALERT_ABSENT: (
+        "The normalized series the SLI reads do not exist, so burn rates read no data and no burn alert can fire.",
+        (
+            "Are the vLLM pods scraped (`up`)?",
+            "Are the inferwatch normalization rules loaded (`inferwatch:vllm_*` series exist)?",
+            "Do the SLO's `matchers` still match a namespace/model that exists?",
+        ),
+        ("Fix the scrape or load the normalization rules (deploy/prometheusrules/inferwatch-normalize.yaml).",),
+    ),
+}
 
 
 def rules_header(source: str) -> str:
     """The generated-file header of SLO rule files."""
-    return generated_header("SLO burn-rate rules", f"the slos: section of {source}", "inferwatch build")
+    return generated_header("SLO burn-rate rules", f"the slos: and thresholds: sections of {source}")
+
+
+def render_runbook(alert: str, header: str) -> str:
+    """The Markdown runbook of one SLO alert."""
+    meaning, checks, actions = RUNBOOKS[alert]
+    return "\n".join(
+        [
+            header,
+            f"# {alert}\n",
+            f"{meaning}\n",
+            "## What to check\n",
+            *[f"1. {step}" for step in checks],
+            "",
+            "## What to do\n",
+            *[f"- {step}" for step in actions],
+            "",
+        ]
+    )
 
 
 def artifacts(config: InferwatchConfig) -> list[Artifact]:
-    """The SLO rule file (plain Prometheus) and the same groups as a PrometheusRule object."""
-    slos, _ = slos_from_specs(config.slos, "inferwatch.yaml")
-    rule_file = slo_rule_file(slos)
-    header = rules_header("examples/inferwatch.yaml")
-    return [
+    """The SLO rule file (plain Prometheus), the same groups as a PrometheusRule object, and the runbooks."""
+    slos, _ = slos_from_specs(config.slos, config.source)
+    t = config.thresholds
+    holds = {c.ALERT_PAGE: t.slo_page_for, c.ALERT_TICKET: t.slo_ticket_for, c.ALERT_ABSENT: t.slo_absent_for}
+    rule_file = slo_rule_file(slos, config.runbook_base_url, holds)
+    header = rules_header(config.source)
+    out = [
         Artifact(RULES_PATH, to_prometheus_yaml(rule_file, header), ArtifactKind.PROMETHEUS_RULES),
         Artifact(
             PROMETHEUS_RULE_PATH,
-            to_prometheus_rule(rule_file, "inferwatch-slo", {"app.kubernetes.io/part-of": "inferwatch"}, header),
+            to_prometheus_rule(rule_file, "inferwatch-slo", prometheus_rule_labels("slo", config.rule_labels), header),
             ArtifactKind.KUBERNETES,
         ),
     ]
+    runbook_header = markdown_header("SLO alert runbook", "slo/generate.py")
+    out.extend(
+        Artifact(f"{RUNBOOK_DIR}/{alert}.md", render_runbook(alert, runbook_header), ArtifactKind.DOCUMENT)
+        for alert in RUNBOOKS
+    )
+    return out

@@ -1,13 +1,19 @@
 """SLOs -> multiwindow, multi-burn-rate Prometheus rules (a pure function of the SLO model).
 
-Per SLO, one group whose rules run in this order at each evaluation:
+Per SLO, two groups (nine rules). The SLO's group runs these in order at each evaluation:
 
 * good and total events per second (5-minute rates of the normalized series), summed per SLO
   group and recorded only while there is traffic;
-* the burn rate over every window, traffic-weighted as
-  ``sum_over_time(good[w]) / sum_over_time(total[w])`` over the recorded 5-minute rates (never
-  an average of ratios, never a long scan over bucket series), then the error budget left;
-* page and ticket alerts, and an alert when the SLI's metrics are absent.
+* the burn rate over every window, traffic-weighted as ``sum_over_time(good[w]) /
+  sum_over_time(total[w])`` (never an average of ratios, never a long scan over bucket series),
+  in one rule whose series carry a ``window`` label; then the error budget left;
+* page and ticket alerts, and an alert per SLO series whose SLI metrics are absent.
+
+Its hourly group, evaluated once an hour, sums each hour's good and total events; windows of a
+day and longer (the ticket windows and the SLO window) sum those 720 hourly samples instead of
+43,200 per-minute ones. Good and total are summed alike, so a ratio never depends on how often
+either group runs; the long windows end at the hourly group's last evaluation (docs/slo.md,
+"Long windows", gives the bound).
 
 Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched with
 `le_regex`, so the rules work on Prometheus 2 and 3 alike.
@@ -15,12 +21,23 @@ Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
-from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, recorded_windows, windows_for
+from inferwatch.slo.windows import (
+    COARSE_STEP,
+    MIN_WINDOW,
+    BurnRateWindow,
+    format_duration,
+    is_coarse,
+    recorded_windows,
+    windows_for,
+)
 
+from inferwatch.config.durations import duration_seconds
+from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.promql import by, escape_regex_value, le_regex, selector
@@ -75,7 +92,7 @@ def sli_queries(slo: SLO) -> SLIQueries:
 
 
 def _indent(expr: str, n: int = 2) -> str:
-    return "\n".join(" " * n + line for line in expr.splitlines())
+    return "\n".join(" " * n + line for line in expr.split("\n"))
 
 
 def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:
@@ -94,19 +111,44 @@ def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     )
 
 
-def burn_rate_rule(slo: SLO, window: str, short: bool) -> RecordingRule:
-    """Burn rate of ``slo`` over ``window``: error ratio / error budget, traffic-weighted."""
+def hourly_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    """Good and total events of the last hour, summed from the per-evaluation samples (the hourly group).
+
+    An hour without traffic has no samples to sum, so it records nothing: "no data", never 0.
+    """
+    label = {c.SLO_LABEL: slo.name}
+    step = format_duration(COARSE_STEP)
+    return (
+        RecordingRule(c.GOOD_EVENTS_HOURLY, f"sum_over_time({selector(c.GOOD_EVENTS, label)}[{step}])", label),
+        RecordingRule(c.TOTAL_EVENTS_HOURLY, f"sum_over_time({selector(c.TOTAL_EVENTS, label)}[{step}])", label),
+    )
+
+
+def _ratio(slo: SLO, window: timedelta) -> str:
+    """Good over total events within ``window``, traffic-weighted, from the series that suits its length."""
     sel = {c.SLO_LABEL: slo.name}
-    good, total = selector(c.GOOD_EVENTS, sel), selector(c.TOTAL_EVENTS, sel)
-    long_ratio = f"sum_over_time({good}[{window}])\n  /\nsum_over_time({total}[{window}])"
-    ratio = f"{good} / {total}" if short else long_ratio
-    expr = f"(\n  1 - (\n{_indent(ratio, 4)}\n  )\n) / {_num(slo.error_budget)}"
-    return RecordingRule(c.BURN_RATE, expr, {c.SLO_LABEL: slo.name, c.WINDOW_LABEL: window})
+    if window <= MIN_WINDOW:
+        return f"{selector(c.GOOD_EVENTS, sel)} / {selector(c.TOTAL_EVENTS, sel)}"
+    good, total = (
+        (c.GOOD_EVENTS_HOURLY, c.TOTAL_EVENTS_HOURLY) if is_coarse(window) else (c.GOOD_EVENTS, c.TOTAL_EVENTS)
+    )
+    w = format_duration(window)
+    return f"sum_over_time({selector(good, sel)}[{w}])\n  /\nsum_over_time({selector(total, sel)}[{w}])"
+
+
+def burn_rate_expr(slo: SLO, window: timedelta) -> str:
+    """Burn rate of ``slo`` over ``window`` (error ratio / error budget), labelled with the window."""
+    burn = f"(\n  1 - (\n{_indent(_ratio(slo, window), 4)}\n  )\n) / {_num(slo.error_budget)}"
+    return f'label_replace(\n{_indent(burn)},\n  "{c.WINDOW_LABEL}", "{format_duration(window)}", "", ""\n)'
 
 
 def window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
-    """Burn rates over every alert window and the SLO window."""
-    return tuple(burn_rate_rule(slo, format_duration(w), short=w <= MIN_WINDOW) for w in recorded_windows(slo.period))
+    """Burn rates over every alert window and the SLO window, as one rule whose series carry ``window``.
+
+    Windows shorter than a day read the per-evaluation samples, longer ones the hourly sums.
+    """
+    expr = "\nor\n".join(burn_rate_expr(slo, w) for w in recorded_windows(slo.period))
+    return (RecordingRule(c.BURN_RATE, expr, {c.SLO_LABEL: slo.name}),)
 
 
 def _burn(slo: SLO, window: str) -> str:
@@ -138,12 +180,24 @@ def budget_rule(slo: SLO) -> RecordingRule:
     )
 
 
-def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
-    """The page and ticket alerts and the absent-metrics alert."""
+# Each SLO alert's `for:` unless the configuration says otherwise (thresholds.slo_*_for).
+DEFAULT_HOLDS: Mapping[str, str] = {c.ALERT_PAGE: "2m", c.ALERT_TICKET: "15m", c.ALERT_ABSENT: "15m"}
+
+
+def _hold(duration: str) -> str | None:
+    return None if duration_seconds(duration) == 0 else duration
+
+
+def alert_rules(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> tuple[AlertingRule, ...]:
+    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md,
+    `for:` from ``holds`` by alert name; "0s" means none)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
-    for severity, alert, for_ in (("page", c.ALERT_PAGE, "2m"), ("ticket", c.ALERT_TICKET, "15m")):
+    for severity, alert in (("page", c.ALERT_PAGE), ("ticket", c.ALERT_TICKET)):
+        for_ = _hold(holds[alert])
         conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
         body = f"\nor ignoring ({c.WINDOW_LABEL})\n".join(conds)
         spent = ", ".join(
@@ -161,44 +215,71 @@ def alert_rules(slo: SLO) -> tuple[AlertingRule, ...]:
                     "summary": f"{what} is burning its error budget too fast",
                     "description": f"{what}{_where(slo)} burns its error budget at {{{{ $value | humanize }}}}x "
                     f"(threshold: {spent}).",
-                    "runbook_url": f"{c.RUNBOOK_BASE}#{alert.lower()}",
+                    "runbook_url": f"{runbook_base_url}/{alert}.md",
                 },
             )
         )
     rules.append(
         AlertingRule(
             alert=c.ALERT_ABSENT,
-            expr=sli_queries(slo).absent,
-            for_="15m",
+            expr=absent_expr(slo),
+            for_=_hold(holds[c.ALERT_ABSENT]),
             labels={**label, "severity": "ticket"},
             annotations={
                 "summary": f"{what}: the SLI's metrics are absent",
-                "description": f"No normalized series for {what} exist: its burn rates read no data. "
+                "description": f"No normalized series for {what}{_where(slo)} exist: its burn rates read no data. "
                 "Check that vLLM is scraped and the inferwatch normalization rules are loaded.",
-                "runbook_url": f"{c.RUNBOOK_BASE}#{c.ALERT_ABSENT.lower()}",
+                "runbook_url": f"{runbook_base_url}/{c.ALERT_ABSENT}.md",
             },
         )
     )
     return tuple(rules)
 
 
-def slo_group(slo: SLO) -> RuleGroup:
-    """One SLO's rules as one group, in dependency order.
+def absent_expr(slo: SLO) -> str:
+    """Fires per SLO series: a group that had traffic within `ABSENT_MEMORY` and whose SLI series are gone,
+    or, when nothing at all is there, the whole SLO.
+
+    A group whose series are present but idle is quiet (no traffic is not absence); a group gone
+    for longer than the memory is taken as retired and resolves.
+    """
+    source = sli_queries(slo).absent.removeprefix("absent(").removesuffix(")")
+    whole = f"absent({source})"
+    if not slo.group_by:
+        return whole
+    clause = by(slo.group_by)
+    seen = f"last_over_time({selector(c.TOTAL_EVENTS_HOURLY, {c.SLO_LABEL: slo.name})}[{c.ABSENT_MEMORY}])"
+    on = f"on ({', '.join(slo.group_by)})"
+    return f"(\n  group {clause} ({seen})\n  unless {on}\n  group {clause} ({source})\n)\nor\n{whole}"
+
+
+def slo_groups(
+    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> tuple[RuleGroup, RuleGroup]:
+    """One SLO's rules as two groups: the main group, in dependency order, and the hourly group.
 
     Prometheus evaluates a group's rules in order at the same instant, so every burn rate
     reads the SLI events recorded a moment before, and alerts read the burn rates of the same
-    evaluation: no rule lags another by an evaluation interval.
+    evaluation: no rule lags another by an evaluation interval. The hourly group, on its own
+    interval, sums the SLI events of each hour for the long windows.
     """
-    return RuleGroup(
-        f"inferwatch-slo-{slo.name}", (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo))
+    main = RuleGroup(
+        f"inferwatch-slo-{slo.name}",
+        (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
+    hourly = RuleGroup(
+        f"inferwatch-slo-{slo.name}{c.HOURLY_GROUP_SUFFIX}", hourly_rules(slo), interval=format_duration(COARSE_STEP)
+    )
+    return main, hourly
 
 
-def slo_rule_file(slos: Sequence[SLO]) -> RuleFile:
+def slo_rule_file(
+    slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+) -> RuleFile:
     """Every SLO's rule group in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(slo_group(slo) for slo in slos))
+    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds)))
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:
     """Number of rules (recording + alerting) each SLO compiles to."""
-    return {slo.name: len(slo_group(slo).rules) for slo in slos}
+    return {slo.name: sum(len(g.rules) for g in slo_groups(slo)) for slo in slos}

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 STATE_OK = "ok"
 STATE_PAGE = "page"
 STATE_TICKET = "ticket"
-STATE_EXHAUSTED = "budget exhausted"
+STATE_EXHAUSTED = "exhausted"
 STATE_NO_DATA = "no data"
 
 
@@ -59,18 +59,31 @@ def _by_group(samples: Sequence[Sample]) -> dict[tuple[tuple[str, str], ...], fl
     return {_key(s.labels): s.value for s in samples}
 
 
+def _alerting(slo: SLO, burns: dict[str, float], severity: str) -> bool:
+    for w in windows_for(slo.period):
+        if w.severity != severity:
+            continue
+        long_b = burns.get(format_duration(w.long))
+        short_b = burns.get(format_duration(w.short))
+        if long_b is not None and short_b is not None and long_b > w.factor and short_b > w.factor:
+            return True
+    return False
+
+
 def _state(slo: SLO, burns: dict[str, float], remaining: float | None) -> str:
-    if remaining is None:
-        return STATE_NO_DATA
-    for severity in ("page", "ticket"):
-        for w in windows_for(slo.period):
-            if w.severity != severity:
-                continue
-            long_b = burns.get(format_duration(w.long))
-            short_b = burns.get(format_duration(w.short))
-            if long_b is not None and short_b is not None and long_b > w.factor and short_b > w.factor:
-                return STATE_PAGE if severity == "page" else STATE_TICKET
-    return STATE_EXHAUSTED if remaining <= 0 else STATE_OK
+    """Page beats exhausted beats ticket beats ok; no data only when nothing says otherwise.
+
+    A page reads the short windows only, so it is reported even while the SLO window's
+    series is missing (a new deployment, a gap in the long history); an exhausted budget is
+    reported as such rather than as the ticket its slow burn also raises.
+    """
+    if _alerting(slo, burns, "page"):
+        return STATE_PAGE
+    if remaining is not None and remaining <= 0:
+        return STATE_EXHAUSTED
+    if _alerting(slo, burns, "ticket"):
+        return STATE_TICKET
+    return STATE_NO_DATA if remaining is None else STATE_OK
 
 
 def slo_status(reader: PrometheusReader, slos: Sequence[SLO], at: datetime | None = None) -> list[StatusRow]:

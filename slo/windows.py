@@ -6,6 +6,10 @@ in 1 h (14.4x, confirmed over 5 m) or 5 % in 6 h (6x, over 30 m); open a ticket 
 in 1 d (3x, over 2 h) or 10 % in 3 d (1x, over 6 h). For 28-day and 7-day SLOs every window
 scales by window/30d, so each alert still means the same share of the budget and the same
 burn-rate factor; no window is shorter than the 5-minute rate the SLI is recorded on.
+
+Windows shorter than `COARSE_FROM` are read from the SLI's per-evaluation samples; windows of a
+day and longer from hourly sums of them (`COARSE_STEP`), so a 30-day window reads 720 samples
+instead of 43,200 (see docs/slo.md, "Long windows").
 """
 
 from __future__ import annotations
@@ -18,6 +22,10 @@ Severity = Literal["page", "ticket"]
 
 MIN_WINDOW = timedelta(minutes=5)
 REFERENCE_PERIOD = timedelta(days=30)
+# Long windows sum coarse samples: one sum of the SLI's events per COARSE_STEP, recorded by a
+# group evaluated every COARSE_STEP; windows from COARSE_FROM up read them.
+COARSE_STEP = timedelta(hours=1)
+COARSE_FROM = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -76,3 +84,8 @@ def recorded_windows(period: timedelta) -> tuple[timedelta, ...]:
     for w in windows_for(period):
         ws.update((w.long, w.short))
     return tuple(sorted(ws))
+
+
+def is_coarse(window: timedelta) -> bool:
+    """Whether a burn rate over ``window`` reads the hourly sums rather than the per-evaluation samples."""
+    return window >= COARSE_FROM

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import yaml
 
-from inferwatch.promql import by, escape_label_value, le_regex, matchers, selector
+from inferwatch.promql import by, escape_label_value, escape_regex_value, le_regex, matchers, selector
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 
 
 def test_escape_label_value() -> None:
@@ -38,3 +40,34 @@ def test_le_regex_matches_prometheus_2_and_3_spellings(boundary: float, spelling
         assert pattern.match(s), (boundary, s)
     assert not pattern.match("20")
     assert not pattern.match("2.05")
+
+
+LINE_BREAKERS = "\r\v\f\x1c\x1d\x1e\x85\u2028\u2029\t\x00"
+
+
+def test_escape_label_value_leaves_no_line_break_or_control_character() -> None:
+    """Every character YAML or str.splitlines() splits on becomes a Go escape: the value stays one printable line."""
+    escaped = escape_label_value(f"a{LINE_BREAKERS}b")
+    assert escaped.isprintable() and len(escaped.splitlines()) == 1
+    assert escaped == "a\\r\\v\\f\\u001c\\u001d\\u001e\\u0085\\u2028\\u2029\\t\\u0000b"
+    # printable non-ASCII text is kept as written
+    assert escape_label_value("équipe-ü") == "équipe-ü"
+
+
+def test_escape_regex_value_is_escaped_once() -> None:
+    """A literal reason becomes an RE2 pattern matching only itself; PromQL quoting happens once, in matchers()."""
+    for literal in ("err.*", "a|b", 'q"}\\', "error.oom"):
+        pattern = escape_regex_value(literal)
+        assert re.fullmatch(pattern, literal), literal
+    assert matchers({}, {"r": escape_regex_value("error.oom")}) == '{r=~"error\\\\.oom"}'
+    assert not re.fullmatch(escape_regex_value("err.*"), "errx")
+
+
+@pytest.mark.parametrize("char", [*LINE_BREAKERS, LINE_BREAKERS])
+def test_rule_yaml_reads_back_exactly(char: str) -> None:
+    """The YAML writer never lets a reader turn a character of an expression into a line break."""
+    expr = f'up{{a="x{char}y"}}\n  > 0'
+    for text in (expr, expr.replace("\n", " ")):
+        rule = RecordingRule("a:b:c", text)
+        loaded = yaml.safe_load(to_prometheus_yaml(RuleFile((RuleGroup("g", (rule,)),))))
+        assert loaded["groups"][0]["rules"][0]["expr"] == text.strip()

@@ -1,10 +1,13 @@
 """Typed configuration (inferwatch.yaml): one model, loaded once at the entry point and passed down."""
 
+from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS, HistogramBuckets, is_boundary
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.model import (
+    DEFAULTS_SOURCE,
     InferwatchConfig,
     PrometheusSettings,
-    env_overrides,
+    display_path,
+    edge_problems,
     load_config,
     parse_config,
 )
@@ -13,13 +16,18 @@ from inferwatch.config.slo import SLOSpec
 from inferwatch.config.thresholds import Thresholds
 
 __all__ = [
+    "DEFAULTS_SOURCE",
+    "VLLM_DEFAULT_BUCKETS",
     "ExporterSettings",
+    "HistogramBuckets",
     "InferwatchConfig",
     "Pricing",
     "PrometheusSettings",
     "SLOSpec",
     "Thresholds",
-    "env_overrides",
+    "display_path",
+    "edge_problems",
+    "is_boundary",
     "load_config",
     "parse_config",
 ]

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class ExporterSettings(BaseModel):
     """How the exporter samples GPUs and vLLM and where it serves /metrics."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["sidecar", "daemonset"] = Field("sidecar", description="sidecar in a vLLM pod, or per-node DaemonSet")
     listen_host: str = Field("0.0.0.0", description="address the HTTP server binds")

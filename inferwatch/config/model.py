@@ -1,28 +1,54 @@
-"""The root configuration model and its loader: inferwatch.yaml plus INFERWATCH_* environment overrides."""
+"""The root configuration model and its loader: inferwatch.yaml, INFERWATCH_* variables and CLI flags.
+
+pydantic-settings merges the three sources (CLI flags over environment over file over defaults);
+`load_config` is the one edge where a file is read and checked, so every command sees either a
+valid configuration or a ConfigError naming the file and each offending field.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
+from inferwatch.config.buckets import HistogramBuckets, is_boundary
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
-from inferwatch.config.slo import SLOSpec
+from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
 from inferwatch.config.thresholds import Thresholds
+from inferwatch.config.workload import WorkloadSpec
+from inferwatch.config.yamlfile import read_yaml_mapping
 from inferwatch.errors import ConfigError, FieldProblem
 
 ENV_PREFIX = "INFERWATCH_"
 ENV_NESTED_DELIMITER = "__"
+DEFAULTS_SOURCE = "<built-in defaults>"
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/inferwatch/inferwatch/blob/main/docs/runbooks"
+# Labels every generated PrometheusRule carries; `rule_labels` may add others but not change these.
+FIXED_RULE_LABELS = ("app.kubernetes.io/name", "app.kubernetes.io/part-of", "app.kubernetes.io/component")
+_LABEL_KEY = re.compile(
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+)
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
 class PrometheusSettings(BaseModel):
     """Where inferwatch's CLI reads aggregated results from."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     url: str = Field("http://127.0.0.1:9090", description="base URL of Prometheus (or a compatible API)")
     timeout_s: float = Field(10.0, gt=0, le=300, description="timeout of one query")
@@ -38,16 +64,48 @@ class PrometheusSettings(BaseModel):
 
 
 class InferwatchConfig(BaseModel):
-    """Everything inferwatch is told: loaded once at the entry point and passed down."""
+    """Everything inferwatch is told: loaded once at the entry point and passed down.
 
-    model_config = ConfigDict(extra="forbid")
+    ``source`` names the file it was loaded from (generated files' headers quote it).
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     version: int = Field(1, description="schema version of this file")
     prometheus: PrometheusSettings = Field(default_factory=PrometheusSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
-    slos: list[SLOSpec] = Field(default_factory=list)
+    runbook_base_url: str = Field(
+        DEFAULT_RUNBOOK_BASE_URL,
+        max_length=2048,
+        description="base URL of the runbooks; every alert (SLO alerts included) links <base>/<AlertName>.md",
+    )
+    rule_labels: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=50,
+        description="extra labels on every generated PrometheusRule (e.g. release: kube-prometheus-stack), "
+        "so one ruleSelector picks up normalization, alert, SLO and cost rules",
+    )
+    buckets: HistogramBuckets = Field(
+        default_factory=HistogramBuckets,
+        description="histogram boundaries of deployments started with --custom-histogram-buckets",
+    )
+    slos: list[SLOSpec] = Field(default_factory=list, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
+    workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
+
+    _source: str = PrivateAttr(DEFAULTS_SOURCE)
+
+    @property
+    def source(self) -> str:
+        """The file this configuration was loaded from, or `<built-in defaults>`."""
+        return self._source
+
+    def with_source(self, source: str) -> InferwatchConfig:
+        """This configuration, saying it was loaded from ``source``."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
     @field_validator("version")
     @classmethod
@@ -56,95 +114,149 @@ class InferwatchConfig(BaseModel):
             raise ValueError(f"unsupported version {v}; this inferwatch reads version 1")
         return v
 
-    @model_validator(mode="after")
-    def _unique_slo_names(self) -> InferwatchConfig:
-        seen: set[str] = set()
-        for slo in self.slos:
-            if slo.name in seen:
-                raise ValueError(f"SLO name {slo.name!r} is used twice; names must be unique")
-            seen.add(slo.name)
-        return self
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _runbook_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        # Annotations are Go templates: "{{" would be executed by Prometheus, not linked to.
+        if any(s in v for s in ("{{", "}}", "{%", "%}")) or any(ch.isspace() or ord(ch) < 32 for ch in v):
+            raise ValueError("must be a plain URL: no template syntax ({{ }}), spaces or control characters")
+        return v.rstrip("/")
+
+    @field_validator("rule_labels")
+    @classmethod
+    def _k8s_labels(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, value in v.items():
+            if key in FIXED_RULE_LABELS:
+                raise ValueError(f"{key!r} is set by inferwatch on every PrometheusRule and cannot be overridden")
+            if len(key) > 253 or not _LABEL_KEY.match(key):
+                raise ValueError(f"{key!r} is not a Kubernetes label key")
+            if not _LABEL_VALUE.match(value):
+                raise ValueError(f"{key}: {value!r} is not a Kubernetes label value (63 characters, alphanumeric ends)")
+        return v
 
 
-def _set_path(tree: dict[str, Any], keys: list[str], value: Any) -> None:
-    node = tree
-    for key in keys[:-1]:
-        child = node.get(key)
-        if not isinstance(child, dict):
-            child = {}
-            node[key] = child
-        node = child
-    node[keys[-1]] = value
+def edge_problems(config: InferwatchConfig) -> list[FieldProblem]:
+    """What the schema cannot see but every command must refuse: duplicate SLO names and latency
+    thresholds that are no bucket boundary (the rule would match nothing)."""
+    problems: list[FieldProblem] = []
+    seen: dict[str, int] = {}
+    for i, slo in enumerate(config.slos):
+        if slo.name in seen:
+            problems.append(
+                FieldProblem(f"slos.{i}.name", f"SLO name {slo.name!r} is already used by slos.{seen[slo.name]}")
+            )
+        seen.setdefault(slo.name, i)
+        threshold = slo.sli.threshold_seconds
+        if slo.sli.kind in LATENCY_KINDS and threshold is not None:
+            known = config.buckets.boundaries(slo.sli.kind)
+            if not is_boundary(threshold, known):
+                problems.append(
+                    FieldProblem(
+                        f"slos.{i}.sli.threshold_seconds",
+                        f"SLO {slo.name!r}: {threshold:g} is not a bucket boundary of "
+                        f"{config.buckets.origin(slo.sli.kind)} ({', '.join(f'{b:g}' for b in known)}); the rule "
+                        f"would count nothing. Pick a boundary, or declare the deployment's "
+                        f"--custom-histogram-buckets under buckets.{slo.sli.kind}",
+                    )
+                )
+    return problems
 
 
-def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
-    """Turn ``INFERWATCH_PROMETHEUS__URL=…`` style variables into a nested dict of overrides.
+# --- loading: file < environment < CLI flags, merged by pydantic-settings --------------------
 
-    Values are parsed as YAML scalars/collections so ``INFERWATCH_EXPORTER__PORT=9500`` is an int
-    and ``INFERWATCH_EXPORTER__GPU_UUIDS='[GPU-a, GPU-b]'`` a list.
-    """
-    overrides: dict[str, Any] = {}
-    for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX) or ENV_NESTED_DELIMITER not in name:
-            continue
-        keys = [k.lower() for k in name[len(ENV_PREFIX) :].split(ENV_NESTED_DELIMITER)]
-        try:
-            value = yaml.safe_load(raw) if raw else raw
-        except yaml.YAMLError:
-            value = raw
-        _set_path(overrides, keys, value)
-    return overrides
+_INPUTS: ContextVar[tuple[Mapping[str, Any], Mapping[str, str]]] = ContextVar("inferwatch_config_inputs")
 
 
-def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+class _EnvironSource(EnvSettingsSource):
+    """INFERWATCH_* variables of the mapping the CLI passed down (never os.environ read here)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class _Settings(InferwatchConfig, BaseSettings):
+    """InferwatchConfig as pydantic-settings builds it from the file, the environment and CLI flags."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter=ENV_NESTED_DELIMITER,
+        case_sensitive=False,
+        extra="forbid",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        file_data, environ = _INPUTS.get()
+        return (init_settings, _EnvironSource(settings_cls, environ), InitSettingsSource(settings_cls, dict(file_data)))
 
 
 def _problems(err: ValidationError) -> list[FieldProblem]:
     problems = []
     for e in err.errors():
         path = ".".join(str(p) for p in e["loc"])
-        problems.append(FieldProblem(path, e["msg"]))
+        problems.append(FieldProblem(path, str(e["msg"]).removeprefix("Value error, ")))
     return problems
 
 
-def parse_config(data: Any, source: str, environ: Mapping[str, str] | None = None) -> InferwatchConfig:
-    """Validate already-parsed YAML data (plus environment overrides) into the config model."""
+def parse_config(
+    data: Any,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> InferwatchConfig:
+    """Validate already-parsed YAML data, INFERWATCH_* variables of ``environ`` and CLI ``overrides``.
+
+    Raises ConfigError naming ``source`` and each offending field's dotted path.
+    """
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(source, [FieldProblem("", f"top level must be a mapping, not {type(data).__name__}")])
-    merged = _merge(data, env_overrides(environ or {}))
+    token = _INPUTS.set((data, environ or {}))
     try:
-        return InferwatchConfig.model_validate(merged)
+        loaded = _Settings(**dict(overrides or {}))
     except ValidationError as err:
         raise ConfigError(source, _problems(err)) from None
+    except SettingsError as err:
+        raise ConfigError(source, [FieldProblem("environment", str(err))]) from None
+    finally:
+        _INPUTS.reset(token)
+    config = InferwatchConfig.model_construct(**{name: getattr(loaded, name) for name in InferwatchConfig.model_fields})
+    problems = edge_problems(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config.with_source(source)
 
 
-def load_config(path: Path | None, environ: Mapping[str, str] | None = None) -> InferwatchConfig:
-    """Load ``path`` (or defaults when None), apply environment overrides and validate.
+def load_config(
+    path: Path | None, environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> InferwatchConfig:
+    """Load ``path`` (or defaults when None), apply environment and CLI overrides, and validate.
 
-    Raises ConfigError naming each offending field's dotted path and the problem.
+    Raises ConfigError naming the file, each offending field's dotted path and the problem.
     """
     if path is None:
-        return parse_config({}, "<defaults>", environ)
-    source = str(path)
+        return parse_config({}, DEFAULTS_SOURCE, environ, overrides)
+    source = display_path(path)
+    return parse_config(read_yaml_mapping(path, source), source, environ, overrides)
+
+
+def display_path(path: Path) -> str:
+    """``path`` as generated headers and messages show it: relative to the working directory when inside it."""
     try:
-        text = path.read_text()
-    except OSError as err:
-        raise ConfigError(source, [FieldProblem("", f"cannot read file: {err.strerror}")]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(
-            source, [FieldProblem("", f"{where}not valid YAML: {getattr(err, 'problem', err)}")]
-        ) from None
-    return parse_config(data, source, environ)
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

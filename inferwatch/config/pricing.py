@@ -17,7 +17,7 @@ class IdlePolicy(StrEnum):
 class Pricing(BaseModel):
     """GPU-hour prices by GPU model, energy price and PUE, currency and the idle-cost policy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code")
     default_gpu_hour: float = Field(
@@ -36,4 +36,23 @@ class Pricing(BaseModel):
     )
     rule_interval_s: int = Field(
         60, ge=10, le=600, description="evaluation interval of the cost recording rules (the report integrates over it)"
+    )
+    low_utilization: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        allow_inf_nan=False,
+        description="the weekly report lists pods whose GPUs stayed under this busy ratio (0-1) as savings",
+    )
+    billing_account: str = Field(
+        "inferwatch",
+        min_length=1,
+        max_length=200,
+        description="FOCUS BillingAccountId/Name of the report's CSV (your cluster or cost centre)",
+    )
+    provider: str = Field(
+        "inferwatch",
+        min_length=1,
+        max_length=200,
+        description="FOCUS ProviderName, PublisherName and InvoiceIssuerName (who runs the GPUs)",
     )

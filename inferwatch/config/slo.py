@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLIKind = Literal["ttft", "tpot", "e2e", "availability"]
 SLOWindow = Literal["30d", "28d", "7d"]
@@ -16,12 +16,21 @@ GroupLabel = Literal["namespace", "model_name"]
 FilterLabel = Literal["namespace", "model_name", "pod"]
 
 LATENCY_KINDS: tuple[str, ...] = ("ttft", "tpot", "e2e")
+# The highest objective whose error budget (1e-6) the rules still write exactly (12 significant digits).
+MAX_OBJECTIVE_PERCENT = 99.9999
+
+
+def _not_bool(value: object) -> object:
+    # YAML `true` would otherwise pass as the number 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
 
 
 class SLISpec(BaseModel):
     """What counts as a good event (see docs/slo.md for the exact definitions)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     kind: SLIKind = Field(
         description="ttft: time to first token <= threshold; tpot: per-request time per output token "
@@ -44,6 +53,8 @@ class SLISpec(BaseModel):
         "(ignored when grouping by model_name: the HTTP series carry no model_name)",
     )
 
+    _threshold_number = field_validator("threshold_seconds", mode="before")(_not_bool)
+
     @model_validator(mode="after")
     def _threshold_matches_kind(self) -> SLISpec:
         if self.kind in LATENCY_KINDS and self.threshold_seconds is None:
@@ -56,11 +67,15 @@ class SLISpec(BaseModel):
 class SLOSpec(BaseModel):
     """One SLO definition, version 1 of the spec (see docs/slo.md)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="unique name, DNS-label style")
     description: str = Field("", description="free text shown in alerts and `slo status`")
-    objective: float = Field(gt=0, lt=100, description="percent of good events, e.g. 99.5")
+    objective: float = Field(
+        gt=0,
+        le=MAX_OBJECTIVE_PERCENT,
+        description=f"percent of good events, e.g. 99.5; at most {MAX_OBJECTIVE_PERCENT} (an error budget of 1e-6)",
+    )
     window: SLOWindow = Field("30d", description="rolling SLO window; burn-rate windows scale with it")
     sli: SLISpec = Field(description="the service level indicator")
     group_by: list[GroupLabel] = Field(
@@ -70,8 +85,12 @@ class SLOSpec(BaseModel):
         default_factory=dict, description="only count series whose labels equal these values, e.g. namespace: prod"
     )
 
-    @model_validator(mode="after")
-    def _unique_group_by(self) -> SLOSpec:
-        if len(set(self.group_by)) != len(self.group_by):
-            raise ValueError("group_by lists a label twice")
-        return self
+    _objective_number = field_validator("objective", mode="before")(_not_bool)
+
+    @field_validator("group_by")
+    @classmethod
+    def _unique_group_by(cls, v: list[str]) -> list[str]:
+        twice = sorted({label for label in v if v.count(label) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} twice")
+        return v

@@ -92,3 +92,31 @@ GPU_THROTTLE = "inferwatch:gpu_throttle:active"
 VLLM_TARGET_UP = "inferwatch:vllm_target:up"
 # `up` of GPU exporter targets (labels as above + exporter = inferwatch | dcgm).
 GPU_EXPORTER_TARGET_UP = "inferwatch:gpu_exporter_target:up"
+
+# --- autoscaling: labels namespace, model_name (one series per model; engines and pods summed) ---
+# Recorded by inferwatch.workloads.autoscaling from the per-pod series above; KEDA and
+# prometheus-adapter read only these, so a scaler never filters on a label vLLM lacks.
+# Requests waiting in the queues of every pod of one model.
+MODEL_REQUESTS_WAITING = "inferwatch:vllm_model_requests_waiting:sum"
+# KV-cache usage summed over the model's pods: how many pods' worth of KV cache is in use.
+MODEL_KV_CACHE_USAGE = "inferwatch:vllm_model_kv_cache_usage:sum"
+# Pods of one model that report vLLM metrics.
+MODEL_PODS = "inferwatch:vllm_model_pods:count"
+
+# --- series the dashboards read (group inferwatch-normalize-dashboards) ------------------------
+NODE = "node"
+CLOCK = "clock"
+MIG_PROFILE = "profile"
+# =1 per whole GPU: labels gpu_uuid, gpu_model, node (the scrape target's node label, or
+# dcgm-exporter's Hostname); a GPU no exporter knows the node of has no node label.
+GPU_NODE_INFO = "inferwatch:gpu_node:info"
+GPU_POWER_LIMIT = "inferwatch:gpu_power_limit:watts"
+# Clock frequency: labels gpu_uuid, clock (graphics, sm, memory, video).
+GPU_CLOCK = "inferwatch:gpu_clock:hertz"
+# MIG instances: labels gpu_uuid (the parent), mig_uuid (+ profile on the info series).
+GPU_MIG_INFO = "inferwatch:gpu_mig_info"
+GPU_MIG_MEMORY_USED = "inferwatch:gpu_mig_memory_used:bytes"
+GPU_MIG_MEMORY_TOTAL = "inferwatch:gpu_mig_memory_total:bytes"
+# State of each SLO's burn-rate alerts: 0 quiet, 1 ticket firing, 2 page firing; labels slo and
+# the SLO's group labels. Present for every SLO with a recorded budget, firing or not.
+SLO_ALERT_STATE = "inferwatch:slo_alert:state"

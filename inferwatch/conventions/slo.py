@@ -15,6 +15,11 @@ WINDOW_LABEL = "window"
 # without traffic is "no data" rather than 0 % or NaN.
 GOOD_EVENTS = "inferwatch:slo_good_events:rate5m"
 TOTAL_EVENTS = "inferwatch:slo_total_events:rate5m"
+# Sums of the series above over one hour, recorded once an hour by each SLO's hourly group: long
+# windows (a day and more) sum these instead of every 5-minute sample. They are proportional to the
+# hour's events (the constant is the evaluation interval), so they are only ever read as good/total.
+GOOD_EVENTS_HOURLY = "inferwatch:slo_good_events:rate5m_sum1h"
+TOTAL_EVENTS_HOURLY = "inferwatch:slo_total_events:rate5m_sum1h"
 # Error ratio over `window` divided by the error budget (1 - objective): 1 spends the budget
 # exactly over the SLO window. Label `window` holds the Prometheus duration.
 BURN_RATE = "inferwatch:slo_burn_rate:ratio"
@@ -26,4 +31,7 @@ ALERT_PAGE = "InferwatchSLOBurnRatePage"
 ALERT_TICKET = "InferwatchSLOBurnRateTicket"
 ALERT_ABSENT = "InferwatchSLOMetricsAbsent"
 
-RUNBOOK_BASE = "https://github.com/inferwatch/inferwatch/blob/main/docs/slo.md"
+# Suffix of the name of each SLO's hourly rule group (after the SLO's own group name).
+HOURLY_GROUP_SUFFIX = "-hourly"
+# How long a group that stopped reporting is still expected back by the absent alert.
+ABSENT_MEMORY = "1d"

@@ -32,7 +32,15 @@ from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.prom import PrometheusReader
-from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, report_paths
+from inferwatch.slo.cost.publish import publish_set
+from inferwatch.slo.cost.render import (
+    render_csv,
+    render_html,
+    render_markdown,
+    report_files,
+    report_name,
+    report_paths,
+)
 from inferwatch.slo.cost.report import CostReport, collect_report
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.slo.loader import slos_from_specs
@@ -48,20 +56,23 @@ class PreviewOutcome:
     available: bool
     files: list[str] = field(default_factory=list)
     empty_panels: dict[str, list[str]] = field(default_factory=dict)
+    unexpected_empty: list[str] = field(default_factory=list)
     note: str = ""
 
 
-def render_dashboard_previews(prometheus_url: str, out_dir: Path, start: datetime, end: datetime) -> PreviewOutcome:
+def render_dashboard_previews(
+    prometheus_url: str, out_dir: Path, start: datetime, end: datetime, config: InferwatchConfig, scrape_interval_s: float
+) -> PreviewOutcome:
     """Dashboard previews from the live Prometheus, through inferwatch.dashboards.preview when this build has it."""
     try:
-        from inferwatch.dashboards.preview import render_previews  # type: ignore[import-not-found,unused-ignore]
+        from inferwatch.dashboards.preview import render_previews
     except ImportError as err:
         return PreviewOutcome(False, note=f"dashboard previews are unavailable in this build ({err})")
-    result: Any = render_previews(prometheus_url, out_dir, start, end)
-    files = [str(Path(p).relative_to(out_dir.parent)) for p in sorted(out_dir.rglob("*")) if Path(p).is_file()]
-    empty_raw = getattr(result, "empty_panels", {}) or {}
-    empty = {str(k): [str(x) for x in v] for k, v in dict(empty_raw).items()}
-    return PreviewOutcome(True, files=files, empty_panels=empty)
+    result = render_previews(prometheus_url, out_dir, start, end, config=config, scrape_interval_s=scrape_interval_s)
+    files = [str(p.relative_to(out_dir.parent)) for p in [result.index, *(d.png for d in result.dashboards)]]
+    empty = {uid: [str(e) for e in panels] for uid, panels in result.empty_panels().items()}
+    unexpected = [str(e) for e in result.unexpected_empty()]
+    return PreviewOutcome(True, files=files, empty_panels=empty, unexpected_empty=unexpected)
 
 
 @dataclass
@@ -86,6 +97,7 @@ class OutputFolder:
     alertmanager_url: str
     live_start: datetime
     config_file: Path
+    scrape_interval_s: float = 10.0
     state: OutputState = field(default_factory=OutputState)
 
     def __post_init__(self) -> None:
@@ -116,22 +128,32 @@ class OutputFolder:
         try:
             week = IsoWeek.last_full(now)
             report = collect_report(reader, week, self.config.pricing)
-            paths = report_paths(self.out_dir / "cost", week)
-            write_all_atomic(
+            pricing = self.config.pricing
+            names = report_files(week)
+            publish_set(
+                self.out_dir / "cost",
+                report_name(week),
                 {
-                    paths["html"]: render_html(report),
-                    paths["md"]: render_markdown(report),
-                    paths["csv"]: render_csv(report),
-                }
+                    names["html"]: render_html(report),
+                    names["md"]: render_markdown(report),
+                    names["csv"]: render_csv(report, pricing.billing_account, pricing.provider),
+                },
             )
             state.cost = report
+            paths = report_paths(self.out_dir / "cost", week)
             state.cost_files = {k: str(p.relative_to(self.out_dir)) for k, p in paths.items()}
         except InferwatchError as err:
             state.problems.append(f"cost report: {err}")
         if previews:
             try:
-                state.previews = render_dashboard_previews(self.prometheus_url, self.out_dir / "dashboards",
-                                                           self.live_start, now)  # fmt: skip
+                state.previews = render_dashboard_previews(
+                    self.prometheus_url,
+                    self.out_dir / "dashboards",
+                    self.live_start,
+                    now,
+                    self.config,
+                    self.scrape_interval_s,
+                )  # fmt: skip
             except Exception as err:  # noqa: BLE001 - another team's renderer: report any failure on the page
                 state.previews = PreviewOutcome(True, note=f"dashboard previews failed: {type(err).__name__}: {err}")
         elif self.state.previews is not None:

@@ -122,9 +122,14 @@ def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFA
         generator = LoadGenerator(scenario, stack.endpoints(), timeline)
         generator.start()
         output = OutputFolder(
-            out_dir, config, stack.prometheus_url, stack.alertmanager_url,
-            datetime.fromtimestamp(timeline.started_at, UTC), config_file,
-        )  # fmt: skip
+            out_dir,
+            config,
+            stack.prometheus_url,
+            stack.alertmanager_url,
+            datetime.fromtimestamp(timeline.started_at, UTC),
+            config_file,
+            scrape_interval_s=float(settings.scrape_interval_s),
+        )
         output.write_pages([])
         output.write_index([])
         refresher = _Refresher(output, stack, settings.refresh_s)
@@ -185,6 +190,7 @@ def write_summary(path: Path, stack: Stack, output: OutputFolder, timeline: Time
             "available": state.previews.available,
             "files": state.previews.files,
             "empty_panels": state.previews.empty_panels,
+            "unexpected_empty": state.previews.unexpected_empty,
             "note": state.previews.note,
         },
         "problems": state.problems + problems,

@@ -1,7 +1,8 @@
 """`inferwatch cost report`: the weekly cost report (suitable for a Kubernetes CronJob).
 
-Exit statuses: 0 written, 2 bad arguments/config, 3 Prometheus unreachable, 4 no data for the
-week, 1 the webhook failed (the files are written by then). Nothing is half-written.
+Exit statuses: 0 written, 2 bad arguments/config, 3 Prometheus unreachable (or not answering as
+Prometheus), 4 no data for the week, 1 the webhook failed (the files are written by then). The
+report set (HTML, Markdown, FOCUS CSV) is replaced all or nothing (inferwatch.slo.cost.publish).
 """
 
 from __future__ import annotations
@@ -12,7 +13,16 @@ from pathlib import Path
 
 import click
 import requests
-from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, report_paths, slack_summary
+from inferwatch.slo.cost.publish import publish_set
+from inferwatch.slo.cost.render import (
+    render_csv,
+    render_html,
+    render_markdown,
+    report_files,
+    report_name,
+    report_paths,
+    slack_summary,
+)
 from inferwatch.slo.cost.report import collect_report, query_count
 from inferwatch.slo.cost.week import IsoWeek
 from rich.console import Console
@@ -20,7 +30,6 @@ from rich.progress import BarColumn, Progress, TextColumn
 
 from inferwatch.cli import AppContext, pass_app
 from inferwatch.errors import InferwatchError
-from inferwatch.fileio import write_all_atomic
 from inferwatch.prom import PrometheusReader
 
 log = logging.getLogger(__name__)
@@ -55,12 +64,12 @@ def cost() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("cost-reports"),
     show_default=True,
-    help="Folder the HTML, Markdown and CSV files are written to.",
+    help="Folder the report set cost-report-<week>/ (HTML, Markdown, FOCUS CSV) is written to.",
 )
 @click.option("--webhook", default=None, help="POST a short Slack-compatible summary to this URL.")
 @pass_app
 def report_command(app: AppContext, week_text: str | None, out: Path, webhook: str | None) -> None:
-    """Query Prometheus for one week's cost and write the HTML, Markdown and FOCUS CSV report."""
+    """Query Prometheus for one week's cost (and the week before) and write the HTML, Markdown and FOCUS CSV report."""
     config = app.config
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(datetime.now(UTC))
     reader = PrometheusReader(config.prometheus)
@@ -78,17 +87,21 @@ def report_command(app: AppContext, week_text: str | None, out: Path, webhook: s
             progress.update(task, description=key, advance=1)
 
         report = collect_report(reader, week, config.pricing, step)
-    paths = report_paths(out, week)
-    write_all_atomic(
+    pricing = config.pricing
+    names = report_files(week)
+    publish_set(
+        out,
+        report_name(week),
         {
-            paths["html"]: render_html(report),
-            paths["md"]: render_markdown(report),
-            paths["csv"]: render_csv(report),
-        }
+            names["html"]: render_html(report),
+            names["md"]: render_markdown(report),
+            names["csv"]: render_csv(report, pricing.billing_account, pricing.provider),
+        },
     )
+    coverage = "" if report.full_coverage else f" (partial week: data for {report.observed_hours} of 168 hours)"
     click.echo(
-        f"{week.label}: {report.total_cost:,.2f} {report.currency} over {len(report.namespaces)} namespace(s); "
-        f"wrote {', '.join(str(p) for p in paths.values())}"
+        f"{week.label}: {report.total_cost:,.2f} {report.currency} over {len(report.namespaces)} namespace(s)"
+        f"{coverage}; wrote {', '.join(str(p) for p in report_paths(out, week).values())}"
     )
     if webhook:
         post_webhook(webhook, slack_summary(report), config.prometheus.timeout_s)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inferwatch.slo.cost.rules import cost_rule_file
 
-from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
+from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.rules import to_prometheus_rule, to_prometheus_yaml
 
@@ -15,12 +15,13 @@ PROMETHEUS_RULE_PATH = "deploy/prometheusrules/cost.yaml"
 def artifacts(config: InferwatchConfig) -> list[Artifact]:
     """The cost rule file (plain Prometheus) and the same groups as a PrometheusRule object."""
     rule_file = cost_rule_file(config.pricing)
-    header = generated_header("cost recording rules", "slo/cost/rules.py and the pricing: section", "inferwatch build")
+    header = generated_header("cost recording rules", f"slo/cost/rules.py and the pricing: section of {config.source}")
+    labels = prometheus_rule_labels("cost", config.rule_labels)
     return [
         Artifact(RULES_PATH, to_prometheus_yaml(rule_file, header), ArtifactKind.PROMETHEUS_RULES),
         Artifact(
             PROMETHEUS_RULE_PATH,
-            to_prometheus_rule(rule_file, "inferwatch-cost", {"app.kubernetes.io/part-of": "inferwatch"}, header),
+            to_prometheus_rule(rule_file, "inferwatch-cost", labels, header),
             ArtifactKind.KUBERNETES,
         ),
     ]

@@ -1,7 +1,9 @@
-"""Rendering the weekly cost report: self-contained HTML with inline SVG charts, Markdown, FOCUS CSV.
+"""Rendering the weekly cost report: one HTML page (Jinja2, inline matplotlib SVG), Markdown, FOCUS CSV, Slack text.
 
 Everything here is a pure function of a CostReport: no clock, no environment, so a re-run for
-the same week produces byte-identical files.
+the same week produces byte-identical files. What a cell holds comes from the column spec
+(inferwatch.slo.cost.columns); each writer only escapes for its format: Jinja2 autoescape for
+HTML, ``md_cell`` for Markdown, ``csv.DictWriter`` for CSV, ``slack_escape`` for Slack.
 """
 
 from __future__ import annotations
@@ -9,353 +11,417 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
+import re
 from collections.abc import Sequence
-from html import escape
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-from inferwatch.slo.cost.report import CostReport, DailyPoint
+from inferwatch.slo.cost.charts import bar_chart, line_chart
+from inferwatch.slo.cost.columns import (
+    CHANGE_RATIO,
+    IDLE_GPU_COLUMNS,
+    LOW_UTILIZATION_COLUMNS,
+    MODEL_CHANGE_COLUMNS,
+    MODEL_COLUMNS,
+    NAMESPACE_CHANGE_COLUMNS,
+    NAMESPACE_COLUMNS,
+    Kind,
+    Table,
+    coverage_note,
+    csv_number,
+    csv_value,
+    display,
+    summary_figures,
+    table,
+)
+from inferwatch.slo.cost.focus import DataType
+from inferwatch.slo.cost.report import WEEK_HOURS, CostReport, NamespaceCost
 from inferwatch.slo.cost.week import IsoWeek
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from inferwatch.config.pricing import IdlePolicy
 
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 IDLE_ACCOUNT = "(idle)"
-SERVICE_NAME = "inferwatch GPU inference"
-_PALETTE = ("#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f")
-_TOP = 12  # namespaces shown by name in charts; the rest are summed as "other"
+SERVICE_NAME = "GPU inference (vLLM on Kubernetes)"
+SERVICE_CATEGORY = "AI and Machine Learning"
+GPU_HOURS_UNIT = "GPU-Hours"  # FOCUS UnitFormat: <singular-base-unit>-<plural-base-unit>
+CHART_NAMESPACES = 12  # namespaces shown by name in charts; the rest are summed as "other"
+SAVINGS_ROWS = 20  # rows of each savings table; the rest are summed in a note
 
+# The FOCUS 1.2 columns the CSV carries (every Mandatory one, and the Conditional ones that apply).
 FOCUS_COLUMNS = (
+    "BillingAccountId",
+    "BillingAccountName",
+    "BillingCurrency",
     "BillingPeriodStart",
     "BillingPeriodEnd",
     "ChargePeriodStart",
     "ChargePeriodEnd",
     "ChargeCategory",
+    "ChargeClass",
     "ChargeDescription",
+    "ChargeFrequency",
     "BilledCost",
     "EffectiveCost",
-    "BillingCurrency",
+    "ListCost",
+    "ListUnitPrice",
+    "ContractedCost",
+    "ContractedUnitPrice",
+    "PricingCategory",
+    "PricingQuantity",
+    "PricingUnit",
     "ConsumedQuantity",
     "ConsumedUnit",
-    "PricingUnit",
+    "InvoiceIssuerName",
+    "ProviderName",
+    "PublisherName",
+    "ServiceCategory",
+    "ServiceName",
     "ResourceId",
     "ResourceName",
     "ResourceType",
-    "ServiceCategory",
-    "ServiceName",
     "SubAccountId",
     "SubAccountName",
+    "SubAccountType",
     "Tags",
-    "x_AllocatedGpuHours",
-    "x_BusyGpuHours",
-    "x_Utilization",
-    "x_UsageCost",
-    "x_IdleShare",
-    "x_EnergyKwh",
-    "x_EnergyCost",
-    "x_PromptTokens",
-    "x_GenerationTokens",
-    "x_CostPerMillionTokens",
-    "x_UsageCostPerMillionTokens",
 )
+# inferwatch's own columns: the namespace columns that name one, then these.
+X_MODEL_COSTS = "x_ModelCosts"  # {"<model>": charged cost, …}
+X_CLUSTER_OBSERVED_HOURS = "x_ClusterObservedHours"
+X_PERIOD_HOURS = "x_PeriodHours"
+
+
+def csv_columns() -> tuple[str, ...]:
+    """The CSV header: FOCUS columns, then inferwatch's ``x_`` columns."""
+    own = tuple(col.csv for col in NAMESPACE_COLUMNS if col.csv)
+    return (*FOCUS_COLUMNS, *own, X_MODEL_COSTS, X_CLUSTER_OBSERVED_HOURS, X_PERIOD_HOURS)
+
+
+def custom_column_types() -> dict[str, DataType]:
+    """FOCUS data type of each ``x_`` column (for the validator)."""
+    types = {col.csv: col.data_type for col in NAMESPACE_COLUMNS if col.csv}
+    types.update(
+        {X_MODEL_COSTS: DataType.JSON, X_CLUSTER_OBSERVED_HOURS: DataType.DECIMAL, X_PERIOD_HOURS: DataType.DECIMAL}
+    )
+    return types
+
+
+def report_name(week: IsoWeek) -> str:
+    """The report set's folder name: ``cost-report-<week>``."""
+    return f"cost-report-{week.label}"
+
+
+def report_files(week: IsoWeek) -> dict[str, str]:
+    """File name of each format inside the report set's folder."""
+    stem = report_name(week)
+    return {ext: f"{stem}.{ext}" for ext in ("html", "md", "csv")}
 
 
 def report_paths(out: Path, week: IsoWeek) -> dict[str, Path]:
-    """Where the report's files go: ``cost-report-<week>.{html,md,csv}`` under ``out``."""
-    stem = f"cost-report-{week.label}"
-    return {ext: out / f"{stem}.{ext}" for ext in ("html", "md", "csv")}
+    """Where the report's files are readable: ``<out>/cost-report-<week>/cost-report-<week>.{html,md,csv}``."""
+    folder = out / report_name(week)
+    return {ext: folder / name for ext, name in report_files(week).items()}
 
 
-def _num(v: float, digits: int = 4) -> str:
-    """A fixed-precision number; empty for NaN (FOCUS: null)."""
-    return "" if not math.isfinite(v) else f"{v:.{digits}f}"
-
-
-def _money(v: float, currency: str) -> str:
-    return "n/a" if not math.isfinite(v) else f"{v:,.2f} {currency}"
-
-
-def _iso(dt: object) -> str:
+def _iso(dt: datetime) -> str:
     return f"{dt:%Y-%m-%dT%H:%M:%SZ}"
 
 
-def render_csv(report: CostReport) -> str:
-    """A CSV shaped like FinOps FOCUS: one row per namespace (and an idle row when kept apart)."""
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(FOCUS_COLUMNS)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_text(value: str) -> str:
+    """A name cell safe to open in a spreadsheet: a leading formula character is quoted with ``'``."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _idle_row(report: CostReport) -> NamespaceCost:
+    nan = float("nan")
+    return NamespaceCost(
+        namespace=IDLE_ACCOUNT,
+        allocated_gpu_hours=report.idle_gpu_hours,
+        busy_gpu_hours=nan,
+        allocated_cost=report.idle_cost,
+        usage_cost=nan,
+        idle_share=0.0,
+        energy_kwh=nan,
+        energy_cost=nan,
+        prompt_tokens=nan,
+        generation_tokens=nan,
+        p95_ttft_s=nan,
+        models=(),
+        observed_hours=report.observed_hours,
+    )
+
+
+def _csv_row(report: CostReport, ns: NamespaceCost, idle: bool, billing_account: str, provider: str) -> dict[str, str]:
+    cost = csv_number(ns.cost, 4)
+    quantity = ns.allocated_gpu_hours
+    unit_price = csv_number(ns.cost / quantity, 6) if quantity > 0 else ""
     start, end = _iso(report.week.start), _iso(report.week.end)
-    period = [start, end, start, end]
+    name = _csv_text(ns.namespace)
+    row = {
+        "BillingAccountId": billing_account,
+        "BillingAccountName": billing_account,
+        "BillingCurrency": report.currency,
+        "BillingPeriodStart": start,
+        "BillingPeriodEnd": end,
+        "ChargePeriodStart": start,
+        "ChargePeriodEnd": end,
+        "ChargeCategory": "Usage",
+        "ChargeClass": "",
+        "ChargeDescription": "GPU time nobody held" if idle else f"GPU time held by namespace {ns.namespace}",
+        "ChargeFrequency": "Usage-Based",
+        "BilledCost": cost,
+        "EffectiveCost": cost,
+        "ListCost": cost,
+        "ListUnitPrice": unit_price,
+        "ContractedCost": cost,
+        "ContractedUnitPrice": unit_price,
+        "PricingCategory": "Standard",
+        "PricingQuantity": csv_number(quantity, 4),
+        "PricingUnit": GPU_HOURS_UNIT,
+        "ConsumedQuantity": csv_number(quantity, 4),
+        "ConsumedUnit": GPU_HOURS_UNIT,
+        "InvoiceIssuerName": provider,
+        "ProviderName": provider,
+        "PublisherName": provider,
+        "ServiceCategory": SERVICE_CATEGORY,
+        "ServiceName": SERVICE_NAME,
+        "ResourceId": "cluster/idle" if idle else f"namespace/{ns.namespace}",
+        "ResourceName": name,
+        "ResourceType": "GPU" if idle else "Kubernetes Namespace",
+        "SubAccountId": name,
+        "SubAccountName": name,
+        "SubAccountType": "Cluster" if idle else "Kubernetes Namespace",
+        "Tags": json.dumps({} if idle else {"inferwatch/namespace": ns.namespace}, sort_keys=True),
+        X_MODEL_COSTS: json.dumps({m.model: round(m.cost, 4) for m in ns.models}, sort_keys=True),
+        X_CLUSTER_OBSERVED_HOURS: str(report.observed_hours),
+        X_PERIOD_HOURS: str(WEEK_HOURS),
+    }
+    for col in NAMESPACE_COLUMNS:
+        if col.csv:
+            row[col.csv] = csv_value(col.kind, col.value(ns))
+    return row
+
+
+def render_csv(report: CostReport, billing_account: str = "inferwatch", provider: str = "inferwatch") -> str:
+    """A FOCUS 1.2 CSV: one Usage row per namespace (and one for idle GPU time when kept apart)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=csv_columns(), lineterminator="\n")
+    writer.writeheader()
     for ns in report.namespaces:
-        tags = json.dumps({"inferwatch/models": ",".join(m.model for m in ns.models)}, sort_keys=True)
-        writer.writerow(
-            [
-                *period,
-                "Usage",
-                f"GPU time held by namespace {ns.namespace}",
-                _num(ns.cost),
-                _num(ns.cost),
-                report.currency,
-                _num(ns.allocated_gpu_hours),
-                "GPU-Hours",
-                "GPU-Hour",
-                f"namespace/{ns.namespace}",
-                ns.namespace,
-                "Kubernetes Namespace",
-                "AI and Machine Learning",
-                SERVICE_NAME,
-                ns.namespace,
-                ns.namespace,
-                tags,
-                _num(ns.allocated_gpu_hours),
-                _num(ns.busy_gpu_hours),
-                _num(ns.utilization),
-                _num(ns.usage_cost),
-                _num(ns.idle_share),
-                _num(ns.energy_kwh),
-                _num(ns.energy_cost),
-                _num(ns.prompt_tokens, 0),
-                _num(ns.generation_tokens, 0),
-                _num(ns.per_mtok),
-                _num(ns.usage_per_mtok),
-            ]
-        )
+        writer.writerow(_csv_row(report, ns, False, billing_account, provider))
     if report.idle_policy is IdlePolicy.SEPARATE:
-        writer.writerow(
-            [
-                *period,
-                "Usage",
-                "GPU time nobody held",
-                _num(report.idle_cost),
-                _num(report.idle_cost),
-                report.currency,
-                _num(report.idle_gpu_hours),
-                "GPU-Hours",
-                "GPU-Hour",
-                "cluster/idle",
-                IDLE_ACCOUNT,
-                "GPU",
-                "AI and Machine Learning",
-                SERVICE_NAME,
-                IDLE_ACCOUNT,
-                IDLE_ACCOUNT,
-                "{}",
-                _num(report.idle_gpu_hours),
-                "",
-                "",
-                "",
-                _num(report.idle_cost),
-                "",
-                "",
-                "",
-                "",
-                "",
-                "",
-            ]
-        )
+        writer.writerow(_csv_row(report, _idle_row(report), True, billing_account, provider))
     return buf.getvalue()
 
 
-def render_markdown(report: CostReport) -> str:
-    """A short Markdown summary: totals, namespaces, models."""
+# --- the shared layout: summary, changes, savings, tables ----------------------------------------
+
+
+def _by_cost(report: CostReport) -> list[NamespaceCost]:
+    return sorted(report.namespaces, key=lambda x: (-x.cost, x.namespace))
+
+
+def _limited(rows: Sequence[Any], cost: Any, currency: str) -> tuple[list[Any], str]:
+    shown = list(rows[:SAVINGS_ROWS])
+    rest = rows[SAVINGS_ROWS:]
+    note = f"… and {len(rest)} more ({display(Kind.MONEY, sum(cost(r) for r in rest))} {currency})." if rest else ""
+    return shown, note
+
+
+def tables(report: CostReport) -> dict[str, Table]:
+    """Every table of the report, keyed, in the order the formats show them."""
     cur = report.currency
-    lines = [
-        f"# GPU cost report {report.week.label}",
-        "",
-        f"Week {report.week.start:%Y-%m-%d} to {report.week.end:%Y-%m-%d} (UTC, end exclusive).",
-        "",
-        f"- Cluster GPU cost: **{_money(report.total_cost, cur)}** over {report.total_gpu_hours:,.1f} GPU-hours",
-        f"- Held by namespaces: {_money(report.attributed_cost, cur)}",
-        f"- Idle (GPU time nobody held): {_money(report.idle_cost, cur)} "
-        f"({_pct(report.idle_cost / report.total_cost if report.total_cost else math.nan)}), "
-        + ("reported separately" if report.idle_policy is IdlePolicy.SEPARATE else "shared by GPU-cost weight"),
-        "",
-        "## Namespaces",
-        "",
-        f"| namespace | cost ({cur}) | GPU-hours | utilization | {cur}/1M tokens | usage-based {cur}/1M | "
-        "tokens | P95 TTFT |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for ns in sorted(report.namespaces, key=lambda x: (-x.cost, x.namespace)):
-        lines.append(
-            f"| {ns.namespace} | {ns.cost:,.2f} | {ns.allocated_gpu_hours:,.1f} | {_pct(ns.utilization)} | "
-            f"{_num(ns.per_mtok, 2) or 'n/a'} | {_num(ns.usage_per_mtok, 2) or 'n/a'} | {ns.tokens:,.0f} | "
-            f"{_seconds(ns.p95_ttft_s)} |"
-        )
-    lines += [
-        "",
-        "## Models",
-        "",
-        f"| namespace | model | {cur}/1M tokens | input {cur}/1M | output {cur}/1M | prompt tokens | "
-        "generation tokens |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for ns in report.namespaces:
-        for m in ns.models:
-            lines.append(
-                f"| {m.namespace} | {m.model} | {_num(m.per_mtok, 2) or 'n/a'} | {_num(m.input_per_mtok, 2) or 'n/a'} "
-                f"| {_num(m.output_per_mtok, 2) or 'n/a'} | {m.prompt_tokens:,.0f} | {m.generation_tokens:,.0f} |"
-            )
-    lines.append("")
-    return "\n".join(lines)
-
-
-def _pct(v: float) -> str:
-    return "n/a" if not math.isfinite(v) else f"{v * 100:.1f} %"
-
-
-def _seconds(v: float) -> str:
-    return "n/a" if not math.isfinite(v) else f"{v:.2f} s"
-
-
-def slack_summary(report: CostReport) -> dict[str, str]:
-    """A short Slack-compatible message (``{"text": …}``) for the webhook."""
-    cur = report.currency
-    top = sorted(report.namespaces, key=lambda x: (-x.cost, x.namespace))[:5]
-    lines = [
-        f"*GPU cost {report.week.label}*: {_money(report.total_cost, cur)} "
-        f"({report.total_gpu_hours:,.0f} GPU-hours, idle {_money(report.idle_cost, cur)})",
-        *(
-            f"• {ns.namespace}: {_money(ns.cost, cur)}, {_num(ns.per_mtok, 2) or 'n/a'} {cur}/1M tokens, "
-            f"utilization {_pct(ns.utilization)}"
-            for ns in top
+    prev = report.previous.week.label if report.previous else "previous week"
+    idle, idle_note = _limited(report.idle_gpus, lambda g: g.idle_cost, cur)
+    low, low_note = _limited(report.low_utilization, lambda p: p.cost, cur)
+    models = [m for ns in report.namespaces for m in ns.models]
+    return {
+        "ns_changes": table(
+            "ns_changes",
+            f"Namespaces that moved most (vs {prev})",
+            NAMESPACE_CHANGE_COLUMNS,
+            report.namespace_changes(),
+            cur,
         ),
+        "model_changes": table(
+            "model_changes", f"Models that moved most (vs {prev})", MODEL_CHANGE_COLUMNS, report.model_changes(), cur
+        ),
+        "idle_gpus": table("idle_gpus", "Idle GPUs (held by nobody)", IDLE_GPU_COLUMNS, idle, cur, idle_note),
+        "low_utilization": table(
+            "low_utilization",
+            f"Pods whose GPUs stayed under {report.low_utilization_threshold * 100:g} % utilization",
+            LOW_UTILIZATION_COLUMNS,
+            low,
+            cur,
+            low_note,
+        ),
+        "namespaces": table("namespaces", "Namespaces", NAMESPACE_COLUMNS, _by_cost(report), cur),
+        "models": table("models", "Models", MODEL_COLUMNS, models, cur),
+    }
+
+
+def _idle_text(report: CostReport) -> str:
+    policy = "reported separately" if report.idle_policy is IdlePolicy.SEPARATE else "shared by GPU-cost weight"
+    return f"idle (GPU time nobody held) {display(Kind.MONEY, report.idle_cost)} {report.currency}, {policy}"
+
+
+def _savings_text(report: CostReport) -> str:
+    cur = report.currency
+    return (
+        f"idle GPUs cost {display(Kind.MONEY, report.idle_gpu_savings)} {cur}; "
+        f"{len(report.low_utilization)} pod(s) under {report.low_utilization_threshold * 100:g} % GPU utilization "
+        f"cost {display(Kind.MONEY, report.low_utilization_cost)} {cur}"
+    )
+
+
+# --- Markdown -------------------------------------------------------------------------------------
+
+_MD_ESCAPE = re.compile(r"([\\`*_\[\]|~#!])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def md_cell(text: str) -> str:
+    """Text safe in a Markdown table cell: HTML escaped, Markdown punctuation and ``|`` backslashed,
+    line breaks as ``<br>``, control characters replaced."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_ESCAPE.sub(r"\\\1", text)
+    text = _CONTROL.sub("\ufffd", text)
+    return re.sub(r"\r\n|\r|\n", "<br>", text)
+
+
+def _md_table(t: Table) -> list[str]:
+    lines = [f"## {md_cell(t.title)}", ""]
+    if not t.rows:
+        return [*lines, "None.", ""]
+    lines.append("| " + " | ".join(md_cell(h) for h in t.headers) + " |")
+    lines.append("|" + "|".join("---:" if num else "---" for num in t.numeric) + "|")
+    lines += ["| " + " | ".join(md_cell(cell) for cell in row) + " |" for row in t.rows]
+    if t.note:
+        lines += ["", md_cell(t.note)]
+    return [*lines, ""]
+
+
+def render_markdown(report: CostReport) -> str:
+    """The report in Markdown: coverage note, summary against the previous week, changes, savings, tables."""
+    cur = report.currency
+    note = coverage_note(report)
+    prev = report.previous.week.label if report.previous else "previous week"
+    lines = [f"# GPU cost report {report.week.label}", ""]
+    if note:
+        lines += [f"> **{md_cell(note)}**", ""]
+    lines += [
+        f"Week {report.week.start:%Y-%m-%d} to {report.week.end:%Y-%m-%d} (UTC, end exclusive); "
+        f"data for {report.observed_hours} of {report.period_hours} hours; {md_cell(_idle_text(report))}.",
+        "",
+        "## Summary",
+        "",
+        f"| figure | this week | {md_cell(prev)} | change |",
+        "|---|---:|---:|---:|",
+        *(f"| {md_cell(f.label)} | {f.current} | {f.previous} | {f.change} |" for f in summary_figures(report)),
+        "",
+        f"Savings: {md_cell(_savings_text(report))}.",
+        "",
     ]
-    return {"text": "\n".join(lines)}
+    for t in tables(report).values():
+        lines += _md_table(t)
+    lines.append(f"All amounts in {cur}.")
+    return "\n".join(lines) + "\n"
 
 
-# --- SVG charts ----------------------------------------------------------------------------------
+# --- HTML -----------------------------------------------------------------------------------------
+
+_ENV = Environment(
+    loader=PackageLoader("inferwatch.slo.cost", "templates"),
+    autoescape=select_autoescape(enabled_extensions=("html", "j2"), default_for_string=True, default=True),
+    undefined=StrictUndefined,
+    keep_trailing_newline=True,
+)
 
 
-def _color(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
+def _charts(report: CostReport) -> list[Markup]:
+    cur = report.currency
+    ranked = _by_cost(report)
+    top = ranked[:CHART_NAMESPACES]
+    names = {ns.namespace for ns in top}
+    bars = [(ns.namespace, ns.cost) for ns in top]
+    others = ranked[CHART_NAMESPACES:]
+    if others:
+        bars.append((f"other ({len(others)})", sum(ns.cost for ns in others)))
+    if report.idle_policy is IdlePolicy.SEPARATE:
+        bars.append((IDLE_ACCOUNT, report.idle_cost))
 
+    def points(values: Sequence[Any]) -> list[tuple[int, float]]:
+        return [(p.day, p.value) for p in values]
 
-def _bar_chart(title: str, items: Sequence[tuple[str, float]], unit: str) -> str:
-    """A horizontal bar chart."""
-    width, bar_h, left = 720, 22, 200
-    height = 40 + bar_h * len(items)
-    top = max((v for _, v in items if math.isfinite(v)), default=0.0) or 1.0
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="0" y="16" font-weight="bold">{escape(title)}</text>',
+    per_mtok = [
+        (f"{ns}/{model}", points(pts)) for (ns, model), pts in sorted(report.daily_per_mtok.items()) if ns in names
+    ][:CHART_NAMESPACES]
+    util = [(ns.namespace, points(report.daily_utilization.get(ns.namespace, []))) for ns in top]
+    ttft = [(ns.namespace, points(report.daily_p95_ttft.get(ns.namespace, []))) for ns in top]
+    # The SVG comes from matplotlib, which escapes every text it writes; it is markup, not user text.
+    return [
+        Markup(bar_chart("cost", f"Cost by namespace ({cur})", bars, cur)),
+        Markup(line_chart("permtok", f"{cur} per 1M tokens by namespace/model, per day", per_mtok, f"{cur}/1M tokens")),
+        Markup(line_chart("util", "GPU utilization (busy / held), per day", util, "ratio")),
+        Markup(line_chart("ttft", "P95 time to first token, per day", ttft, "seconds")),
     ]
-    for i, (label, v) in enumerate(items):
-        y = 30 + i * bar_h
-        w = 0.0 if not math.isfinite(v) else (width - left - 110) * v / top
-        parts.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
-        parts.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{_color(i)}"/>')
-        parts.append(f'<text x="{left + w + 4:.1f}" y="{y + 15}">{_num(v, 2)} {escape(unit)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def _line_chart(title: str, series: Sequence[tuple[str, Sequence[DailyPoint]]], unit: str) -> str:
-    """A line chart over the week's days, one line per series, with a legend."""
-    left, bottom, top_pad, legend_w = 60, 30, 30, 300
-    height = max(260, top_pad + 16 * len(series) + bottom)
-    width = 480 + legend_w
-    values = [p.value for _, pts in series for p in pts if math.isfinite(p.value)]
-    vmax = max(values, default=0.0) or 1.0
-    plot_w, plot_h = width - left - legend_w, height - bottom - top_pad
-
-    def xy(p: DailyPoint) -> str:
-        x = left + plot_w * p.day / 6
-        y = top_pad + plot_h * (1 - p.value / vmax)
-        return f"{x:.1f},{y:.1f}"
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
-        f"<title>{escape(title)}</title>",
-        f'<text x="0" y="16" font-weight="bold">{escape(title)} ({escape(unit)})</text>',
-        f'<line x1="{left}" y1="{top_pad + plot_h}" x2="{left + plot_w}" y2="{top_pad + plot_h}" stroke="#999"/>',
-        f'<text x="{left - 4}" y="{top_pad + 4}" text-anchor="end">{_num(vmax, 2)}</text>',
-        f'<text x="{left - 4}" y="{top_pad + plot_h}" text-anchor="end">0</text>',
-    ]
-    for d, name in enumerate(DAYS):
-        parts.append(f'<text x="{left + plot_w * d / 6:.1f}" y="{height - 8}" text-anchor="middle">{name}</text>')
-    for i, (label, pts) in enumerate(series):
-        finite = [p for p in pts if math.isfinite(p.value)]
-        if finite:
-            points = " ".join(xy(p) for p in finite)
-            parts.append(f'<polyline points="{points}" fill="none" stroke="{_color(i)}" stroke-width="2"/>')
-        ly = top_pad + 16 * i
-        parts.append(f'<rect x="{left + plot_w + 16}" y="{ly}" width="10" height="10" fill="{_color(i)}"/>')
-        parts.append(f'<text x="{left + plot_w + 30}" y="{ly + 10}">{escape(label)}</text>')
-    parts.append("</svg>")
-    return "\n".join(parts)
-
-
-def _top_namespaces(report: CostReport) -> list[str]:
-    return [ns.namespace for ns in sorted(report.namespaces, key=lambda x: (-x.cost, x.namespace))[:_TOP]]
 
 
 def render_html(report: CostReport) -> str:
-    """A self-contained HTML page (inline CSS and SVG; no scripts, no external resources)."""
+    """One self-contained HTML page (inline CSS and SVG; no scripts, no external resources)."""
+    return _ENV.get_template("report.html.j2").render(
+        report=report,
+        title=f"GPU cost report {report.week.label}",
+        note=coverage_note(report),
+        idle_text=_idle_text(report),
+        savings_text=_savings_text(report),
+        previous_label=report.previous.week.label if report.previous else "previous week",
+        figures=summary_figures(report),
+        tables=list(tables(report).values()),
+        charts=_charts(report),
+    )
+
+
+# --- Slack ----------------------------------------------------------------------------------------
+
+
+def slack_escape(text: str) -> str:
+    """Text safe in a Slack message: ``&``, ``<``, ``>`` as entities (no links, no @-mentions), one line."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return " ".join(_CONTROL.sub("\ufffd", text).split())
+
+
+def slack_summary(report: CostReport) -> dict[str, str]:
+    """The webhook's Slack-compatible message (``{"text": …}``): the same figures as the report's summary."""
     cur = report.currency
-    top = _top_namespaces(report)
-    others = sum(ns.cost for ns in report.namespaces if ns.namespace not in top)
-    bars = [(ns, next(x.cost for x in report.namespaces if x.namespace == ns)) for ns in top]
-    if others > 0:
-        bars.append((f"other ({len(report.namespaces) - len(top)})", others))
-    if report.idle_policy is IdlePolicy.SEPARATE:
-        bars.append((IDLE_ACCOUNT, report.idle_cost))
-    per_mtok = [(f"{ns}/{model}", pts) for (ns, model), pts in sorted(report.daily_per_mtok.items()) if ns in top]
-    util = [(ns, report.daily_utilization.get(ns, [])) for ns in top]
-    ttft = [(ns, report.daily_p95_ttft.get(ns, [])) for ns in top]
-    md_rows = "\n".join(
-        f"<tr><td>{escape(ns.namespace)}</td><td>{ns.cost:,.2f}</td><td>{ns.allocated_gpu_hours:,.1f}</td>"
-        f"<td>{_pct(ns.utilization)}</td><td>{_seconds(ns.p95_ttft_s)}</td><td>{_num(ns.per_mtok, 2) or 'n/a'}</td>"
-        f"<td>{_num(ns.usage_per_mtok, 2) or 'n/a'}</td><td>{ns.tokens:,.0f}</td></tr>"
-        for ns in sorted(report.namespaces, key=lambda x: (-x.cost, x.namespace))
-    )
-    model_rows = "\n".join(
-        f"<tr><td>{escape(m.namespace)}</td><td>{escape(m.model)}</td><td>{_num(m.per_mtok, 2) or 'n/a'}</td>"
-        f"<td>{_num(m.input_per_mtok, 2) or 'n/a'}</td><td>{_num(m.output_per_mtok, 2) or 'n/a'}</td>"
-        f"<td>{m.prompt_tokens:,.0f}</td><td>{m.generation_tokens:,.0f}</td></tr>"
-        for ns in report.namespaces
-        for m in ns.models
-    )
-    title = f"GPU cost report {report.week.label}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{escape(title)}</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; color: #222; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: right; }}
-td:first-child, th:first-child, td:nth-child(2) {{ text-align: left; }}
-svg {{ display: block; margin: 1em 0; font-size: 12px; }}
-.charts {{ display: flex; flex-wrap: wrap; gap: 1em; }}
-</style>
-</head>
-<body>
-<h1>{escape(title)}</h1>
-<p>{report.week.start:%Y-%m-%d} to {report.week.end:%Y-%m-%d} (UTC, end exclusive).
-Cluster GPU cost <b>{escape(_money(report.total_cost, cur))}</b> over {report.total_gpu_hours:,.1f} GPU-hours;
-held by namespaces {escape(_money(report.attributed_cost, cur))}; idle {escape(_money(report.idle_cost, cur))}
-({"reported separately" if report.idle_policy is IdlePolicy.SEPARATE else "shared by GPU-cost weight"}).</p>
-{_bar_chart(f"Cost by namespace ({cur})", bars, cur)}
-{_line_chart(f"{cur} per 1M tokens by namespace/model, per day", per_mtok, f"{cur}/1M tokens")}
-<div class="charts">
-{_line_chart("GPU utilization (busy / held), per day", util, "ratio")}
-{_line_chart("P95 time to first token, per day", ttft, "s")}
-</div>
-<h2>Namespaces</h2>
-<table>
-<tr><th>namespace</th><th>cost ({cur})</th><th>GPU-hours</th><th>utilization</th><th>P95 TTFT</th>
-<th>{cur}/1M tokens</th><th>usage-based {cur}/1M</th><th>tokens</th></tr>
-{md_rows}
-</table>
-<h2>Models</h2>
-<table>
-<tr><th>namespace</th><th>model</th><th>{cur}/1M tokens</th><th>input {cur}/1M</th><th>output {cur}/1M</th>
-<th>prompt tokens</th><th>generation tokens</th></tr>
-{model_rows}
-</table>
-</body>
-</html>
-"""
+    lines = [f"*GPU cost {report.week.label}*"]
+    note = coverage_note(report)
+    if note:
+        lines.append(f":warning: {slack_escape(note)}")
+    for f in summary_figures(report):
+        lines.append(f"• {slack_escape(f.label)}: *{f.current}* (previous {f.previous}, {f.change})")
+    changes = [*report.namespace_changes()[:3], *report.model_changes()[:3]]
+    if changes:
+        lines.append("Moved most:")
+        lines += [
+            f"• {slack_escape(ch.namespace + ('/' + ch.model if ch.model else ''))}: "
+            f"{display(Kind.SIGNED_MONEY, ch.delta)} {cur} ({display(CHANGE_RATIO.kind, CHANGE_RATIO.value(ch))})"
+            for ch in changes
+        ]
+    lines.append(f"Savings: {slack_escape(_savings_text(report))}")
+    lines += [
+        f"• idle {slack_escape(g.node or 'unknown')} {slack_escape(g.gpu_model)}: "
+        f"{display(Kind.HOURS, g.idle_gpu_hours)} h, {display(Kind.MONEY, g.idle_cost)} {cur}"
+        for g in report.idle_gpus[:3]
+    ]
+    lines += [
+        f"• {slack_escape(p.namespace)}/{slack_escape(p.pod)}: {display(Kind.RATIO, p.utilization)} busy, "
+        f"{display(Kind.MONEY, p.cost)} {cur}"
+        for p in report.low_utilization[:3]
+    ]
+    return {"text": "\n".join(lines)}

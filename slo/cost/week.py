@@ -33,6 +33,11 @@ class IsoWeek:
         """The next Monday 00:00 UTC (exclusive)."""
         return self.start + timedelta(days=7)
 
+    def previous(self) -> IsoWeek:
+        """The ISO week before this one."""
+        iso = (self.start - timedelta(days=7)).isocalendar()
+        return IsoWeek(iso.year, iso.week)
+
     @classmethod
     def parse(cls, text: str) -> IsoWeek:
         """Parse ``YYYY-Www``; raises UsageError naming the value when it is not a real ISO week."""

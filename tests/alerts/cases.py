@@ -9,6 +9,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from inferwatch.config import Thresholds
+from inferwatch.config.durations import duration_seconds
+
+# The thresholds the cases are written for: the defaults (tests/alerts/test_promtool.py builds
+# its rules from them). Evaluation times are the alert's configured `for:` plus the warm-up its
+# expression needs, so a changed default moves the cases with it.
+T = Thresholds()
+
 VLLM = 'namespace="ns1",pod="vllm-0",model_name="llama",job="vllm",instance="10.0.0.1:8000"'
 GPU = 'gpu_uuid="GPU-1",namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"'
 GPU_INFO = f'inferwatch_gpu_info{{{GPU},gpu_model="NVIDIA H100 80GB HBM3",gpu_index="0"}}'
@@ -23,12 +31,31 @@ def series(name_and_labels: str, values: str) -> dict[str, str]:
     return {"series": name_and_labels, "values": values}
 
 
+def at(for_: str, warmup_minutes: int) -> str:
+    """An evaluation time: ``warmup_minutes`` for the expression's windows to fill, plus the alert's ``for:``."""
+    return f"{duration_seconds(for_) // 60 + warmup_minutes}m"
+
+
 def ttft(engine: str, buckets: dict[str, int]) -> list[dict[str, str]]:
-    """TTFT histogram of one engine whose buckets grow by the given counts per minute."""
+    """TTFT histogram of one engine whose buckets grow by the given counts per minute (the +Inf one is the
+    request count: every request observes one TTFT)."""
     return [
         series(f'vllm:time_to_first_token_seconds_bucket{{{VLLM},engine="{engine}",le="{le}"}}', f"0+{n}x40")
         for le, n in buckets.items()
-    ]
+    ] + ttft_count(engine, buckets["+Inf"])
+
+
+def ttft_count(engine: str, per_minute: int) -> list[dict[str, str]]:
+    """The TTFT count of one engine: ``per_minute`` requests a minute."""
+    return [series(f'vllm:time_to_first_token_seconds_count{{{VLLM},engine="{engine}"}}', f"0+{per_minute}x40")]
+
+
+def itl(buckets: dict[str, int], requests_per_minute: int) -> list[dict[str, str]]:
+    """Inter-token-latency histogram (one engine) growing by the given counts per minute, at a request rate."""
+    return [
+        series(f'vllm:inter_token_latency_seconds_bucket{{{VLLM},engine="0",le="{le}"}}', f"0+{n}x40")
+        for le, n in buckets.items()
+    ] + ttft_count("0", requests_per_minute)
 
 
 @dataclass(frozen=True)
@@ -64,17 +91,22 @@ FIRING: list[AlertCase] = [
         "VLLMTimeToFirstTokenHigh",
         # Two data-parallel engines, every request in the (2.5, 5] bucket: P95 = 4.875 s.
         ttft("0", {"1": 0, "2.5": 0, "5": 10, "+Inf": 10}) + ttft("1", {"1": 0, "2.5": 0, "5": 10, "+Inf": 10}),
-        "20m",
+        at(T.ttft_for, 10),
+        {"severity": "page", "namespace": "ns1", "model_name": "llama"},
+        "4.875s",
+    ),
+    # Low traffic, but above the minimum (15 requests a minute = 0.25/s >= 0.2/s): still judged.
+    AlertCase(
+        "VLLMTimeToFirstTokenHigh",
+        ttft("0", {"1": 0, "2.5": 0, "5": 15, "+Inf": 15}),
+        at(T.ttft_for, 10),
         {"severity": "page", "namespace": "ns1", "model_name": "llama"},
         "4.875s",
     ),
     AlertCase(
         "VLLMInterTokenLatencyHigh",
-        [
-            series(f'vllm:inter_token_latency_seconds_bucket{{{VLLM},engine="0",le="{le}"}}', f"0+{n}x40")
-            for le, n in {"0.1": 0, "0.5": 60, "+Inf": 60}.items()
-        ],
-        "25m",
+        itl({"0.1": 0, "0.5": 60, "+Inf": 60}, requests_per_minute=15),
+        at(T.itl_for, 10),
         {"severity": "ticket", "namespace": "ns1", "model_name": "llama"},
         "480ms",
     ),
@@ -84,7 +116,7 @@ FIRING: list[AlertCase] = [
             series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="0"}}', "0.97x10"),
             series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="1"}}', "0.5x10"),
         ],
-        "5m",
+        at(T.kv_cache_for, 3),
         {"severity": "ticket", **POD},
         "97%",
     ),
@@ -95,7 +127,7 @@ FIRING: list[AlertCase] = [
             series(f'inferwatch_gpu_allocation_ratio{{{GPU},container="vllm"}}', "1x30"),
             series(f"inferwatch_gpu_busy_seconds_total{{{GPU}}}", "0+1.2x30"),  # 2 % busy
         ],
-        "20m",
+        at(T.requests_waiting_gpu_idle_for, 10),
         {"severity": "page", **POD},
         "3",
     ),
@@ -103,14 +135,14 @@ FIRING: list[AlertCase] = [
         "VLLMQueueGrowing",
         # Flat from 20m, so the value shown does not depend on which rule group ran first.
         [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "0+2x20 40x20")],
-        "30m",
+        at(T.queue_growing_for, 15),
         {"severity": "ticket", **POD},
         "40",
     ),
     AlertCase(
         "VLLMPreemptionsHigh",
         [series(f'vllm:num_preemptions_total{{{VLLM},engine="0"}}', "0+60x30")],
-        "20m",
+        at(T.preemptions_for, 10),
         {"severity": "ticket", **POD},
         "1",
     ),
@@ -120,7 +152,7 @@ FIRING: list[AlertCase] = [
             series(f'vllm:prefix_cache_queries_total{{{VLLM},engine="0"}}', "0+60000x80"),
             series(f'vllm:prefix_cache_hits_total{{{VLLM},engine="0"}}', "0+3000x80"),
         ],
-        "70m",
+        at(T.prefix_cache_for, 10),
         {"severity": "ticket", **POD},
         "5%",
     ),
@@ -131,14 +163,14 @@ FIRING: list[AlertCase] = [
             series(f"inferwatch_gpu_memory_used_bytes{{{GPU}}}", "78000000000x20"),
             series(f"inferwatch_gpu_memory_total_bytes{{{GPU}}}", "80000000000x20"),
         ],
-        "10m",
+        at(T.gpu_memory_for, 5),
         {"severity": "ticket", **H100},
         "97.5%",
     ),
     AlertCase(
         "GPULost",
         [series(f"inferwatch_gpu_up{{{GPU}}}", "1 1 0x10")],
-        "8m",
+        at(T.gpu_lost_for, 7),
         {"severity": "page", "gpu_uuid": "GPU-1"},
         "0",
     ),
@@ -149,7 +181,7 @@ FIRING: list[AlertCase] = [
             # The exporter creates an Xid's series at its first event.
             series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="79"}}', "_x6 1x10"),
         ],
-        "10m",
+        at(T.xid_for, 10),
         {"severity": "page", "xid": "79", **H100},
         "1",
     ),
@@ -160,7 +192,7 @@ FIRING: list[AlertCase] = [
             series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrectable"}}', "0x6 2x10"),
             series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="correctable"}}', "0+5x16"),
         ],
-        "10m",
+        at(T.ecc_for, 10),
         {"severity": "page", **H100},
         "2",
     ),
@@ -171,7 +203,7 @@ FIRING: list[AlertCase] = [
             series(f'inferwatch_gpu_throttle_active{{{GPU},reason="hw_thermal_slowdown"}}', "1x30"),
             series(f'inferwatch_gpu_throttle_active{{{GPU},reason="sw_power_cap"}}', "0x30"),
         ],
-        "20m",
+        at(T.throttle_for, 5),
         {"severity": "ticket", "cause": "thermal", **H100},
     ),
     AlertCase(
@@ -180,7 +212,7 @@ FIRING: list[AlertCase] = [
             series('up{namespace="ns1",pod="vllm-0",job="vllm",instance="10.0.0.1:8000"}', "1 1 1 0x20"),
             series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0 0 0 stale"),
         ],
-        "12m",
+        at(T.vllm_target_down_for, 7),
         {"severity": "page", **TARGET},
         "0",
     ),
@@ -192,7 +224,7 @@ FIRING: list[AlertCase] = [
             series(f"inferwatch_vllm_up{{{SIDECAR}}}", "1 1 1 0x20"),
             series(f'vllm:num_requests_running{{{SIDECAR},model_name="llama",engine="0"}}', "0 0 0 stale"),
         ],
-        "12m",
+        at(T.vllm_target_down_for, 7),
         {"severity": "page", **TARGET, "job": "sidecar", "instance": "10.0.0.1:9400"},
         "0",
     ),
@@ -205,7 +237,7 @@ FIRING: list[AlertCase] = [
             ),
             series(GPU_INFO, "1 1 stale"),
         ],
-        "20m",
+        at(T.gpu_exporter_down_for, 10),
         {
             "severity": "ticket",
             "exporter": "inferwatch",
@@ -219,14 +251,14 @@ FIRING: list[AlertCase] = [
     AlertCase(
         "VLLMMetricsAbsent",
         [series('up{job="node"}', "1x30")],
-        "20m",
+        at(T.metrics_absent_for, 5),
         {"severity": "ticket"},
         "1",
     ),
     AlertCase(
         "GPUMetricsAbsent",
         [series('up{job="node"}', "1x30")],
-        "20m",
+        at(T.metrics_absent_for, 5),
         {"severity": "ticket"},
         "1",
     ),
@@ -234,14 +266,15 @@ FIRING: list[AlertCase] = [
 
 QUIET: list[AlertCase] = [
     # Every request under 1 s.
-    AlertCase("VLLMTimeToFirstTokenHigh", ttft("0", {"1": 10, "2.5": 10, "5": 10, "+Inf": 10}), "20m"),
+    AlertCase("VLLMTimeToFirstTokenHigh", ttft("0", {"1": 10, "2.5": 10, "5": 10, "+Inf": 10}), at(T.ttft_for, 10)),
+    # Every request slow, but only 6 a minute (0.1/s, under the 0.2/s minimum): a few slow requests
+    # at near-zero traffic are no trend.
+    AlertCase("VLLMTimeToFirstTokenHigh", ttft("0", {"1": 0, "2.5": 0, "5": 6, "+Inf": 6}), at(T.ttft_for, 10)),
     AlertCase(
-        "VLLMInterTokenLatencyHigh",
-        [
-            series(f'vllm:inter_token_latency_seconds_bucket{{{VLLM},engine="0",le="{le}"}}', f"0+{n}x40")
-            for le, n in {"0.1": 60, "0.5": 60, "+Inf": 60}.items()
-        ],
-        "25m",
+        "VLLMInterTokenLatencyHigh", itl({"0.1": 60, "0.5": 60, "+Inf": 60}, requests_per_minute=15), at(T.itl_for, 10)
+    ),
+    AlertCase(
+        "VLLMInterTokenLatencyHigh", itl({"0.1": 0, "0.5": 60, "+Inf": 60}, requests_per_minute=6), at(T.itl_for, 10)
     ),
     # 60 % on each of two engines: summing (wrong) would read 120 %; max reads 60 %.
     AlertCase(
@@ -250,7 +283,7 @@ QUIET: list[AlertCase] = [
             series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="0"}}', "0.6x10"),
             series(f'vllm:kv_cache_usage_perc{{{VLLM},engine="1"}}', "0.6x10"),
         ],
-        "5m",
+        at(T.kv_cache_for, 3),
     ),
     # Requests wait, but the GPU is 90 % busy: a capacity problem, not a stuck engine.
     AlertCase(
@@ -260,18 +293,26 @@ QUIET: list[AlertCase] = [
             series(f'inferwatch_gpu_allocation_ratio{{{GPU},container="vllm"}}', "1x30"),
             series(f"inferwatch_gpu_busy_seconds_total{{{GPU}}}", "0+54x30"),
         ],
-        "20m",
+        at(T.requests_waiting_gpu_idle_for, 10),
     ),
     # A long but steady queue.
-    AlertCase("VLLMQueueGrowing", [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "50x40")], "30m"),
-    AlertCase("VLLMPreemptionsHigh", [series(f'vllm:num_preemptions_total{{{VLLM},engine="0"}}', "0+6x30")], "20m"),
+    AlertCase(
+        "VLLMQueueGrowing",
+        [series(f'vllm:num_requests_waiting{{{VLLM},engine="0"}}', "50x40")],
+        at(T.queue_growing_for, 15),
+    ),
+    AlertCase(
+        "VLLMPreemptionsHigh",
+        [series(f'vllm:num_preemptions_total{{{VLLM},engine="0"}}', "0+6x30")],
+        at(T.preemptions_for, 10),
+    ),
     AlertCase(
         "VLLMPrefixCacheHitRateLow",
         [
             series(f'vllm:prefix_cache_queries_total{{{VLLM},engine="0"}}', "0+60000x80"),
             series(f'vllm:prefix_cache_hits_total{{{VLLM},engine="0"}}', "0+30000x80"),
         ],
-        "70m",
+        at(T.prefix_cache_for, 10),
     ),
     AlertCase(
         "GPUMemoryNearlyFull",
@@ -280,14 +321,14 @@ QUIET: list[AlertCase] = [
             series(f"inferwatch_gpu_memory_used_bytes{{{GPU}}}", "40000000000x20"),
             series(f"inferwatch_gpu_memory_total_bytes{{{GPU}}}", "80000000000x20"),
         ],
-        "10m",
+        at(T.gpu_memory_for, 5),
     ),
-    AlertCase("GPULost", [series(f"inferwatch_gpu_up{{{GPU}}}", "1x10")], "8m"),
+    AlertCase("GPULost", [series(f"inferwatch_gpu_up{{{GPU}}}", "1x10")], at(T.gpu_lost_for, 7)),
     # Xid 13 (graphics engine exception) is an application fault: excluded by default.
     AlertCase(
         "GPUCriticalXid",
         [series(GPU_INFO, "1x15"), series(f'inferwatch_gpu_xid_errors_total{{{GPU},xid="13"}}', "_x6 1x10")],
-        "10m",
+        at(T.xid_for, 10),
     ),
     # Corrected (single-bit) errors are routine.
     AlertCase(
@@ -297,7 +338,7 @@ QUIET: list[AlertCase] = [
             series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="uncorrectable"}}', "0x16"),
             series(f'inferwatch_gpu_ecc_errors_total{{{GPU},type="correctable"}}', "0+5x16"),
         ],
-        "10m",
+        at(T.ecc_for, 10),
     ),
     # Throttled for 10 minutes, then fine: not sustained.
     AlertCase(
@@ -306,7 +347,7 @@ QUIET: list[AlertCase] = [
             series(GPU_INFO, "1x30"),
             series(f'inferwatch_gpu_throttle_active{{{GPU},reason="hw_thermal_slowdown"}}', "1x10 0x20"),
         ],
-        "20m",
+        at(T.throttle_for, 5),
     ),
     AlertCase(
         "VLLMTargetDown",
@@ -314,7 +355,7 @@ QUIET: list[AlertCase] = [
             series('up{namespace="ns1",pod="vllm-0",job="vllm",instance="10.0.0.1:8000"}', "1x20"),
             series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0x20"),
         ],
-        "12m",
+        at(T.vllm_target_down_for, 7),
     ),
     AlertCase(
         "GPUExporterDown",
@@ -322,8 +363,12 @@ QUIET: list[AlertCase] = [
             series('up{namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"}', "1x30"),
             series(GPU_INFO, "1x30"),
         ],
-        "20m",
+        at(T.gpu_exporter_down_for, 10),
     ),
-    AlertCase("VLLMMetricsAbsent", [series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0x30")], "20m"),
-    AlertCase("GPUMetricsAbsent", [series(GPU_INFO, "1x30")], "20m"),
+    AlertCase(
+        "VLLMMetricsAbsent",
+        [series(f'vllm:num_requests_running{{{VLLM},engine="0"}}', "0x30")],
+        at(T.metrics_absent_for, 5),
+    ),
+    AlertCase("GPUMetricsAbsent", [series(GPU_INFO, "1x30")], at(T.metrics_absent_for, 5)),
 ]

@@ -107,5 +107,11 @@ def test_sim_to_prometheus_to_alertmanager(
     assert len(normalized) == 1 and raw[0].value > 0
     assert normalized[0].value == raw[0].value
 
-    _wait_for("the TTFT page at the webhook", lambda: bool(webhook.alertnames("/page")), timeout=90)
+    # Traffic keeps flowing: below thresholds.latency_min_requests_per_second the alert stays quiet.
+    def paged() -> bool:
+        body = {"model": MODEL, "prompt": "hello", "max_tokens": 4}
+        httpx.post(f"{sim.url}/v1/completions", json=body, timeout=30).raise_for_status()
+        return bool(webhook.alertnames("/page"))
+
+    _wait_for("the TTFT page at the webhook", paged, timeout=90)
     assert ("VLLMTimeToFirstTokenHigh", "demo") in webhook.alertnames("/page"), am.log()[-2000:]

@@ -11,12 +11,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.catalog import ALERT_GROUP_PREFIX, alert_definitions
-from inferwatch.alerts.generate import artifacts
+from inferwatch.alerts.generate import artifacts, rule_files
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.cli import cli
 from inferwatch.config import InferwatchConfig, Thresholds, load_config
+from inferwatch.conventions import slo as slo_conventions
+from inferwatch.rules import AlertingRule
 from inferwatch.tools import Toolbox
 
 RAW_METRIC = re.compile(r"(?<![\w:])(vllm:|DCGM_|inferwatch_)\w")
@@ -74,7 +76,7 @@ def test_every_alert_has_severity_annotations_and_a_runbook(repo_root: Path) -> 
         assert a["labels"]["severity"] in ("page", "ticket")
         ann = a["annotations"]
         assert ann["summary"] and ann["description"]
-        assert ann["runbook_url"] == f"{config.thresholds.runbook_base_url}/{a['alert']}.md"
+        assert ann["runbook_url"] == f"{config.runbook_base_url}/{a['alert']}.md"
         runbook = repo_root / "docs" / "runbooks" / f"{a['alert']}.md"
         text = runbook.read_text()
         assert f"# {a['alert']}" in text and "## What to check" in text and "## What to do" in text
@@ -88,7 +90,7 @@ def test_a_threshold_flows_into_the_alert_and_its_runbook() -> None:
     )
     files = {a.path: a.content for a in artifacts(config)}
     rules = files["alerts/generated/alerts.yaml"]
-    assert "> 3.5\n" in rules and "threshold 3.5s for 10m" in rules
+    assert "> 3.5)\n" in rules and "threshold 3.5s for 10m" in rules
     assert "vllm_kv_cache_usage:max > 0.9\n" in rules
     assert 'xid!~"13|48"' in rules
     assert "above 3.5 s for 10m" in files["docs/runbooks/VLLMTimeToFirstTokenHigh.md"]
@@ -144,4 +146,21 @@ def test_rules_cli_builds_and_lists(tmp_path: Path, repo_root: Path) -> None:
 
 def test_no_runbook_outlives_its_alert(repo_root: Path) -> None:
     pages = {p.stem for p in (repo_root / "docs" / "runbooks").glob("*.md")} - {"README"}
-    assert pages == {d.name for d in alert_definitions(Thresholds())}
+    slo_alerts = {slo_conventions.ALERT_PAGE, slo_conventions.ALERT_TICKET, slo_conventions.ALERT_ABSENT}
+    assert pages == {d.name for d in alert_definitions(Thresholds())} | slo_alerts
+
+
+def test_every_for_duration_is_config() -> None:
+    """Each alert's `for:` is a `*_for` threshold: changing them all changes every alert, rule and runbook."""
+    fields = [name for name in Thresholds.model_fields if name.endswith("_for")]
+    config = InferwatchConfig(thresholds=Thresholds(**dict.fromkeys(fields, "37m")))
+    files = {a.path: a.content for a in artifacts(config)}
+    alerts = [r for g in yaml.safe_load(files["alerts/generated/alerts.yaml"])["groups"] for r in g["rules"]]
+    assert alerts and all(a["for"] == "37m" for a in alerts)
+    for d in alert_definitions(config.thresholds):
+        assert "Held for `37m` before firing." in files[f"docs/runbooks/{d.name}.md"], d.name
+        assert "37m" in d.threshold, d.name
+    # 0s: no `for:` at all, the alert fires at the first matching evaluation
+    instant = InferwatchConfig(thresholds=Thresholds(xid_for="0s", ttft_for="0s"))
+    rules = {r.alert: r for g in rule_files(instant)["alerts"].groups for r in g.rules if isinstance(r, AlertingRule)}
+    assert rules["GPUCriticalXid"].for_ is None and rules["VLLMTimeToFirstTokenHigh"].for_ is None

@@ -11,22 +11,25 @@ import yaml
 from inferwatch.alerts.catalog import alert_definitions
 from inferwatch.alerts.generate import rule_files
 
-from inferwatch.config import InferwatchConfig
+from inferwatch.config import InferwatchConfig, Thresholds
 from inferwatch.rules import to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.alerts.cases import FIRING, QUIET, AlertCase, render, series
+from tests.alerts.cases import FIRING, QUIET, AlertCase, at, render, series
 
 PROMTOOLS = ["promtool", "promtool2"]
 CONFIG = InferwatchConfig()
 
 
+def _write_rules(d: Path, config: InferwatchConfig) -> Path:
+    for name, rf in rule_files(config).items():
+        (d / f"{name}.yaml").write_text(to_prometheus_yaml(rf))
+    return d
+
+
 @pytest.fixture(scope="module")
 def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The rule files generated from the default configuration."""
-    d = tmp_path_factory.mktemp("rules")
-    for name, rf in rule_files(CONFIG).items():
-        (d / f"{name}.yaml").write_text(to_prometheus_yaml(rf))
-    return d
+    return _write_rules(tmp_path_factory.mktemp("rules"), CONFIG)
 
 
 def _run_tests(tools: Toolbox, promtool: str, rules_dir: Path, tests: list[dict[str, Any]], name: str) -> None:
@@ -38,11 +41,11 @@ def _run_tests(tools: Toolbox, promtool: str, rules_dir: Path, tests: list[dict[
     assert "SUCCESS" in proc.stdout + proc.stderr
 
 
-def _alert_test(case: AlertCase) -> dict[str, Any]:
-    definition = {d.name: d for d in alert_definitions(CONFIG.thresholds)}[case.alert]
+def _alert_test(case: AlertCase, config: InferwatchConfig = CONFIG) -> dict[str, Any]:
+    definition = {d.name: d for d in alert_definitions(config.thresholds)}[case.alert]
     expected = []
     if case.fires:
-        rule = definition.to_rule(CONFIG.thresholds)
+        rule = definition.to_rule(config.runbook_base_url)
         annotations = {k: render(v, case.labels, case.value_text) for k, v in rule.annotations.items()}
         expected = [{"exp_labels": case.labels, "exp_annotations": annotations}]
     return {
@@ -66,6 +69,21 @@ def test_every_alert_fires_and_stays_quiet(tools: Toolbox, rules_dir: Path, prom
     for i, t in enumerate(tests):
         t["name"] = f"{i}: {t['name']}"
     _run_tests(tools, promtool, rules_dir, tests, "alerts")
+
+
+@pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_a_configured_for_duration_holds_the_alert(tools: Toolbox, tmp_path: Path, promtool: str) -> None:
+    """`thresholds.ttft_for` is the alert's `for:`: with 30m, the history that pages after 10m + 10m stays
+    quiet then and pages after 30m + 10m, its description saying 30m."""
+    config = InferwatchConfig(thresholds=Thresholds(ttft_for="30m"))
+    firing = next(c for c in FIRING if c.alert == "VLLMTimeToFirstTokenHigh")
+    quiet_early = AlertCase(firing.alert, firing.inputs, firing.eval_time)
+    late = AlertCase(firing.alert, firing.inputs, at("30m", 10), firing.labels, firing.value_text)
+    tests = [_alert_test(quiet_early, config), _alert_test(late, config)]
+    assert "for 30m" in str(tests[1]["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"]["description"])
+    for i, t in enumerate(tests):
+        t["name"] = f"{i}: {t['name']}"
+    _run_tests(tools, promtool, _write_rules(tmp_path, config), tests, "for")
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)

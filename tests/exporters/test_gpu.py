@@ -10,7 +10,14 @@ from collections.abc import Iterator
 
 import pynvml
 import pytest
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.gpu import (
+    FastReading,
+    GpuCollector,
+    GpuSampleAgeCollector,
+    GpuSampler,
+    SlowReading,
+    open_backend,
+)
 from inferwatch.exporters.nvml import NvmlUnavailableError
 from inferwatch.exporters.simulated import SimulatedNvml
 from prometheus_client import CollectorRegistry
@@ -155,6 +162,53 @@ def test_an_unsupported_read_is_left_out_and_tried_once(clock: FakeClock) -> Non
     assert _v(registry, "inferwatch_gpu_power_watts", gpu_uuid=u) is None
     assert _v(registry, "inferwatch_gpu_power_limit_watts", gpu_uuid=u) == 700.0
     assert _v(registry, "inferwatch_gpu_nvml_errors_total", gpu_uuid=u, error="not_supported") == 1
+
+
+def test_a_gpu_is_up_again_at_the_next_good_read_after_one_not_supported_memory_read(clock: FakeClock) -> None:
+    """Issue 17: one "not supported" memory read used to keep the GPU at up 0 until a restart."""
+    sim, sampler, registry = _setup(clock)
+    u = sim.gpus[0].uuid
+    sampler.tick()
+    sim.make_unsupported(0, "nvmlDeviceGetMemoryInfo")
+    clock.advance(1.0)
+    sampler.tick()
+    assert _v(registry, "inferwatch_gpu_up", gpu_uuid=u) == 0
+    assert _v(registry, "inferwatch_gpu_memory_used_bytes", gpu_uuid=u) is None
+    sim.gpus[0].unsupported.discard("nvmlDeviceGetMemoryInfo")
+    clock.advance(1.0)
+    sampler.tick()
+    assert _v(registry, "inferwatch_gpu_up", gpu_uuid=u) == 1
+    assert _v(registry, "inferwatch_gpu_memory_used_bytes", gpu_uuid=u) == 1024**3
+    assert _v(registry, "inferwatch_gpu_nvml_errors_total", gpu_uuid=u, error="not_supported") == 1
+
+
+def test_sample_age_shows_values_going_stale_while_nvml_stalls(clock: FakeClock) -> None:
+    """Issue 17: with NVML calls hanging, /metrics stayed fast but its values silently old."""
+    sim, sampler, _ = _setup(clock)
+    ages = CollectorRegistry()
+    ages.register(GpuSampleAgeCollector(sampler))
+    u0, u1 = sim.gpus[0].uuid, sim.gpus[1].uuid
+    assert list(ages.collect()) == []  # nothing before the first snapshot
+    sampler.tick()
+    assert _v(ages, "inferwatch_gpu_sample_age_seconds", gpu_uuid=u0) == 0.0
+    clock.advance(5.0)  # a tick stuck in NVML: no new snapshot, yet each scrape sees the age grow
+    assert _v(ages, "inferwatch_gpu_sample_age_seconds", gpu_uuid=u0) == 5.0
+    sim.lose_gpu(1)
+    sampler.tick()
+    clock.advance(2.0)
+    assert _v(ages, "inferwatch_gpu_sample_age_seconds", gpu_uuid=u0) == 2.0
+    assert _v(ages, "inferwatch_gpu_sample_age_seconds", gpu_uuid=u1) == 7.0  # down: its last values age on
+
+
+def test_the_sampler_keeps_typed_readings(clock: FakeClock) -> None:
+    sim, sampler, _ = _setup(clock)
+    sim.set_load(0, 0.5)
+    sampler.tick()
+    state = sampler._gpus[0]  # the per-GPU state is typed, frozen readings, not dicts
+    assert isinstance(state.fast, FastReading) and isinstance(state.slow, SlowReading)
+    assert state.fast.utilization_ratio == 0.5 and state.slow.energy_joules_total == 0.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.fast.power_watts = 1.0  # type: ignore[misc]
 
 
 def test_energy_falls_back_when_the_field_is_unsupported(clock: FakeClock) -> None:

@@ -26,8 +26,15 @@ except pynvml.NVMLError as _err:  # no driver / no GPU: this module cannot prove
     pytest.skip(f"needs a real NVIDIA GPU with NVML ({_err}); CI has none", allow_module_level=True)
 pytest.importorskip("torch", reason="the GPU load is a PyTorch matmul; PyTorch is not installed")
 
-from inferwatch.exporters.gpu import GpuCollector, GpuSampler, GpuSnapshot, open_backend  # noqa: E402
+from inferwatch.exporters.gpu import (  # noqa: E402
+    GpuCollector,
+    GpuSampleAgeCollector,
+    GpuSampler,
+    GpuSnapshot,
+    open_backend,
+)
 
+from inferwatch import contract  # noqa: E402
 from tests.support.exporter import CONTRACT_GPU_SERIES, exporter_process, scrape  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -156,25 +163,19 @@ def test_every_gpu_series_is_read_from_real_nvml(sampler: GpuSampler) -> None:
     registry = CollectorRegistry()
     registry.register(GpuCollector(sampler))
     families = {m.name: m for m in registry.collect()}
-    for name in (
-        "inferwatch_gpu_info",
-        "inferwatch_gpu_up",
-        "inferwatch_gpu_utilization_ratio",
-        "inferwatch_gpu_busy_seconds",
-        "inferwatch_gpu_memory_used_bytes",
-        "inferwatch_gpu_memory_total_bytes",
-        "inferwatch_gpu_power_watts",
-        "inferwatch_gpu_power_limit_watts",
-        "inferwatch_gpu_energy_joules",
-        "inferwatch_gpu_temperature_celsius",
-        "inferwatch_gpu_clock_hertz",
-        "inferwatch_gpu_throttle_active",
-    ):
-        assert families[name].samples, f"{name} has no sample on real NVML"
+    for name in CONTRACT_GPU_SERIES:
+        if name == contract.GPU_SAMPLE_AGE.name:
+            continue  # served by its own per-scrape collector, checked below
+        family_name = contract.BY_NAME[name].family_name
+        assert families[family_name].samples, f"{name} has no sample on real NVML"
     clocks = {s.labels["clock"]: s.value for s in families["inferwatch_gpu_clock_hertz"].samples}
     assert set(clocks) == {"graphics", "sm", "memory", "video"} and clocks["memory"] > 1e9
     limit = registry.get_sample_value("inferwatch_gpu_power_limit_watts", {"gpu_uuid": gpu.uuid})
     assert limit is not None and 100 <= limit <= 1000
+    ages = CollectorRegistry()
+    ages.register(GpuSampleAgeCollector(sampler))
+    age = ages.get_sample_value(contract.GPU_SAMPLE_AGE.name, {"gpu_uuid": gpu.uuid})
+    assert age is not None and 0 <= age < 5, age  # sampled every 0.5 s
     print(
         f"\nNVML errors on this GPU: {gpu.nvml_errors_total}; "
         f"PCIe tx {gpu.pcie_tx_bytes_total}; ECC {gpu.ecc_errors_total}"

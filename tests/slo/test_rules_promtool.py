@@ -17,6 +17,7 @@ from inferwatch.slo.rules import alert_rules, slo_rule_file
 
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
+from inferwatch.promql import escape_label_value
 from inferwatch.rules import AlertingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 
@@ -39,6 +40,12 @@ def _slo(**over: Any) -> SLO:
 
 TTFT = _slo()
 AVAIL = _slo(name="avail", objective=99.0, sli={"kind": "availability"})
+# Reasons full of regex and PromQL metacharacters: each must match exactly itself, once.
+ODD_REASONS = ["err.*", "a|b", 'q"}\\', "error.oom"]
+REASONS = _slo(name="reasons", objective=99.0, sli={"kind": "availability", "error_finished_reasons": ODD_REASONS})
+# Every character a YAML reader or str.splitlines() takes for a line break, in one matcher value.
+HOSTILE_NS = "a\rb\vc\fd\x1ce\x1df\x1eg\x85h\u2028i\u2029j\tk\x00l"
+HOSTILE = _slo(name="hostile", matchers={"namespace": HOSTILE_NS})
 
 
 def _hist(ns: str, le: str, total: str, good: str, pod: str = "p1") -> list[dict[str, str]]:
@@ -67,9 +74,25 @@ def _alert(slo: SLO, alert: str, severity: str, ns: str, value: str) -> dict[str
     }
 
 
+def _hourly_weighted(good: list[float], total: list[float], at: int, prom2: bool) -> float:
+    """Good / total as the long windows read it at minute ``at`` from hourly sums.
+
+    promtool evaluates every group each minute (it ignores a group's interval), so the hourly
+    sums overlap: each minute's events are counted once per sum that covers them, in good and
+    total alike. The SLO group runs before the hourly group, so the sum of minute ``at`` is not
+    read yet.
+    """
+    first = 0 if prom2 else 1  # Prometheus 2 ranges include the sample at t - w
+    sums = [(s - 60 + first, s) for s in range(at)]
+    g = sum(good[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
+    t = sum(total[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
+    return g / t
+
+
 def _tests(prom2: bool) -> list[dict[str, Any]]:
     # Prometheus 2 range selectors include the sample at t - w, Prometheus 3's do not.
     fast_value = f"{13 / (61 if prom2 else 60) / 0.005:.4g}"
+    long_burn = (1 - _hourly_weighted([100.0] * 60 + [0.0] * 61, [100.0] * 60 + [1.0] * 61, 120, prom2)) / 0.005
     return [
         {
             "name": "outage after a healthy stretch pages within minutes; the healthy namespace stays quiet",
@@ -134,12 +157,23 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "input_series": [*_hist("a", "1.0", "100x59 1x60", "100x59 0x60")],
             "promql_expr_test": [
                 {
+                    # 6h reads the per-minute samples: exactly good / total
+                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="6h"}}',
+                    "eval_time": "120m",
+                    "exp_samples": [
+                        {
+                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="6h"}}',
+                            "value": (1 - 6000 / 6061) / 0.005,
+                        }
+                    ],
+                },
+                {
                     "expr": f'{c.BURN_RATE}{{slo="ttft",window="30d"}}',
                     "eval_time": "120m",
                     "exp_samples": [
                         {
                             "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="30d"}}',
-                            "value": (1 - 6000 / 6061) / 0.005,
+                            "value": long_burn,
                         }
                     ],
                 },
@@ -149,7 +183,28 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
                     "exp_samples": [
                         {
                             "labels": f'{c.ERROR_BUDGET_REMAINING}{{namespace="a",slo="ttft"}}',
-                            "value": 1 - (1 - 6000 / 6061) / 0.005,
+                            "value": 1 - long_burn,
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "name": "one namespace stops reporting while another still does: the absent alert names it",
+            "interval": "1m",
+            "input_series": [
+                *_hist("a", "1.0", "10x120", "10x120"),
+                *_hist("b", "1", "5x59 _x61", "5x59 _x61"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "60m", "alertname": c.ALERT_ABSENT, "exp_alerts": []},
+                {
+                    "eval_time": "90m",
+                    "alertname": c.ALERT_ABSENT,
+                    "exp_alerts": [
+                        {
+                            "exp_labels": {"slo": "ttft", "severity": "ticket", "namespace": "b"},
+                            "exp_annotations": _annotations(TTFT, c.ALERT_ABSENT, "", "b"),
                         }
                     ],
                 },
@@ -173,6 +228,7 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             ],
         },
         {
+            "slo": AVAIL.name,
             "name": "availability: engine errors and HTTP 5xx burn the budget, aborts do not",
             "interval": "1m",
             "input_series": [
@@ -208,6 +264,52 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
                 },
             ],
         },
+        {
+            "slo": REASONS.name,
+            "name": 'error reasons are matched literally: err.*, a|b, q"}\\ and error.oom count, look-alikes do not',
+            "interval": "1m",
+            "input_series": [
+                *(
+                    {
+                        "series": f'{FINISHED}{{namespace="a",pod="p1",finished_reason="{escape_label_value(r)}"}}',
+                        "values": "1x120",
+                    }
+                    for r in [*ODD_REASONS, "errx", "a", "q", "errorXoom", "stop"]
+                ),
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": f'{c.BURN_RATE}{{slo="reasons",window="1h"}}',
+                    "eval_time": "100m",
+                    # 4 of 9 finished requests are errors: 44.4 % bad / 1 % budget
+                    "exp_samples": [
+                        {"labels": f'{c.BURN_RATE}{{namespace="a",slo="reasons",window="1h"}}', "value": (4 / 9) / 0.01}
+                    ],
+                },
+            ],
+        },
+        {
+            "slo": HOSTILE.name,
+            "name": "a matcher value holding line-break and control characters selects exactly that series",
+            "interval": "1m",
+            "input_series": [
+                *_hist(escape_label_value(HOSTILE_NS), "1.0", "10x60", "10x60"),
+                *_hist(escape_label_value(HOSTILE_NS[:-1]), "1.0", "10x60", "10x60"),
+                *_hist("a", "1.0", "10x60", "10x60"),
+            ],
+            "promql_expr_test": [
+                {
+                    "expr": c.TOTAL_EVENTS,
+                    "eval_time": "30m",
+                    "exp_samples": [
+                        {
+                            "labels": f'{c.TOTAL_EVENTS}{{namespace="{escape_label_value(HOSTILE_NS)}",slo="hostile"}}',
+                            "value": 10,
+                        }
+                    ],
+                },
+            ],
+        },
     ]
 
 
@@ -215,10 +317,10 @@ def _write(tmp_path: Path, prom2: bool) -> list[Path]:
     """One rule file and one test file per SLO, so one SLO's absent alert never shows in the other's tests."""
     out = []
     tests = _tests(prom2)
-    for slo in (TTFT, AVAIL):
+    for slo in (TTFT, AVAIL, REASONS, HOSTILE):
         rules = tmp_path / f"{slo.name}-rules.yaml"
         rules.write_text(to_prometheus_yaml(slo_rule_file([slo])))
-        mine = [t for t in tests if t["name"].startswith("availability") == (slo is AVAIL)]
+        mine = [{k: v for k, v in t.items() if k != "slo"} for t in tests if t.get("slo", TTFT.name) == slo.name]
         test_file = tmp_path / f"{slo.name}-tests.yaml"
         test_file.write_text(dump_yaml({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": mine}))
         out.append(test_file)

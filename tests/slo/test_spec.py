@@ -44,7 +44,7 @@ def test_valid_spec_compiles_with_defaults(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "field", "text"),
     [
-        ({"objective": 100}, "objective", "less than 100"),
+        ({"objective": 100}, "objective", "less than or equal to 99.9999"),
         ({"objective": 0}, "objective", "greater than 0"),
         ({"window": "14d"}, "window", "30d"),
         ({"sli": {"kind": "ttft"}}, "sli", "threshold_seconds is required"),

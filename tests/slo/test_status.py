@@ -40,7 +40,7 @@ def _slo() -> SLO:
 
 
 def test_one_row_per_group_with_state() -> None:
-    """Page beats ticket beats exhausted beats ok; a group without the window series is no data."""
+    """Page beats exhausted beats ticket beats ok; a group without the window series is no data."""
     calm = {"5m": 0.5, "30m": 0.5, "1h": 0.5, "2h": 0.5, "6h": 0.5, "1d": 0.5, "3d": 0.5, "30d": 0.4}
     burns = {
         "ok": calm,
@@ -48,6 +48,10 @@ def test_one_row_per_group_with_state() -> None:
         "ticket": calm | {"6h": 1.5, "3d": 1.2},
         "spent": calm | {"30d": 1.3},
         "quiet": {"5m": 0.0},
+        # paging while the 30-day series is missing (new deployment, gap in the long history)
+        "page-new": {k: v for k, v in (calm | {"5m": 20.0, "1h": 15.0}).items() if k != "30d"},
+        # a spent budget also burns slowly: exhausted, not a ticket
+        "spent-ticket": calm | {"6h": 1.5, "3d": 1.2, "30d": 1.3},
     }
     reader = CannedReader(burns, 0.01)
     rows = {r.group["namespace"]: r for r in slo_status(reader, [_slo()])}
@@ -57,7 +61,13 @@ def test_one_row_per_group_with_state() -> None:
         "ticket": STATE_TICKET,
         "spent": STATE_EXHAUSTED,
         "quiet": STATE_NO_DATA,
+        "page-new": STATE_PAGE,
+        "spent-ticket": STATE_EXHAUSTED,
     }
+    assert STATE_EXHAUSTED == "exhausted"
+    spent = rows["spent-ticket"].budget_remaining_percent
+    assert spent is not None and abs(spent - -30) < 1e-9
+    assert rows["page-new"].budget_remaining_percent is None and rows["page-new"].burn_rate_page_long == 15.0
     ok = rows["ok"]
     assert ok.budget_remaining_percent is not None and abs(ok.budget_remaining_percent - 60) < 1e-9
     assert ok.sli_percent is not None and abs(ok.sli_percent - 99.6) < 1e-9

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from inferwatch import contract
 from tests.support.processes import free_port
 
 INFERWATCH = [sys.executable, "-m", "inferwatch"]
@@ -88,17 +89,22 @@ def scrape(url: str, accept: str | None = None) -> dict[str, list[tuple[dict[str
     return out
 
 
+# The GPU series every GPU answers (Xid, ECC, PCIe and NVML-error series appear with their events).
 CONTRACT_GPU_SERIES = [
-    "inferwatch_gpu_info",
-    "inferwatch_gpu_up",
-    "inferwatch_gpu_utilization_ratio",
-    "inferwatch_gpu_busy_seconds_total",
-    "inferwatch_gpu_memory_used_bytes",
-    "inferwatch_gpu_memory_total_bytes",
-    "inferwatch_gpu_power_watts",
-    "inferwatch_gpu_power_limit_watts",
-    "inferwatch_gpu_energy_joules_total",
-    "inferwatch_gpu_temperature_celsius",
-    "inferwatch_gpu_clock_hertz",
-    "inferwatch_gpu_throttle_active",
+    s.name
+    for s in (
+        contract.GPU_INFO,
+        contract.GPU_UP,
+        contract.GPU_UTILIZATION,
+        contract.GPU_BUSY,
+        contract.GPU_MEMORY_USED,
+        contract.GPU_MEMORY_TOTAL,
+        contract.GPU_POWER,
+        contract.GPU_POWER_LIMIT,
+        contract.GPU_ENERGY,
+        contract.GPU_TEMPERATURE,
+        contract.GPU_CLOCK,
+        contract.GPU_THROTTLE,
+        contract.GPU_SAMPLE_AGE,
+    )
 ]

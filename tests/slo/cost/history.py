@@ -1,6 +1,8 @@
-"""A backfilled 7-day GPU + vLLM history with known answers, for the cost report tests.
+"""A backfilled GPU + vLLM history with known answers, for the cost report tests.
 
-Five GPUs over ISO week 2026-W46:
+Five GPUs over ISO week 2026-W46, and the last two days of the week before (inferwatch was
+installed that Saturday), so the report has a partial week to compare with. team-b arrived on
+Monday of W46: before that, its half of GPU-B was idle.
 
 - GPU-A (H100, 4.00/h): exclusive to team-a/a-0 (Llama 70B), busy 90 % 08-20 h, 40 % otherwise;
 - GPU-B (H100): time-sliced, half to team-a/a-1 and half to team-b/b-0 (both Qwen 7B), busy 60 %;
@@ -50,9 +52,18 @@ PRICING = Pricing(
     energy_kwh=0.2,
     pue=1.5,
     rule_interval_s=int(STEP),
+    # team-m's pod (its GPU slice 50 % busy) is listed as a saving; the others run at 60-70 %.
+    low_utilization=0.55,
 )
-START = WEEK.start - timedelta(hours=1)
+START = WEEK.start - timedelta(days=2)
 END = WEEK.end + timedelta(minutes=10)
+NODES = {
+    "GPU-A": "gpu-node-1",
+    "GPU-B": "gpu-node-1",
+    "GPU-C": "gpu-node-2",
+    "GPU-M": "gpu-node-2",
+    "GPU-D": "gpu-node-3",
+}
 
 
 def hour_of_day(t: float) -> float:
@@ -63,6 +74,11 @@ def hour_of_day(t: float) -> float:
 def is_weekday(t: float) -> bool:
     """Monday to Friday (UTC)."""
     return datetime.fromtimestamp(t, UTC).weekday() < 5
+
+
+def in_week(t: float) -> bool:
+    """In the report's week (W46) or later."""
+    return t >= WEEK.start.timestamp()
 
 
 def daytime(t: float) -> bool:
@@ -92,7 +108,14 @@ PODS = (
         (0.2, 0.6),
     ),
     Pod("team-a", "a-1", "Qwen/Qwen2.5-7B", lambda t: 1000.0, lambda t: 300.0, (0.1, 0.3)),
-    Pod("team-b", "b-0", "Qwen/Qwen2.5-7B", lambda t: 800.0, lambda t: 200.0, (0.15, 0.35)),
+    Pod(
+        "team-b",
+        "b-0",
+        "Qwen/Qwen2.5-7B",
+        lambda t: 800.0 if in_week(t) else 0.0,
+        lambda t: 200.0 if in_week(t) else 0.0,
+        (0.15, 0.35),
+    ),
     # team-c serves on weekdays only; without prefill/decode histograms (the token fallback).
     Pod(
         "team-c",
@@ -140,7 +163,7 @@ class Holding:
 HOLDINGS = (
     Holding("GPU-A", "team-a", "a-0", 1.0, lambda t: True),
     Holding("GPU-B", "team-a", "a-1", 0.5, lambda t: True),
-    Holding("GPU-B", "team-b", "b-0", 0.5, lambda t: True),
+    Holding("GPU-B", "team-b", "b-0", 0.5, in_week),
     Holding("GPU-C", "team-c", "c-0", 1.0, is_weekday),
     Holding("GPU-M", "team-m", "m-0", 3 / 7, lambda t: True, mig_uuid="MIG-M-1"),
 )
@@ -148,12 +171,18 @@ TTFT_BUCKETS = (("0.5", 0.9), ("1.0", 0.97), ("+Inf", 1.0))
 REQUESTS_PER_S = 10.0
 
 
-def raw_series() -> list[Series]:
-    """Every raw series of the history."""
-    s, e = START.timestamp(), END.timestamp()
+def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
+    """Every raw series of the history from ``start`` to ``end``."""
+    s, e = start.timestamp(), end.timestamp()
     out: list[Series] = []
     for g in GPUS:
-        info = {"gpu_uuid": g.uuid, "gpu_model": g.model, "gpu_index": "0", "mig_mode": "disabled"}
+        info = {
+            "gpu_uuid": g.uuid,
+            "gpu_model": g.model,
+            "gpu_index": "0",
+            "mig_mode": "disabled",
+            "node": NODES[g.uuid],
+        }
         out.append(Series("inferwatch_gpu_info", info, gauge_points(lambda t: 1.0, s, e, STEP)))
         out.append(
             Series("inferwatch_gpu_busy_seconds_total", {"gpu_uuid": g.uuid}, counter_points(g.busy, s, e, STEP))
@@ -245,14 +274,14 @@ def _normalization_used() -> RuleFile:
     return RuleFile(tuple(g for g in groups if g.rules))
 
 
-def build_history(tools: Toolbox, workdir: Path) -> BackfilledPrometheus:
+def build_history(tools: Toolbox, workdir: Path, start: datetime = START, end: datetime = END) -> BackfilledPrometheus:
     """Backfill raw series, then normalization rules, then the cost rules level by level."""
     hist = ShortLookbackPrometheus(tools, workdir)
-    hist.add_raw(raw_series())
+    hist.add_raw(raw_series(start, end))
     hist.start()
     passes = [_normalization_used()] + [RuleFile((g,)) for g in cost_groups(PRICING)]
     for i, rule_file in enumerate(passes):
         path = workdir / f"pass-{i}.yaml"
         path.write_text(to_prometheus_yaml(rule_file))
-        hist.backfill_rules(path, START, END, eval_interval=f"{STEP:g}s")
+        hist.backfill_rules(path, start, end, eval_interval=f"{STEP:g}s")
     return hist

@@ -1,0 +1,202 @@
+"""The container image, built for real with buildah (deploy/build-image.sh) and run from the host.
+
+The build is offline: deploy/build-image.sh prepare (run by `make image-prepare`, part of `make
+test`) made the Debian base with mmdebstrap and the dependency wheelhouse; here inferwatch's wheel
+is built from this checkout and the image from deploy/Containerfile. `buildah run` with chroot
+isolation shares the host's network, so the exporter inside answers on loopback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from inferwatch import __version__
+from inferwatch.tools import Toolbox
+from tests.deploy.chart_support import helm_template, objects, one, pod_spec
+from tests.support.exporter import scrape
+from tests.support.processes import free_port, wait_for
+
+pytestmark = pytest.mark.image
+
+TAG = "localhost/inferwatch:test"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STORAGE = Path(os.environ.get("BUILDAH_ROOT", REPO_ROOT / "build" / "image" / "storage"))
+BUILDAH = ["buildah", "--root", str(STORAGE), "--runroot", str(STORAGE / "run"), "--storage-driver", "vfs"]
+
+
+def _buildah(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BUILDAH, *args], capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    """The image built from this checkout (skipped, saying why, only where buildah cannot run)."""
+    if shutil.which("buildah") is None:
+        pytest.skip("buildah is not installed (scripts/install-tools.sh installs Debian's buildah)")
+    probe = _buildah("images")
+    if probe.returncode != 0:
+        pytest.skip(f"buildah cannot run on this machine: {probe.stderr.strip()[-300:]}")
+    proc = subprocess.run(
+        ["bash", str(REPO_ROOT / "deploy" / "build-image.sh"), "build", TAG],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert proc.returncode == 0, f"image build failed:\n{proc.stderr[-4000:]}"
+    return TAG
+
+
+@pytest.fixture(scope="module")
+def container(image: str) -> Iterator[str]:
+    """One working container of the image for the module (on vfs each costs a full copy), removed afterwards."""
+    name = f"inferwatch-test-{uuid.uuid4().hex[:8]}"
+    made = _buildah("from", "--name", name, image)
+    assert made.returncode == 0, made.stderr
+    try:
+        yield name
+    finally:
+        _buildah("rm", name)
+
+
+def _run(container: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return _buildah("run", "--isolation", "chroot", container, "--", *argv)
+
+
+@contextlib.contextmanager
+def _serving(container: str, log: Path, *args: str, run_opts: tuple[str, ...] = (), port: int = 0) -> Iterator[str]:
+    """The exporter serving from the image; with ``port`` the command line in ``args`` is taken whole."""
+    if not port:
+        port = free_port()
+        args = ("inferwatch", "exporter", "run", "--host", "127.0.0.1", "--port", str(port), *args)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*BUILDAH, "run", "--isolation", "chroot", *run_opts, container, "--", *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        assert proc.poll() is None, f"exporter in the image exited {proc.returncode}:\n{log.read_text()}"
+        with contextlib.suppress(httpx.HTTPError):
+            return httpx.get(url + "/readyz", timeout=2).status_code == 200
+        return False
+
+    try:
+        wait_for(ready, "the exporter in the image to be ready", timeout=60)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+def test_image_runs_the_exporter_and_the_host_scrapes_it(container: str, tmp_path: Path) -> None:
+    with _serving(container, tmp_path / "exporter.log", "--gpu-backend", "simulated", "--simulated-gpus", "3") as url:
+        samples = scrape(url)
+    assert len(samples["inferwatch_gpu_up"]) == 3
+    ((labels, value),) = samples["inferwatch_exporter_info"]
+    assert labels["gpu_backend"] == "simulated" and labels["version"] == __version__ and value == 1
+    assert "SIMULATED" in (tmp_path / "exporter.log").read_text()
+
+
+def test_image_runs_the_cost_report(container: str) -> None:
+    proc = _run(container, "inferwatch", "cost", "report", "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "--webhook" in proc.stdout and "--week" in proc.stdout
+
+
+def test_image_refuses_a_machine_without_gpus_unless_simulated(container: str) -> None:
+    # nvml is the default backend: without a GPU the exporter stops at once, saying why (exit 2).
+    port = str(free_port())
+    proc = _buildah(
+        "run", "--isolation", "chroot", container, "--", "inferwatch", "exporter", "run", "--port", port, timeout=60
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "simulated" in proc.stderr
+
+
+def test_image_is_non_root_without_build_tools(image: str, container: str) -> None:
+    config = json.loads(_buildah("inspect", "--type", "image", image).stdout)["OCIv1"]["config"]
+    assert config["User"] == "65532:65532"
+    assert config["Entrypoint"] == ["inferwatch"]
+    assert _run(container, "id", "-u").stdout.strip() == "65532"
+    tools = _run(container, "sh", "-c", "for t in pip pip3 gcc cc make; do command -v $t; done; python -m pip")
+    assert tools.stdout.strip() == "", f"build tools in the final image: {tools.stdout}"
+    assert "No module named pip" in tools.stderr
+    # the code is not writable by the user the pods run as
+    probe = _run(container, "python", "-c", "open('/opt/inferwatch/probe', 'w')")
+    assert probe.returncode != 0 and "Permission denied" in probe.stderr
+
+
+def test_chart_containers_run_in_the_image(tools: Toolbox, container: str, tmp_path: Path) -> None:
+    """The chart's own container specs (args, env, user, mounted inferwatch.yaml) work with the image.
+
+    The DaemonSet's exporter (attribution on, no kubelet here: it serves and counts the failed
+    kubelet reads), the helm test hook's script against it, and the CronJob's report command
+    against a Prometheus that is not there (exit 3, naming it).
+    """
+    port, closed = free_port(), free_port()
+    rendered = objects(
+        helm_template(
+            tools,
+            "--set", "inferwatch.exporter.gpu_backend=simulated",
+            "--set", "inferwatch.exporter.listen_host=127.0.0.1",
+            "--set", f"inferwatch.exporter.port={port}",
+            "--set", f"costReport.prometheusUrl=http://127.0.0.1:{closed}",
+        )
+    )  # fmt: skip
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    (config_dir / "inferwatch.yaml").write_text(one(rendered, "ConfigMap", "-config")["data"]["inferwatch.yaml"])
+    config_dir.chmod(0o755)
+    (config_dir / "inferwatch.yaml").chmod(0o644)
+    mount = ("--volume", f"{config_dir}:/etc/inferwatch:ro")
+
+    def opts(obj: dict[str, Any], c: dict[str, Any]) -> tuple[str, ...]:
+        # the pod's user and the container's plain env, as the kubelet would give them
+        sc = pod_spec(obj)["securityContext"]
+        env = [f"{e['name']}={e['value']}" for e in c.get("env", []) if "value" in e]
+        return (*mount, "--user", f"{sc['runAsUser']}:{sc.get('runAsGroup', sc['runAsUser'])}",
+                *[x for pair in env for x in ("--env", pair)])  # fmt: skip
+
+    ds = one(rendered, "DaemonSet")
+    (exporter,) = pod_spec(ds)["containers"]
+    log = tmp_path / "daemonset.log"
+    with _serving(container, log, "inferwatch", *exporter["args"], run_opts=opts(ds, exporter), port=port) as url:
+        samples = scrape(url)
+        assert len(samples["inferwatch_gpu_up"]) == 2
+        assert samples["inferwatch_podresources_up"] == [({}, 0.0)]
+        hook = one(rendered, "Pod", "-test-metrics")
+        (scraper,) = hook["spec"]["containers"]
+        checked = _buildah(
+            "run", "--isolation", "chroot", *opts(hook, scraper), container, "--",
+            *scraper["command"][:-1], f"{url}/metrics",
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    cron = one(rendered, "CronJob")
+    (report,) = pod_spec(cron)["containers"]
+    out = report["args"][report["args"].index("--out") + 1]
+    assert out == "/reports"
+    args = [a if a != out else "/tmp/cost-reports" for a in report["args"]]  # the PVC is not here
+    ran = _buildah("run", "--isolation", "chroot", *opts(cron, report), container, "--", "inferwatch", *args)
+    assert ran.returncode == 3, ran.stdout + ran.stderr
+    assert f"127.0.0.1:{closed}" in ran.stderr
