@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -61,7 +60,12 @@ class PreviewOutcome:
 
 
 def render_dashboard_previews(
-    prometheus_url: str, out_dir: Path, start: datetime, end: datetime, config: InferwatchConfig, scrape_interval_s: float
+    prometheus_url: str,
+    out_dir: Path,
+    start: datetime,
+    end: datetime,
+    config: InferwatchConfig,
+    scrape_interval_s: float,
 ) -> PreviewOutcome:
     """Dashboard previews from the live Prometheus, through inferwatch.dashboards.preview when this build has it."""
     try:
