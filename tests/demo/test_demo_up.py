@@ -25,6 +25,9 @@ from inferwatch.demo.receiver import read_notifications
 from inferwatch.tools import Toolbox
 
 PORT_SPAN = 45
+# Panels of vLLM families llm-d-inference-sim v0.10 does not emit (vllm:request_time_per_output_token_seconds,
+# vllm:num_preemptions_total): empty in the demo because the simulator lacks them, not because a query is wrong.
+SIMULATOR_LACKS = ("/ Time per output token (per request)", "/ Preemptions/s")
 QUIET_S = 60
 DURATION_S = 480
 
@@ -159,4 +162,5 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
     previews = status["previews"]
     assert previews["available"], previews
     assert len(previews["files"]) > 1 and all((out / f).stat().st_size > 0 for f in previews["files"]), previews
-    assert not previews["unexpected_empty"], previews["unexpected_empty"]
+    unexplained = [p for p in previews["unexpected_empty"] if not p.endswith(SIMULATOR_LACKS)]
+    assert not unexplained, unexplained
