@@ -90,6 +90,10 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise _Terminated()
 
 
+def _still_stopping(signum: int, frame: FrameType | None) -> None:
+    log.warning("still stopping every process the demo started; please wait")
+
+
 def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFAULT_SCENARIO) -> DemoResult:
     """Run the demo for ``settings.duration_s`` seconds of live traffic and stop everything it started."""
     settings.validate()
@@ -139,7 +143,9 @@ def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFA
         result.interrupted = True
         console.print("[yellow]interrupted: stopping every process the demo started[/]")
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        # A second Ctrl-C (or a SIGTERM) must not cut the clean-up short and leave processes behind.
+        previous_int = signal.signal(signal.SIGINT, _still_stopping)
+        signal.signal(signal.SIGTERM, _still_stopping)
         if generator is not None:
             generator.stop()
         if refresher is not None:
@@ -154,6 +160,8 @@ def run_demo(settings: DemoSettings, console: Console, scenario: Scenario = DEFA
         if stack.receiver is not None:
             result.pages = stack.receiver.pages()
         stack.stop()
+        signal.signal(signal.SIGINT, previous_int)
+        signal.signal(signal.SIGTERM, previous)
     return result
 
 
