@@ -4,6 +4,11 @@ Time series are lines with their threshold lines (and shading where the panel sh
 a big number coloured by their thresholds, tables a grid of the merged instant results, state
 timelines coloured bands with their value mappings. A panel without data says so in red, or
 in grey with its condition when it is empty by design.
+
+The grid, Grafana's dark theme and palette, its units and the clock on the time axis are the
+previews' own; keeping label and legend text literal and one-line, the legend beside wide
+panels and the PNG byte-identical is shared with the cost report's charts through
+:mod:`inferwatch.plotting`.
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter
+
+from inferwatch.fileio import write_atomic
+from inferwatch.plotting import legend_right, plotting_style, png_bytes, series_style, short_label
 
 if TYPE_CHECKING:
     from inferwatch.dashboards.preview import PanelData
@@ -122,13 +130,13 @@ def _timeseries(ax: Axes, data: PanelData, unit: str, start: datetime, end: date
     values: list[float] = []
     base: dict[float, float] = {}
     for i, s in enumerate(data.series):
-        color = PALETTE[i % len(PALETTE)]
+        color, linestyle = series_style(PALETTE, i)
         xs = [t for t, _ in s.points]
         ys = [v + base.get(t, 0.0) if stacked else v for t, v in s.points]
         if stacked:
             ax.fill_between(xs, [base.get(t, 0.0) for t in xs], ys, color=color, alpha=0.25, linewidth=0)
             base.update(zip(xs, ys, strict=True))
-        ax.plot(xs, ys, color=color, linewidth=1.1, label=s.legend[:48])
+        ax.plot(xs, ys, color=color, linestyle=linestyle, linewidth=1.1, label=short_label(s.legend))
         values += [v for v in ys if math.isfinite(v)]
     steps = _steps(data.json)
     if style != "off":
@@ -160,10 +168,11 @@ def _legend(ax: Axes, placement: str) -> None:
     if not handles:
         return
     if placement == "right":
-        legend = ax.legend(handles[:24], labels[:24], loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=5.5,
-                           frameon=False, ncol=2 if len(handles) > 12 else 1)  # fmt: skip
-    elif placement == "bottom":
-        shown = [lbl if len(lbl) < 40 else lbl[:37] + "…" for lbl in labels[:8]]
+        legend_right(ax, handles[:24], labels[:24], fontsize=5.5, gap=0.005, ncol=2 if len(handles) > 12 else 1,
+                     color=TEXT)  # fmt: skip
+        return
+    if placement == "bottom":
+        shown = [short_label(lbl, 39) for lbl in labels[:8]]
         legend = ax.legend(handles[:8], shown, loc="upper left", bbox_to_anchor=(0.0, -0.1), fontsize=5,
                            frameon=False, ncol=2)  # fmt: skip
     else:
@@ -184,7 +193,8 @@ def _stat(ax: Axes, data: PanelData, unit: str) -> None:
         ax.text(0.5, y, format_value(value, unit), ha="center", va="center", fontsize=size,
                 color=_color_for(value, steps), fontweight="bold", transform=ax.transAxes)  # fmt: skip
         if len(shown) > 1:
-            ax.text(0.02, y, s.legend[:30], ha="left", va="center", fontsize=6, color=MUTED, transform=ax.transAxes)
+            name = short_label(s.legend, 30)
+            ax.text(0.02, y, name, ha="left", va="center", fontsize=6, color=MUTED, transform=ax.transAxes)
 
 
 def _table(ax: Axes, data: PanelData, unit: str) -> None:
@@ -223,7 +233,7 @@ def _state_timeline(ax: Axes, data: PanelData, start: datetime, end: datetime) -
     ax.set_xlim(t0, t1)
     ax.set_ylim(0, n)
     ax.set_yticks([n - i - 0.5 for i in range(n)])
-    ax.set_yticklabels([s.legend[:36] for s in data.series], fontsize=5.5, color=TEXT)
+    ax.set_yticklabels([short_label(s.legend, 36) for s in data.series], fontsize=5.5, color=TEXT)
     for i, s in enumerate(data.series):
         y = n - i - 1
         for j, (t, v) in enumerate(s.points):
@@ -250,6 +260,19 @@ def draw_dashboard(
     png: Path,
 ) -> None:
     """Draw ``dashboard`` with the queried ``data`` (its non-row panels, in order) to ``png``."""
+    with plotting_style():
+        fig = _figure(dashboard, data, shown_variables, start, end)
+        content = png_bytes(fig, dpi=80, facecolor=BACKGROUND)
+    write_atomic(png, content)
+
+
+def _figure(
+    dashboard: dict[str, Any],
+    data: Sequence[PanelData],
+    shown_variables: Mapping[str, str],
+    start: datetime,
+    end: datetime,
+) -> Figure:
     panels = dashboard["panels"]
     units = max(p["gridPos"]["y"] + p["gridPos"]["h"] for p in panels)
     width, height = GRID_COLUMNS * COLUMN_IN, units * ROW_IN + HEADER_IN
@@ -304,5 +327,4 @@ def draw_dashboard(
             _table(ax, d, unit)
         else:
             _state_timeline(ax, d, start, end)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=80, facecolor=BACKGROUND)
+    return fig

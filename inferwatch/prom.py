@@ -1,7 +1,9 @@
 """Reading aggregated results from Prometheus through prometheus-api-client, with bounded retries.
 
 Every CLI command that queries Prometheus goes through PrometheusReader, so "Prometheus is
-unreachable" is one error type (exit 3) with the URL and the number of attempts in it.
+unreachable" is one error type (exit 3) with the URL and the number of attempts in it. An HTTP
+500, like 502-504, is retried and then reported as unavailable; an answer that is not the
+Prometheus API's JSON (a proxy's HTML login page, say) is exit 3 too, naming the URL.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ class RangeSeries:
     points: list[tuple[float, float]]
 
 
+# Server-side failures worth another attempt: Prometheus answers 500 for internal errors (and
+# proxies for their own), 502-504 while it restarts or is overloaded.
+RETRIED_STATUSES = (500, 502, 503, 504)
+
+
 def _to_float(raw: str) -> float:
     value = float(raw)
     return value if math.isfinite(value) else math.nan
@@ -60,7 +67,7 @@ class PrometheusReader:
             connect=settings.retries,
             read=settings.retries,
             backoff_factor=settings.retry_backoff_s,
-            status_forcelist=(502, 503, 504),
+            status_forcelist=RETRIED_STATUSES,
             allowed_methods=("GET", "POST"),
             raise_on_status=False,
         )
@@ -79,29 +86,40 @@ class PrometheusReader:
             ) from None
         except PrometheusApiClientException as err:
             text = str(err)
-            if any(f"HTTP Status Code {c}" in text for c in (502, 503, 504)):
-                raise PrometheusUnavailableError(f"Prometheus at {self.settings.url}: {text[:300]}") from None
+            if any(f"HTTP Status Code {c}" in text for c in RETRIED_STATUSES):
+                raise PrometheusUnavailableError(
+                    f"Prometheus at {self.settings.url} failed {what} "
+                    f"after {self.settings.retries + 1} attempt(s): {text[:300]}"
+                ) from None
             raise QueryError(f"Prometheus at {self.settings.url} rejected {what}: {text[:500]}") from None
+        except (ValueError, KeyError, TypeError, IndexError) as err:
+            # requests' JSONDecodeError is a ValueError; the others: JSON without the API's shape
+            raise PrometheusUnavailableError(
+                f"not a Prometheus API answer from {self.settings.url} ({what}): {type(err).__name__}"
+            ) from None
 
     def query(self, expr: str, at: datetime | None = None) -> list[Sample]:
         """Evaluate ``expr`` at ``at`` (default: now); returns its instant-vector elements."""
         params = {"time": f"{at.timestamp():.3f}"} if at is not None else None
-        data = self._call(f"query {expr!r}", self._client.custom_query, expr, params=params)
-        return [Sample(dict(r.get("metric", {})), _to_float(r["value"][1])) for r in data]
+
+        def run() -> list[Sample]:
+            data = self._client.custom_query(expr, params=params)
+            return [Sample(dict(r.get("metric", {})), _to_float(r["value"][1])) for r in data]
+
+        result: list[Sample] = self._call(f"query {expr!r}", run)
+        return result
 
     def query_range(self, expr: str, start: datetime, end: datetime, step_s: float) -> list[RangeSeries]:
         """Evaluate ``expr`` over [start, end] every ``step_s`` seconds."""
-        data = self._call(
-            f"range query {expr!r}",
-            self._client.custom_query_range,
-            expr,
-            start_time=start,
-            end_time=end,
-            step=f"{step_s:g}s",
-        )
-        return [
-            RangeSeries(dict(r.get("metric", {})), [(float(t), _to_float(v)) for t, v in r["values"]]) for r in data
-        ]
+
+        def run() -> list[RangeSeries]:
+            data = self._client.custom_query_range(expr, start_time=start, end_time=end, step=f"{step_s:g}s")
+            return [
+                RangeSeries(dict(r.get("metric", {})), [(float(t), _to_float(v)) for t, v in r["values"]]) for r in data
+            ]
+
+        result: list[RangeSeries] = self._call(f"range query {expr!r}", run)
+        return result
 
     def build_info(self) -> dict[str, str]:
         """Prometheus's /api/v1/status/buildinfo (version, revision, …)."""

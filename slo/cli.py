@@ -13,7 +13,7 @@ from inferwatch.slo.generate import RULES_PATH
 from inferwatch.slo.loader import load_slo_files, slos_from_specs
 from inferwatch.slo.model import SLO, LatencySLI, SpecWarning
 from inferwatch.slo.rules import rule_counts
-from inferwatch.slo.status import StatusRow, slo_status
+from inferwatch.slo.status import StatusRow, require_data, slo_status
 from rich.console import Console
 from rich.table import Table
 
@@ -209,3 +209,4 @@ def status_command(app: AppContext, output: str, at_text: str | None) -> None:
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
     else:
         Console(width=160).print(_table(rows))
+    require_data(rows)

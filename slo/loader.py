@@ -18,6 +18,45 @@ from pydantic import ValidationError
 from inferwatch.config.slo import SLOSpec
 from inferwatch.errors import ConfigError, FieldProblem
 
+# A few hundred bytes of nested YAML aliases (a "billion laughs" document) expand to gigabytes once
+# anything walks the values; SLO files are small, so a document that would expand beyond this
+# many nodes is refused before it is constructed.
+MAX_EXPANDED_NODES = 100_000
+
+
+class YAMLAliasBombError(yaml.YAMLError):
+    """A document whose aliases expand it beyond MAX_EXPANDED_NODES."""
+
+
+def _expanded_size(node: yaml.Node, memo: dict[int, int]) -> int:
+    """Number of nodes ``node`` stands for once every alias is expanded (shared nodes counted once each use)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # a node reached again while being sized (a recursive structure) counts once
+    size = 1
+    if isinstance(node, yaml.SequenceNode):
+        size += sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[key] = min(size, MAX_EXPANDED_NODES + 1)
+    return memo[key]
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses documents whose aliases expand beyond MAX_EXPANDED_NODES."""
+
+    def construct_document(self, node: yaml.Node) -> object:
+        if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise YAMLAliasBombError(
+                f"its aliases expand it beyond {MAX_EXPANDED_NODES} YAML nodes: refusing to expand them"
+            )
+        return super().construct_document(node)
+
+
+def _load_documents(text: str) -> list[Any]:
+    return [d for d in yaml.load_all(text, Loader=_BoundedLoader) if d is not None]
+
 
 def _slo_label(raw: Any, index: int) -> str:
     name = raw.get("name") if isinstance(raw, dict) else None
@@ -43,9 +82,13 @@ def read_spec_file(path: Path) -> tuple[list[tuple[str, Any]], list[FieldProblem
     """Raw SLO specs (label, mapping) from one file, and the problems that stop reading it."""
     source = str(path)
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d is not None]
+        docs = _load_documents(path.read_text())
     except OSError as err:
         return [], [FieldProblem(source, f"cannot read file: {err.strerror}")]
+    except UnicodeDecodeError:
+        return [], [FieldProblem(source, "not UTF-8 text")]
+    except YAMLAliasBombError as err:
+        return [], [FieldProblem(source, str(err))]
     except yaml.YAMLError as err:
         return [], [FieldProblem(source, f"not valid YAML: {err}")]
     if docs and all(is_openslo(d) for d in docs):

@@ -9,6 +9,7 @@ else is rejected with a problem naming the field.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,6 +110,14 @@ def _sli_spec(indicator: Any, where: str, problems: list[FieldProblem]) -> dict[
     return dict(good)
 
 
+def _number(value: Any) -> float | None:
+    """A finite number given as a YAML int or float (not a string, not a boolean), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
 def _objective(spec: Mapping[str, Any], where: str, problems: list[FieldProblem]) -> float | None:
     objectives = spec.get("objectives")
     if not isinstance(objectives, list) or len(objectives) != 1 or not isinstance(objectives[0], Mapping):
@@ -120,10 +129,13 @@ def _objective(spec: Mapping[str, Any], where: str, problems: list[FieldProblem]
             problems.append(
                 FieldProblem(f"{where}.spec.objectives[0].{key}", "unsupported (Occurrences ratio objectives only)")
             )
-    if "targetPercent" in obj:
-        return float(obj["targetPercent"])
-    if "target" in obj:
-        return float(obj["target"]) * 100
+    for key, scale in (("targetPercent", 1.0), ("target", 100.0)):
+        if key in obj:
+            value = _number(obj[key])
+            if value is None:
+                problems.append(FieldProblem(f"{where}.spec.objectives[0].{key}", f"{obj[key]!r:.80} is not a number"))
+                return None
+            return value * scale
     problems.append(FieldProblem(f"{where}.spec.objectives[0].target", "required (target or targetPercent)"))
     return None
 
@@ -204,7 +216,16 @@ def to_specs(docs: list[Any]) -> list[tuple[str, dict[str, Any]]]:
             continue
         meta = doc.get("metadata", {})
         annotations = meta.get("annotations", {}) if isinstance(meta, Mapping) else {}
-        group_by = [g.strip() for g in str(annotations.get(GROUP_BY_ANNOTATION, "")).split(",") if g.strip()]
+        if not isinstance(annotations, Mapping):
+            problems.append(FieldProblem(f"{where}.metadata.annotations", "must be a mapping of names to strings"))
+            continue
+        group_by_text = annotations.get(GROUP_BY_ANNOTATION, "")
+        if not isinstance(group_by_text, str):
+            problems.append(
+                FieldProblem(f"{where}.metadata.annotations.{GROUP_BY_ANNOTATION}", "must be a comma-separated string")
+            )
+            continue
+        group_by = [g.strip() for g in group_by_text.split(",") if g.strip()]
         spec_out: dict[str, Any] = {
             "name": name,
             "objective": round(objective, 10),

@@ -1,6 +1,6 @@
 """SLOs -> multiwindow, multi-burn-rate Prometheus rules (a pure function of the SLO model).
 
-Per SLO, two groups (nine rules). The SLO's group runs these in order at each evaluation:
+Per SLO, two groups (eleven rules). The SLO's group runs these in order at each evaluation:
 
 * good and total events per second (5-minute rates of the normalized series), summed per SLO
   group and recorded only while there is traffic;
@@ -9,11 +9,12 @@ Per SLO, two groups (nine rules). The SLO's group runs these in order at each ev
   in one rule whose series carry a ``window`` label; then the error budget left;
 * page and ticket alerts, and an alert per SLO series whose SLI metrics are absent.
 
-Its hourly group, evaluated once an hour, sums each hour's good and total events; windows of a
-day and longer (the ticket windows and the SLO window) sum those 720 hourly samples instead of
-43,200 per-minute ones. Good and total are summed alike, so a ratio never depends on how often
-either group runs; the long windows end at the hourly group's last evaluation (docs/slo.md,
-"Long windows", gives the bound).
+Its hourly group, evaluated once an hour, sums each hour's good and total events, then sums those
+over every window of a day and longer (the ticket windows and the SLO window: 720 hourly samples
+for 30 days instead of 43,200 per-minute ones); the SLO group reads only the latest of those
+window sums. Good and total are summed alike, so a ratio never depends on how often either group
+runs; the long windows end at the hourly group's last evaluation (docs/slo.md, "Long windows",
+gives the bound).
 
 Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched with
 `le_regex`, so the rules work on Prometheus 2 and 3 alike.
@@ -124,16 +125,38 @@ def hourly_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     )
 
 
+def window_sum_expr(slo: SLO, hourly: str) -> str:
+    """The hourly sums ``hourly`` summed over every long window of ``slo``, one series per ``window``."""
+    sel = selector(hourly, {c.SLO_LABEL: slo.name})
+    parts = [
+        f'label_replace(sum_over_time({sel}[{w}]), "{c.WINDOW_LABEL}", "{w}", "", "")'
+        for w in (format_duration(d) for d in recorded_windows(slo.period) if is_coarse(d))
+    ]
+    return "\nor\n".join(parts)
+
+
+def window_sum_rules(slo: SLO) -> tuple[RecordingRule, ...]:
+    """Good and total events over every long window, from the hourly sums (the hourly group, after them)."""
+    label = {c.SLO_LABEL: slo.name}
+    return (
+        RecordingRule(c.GOOD_EVENTS_WINDOW, window_sum_expr(slo, c.GOOD_EVENTS_HOURLY), label),
+        RecordingRule(c.TOTAL_EVENTS_WINDOW, window_sum_expr(slo, c.TOTAL_EVENTS_HOURLY), label),
+    )
+
+
 def _ratio(slo: SLO, window: timedelta) -> str:
     """Good over total events within ``window``, traffic-weighted, from the series that suits its length."""
     sel = {c.SLO_LABEL: slo.name}
     if window <= MIN_WINDOW:
         return f"{selector(c.GOOD_EVENTS, sel)} / {selector(c.TOTAL_EVENTS, sel)}"
-    good, total = (
-        (c.GOOD_EVENTS_HOURLY, c.TOTAL_EVENTS_HOURLY) if is_coarse(window) else (c.GOOD_EVENTS, c.TOTAL_EVENTS)
-    )
     w = format_duration(window)
-    return f"sum_over_time({selector(good, sel)}[{w}])\n  /\nsum_over_time({selector(total, sel)}[{w}])"
+    if is_coarse(window):
+        at = {**sel, c.WINDOW_LABEL: w}
+        good, total = selector(c.GOOD_EVENTS_WINDOW, at), selector(c.TOTAL_EVENTS_WINDOW, at)
+        back = c.WINDOW_SUM_LOOKBACK
+        return f"last_over_time({good}[{back}])\n  /\nlast_over_time({total}[{back}])"
+    good, total = selector(c.GOOD_EVENTS, sel), selector(c.TOTAL_EVENTS, sel)
+    return f"sum_over_time({good}[{w}])\n  /\nsum_over_time({total}[{w}])"
 
 
 def burn_rate_expr(slo: SLO, window: timedelta) -> str:
@@ -268,7 +291,9 @@ def slo_groups(
         (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
     hourly = RuleGroup(
-        f"inferwatch-slo-{slo.name}{c.HOURLY_GROUP_SUFFIX}", hourly_rules(slo), interval=format_duration(COARSE_STEP)
+        f"inferwatch-slo-{slo.name}{c.HOURLY_GROUP_SUFFIX}",
+        (*hourly_rules(slo), *window_sum_rules(slo)),
+        interval=format_duration(COARSE_STEP),
     )
     return main, hourly
 

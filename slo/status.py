@@ -13,6 +13,7 @@ from inferwatch.slo.model import SLO
 from inferwatch.slo.windows import format_duration, windows_for
 
 from inferwatch.conventions import slo as c
+from inferwatch.errors import NoDataError
 from inferwatch.prom import PrometheusReader, Sample
 from inferwatch.promql import selector
 
@@ -124,3 +125,13 @@ def slo_status(reader: PrometheusReader, slos: Sequence[SLO], at: datetime | Non
             )
         log.debug("slo %s: %d series", slo.name, len(groups))
     return rows
+
+
+def require_data(rows: Sequence[StatusRow]) -> None:
+    """Raise NoDataError (exit 4) when no SLO series has any figure: nothing is recorded for any SLO."""
+    if all(r.state == STATE_NO_DATA for r in rows):
+        names = ", ".join(sorted({r.slo for r in rows})) or "none configured"
+        raise NoDataError(
+            f"no data for any SLO ({names}): no recorded SLO series in Prometheus; "
+            "check that the SLO rules are loaded (inferwatch slo rules) and that vLLM is scraped"
+        )

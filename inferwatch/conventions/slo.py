@@ -20,6 +20,14 @@ TOTAL_EVENTS = "inferwatch:slo_total_events:rate5m"
 # hour's events (the constant is the evaluation interval), so they are only ever read as good/total.
 GOOD_EVENTS_HOURLY = "inferwatch:slo_good_events:rate5m_sum1h"
 TOTAL_EVENTS_HOURLY = "inferwatch:slo_total_events:rate5m_sum1h"
+# Sums of the hourly sums over each long window (label `window`: 1d, 3d, 30d …), recorded by the
+# hourly group right after them: the SLO group reads only the latest of these (`last_over_time`),
+# so a 30-day window costs the hourly group 720 samples once an hour, not the SLO group every minute.
+GOOD_EVENTS_WINDOW = "inferwatch:slo_good_events:rate5m_sum_window"
+TOTAL_EVENTS_WINDOW = "inferwatch:slo_total_events:rate5m_sum_window"
+# How far back the SLO group looks for the latest window sum: one hourly evaluation and a margin
+# for a late one; a window sum older than this (the hourly group stopped) is no data.
+WINDOW_SUM_LOOKBACK = "90m"
 # Error ratio over `window` divided by the error budget (1 - objective): 1 spends the budget
 # exactly over the SLO window. Label `window` holds the Prometheus duration.
 BURN_RATE = "inferwatch:slo_burn_rate:ratio"

@@ -65,8 +65,8 @@ def test_fewer_rules_than_sloth_and_cli_prints_counts(tmp_path: Path, repo_root:
         cli, ["-c", str(repo_root / "examples/inferwatch.yaml"), "slo", "rules", "--out", str(tmp_path)]
     )
     assert res.exit_code == 0, res.output
-    assert "chat-ttft: 9 rules" in res.stderr
-    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 6
+    assert "chat-ttft: 11 rules" in res.stderr
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 8
 
 
 def _duration(text: str) -> timedelta:
@@ -75,16 +75,26 @@ def _duration(text: str) -> timedelta:
 
 
 def test_no_long_range_over_bucket_series() -> None:
-    """Ranges read only the SLO's own series; a day or longer reads the hourly sums, never the 5-minute samples."""
+    """Ranges read only the SLO's own series; a day or longer is summed by the hourly group from its hourly sums.
+
+    The SLO group, evaluated every minute, reads per-minute samples only over windows under a day
+    and otherwise only the latest window sum (`last_over_time`), so its cost does not grow with the
+    SLO window.
+    """
     fine, hourly = (c.GOOD_EVENTS, c.TOTAL_EVENTS), (c.GOOD_EVENTS_HOURLY, c.TOTAL_EVENTS_HOURLY)
+    window_sums = (c.GOOD_EVENTS_WINDOW, c.TOTAL_EVENTS_WINDOW)
     long_windows = 0
-    for rule in slo_rule_file(ALL_KINDS).rules():
-        for name, window in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\[([0-9dhm]+)\]", rule.expr):
-            assert name in fine + hourly, rule.expr
-            if name in fine:
-                assert _duration(window) < timedelta(days=1), rule.expr
-            else:
-                long_windows += _duration(window) >= timedelta(days=1)
+    for group in slo_rule_file(ALL_KINDS).groups:
+        for rule in group.rules:
+            for name, window in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\[([0-9dhm]+)\]", rule.expr):
+                assert name in fine + hourly + window_sums, rule.expr
+                if name in fine:
+                    assert _duration(window) < timedelta(days=1), rule.expr
+                elif name in window_sums:
+                    assert f"last_over_time({name}" in rule.expr and window == c.WINDOW_SUM_LOOKBACK, rule.expr
+                else:
+                    long_windows += _duration(window) >= timedelta(days=1)
+                    assert group.interval == "1h" or getattr(rule, "alert", "") == c.ALERT_ABSENT, rule.expr
     assert long_windows >= len(ALL_KINDS) * 2
 
 
@@ -95,10 +105,12 @@ def test_hourly_group_runs_on_its_own_interval() -> None:
         ("inferwatch-slo-ttft", None),
         ("inferwatch-slo-ttft-hourly", "1h"),
     ]
-    assert {r.record for r in groups[1].rules if isinstance(r, RecordingRule)} == {
+    assert [r.record for r in groups[1].rules if isinstance(r, RecordingRule)] == [
         c.GOOD_EVENTS_HOURLY,
         c.TOTAL_EVENTS_HOURLY,
-    }
+        c.GOOD_EVENTS_WINDOW,
+        c.TOTAL_EVENTS_WINDOW,
+    ]
 
 
 def test_windows_scale_with_the_slo_window() -> None:

@@ -177,6 +177,12 @@ def test_openslo_referenced_and_inline_sli(tmp_path: Path) -> None:
         ("counter: true", "counter: false", "SLI 'ttft-under-2-5s'.spec.ratioMetric.counter"),
         ("indicatorRef: ttft-under-2-5s", "indicatorRef: nope", "SLO 'chat-ttft'.spec.indicatorRef"),
         ("  service: chat\n", "  service: chat\n  alertPolicies: [fast]\n", "SLO 'chat-ttft'.spec.alertPolicies"),
+        ("target: 0.99", "target: lots", "SLO 'chat-ttft'.spec.objectives[0].target"),
+        ("target: 0.99", "targetPercent: [99]", "SLO 'chat-ttft'.spec.objectives[0].targetPercent"),
+        ("target: 0.99", "target: .inf", "SLO 'chat-ttft'.spec.objectives[0].target"),
+        ('annotations: {inferwatch.io/group-by: "namespace, model_name"}', "annotations: [a, b]",
+         "SLO 'chat-ttft'.metadata.annotations"),
+        ('"namespace, model_name"', "[namespace]", "SLO 'chat-ttft'.metadata.annotations.inferwatch.io/group-by"),
     ],
 )  # fmt: skip
 def test_openslo_unsupported_is_rejected_naming_the_field(tmp_path: Path, old: str, new: str, field: str) -> None:
@@ -185,3 +191,50 @@ def test_openslo_unsupported_is_rejected_naming_the_field(tmp_path: Path, old: s
     f = _write(tmp_path / "o.yaml", OPENSLO_REF.replace(old, new, 1))
     problems = _problems([f])
     assert any(p.startswith(f"{f}: {field}") for p in problems), problems
+
+
+ALIAS_BOMB = """
+a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+apiVersion: openslo/v1
+kind: SLO
+metadata: {name: *h}
+"""
+
+
+def test_yaml_alias_bomb_is_refused_with_exit_2(tmp_path: Path) -> None:
+    """A few hundred bytes of nested aliases are refused before anything expands them: exit 2 naming the file."""
+    f = _write(tmp_path / "bomb.yaml", ALIAS_BOMB)
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert str(f) in res.output and "aliases" in res.output
+
+
+def test_a_few_aliases_are_fine(tmp_path: Path) -> None:
+    """Ordinary anchors (one spec reused) still load."""
+    text = "slos:\n- &base {name: a, objective: 99.5, sli: {kind: ttft, threshold_seconds: 2.5}}\n"
+    text += "- {<<: *base, name: b}\n"
+    slos, _ = load_slo_files([_write(tmp_path / "s.yaml", text)])
+    assert [s.name for s in slos] == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        OPENSLO_INLINE.replace("apiVersion: openslo/v1", "apiVersion: OpenSLO/v1"),
+        "prometheus: {url: http://127.0.0.1:9090}\n",
+        "slos: []\n",
+    ],
+)
+def test_file_without_a_recognised_slo_exits_2(tmp_path: Path, text: str) -> None:
+    """`slo check FILE` where FILE holds no SLO it can read: nothing to check is exit 2, saying why."""
+    f = _write(tmp_path / "none.yaml", text)
+    res = CliRunner().invoke(cli, ["slo", "check", str(f)])
+    assert res.exit_code == 2, res.output
+    assert str(f) in res.output and "no SLO definitions found" in res.output and "openslo/v1" in res.output

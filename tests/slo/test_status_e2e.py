@@ -14,18 +14,20 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
+from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
 from inferwatch.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
+from inferwatch.conventions import slo as c
 from inferwatch.prom import PrometheusReader
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
@@ -80,6 +82,50 @@ def _series(
     return series, good[-1][1] - good[0][1], total[-1][1] - total[0][1]
 
 
+TRAFFIC = {"team-a": _traffic_a, "team-b": _traffic_b}
+
+
+def last_window_sum(url: str, at: datetime) -> float:
+    """When the hourly group last summed the SLO window before ``at`` (the end of the window the figure names)."""
+    answer = httpx.post(
+        f"{url}/api/v1/query",
+        data={"query": f'{c.TOTAL_EVENTS_WINDOW}{{window="30d"}}[2h]', "time": f"{at.timestamp():.3f}"},
+        timeout=30,
+    ).json()
+    return max(float(t) for r in answer["data"]["result"] for t, _ in r["values"])
+
+
+def counts(traffic: Callable[[float], tuple[float, float]], start: float, a: float, b: float) -> tuple[float, float]:
+    """Good and total events in (a, b], exactly as `_series` integrates them (one step's events land at its end)."""
+    good = total = 0.0
+    k0 = max(math.floor((a - start) / STEP), 0)
+    k1 = math.floor((b - start) / STEP)
+    for k in range(k0, k1):
+        rate, bad = traffic(k * STEP)
+        total += rate * STEP
+        good += rate * (1 - bad) * STEP
+    return good, total
+
+
+def budget_percent(good: float, total: float, error_budget: float) -> float:
+    """Budget remaining in percent from good and total events."""
+    return (1 - (1 - good / total) / error_budget) * 100
+
+
+def edge_bound_pp(
+    traffic: Callable[[float], tuple[float, float]], start: float, tau: float, end: float, error_budget: float
+) -> float:
+    """docs/slo.md's bound on |figure - exact count at ``end``| for a window ending at ``tau``: the two δ slices."""
+    good_w, total_w = counts(traffic, start, end - 30 * DAY, end)
+    ratio_w = 1 - good_w / total_w
+    bound = 0.0
+    for a, b in ((tau, end), (tau - 30 * DAY, end - 30 * DAY)):
+        g, t = counts(traffic, start, a, b)
+        if t > 0:
+            bound += (t / total_w) * abs((1 - g / t) - ratio_w)
+    return 100 * bound / error_budget
+
+
 def _rules_file(path: Path, name: str, rules: tuple[RecordingRule, ...]) -> Path:
     path.write_text(to_prometheus_yaml(RuleFile((RuleGroup(name, rules),))))
     return path
@@ -88,7 +134,7 @@ def _rules_file(path: Path, name: str, rules: tuple[RecordingRule, ...]) -> Path
 @pytest.fixture(scope="module")
 def history(
     tools: Toolbox, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, datetime, SLO, dict[str, float]]]:
+) -> Iterator[tuple[str, datetime, SLO, dict[str, dict[str, float]]]]:
     """A running Prometheus with the backfilled history; the evaluation time; expected budgets left."""
     work = tmp_path_factory.mktemp("slo-e2e")
     slo, _ = compile_slo(SLOSpec.model_validate(SPEC), "test")
@@ -96,8 +142,9 @@ def history(
     end = end_dt.timestamp()
     start = end - 30 * DAY
     expected: dict[str, float] = {}
+    bounds: dict[str, float] = {}
     raw: list[Series] = []
-    for ns, traffic in (("team-a", _traffic_a), ("team-b", _traffic_b)):
+    for ns, traffic in TRAFFIC.items():
         series, good, total = _series(ns, traffic, start, end)
         raw += series
         expected[ns] = (1 - (1 - good / total) / slo.error_budget) * 100
@@ -112,36 +159,53 @@ def history(
     last = end_dt - timedelta(minutes=10)
     hist.backfill_rules(_rules_file(work / "p1.yaml", "normalize", normalize), start_dt, end_dt)
     hist.backfill_rules(_rules_file(work / "p2.yaml", "sli", sli_rules(slo)), start_dt, end_dt)
-    # the hourly group, on its own 1 h interval and the offset Prometheus would give it
+    # the hourly group, on its own 1 h interval and the offset Prometheus would give it: its hourly
+    # sums over the history, then (a pass of their own, as they read them) its window sums
     hourly = work / "p2h.yaml"
-    hourly.write_text(to_prometheus_yaml(RuleFile((slo_groups(slo)[1],))))
+    hourly.write_text(to_prometheus_yaml(RuleFile((RuleGroup("hourly", hourly_rules(slo), interval="1h"),))))
     hist.backfill_rules(hourly, start_dt, end_dt)
+    # same group name and file, so the same evaluation times as the hourly sums, as in one group
+    hourly.write_text(to_prometheus_yaml(RuleFile((RuleGroup("hourly", window_sum_rules(slo), interval="1h"),))))
+    hist.backfill_rules(hourly, end_dt - timedelta(hours=2), end_dt)
     hist.backfill_rules(_rules_file(work / "p3.yaml", "windows", window_rules(slo)), last, end_dt)
     hist.backfill_rules(_rules_file(work / "p4.yaml", "budget", (budget_rule(slo),)), last, end_dt)
     try:
-        yield hist.url, end_dt, slo, expected
+        tau = last_window_sum(hist.url, end_dt)
+        at_tau = {}
+        for ns, traffic in TRAFFIC.items():
+            at_tau[ns] = budget_percent(*counts(traffic, start, tau - 30 * DAY, tau), slo.error_budget)
+            bounds[ns] = edge_bound_pp(traffic, start, tau, end, slo.error_budget)
+        yield hist.url, end_dt, slo, {"tau": at_tau, "end": expected, "bound": bounds}
     finally:
         hist.stop()
 
 
-def test_budget_remaining_matches_raw_counts(history: tuple[str, datetime, SLO, dict[str, float]]) -> None:
-    """slo_status's budget left per namespace equals good/total from the raw counters within 0.1 pp."""
+def test_budget_remaining_matches_raw_counts(history: tuple[str, datetime, SLO, dict[str, dict[str, float]]]) -> None:
+    """slo_status's budget left per namespace equals good/total from the raw counters.
+
+    Within 0.1 pp of the 30 days ending at the hourly group's last evaluation (the window the
+    figure names), and within docs/slo.md's edge bound of the 30 days ending at the instant asked.
+    """
     url, end, slo, expected = history
     rows = slo_status(PrometheusReader(PrometheusSettings(url=url)), [slo], end)
     got = {r.group["namespace"]: r for r in rows}
-    assert set(got) == set(expected)
-    for ns, want in expected.items():
+    assert set(got) == set(expected["end"])
+    for ns, want in expected["tau"].items():
         row = got[ns]
         assert row.budget_remaining_percent is not None
         assert abs(row.budget_remaining_percent - want) < 0.1, (ns, row, want)
+        off = abs(row.budget_remaining_percent - expected["end"][ns])
+        assert off <= expected["bound"][ns] + 0.03, (ns, off, expected["bound"][ns])
         assert row.sli_percent is not None
-        assert abs(row.sli_percent - (100 - (100 - want) / 100 * 0.5)) < 0.001
+        assert abs(row.sli_percent - (100 - (100 - row.budget_remaining_percent) / 100 * 0.5)) < 0.001
         assert row.burn_rate_page_long is not None and row.burn_rate_page_slow is not None
     # the two namespaces really differ, so a mix-up of groups would be caught
-    assert abs(expected["team-a"] - expected["team-b"]) > 1
+    assert abs(expected["end"]["team-a"] - expected["end"]["team-b"]) > 1
 
 
-def test_cli_status_json_and_table(history: tuple[str, datetime, SLO, dict[str, float]], tmp_path: Path) -> None:
+def test_cli_status_json_and_table(
+    history: tuple[str, datetime, SLO, dict[str, dict[str, float]]], tmp_path: Path
+) -> None:
     """`inferwatch slo status --output json --at` prints the same budgets; the table names every namespace."""
     url, end, _, expected = history
     config = tmp_path / "inferwatch.yaml"
@@ -151,7 +215,7 @@ def test_cli_status_json_and_table(history: tuple[str, datetime, SLO, dict[str, 
     assert res.exit_code == 0, res.output
     rows = json.loads(res.stdout)
     assert {r["group"]["namespace"]: round(r["budget_remaining_percent"], 6) for r in rows} == pytest.approx(
-        {ns: round(v, 6) for ns, v in expected.items()}, abs=0.1
+        {ns: round(v, 6) for ns, v in expected["tau"].items()}, abs=0.1
     )
     assert all(r["state"] in ("ok", "ticket", "page", "exhausted") for r in rows)
     table = CliRunner().invoke(cli, ["-c", str(config), "slo", "status", "--at", at])
@@ -159,7 +223,9 @@ def test_cli_status_json_and_table(history: tuple[str, datetime, SLO, dict[str, 
     assert "team-a" in table.stdout and "team-b" in table.stdout
 
 
-def test_check_against_scraped_buckets(history: tuple[str, datetime, SLO, dict[str, float]], tmp_path: Path) -> None:
+def test_check_against_scraped_buckets(
+    history: tuple[str, datetime, SLO, dict[str, dict[str, float]]], tmp_path: Path
+) -> None:
     """`slo check --prometheus` accepts a scraped boundary ("1.0") and rejects one Prometheus does not hold."""
     url, _, _, _ = history
     good = tmp_path / "good.yaml"
