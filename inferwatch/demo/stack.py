@@ -314,7 +314,7 @@ class Stack:
         from inferwatch.demo.history import referenced_records
         from inferwatch.slo.cost.rules import cost_groups
         from inferwatch.slo.loader import slos_from_specs
-        from inferwatch.slo.rules import hourly_rules, sli_rules
+        from inferwatch.slo.rules import hourly_rules, sli_rules, window_sum_rules
         from inferwatch.slo.windows import COARSE_STEP
 
         week = IsoWeek.last_full(now)
@@ -330,12 +330,16 @@ class Stack:
         cost_s = float(self.config.pricing.rule_interval_s)
         # The SLO's hourly group sums each hour's events; its long windows (a day and more, the
         # SLO window too) read those sums, so they are backfilled after the events, on the hour.
-        hourly = [(r, COARSE_STEP.total_seconds()) for slo in slos for r in hourly_rules(slo)]
+        # The window sums (the same group, evaluated after them) add those hourly sums up per window.
+        hour_s = COARSE_STEP.total_seconds()
+        hourly = [(r, hour_s) for slo in slos for r in hourly_rules(slo)]
+        window_sums = [(r, hour_s) for slo in slos for r in window_sum_rules(slo)]
         passes = (
             tuple((r, HISTORY_RAW_STEP_S) for r in norm_rules if r.record in needed),
             tuple([(r, eval_s) for r in slo_events] + [(r, cost_s) for r in cost[0]]),
             tuple(hourly + [(r, cost_s) for r in cost[1]]),
-            *(tuple((r, cost_s) for r in level) for level in cost[2:]),
+            tuple(window_sums + [(r, cost_s) for r in cost[2]]),
+            *(tuple((r, cost_s) for r in level) for level in cost[3:]),
         )
         return HistoryPlan(start=start, end=now, raw_step_s=HISTORY_RAW_STEP_S, passes=passes)
 
