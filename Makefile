@@ -54,3 +54,11 @@ image-prepare: setup
 image: image-prepare
 	bash deploy/build-image.sh build localhost/inferwatch:dev
 pytest: image-prepare
+
+# The product's main job on this machine, no Docker, Kubernetes or GPU needed: simulated vLLM
+# servers and GPUs, Prometheus, Alertmanager, a backfilled week and an incident that pages
+# (about 12 minutes; `make demo DEMO_ARGS="--duration 900"` for longer, see `inferwatch demo up --help`).
+.PHONY: demo
+DEMO_ARGS ?=
+demo: setup
+	$(BIN)/inferwatch demo up $(DEMO_ARGS)

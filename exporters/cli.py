@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
 from inferwatch.exporters.errors import ExporterStartError
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
+from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.server import CachedPart, Source, create_app, serve
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
@@ -98,15 +99,20 @@ def _registry_of(collector: Collector) -> CollectorRegistry:
     return registry
 
 
-def build_app(settings: ExporterSettings) -> FastAPI:
-    """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape."""
+def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> FastAPI:
+    """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape.
+
+    `backend` replaces the one `settings.gpu_backend` names (the demo passes simulated GPUs whose
+    load follows its traffic; it must be a simulated backend or real NVML all the same).
+    """
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
-    backend = open_backend(
-        settings.gpu_backend,
-        simulated_gpus=settings.simulated_gpus,
-        simulated_latencies=settings.simulated_nvml_latencies,
-    )
+    if backend is None:
+        backend = open_backend(
+            settings.gpu_backend,
+            simulated_gpus=settings.simulated_gpus,
+            simulated_latencies=settings.simulated_nvml_latencies,
+        )
     only = settings.gpu_uuids if settings.mode == "sidecar" else None
     sampler = GpuSampler(
         backend,

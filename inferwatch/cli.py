@@ -115,6 +115,7 @@ def _resolve_config_path(explicit: Path | None) -> Path | None:
         "exporter": "inferwatch.exporters.cli:exporter",
         "cost": "inferwatch.slo.cost.cli:cost",
         "dashboards": "inferwatch.dashboards.cli:dashboards",
+        "demo": "inferwatch.demo.cli:demo",
     },
 )
 @click.version_option(__version__, "--version", "-V", prog_name="inferwatch")

@@ -1,0 +1,446 @@
+"""The demo's backfilled history: a week and more of the same targets, built before live traffic starts.
+
+Raw series (what the sidecars and the DaemonSet exporter expose) are taken from a live scrape of
+those very targets — the same label sets and histogram boundaries — and given values from the
+scenario (scenario.py) over every `step` from the start of the last full ISO week to now. They
+are written as OpenMetrics and turned into TSDB blocks with `promtool tsdb create-blocks-from
+openmetrics`.
+
+Recorded series over that history come from the generated recording rules, pass by pass
+(normalization, then SLO events and the first cost level, then each further cost level): a
+helper Prometheus serves the blocks written so far and each rule's expression is evaluated as a
+range query on the rule's own interval — what `promtool tsdb create-blocks-from rules` does,
+but with one OpenMetrics file and a few day-long blocks per pass instead of one block per rule
+and two hours. The helper is restarted between passes so the next pass sees the previous one.
+The TSDB it leaves is the live Prometheus's starting point: the history ends where the live
+scrapes begin.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import subprocess
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from inferwatch.demo.scenario import Scenario, busy_ratio, gpu_uuid, request_rate
+from inferwatch.errors import ToolMissingError
+from inferwatch.prom import PrometheusReader
+from inferwatch.promql import escape_label_value
+from inferwatch.rules import RecordingRule
+from inferwatch.tools import Toolbox
+
+log = logging.getLogger(__name__)
+
+Labels = Mapping[str, str]
+# A live scrape of one target, by sample name: every (label set, value) the target exposes.
+SampleSets = Mapping[str, Sequence[tuple[Labels, float]]]
+
+IDLE_POWER_W = 70.0
+MAX_POWER_W = 700.0
+# Range queries are split so that no query returns more than this many points per series.
+MAX_POINTS_PER_QUERY = 10_000
+
+
+class HistoryError(Exception):
+    """Building the history failed (promtool or the helper Prometheus); the message says where."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """One series and its samples: (unix seconds, value), in increasing time order."""
+
+    name: str
+    labels: Labels
+    points: Sequence[tuple[float, float]]
+
+
+@dataclass(frozen=True)
+class ScrapedTarget:
+    """What one live target exposed: its target labels and its sample label sets."""
+
+    target_labels: Labels
+    samples: SampleSets
+
+
+def grid(start: float, end: float, step: float) -> list[float]:
+    """Times ``start, start+step, …`` up to ``end`` (inclusive)."""
+    n = math.floor((end - start) / step + 1e-9)
+    return [start + i * step for i in range(n + 1)]
+
+
+def counter(times: Sequence[float], rate: Callable[[float], float], initial: float = 0.0) -> list[tuple[float, float]]:
+    """A cumulative counter at ``times`` whose increase between two times is ``rate(t_prev) * dt``."""
+    points = []
+    value = initial
+    prev: float | None = None
+    for t in times:
+        if prev is not None:
+            value += max(rate(prev), 0.0) * (t - prev)
+        points.append((t, value))
+        prev = t
+    return points
+
+
+def gauge(times: Sequence[float], value: Callable[[float], float]) -> list[tuple[float, float]]:
+    """A gauge at ``times``."""
+    return [(t, value(t)) for t in times]
+
+
+def _format_value(v: float) -> str:
+    if math.isinf(v):
+        return "+Inf" if v > 0 else "-Inf"
+    if math.isnan(v):
+        return "NaN"
+    return repr(float(v))
+
+
+def write_openmetrics(series: Iterable[Series], path: Path) -> int:
+    """Write ``series`` as OpenMetrics text promtool can backfill; returns the number of samples.
+
+    Samples of one metric name stay together (OpenMetrics forbids interleaving); no TYPE lines, so
+    names keep the suffixes the real exporters use (`_total`, `_bucket`).
+    """
+    by_name: dict[str, list[Series]] = {}
+    for s in series:
+        by_name.setdefault(s.name, []).append(s)
+    count = 0
+    with path.open("w") as f:
+        for name in sorted(by_name):
+            for s in by_name[name]:
+                labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(s.labels.items()))
+                prefix = f"{name}{{{labels}}}" if labels else name
+                for t, v in s.points:
+                    f.write(f"{prefix} {_format_value(v)} {t:.3f}\n")
+                    count += 1
+        f.write("# EOF\n")
+    return count
+
+
+# ----- raw series from the scenario -----------------------------------------------------------------
+
+
+def _le(labels: Labels) -> float:
+    raw = labels.get("le", "+Inf")
+    return math.inf if raw in ("+Inf", "Inf") else float(raw)
+
+
+@dataclass(frozen=True)
+class _RankTraffic:
+    """Traffic one data-parallel rank served: the model's requests split evenly over its ranks."""
+
+    scenario: Scenario
+    pod: str
+    ranks: int
+
+    def rate(self, t: float) -> float:
+        return request_rate(self.scenario.model(self.pod), t) / self.ranks
+
+    def in_past_incident(self, t: float, now: float) -> bool:
+        sc = self.scenario
+        start = now - sc.past_incident_days_ago * 86400.0
+        return self.pod == sc.incident_model.pod and start <= t < start + sc.past_incident_hours * 3600.0
+
+    def ttft_share_at_most(self, le: float, t: float, now: float) -> float:
+        """Share of requests at ``t`` whose time to first token is at most ``le``."""
+        m = self.scenario.model(self.pod)
+        share = sum(p.share for p in m.prompts if m.ttft_of(p.tokens) <= le)
+        if self.in_past_incident(t, now):
+            bad = self.scenario.past_incident_bad_share
+            long_ok = 1.0 if m.ttft_of(m.incident_prompt_tokens) <= le else 0.0
+            share = share * (1 - bad) + long_ok * bad
+        return share
+
+    def mean_prompt(self, t: float, now: float) -> float:
+        m = self.scenario.model(self.pod)
+        if self.in_past_incident(t, now):
+            bad = self.scenario.past_incident_bad_share
+            return m.mean_prompt_tokens * (1 - bad) + m.incident_prompt_tokens * bad
+        return m.mean_prompt_tokens
+
+    def mean_ttft(self, t: float, now: float) -> float:
+        m = self.scenario.model(self.pod)
+        return m.prefill_overhead_s + m.prefill_s_per_token * self.mean_prompt(t, now)
+
+
+def _vllm_series(name: str, labels: Labels, traffic: _RankTraffic, times: Sequence[float], now: float) -> Series | None:
+    """The history of one vLLM sample the sidecar exposes, or None for one the story does not model."""
+    m = traffic.scenario.model(traffic.pod)
+    per_request: Callable[[float], float] | None = None
+    tpot = m.itl_s
+    if name == "vllm:time_to_first_token_seconds_bucket":
+        le = _le(labels)
+
+        def ttft_bucket(t: float) -> float:
+            return traffic.ttft_share_at_most(le, t, now)
+
+        per_request = ttft_bucket
+    elif name in ("vllm:time_to_first_token_seconds_count", "vllm:request_prefill_time_seconds_count",
+                  "vllm:request_decode_time_seconds_count", "vllm:request_time_per_output_token_seconds_count",
+                  "vllm:e2e_request_latency_seconds_count"):  # fmt: skip
+        per_request = lambda t: 1.0  # noqa: E731
+    elif name in ("vllm:time_to_first_token_seconds_sum", "vllm:request_prefill_time_seconds_sum"):
+        per_request = lambda t: traffic.mean_ttft(t, now)  # noqa: E731
+    elif name == "vllm:request_decode_time_seconds_sum":
+        per_request = lambda t: m.itl_s * (m.output_tokens - 1)  # noqa: E731
+    elif name == "vllm:request_time_per_output_token_seconds_bucket":
+        le = _le(labels)
+        per_request = lambda t: 1.0 if tpot <= le else 0.0  # noqa: E731
+    elif name == "vllm:request_time_per_output_token_seconds_sum":
+        per_request = lambda t: tpot  # noqa: E731
+    elif name == "vllm:e2e_request_latency_seconds_bucket":
+        le = _le(labels)
+        decode = m.itl_s * (m.output_tokens - 1)
+
+        def e2e_bucket(t: float) -> float:
+            return traffic.ttft_share_at_most(le - decode, t, now)
+
+        per_request = e2e_bucket
+    elif name == "vllm:e2e_request_latency_seconds_sum":
+        per_request = lambda t: traffic.mean_ttft(t, now) + m.itl_s * (m.output_tokens - 1)  # noqa: E731
+    elif name == "vllm:prompt_tokens_total":
+        per_request = lambda t: traffic.mean_prompt(t, now)  # noqa: E731
+    elif name == "vllm:generation_tokens_total":
+        per_request = lambda t: float(m.output_tokens)  # noqa: E731
+    elif name == "vllm:request_success_total":
+        # One finish reason carries the traffic: the one the live simulator reports for max_tokens.
+        if labels.get("finish_reason", labels.get("finished_reason", "")) != "length":
+            return None
+        per_request = lambda t: 1.0  # noqa: E731
+    if per_request is None:
+        return None
+    f = per_request
+    return Series(name, labels, counter(times, lambda t: traffic.rate(t) * f(t)))
+
+
+def scraped_labels(sample: Labels, target: Labels) -> dict[str, str]:
+    """The labels Prometheus stores for ``sample`` scraped from a target labelled ``target``.
+
+    As with `honor_labels: false` (the default): a sample label the target also sets is kept as
+    `exported_<name>`, and the target's value wins; `le` and `quantile` take float form.
+    """
+    out = dict(target)
+    for k, v in sample.items():
+        if k in ("le", "quantile"):
+            v = float_label(v)
+        out[f"exported_{k}" if k in target else k] = v
+    return out
+
+
+def float_label(value: str) -> str:
+    """A histogram's `le` (or a summary's `quantile`) as Prometheus 3 stores it: in float form, `10` as `10.0`.
+
+    A history written with the exposition's `le="10"` would be another series than the live `le="10.0"`.
+    """
+    f = float(value)
+    if math.isinf(f):
+        return "+Inf" if f > 0 else "-Inf"
+    return repr(f)
+
+
+def _busy(index: int, scenario: Scenario) -> Callable[[float], float]:
+    return lambda t: busy_ratio(index, t, scenario)
+
+
+def _power(index: int, scenario: Scenario) -> Callable[[float], float]:
+    return lambda t: IDLE_POWER_W + busy_ratio(index, t, scenario) * (MAX_POWER_W - IDLE_POWER_W)
+
+
+def _constant(value: float) -> Callable[[float], float]:
+    return lambda t: value
+
+
+def raw_series(
+    scenario: Scenario,
+    targets: Sequence[ScrapedTarget],
+    start: datetime,
+    end: datetime,
+    step_s: float,
+) -> list[Series]:
+    """Every raw series of the history for ``targets`` over [start, end] (see the module docstring).
+
+    Every target exposing vLLM samples is one data-parallel rank of the pod it names (its
+    ``engine`` target label says which) and serves an equal share of the pod's traffic. A GPU
+    exposed by a sidecar and by the DaemonSet exporter gets both histories, as it has both live
+    series; the normalization rules take the max per GPU.
+    """
+    times = grid(start.timestamp(), end.timestamp(), step_s)
+    now = end.timestamp()
+    out: list[Series] = []
+    ranks: dict[str, int] = {}
+    for target in targets:
+        if any(name.startswith("vllm:") for name in target.samples):
+            pod = target.target_labels.get("pod", "")
+            ranks[pod] = ranks.get(pod, 0) + 1
+    gpu_index = {gpu_uuid(i): i for i in range(16)}
+    for target in targets:
+        base = dict(target.target_labels)
+        pod = base.get("pod", "")
+        for name, label_sets in target.samples.items():
+            for sample_labels, sample_value in label_sets:
+                labels = scraped_labels(sample_labels, base)
+                uuid = sample_labels.get("gpu_uuid", "")
+                if name.startswith("vllm:"):
+                    if pod not in ranks:
+                        continue
+                    s = _vllm_series(name, labels, _RankTraffic(scenario, pod, ranks[pod]), times, now)
+                    if s is not None:
+                        out.append(s)
+                elif "mig_uuid" in sample_labels or uuid not in gpu_index:
+                    continue
+                elif name == "inferwatch_gpu_info":
+                    out.append(Series(name, labels, gauge(times, lambda t: 1.0)))
+                elif name == "inferwatch_gpu_busy_seconds_total":
+                    out.append(Series(name, labels, counter(times, _busy(gpu_index[uuid], scenario))))
+                elif name == "inferwatch_gpu_energy_joules_total":
+                    out.append(Series(name, labels, counter(times, _power(gpu_index[uuid], scenario))))
+                elif name == "inferwatch_gpu_allocation_ratio":
+                    out.append(Series(name, labels, gauge(times, _constant(sample_value))))
+    return out
+
+
+# ----- recorded series, pass by pass -----------------------------------------------------------------
+
+
+def referenced_records(expressions: Iterable[str], candidates: Iterable[str]) -> set[str]:
+    """The candidate series names that appear as whole names in any of ``expressions``."""
+    text = "\n".join(expressions)
+    found = set()
+    for name in candidates:
+        if re.search(rf"(?<![A-Za-z0-9_:]){re.escape(name)}(?![A-Za-z0-9_:])", text):
+            found.add(name)
+    return found
+
+
+def evaluate_rules(
+    reader: PrometheusReader,
+    rules: Sequence[tuple[RecordingRule, float]],
+    start: datetime,
+    end: datetime,
+) -> list[Series]:
+    """Evaluate each (rule, interval) as a range query over [start, end] on its interval's grid.
+
+    The result carries the rule's record name and extra labels, as a rule evaluation would.
+    """
+    out: list[Series] = []
+    for rule, interval in rules:
+        first = math.ceil(start.timestamp() / interval) * interval
+        span = interval * (MAX_POINTS_PER_QUERY - 1)
+        merged: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+        t0 = first
+        while t0 <= end.timestamp():
+            t1 = min(t0 + span, end.timestamp())
+            for rs in reader.query_range(rule.expr, _utc(t0), _utc(t1), interval):
+                labels = {k: v for k, v in rs.labels.items() if k != "__name__"}
+                labels.update(rule.labels)
+                key = tuple(sorted(labels.items()))
+                merged.setdefault(key, []).extend((t, v) for t, v in rs.points if math.isfinite(v))
+            t0 = t1 + interval
+        for key, points in merged.items():
+            if points:
+                out.append(Series(rule.record, dict(key), points))
+        log.debug("history: %s -> %d series", rule.record, len(merged))
+    return out
+
+
+def _utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def create_blocks(tools: Toolbox, om_file: Path, out_dir: Path, timeout_s: float = 600) -> None:
+    """`promtool tsdb create-blocks-from openmetrics` with day-long blocks; HistoryError on failure."""
+    promtool = tools.path("promtool")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [
+            str(promtool),
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            "--max-block-duration=24h",
+            str(om_file),
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise HistoryError(f"promtool tsdb create-blocks-from openmetrics failed ({proc.returncode}): "
+                           f"{(proc.stderr or proc.stdout)[-2000:]}")  # fmt: skip
+
+
+def install_blocks(src: Path, data_dir: Path) -> int:
+    """Move the TSDB blocks promtool wrote under ``src`` into ``data_dir``; returns how many."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    moved = 0
+    for block in sorted(src.iterdir()) if src.is_dir() else []:
+        if block.is_dir() and (block / "meta.json").exists():
+            shutil.move(str(block), data_dir / block.name)
+            moved += 1
+    shutil.rmtree(src, ignore_errors=True)
+    return moved
+
+
+@dataclass(frozen=True)
+class HistoryPlan:
+    """What to backfill: the span, the raw step, and the rule passes (each rule with its interval)."""
+
+    start: datetime
+    end: datetime
+    raw_step_s: float
+    passes: tuple[tuple[tuple[RecordingRule, float], ...], ...]
+
+
+HelperStarter = Callable[[Path], str]  # starts a Prometheus over a data dir, returns its URL
+HelperStopper = Callable[[], None]
+
+
+def build_tsdb(
+    plan: HistoryPlan,
+    raw: Sequence[Series],
+    work_dir: Path,
+    data_dir: Path,
+    tools: Toolbox,
+    start_helper: HelperStarter,
+    stop_helper: HelperStopper,
+    make_reader: Callable[[str], PrometheusReader],
+    progress: Callable[[str], None] = lambda _: None,
+) -> int:
+    """Backfill ``raw`` and every rule pass of ``plan`` into ``data_dir``; returns the samples written."""
+    if tools.find("promtool") is None:
+        raise ToolMissingError("promtool is not installed: run scripts/install-tools.sh")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    om = work_dir / "raw.om"
+    progress(f"writing {len(raw)} raw series")
+    total = write_openmetrics(raw, om)
+    progress(f"promtool: {total:,} raw samples to TSDB blocks")
+    create_blocks(tools, om, work_dir / "blocks-raw")
+    om.unlink()
+    install_blocks(work_dir / "blocks-raw", data_dir)
+    for i, rules in enumerate(plan.passes):
+        progress(f"rule pass {i + 1}/{len(plan.passes)}: {len(rules)} rule(s)")
+        url = start_helper(data_dir)
+        try:
+            recorded = evaluate_rules(make_reader(url), rules, plan.start, plan.end)
+        finally:
+            stop_helper()
+        if not recorded:
+            continue
+        om = work_dir / f"pass-{i}.om"
+        total += write_openmetrics(recorded, om)
+        create_blocks(tools, om, work_dir / f"blocks-{i}")
+        om.unlink()
+        install_blocks(work_dir / f"blocks-{i}", data_dir)
+    return total
+
+
+def history_start(now: datetime, week_start: datetime) -> datetime:
+    """Where the history starts: two hours before the last full ISO week (so its first rates exist)."""
+    return min(week_start, now - timedelta(days=7)) - timedelta(hours=2)

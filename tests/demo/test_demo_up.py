@@ -1,0 +1,166 @@
+"""`inferwatch demo up` end to end: the real stack on loopback tells its story, pages, reports and cleans up.
+
+One test runs the demo twice in the same output folder: first interrupted with SIGINT as soon as
+the stack is up (every process must stop, the output folder is named), then for a short duration
+with compressed timings (VLLMTimeToFirstTokenHigh `for: 1m`) — long enough for the SLO page,
+whose windows and `for:` the demo's config fixes (the 14-minute window must reach 14.4x, then
+2 minutes of `for:`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from inferwatch.demo.receiver import read_notifications
+from inferwatch.tools import Toolbox
+
+PORT_SPAN = 45
+# Panels of vLLM families llm-d-inference-sim v0.10 does not emit (vllm:request_time_per_output_token_seconds,
+# vllm:num_preemptions_total): empty in the demo because the simulator lacks them, not because a query is wrong.
+SIMULATOR_LACKS = ("/ Time per output token (per request)", "/ Preemptions/s")
+QUIET_S = 60
+DURATION_S = 480
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_base_port() -> int:
+    for base in range(24000, 60000, 97):
+        if all(_port_free(p) for p in range(base, base + PORT_SPAN)):
+            return base
+    raise AssertionError("no free range of loopback ports for the demo")
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmdline:
+            found.append(f"{proc.name}: {cmdline[:200]}")
+    return found
+
+
+def _assert_nothing_left(base: int, out: Path) -> None:
+    taken = [p for p in range(base, base + PORT_SPAN) if not _port_free(p)]
+    assert not taken, f"ports still listening after the demo: {taken}"
+    left = _processes_mentioning(str(out)) + _processes_mentioning(f"--port {base + 10}")
+    assert not left, f"processes left behind: {left}"
+
+
+def _demo(out: Path, base: int, *args: str) -> list[str]:
+    return [
+        sys.executable, "-m", "inferwatch", "demo", "up", "--out", str(out), "--base-port", str(base),
+        "--no-live", *args,
+    ]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Toolbox) -> None:
+    assert tools.find("llm-d-inference-sim"), "llm-d-inference-sim missing: run scripts/install-tools.sh"
+    out = tmp_path / "demo-output"
+    base = _free_base_port()
+
+    # 1. Ctrl-C once the stack is up: every process stops and the output folder is named.
+    proc = subprocess.Popen(_demo(out, base, "--duration", "600"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    lines: list[str] = []
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 600
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("Output folder:") or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGINT)
+    rest, _ = proc.communicate(timeout=120)
+    output = "".join(lines) + rest
+    assert proc.returncode == 130, output[-3000:]
+    assert f"the output is in {out}" in output.replace("\n", ""), output[-2000:]
+    _assert_nothing_left(base, out)
+
+    # 2. The same folder again, for the whole (short) story.
+    run = subprocess.run(
+        _demo(
+            out,
+            base,
+            "--duration",
+            str(DURATION_S),
+            "--incident-start",
+            str(QUIET_S),
+            "--alert-for",
+            "1m",
+            "--screenshot",
+            str(out / "demo.svg"),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
+    _assert_nothing_left(base, out)
+    status = json.loads((out / "status.json").read_text())
+
+    targets = status["targets"]
+    # Three sidecars (two data-parallel ranks of chat-0, one of search-0) and the DaemonSet exporter.
+    assert len(targets) == 4 and all(t["health"] == "up" for t in targets), targets
+
+    notifications = [n for n in read_notifications(out / "pages.jsonl") if n.receiver == "page"]
+    firing = Counter(
+        (a["labels"]["alertname"], a["labels"].get("namespace"), a["labels"].get("slo", ""))
+        for n in notifications
+        for a in n.firing()
+    )
+    assert firing == {
+        ("VLLMTimeToFirstTokenHigh", "team-b", ""): 1,
+        ("InferwatchSLOBurnRatePage", "team-b", "chat-ttft"): 1,
+    }, firing
+    incident_at = status["started_at"] + status["incident"][0]
+    assert all(n.received_at >= incident_at for n in notifications if n.firing()), "a page arrived in the quiet phase"
+
+    slo = {(r["slo"], r["group"]["namespace"]): r for r in status["slo_status"]}
+    for ns in ("team-a", "team-b"):
+        assert slo[("chat-ttft", ns)]["budget_remaining_percent"] is not None
+    assert slo[("chat-ttft", "team-a")]["budget_remaining_percent"] > 0
+    assert slo[("chat-ttft", "team-b")]["state"] == "page"
+    assert "chat-ttft" in (out / "slo-status.txt").read_text()
+
+    cost = status["cost_report"]
+    assert cost["total_cost"] > 0
+    assert cost["namespaces"]["team-a"] > 0 and cost["namespaces"]["team-b"] > 0
+    for kind in ("html", "md", "csv"):
+        assert (out / cost["files"][kind]).stat().st_size > 0
+    index = (out / "index.html").read_text()
+    for link in (cost["files"]["html"], "slo-status.txt", "pages.html"):
+        assert link in index
+
+    assert "<svg" in (out / "demo.svg").read_text()
+
+    previews = status["previews"]
+    assert previews["available"], previews
+    assert len(previews["files"]) > 1 and all((out / f).stat().st_size > 0 for f in previews["files"]), previews
+    unexplained = [p for p in previews["unexpected_empty"] if not p.endswith(SIMULATOR_LACKS)]
+    assert not unexplained, unexplained
