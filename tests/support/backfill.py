@@ -29,10 +29,9 @@ Typical use::
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,19 +39,10 @@ from pathlib import Path
 import yaml
 from inferwatch.slo.windows import parse_duration
 
+from inferwatch.demo.history import Series, write_openmetrics
 from inferwatch.prometheus_config import LocalStack, render_yaml
-from inferwatch.promql import escape_label_value
 from inferwatch.tools import Toolbox
 from tests.support.processes import RunningProcess, start_prometheus
-
-
-@dataclass(frozen=True)
-class Series:
-    """One raw series and its samples: (unix seconds, value), in increasing time order."""
-
-    name: str
-    labels: Mapping[str, str]
-    points: Sequence[tuple[float, float]]
 
 
 def counter_points(
@@ -85,36 +75,6 @@ def gauge_points(
             points.append((t, v))
         t += step
     return points
-
-
-def _format_value(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if math.isnan(v):
-        return "NaN"
-    return repr(float(v))
-
-
-def write_openmetrics(series: Iterable[Series], path: Path) -> int:
-    """Write ``series`` as an OpenMetrics file promtool can backfill; returns the sample count.
-
-    Samples of one metric name are kept together (OpenMetrics forbids interleaving families);
-    no TYPE lines are written, so names keep whatever suffixes the real exporters use.
-    """
-    by_name: dict[str, list[Series]] = {}
-    for s in series:
-        by_name.setdefault(s.name, []).append(s)
-    count = 0
-    with path.open("w") as f:
-        for name in sorted(by_name):
-            for s in by_name[name]:
-                labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(s.labels.items()))
-                prefix = f"{name}{{{labels}}}" if labels else name
-                for t, v in s.points:
-                    f.write(f"{prefix} {_format_value(v)} {t:.3f}\n")
-                    count += 1
-        f.write("# EOF\n")
-    return count
 
 
 # promtool's rule backfill writes one block per rule and 2 h range (tsdb.DefaultBlockDuration).
