@@ -27,6 +27,7 @@ from prometheus_client.exposition import start_http_server
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
+from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
@@ -106,28 +107,8 @@ class EngineFamilies:
     tpot: Histogram
 
 
-# vLLM's buckets of request_time_per_output_token_seconds (vllm/v1/metrics/loggers.py).
-TPOT_BUCKETS = (
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.15,
-    0.2,
-    0.3,
-    0.4,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-    20.0,
-    40.0,
-    80.0,
-)
+# vLLM's buckets of request_time_per_output_token_seconds (vllm/v1/metrics/loggers.py), from the one copy.
+TPOT_BUCKETS = VLLM_DEFAULT_BUCKETS["tpot"]
 
 
 @contextlib.contextmanager
