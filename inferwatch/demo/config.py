@@ -44,6 +44,10 @@ class Ports:
         """llm-d-inference-sim number ``i`` (rank ports follow it)."""
         return self.base + 10 + 2 * i
 
+    def engine_families(self, i: int) -> int:
+        """The load generator's measured vLLM families of simulator rank number ``i`` (see engine_families.py)."""
+        return self.base + 20 + i
+
     def sidecar(self, i: int) -> int:
         """Sidecar exporter number ``i``."""
         return self.base + 30 + i

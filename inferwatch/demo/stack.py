@@ -5,6 +5,8 @@ fails half-way, or on Ctrl-C). Prometheus runs on the generated scrape configura
 (inferwatch.prometheus_config) and every generated rule file, Alertmanager on the generated
 routing (inferwatch.alerts.alertmanager) with its receivers pointed at the local pager; all are
 generated from the demo's configuration (demo.yaml) by the same generators `inferwatch build` runs.
+The two vLLM families the simulator lacks are served per rank by the load generator's measurements
+(engine_families.py), as extra targets labelled like that rank's sidecar.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from inferwatch.artifacts import ArtifactKind
 from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.demo.config import DemoSettings
+from inferwatch.demo.engine_families import MEASURED_FAMILIES, EngineFamilies
 from inferwatch.demo.history import HistoryPlan, ScrapedTarget, build_tsdb, history_start, raw_series
 from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
 from inferwatch.demo.processes import (
@@ -76,6 +79,7 @@ class SimTarget:
     rank: int
     sim_port: int
     sidecar_port: int
+    families: EngineFamilies
 
     @property
     def sim_url(self) -> str:
@@ -87,13 +91,20 @@ class SimTarget:
         """Base URL of the sidecar exporter."""
         return f"http://127.0.0.1:{self.sidecar_port}"
 
-    def scrape_target(self) -> ScrapeTarget:
-        """What Prometheus scrapes: the sidecar, labelled like the pod's Kubernetes discovery would."""
+    def _labels(self) -> dict[str, str]:
         labels = {"namespace": self.model.namespace, "pod": self.model.pod, "container": "inferwatch"}
         if self.model.data_parallel > 1:
             # vLLM labels data-parallel ranks `engine`; one simulator process per rank gets it as a target label.
             labels["engine"] = str(self.rank)
-        return ScrapeTarget("inferwatch-sidecar", f"127.0.0.1:{self.sidecar_port}", labels)
+        return labels
+
+    def scrape_target(self) -> ScrapeTarget:
+        """What Prometheus scrapes: the sidecar, labelled like the pod's Kubernetes discovery would."""
+        return ScrapeTarget("inferwatch-sidecar", f"127.0.0.1:{self.sidecar_port}", self._labels())
+
+    def families_target(self) -> ScrapeTarget:
+        """The rank's measured vLLM families, labelled like its sidecar (so normalized like its pass-through)."""
+        return ScrapeTarget("inferwatch-load-generator", self.families.address, self._labels())
 
 
 @dataclass
@@ -121,7 +132,9 @@ class Stack:
         sims: list[SimTarget] = []
         for i, m in enumerate(self.scenario.models):
             for rank in range(m.data_parallel):
-                sims.append(SimTarget(m, rank, ports.sim(i) + rank, ports.sidecar(len(sims))))
+                n = len(sims)
+                families = EngineFamilies({"model_name": m.model}, ports.engine_families(n))
+                sims.append(SimTarget(m, rank, ports.sim(i) + rank, ports.sidecar(n), families))
         self.sims = tuple(sims)
 
     # ----- addresses ---------------------------------------------------------------------------
@@ -149,10 +162,22 @@ class Stack:
 
     def endpoints(self) -> list[Endpoint]:
         """Where the load generator sends each model's requests."""
-        return [Endpoint(m, tuple(s.sim_url for s in self.sims if s.model is m)) for m in self.scenario.models]
+        return [
+            Endpoint(
+                m,
+                tuple(s.sim_url for s in self.sims if s.model is m),
+                tuple(s.families for s in self.sims if s.model is m),
+            )
+            for m in self.scenario.models
+        ]
 
     def scrape_targets(self) -> list[ScrapeTarget]:
-        """Every target Prometheus scrapes."""
+        """Every target Prometheus scrapes: the backfilled ones and the load generator's measured families."""
+        return [*self.history_targets(), *(s.families_target() for s in self.sims)]
+
+    def history_targets(self) -> list[ScrapeTarget]:
+        """The targets the history continues: every sidecar and the DaemonSet exporter (the measured
+        families start with live traffic)."""
         node = ScrapeTarget(
             "inferwatch-node",
             f"127.0.0.1:{self.settings.ports.node_exporter}",
@@ -176,6 +201,10 @@ class Stack:
         for s in self.sims:
             check_port_free(s.sim_port, f"llm-d-inference-sim {s.model.pod} rank {s.rank}")
             check_port_free(s.sidecar_port, f"the sidecar exporter of {s.model.pod} rank {s.rank}")
+            check_port_free(
+                self.settings.ports.engine_families(self.sims.index(s)),
+                f"the load generator's vLLM families of {s.model.pod} rank {s.rank}",
+            )
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             probe = self.out_dir / ".inferwatch-demo-write-test"
@@ -208,6 +237,12 @@ class Stack:
             ]  # fmt: skip
             mp = self.group.spawn(f"sidecar-{target.model.pod}-rank{target.rank}", argv, target.sidecar_url)
             wait_until(mp, http_ok(target.sidecar_url + "/readyz"), "/readyz answers 200", timeout=60)
+        progress(
+            f"llm-d-inference-sim lacks {' and '.join(MEASURED_FAMILIES)}: the load generator measures them "
+            "from each answer and serves them per rank under vLLM's names"
+        )
+        for target, _ in started:
+            target.families.start()
         progress("starting the local kubelet (pod-resources gRPC on a unix socket)")
         self.kubelet = PodResourcesServer(self.kubelet_socket, self.node_allocation())
         progress("starting the DaemonSet exporter of gpu-node-1 (simulated GPUs)")
@@ -291,7 +326,7 @@ class Stack:
     def scrape_live(self) -> list[ScrapedTarget]:
         """Every target's current /metrics, parsed: the label sets the history must continue."""
         out = []
-        for target in self.scrape_targets():
+        for target in self.history_targets():
             text = httpx.get(f"http://{target.address}/metrics", timeout=10).text
             samples: dict[str, list[tuple[dict[str, str], float]]] = {}
             for family in text_string_to_metric_families(text):
@@ -447,6 +482,8 @@ class Stack:
     def stop(self) -> None:
         """Stop every process and server the stack started (safe to call more than once)."""
         self.group.stop_all()
+        for s in self.sims:
+            s.families.stop()
         if self.kubelet is not None:
             self.kubelet.stop()
             self.kubelet = None

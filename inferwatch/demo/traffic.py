@@ -5,11 +5,16 @@ the history follows), spread over its data-parallel ranks, a share of them to it
 with the scenario's mix of prompt lengths. During the incident the incident model receives three
 times its rate, every prompt `incident_prompt_tokens` long (a new retrieval-augmented client
 stuffing whole documents into prompts): its time to first token climbs past the threshold.
+
+Answers are streamed, so the generator measures each request's time per output token (the time
+between its first and last token over the tokens after the first, vLLM's definition) and records
+it in the rank's `EngineFamilies`: llm-d-inference-sim does not emit that histogram itself.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import threading
@@ -19,6 +24,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from inferwatch.demo.engine_families import EngineFamilies
 from inferwatch.demo.scenario import Model, Scenario, request_rate
 
 log = logging.getLogger(__name__)
@@ -46,10 +52,12 @@ class ModelStats:
 
 @dataclass(frozen=True)
 class Endpoint:
-    """Where one model is served: the base URL of each data-parallel rank."""
+    """Where one model is served: the base URL of each data-parallel rank, and where each rank's
+    measured vLLM families are recorded (one per rank, in the same order)."""
 
     model: Model
     rank_urls: tuple[str, ...]
+    rank_families: tuple[EngineFamilies, ...]
 
 
 @dataclass
@@ -147,31 +155,53 @@ class LoadGenerator:
                 "max_tokens": ep.model.output_tokens,
                 # Exactly max_tokens tokens (finish reason `length`), as the history assumes.
                 "ignore_eos": True,
+                "stream": True,
             }
-            url = ep.rank_urls[rank % len(ep.rank_urls)] + "/v1/completions"
+            index = rank % len(ep.rank_urls)
+            url = ep.rank_urls[index] + "/v1/completions"
             rank += 1
-            task = asyncio.create_task(self._send(client, sem, url, body, self.stats[ep.model.pod]))
+            task = asyncio.create_task(
+                self._send(client, sem, url, body, self.stats[ep.model.pod], ep.rank_families[index])
+            )
             in_flight.add(task)
             task.add_done_callback(in_flight.discard)
         if in_flight:
             await asyncio.wait(in_flight, timeout=20)
 
     async def _send(
-        self, client: httpx.AsyncClient, sem: asyncio.Semaphore, url: str, body: dict[str, object], stats: ModelStats
+        self,
+        client: httpx.AsyncClient,
+        sem: asyncio.Semaphore,
+        url: str,
+        body: dict[str, object],
+        stats: ModelStats,
+        families: EngineFamilies,
     ) -> None:
         async with sem:
             stats.sent += 1
             try:
-                resp = await client.post(url, json=body)
+                async with client.stream("POST", url, json=body) as resp:
+                    if resp.status_code != 200:
+                        stats.failed += 1
+                        text = (await resp.aread()).decode(errors="replace")
+                        stats.last_error = f"HTTP {resp.status_code}: {text[:200]}"
+                        return
+                    token_times = [time.monotonic() async for line in resp.aiter_lines() if _is_token(line)]
             except httpx.HTTPError as err:
                 stats.failed += 1
                 stats.last_error = f"{type(err).__name__}: {err}"
                 return
-            if resp.status_code == 200:
-                stats.ok += 1
-            else:
-                stats.failed += 1
-                stats.last_error = f"HTTP {resp.status_code}: {resp.text[:200]}"
+            stats.ok += 1
+            if len(token_times) > 1:
+                families.observe((token_times[-1] - token_times[0]) / (len(token_times) - 1))
+
+
+def _is_token(line: str) -> bool:
+    """Whether a server-sent event line of a streamed completion carries a token (non-empty text)."""
+    if not line.startswith("data: {"):
+        return False
+    choices = json.loads(line.removeprefix("data: ")).get("choices") or [{}]
+    return bool(choices[0].get("text"))
 
 
 def total_sent(stats: dict[str, ModelStats]) -> int:

@@ -11,7 +11,6 @@ import itertools
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,14 +20,12 @@ import uvicorn
 from inferwatch.dashboards import PreviewResult, render_previews
 from inferwatch.exporters import cli as exporter_cli
 from inferwatch.exporters.simulated import SimulatedNvml
-from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import start_http_server
 
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
-from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS
 from inferwatch.config.exporter import ExporterSettings
+from inferwatch.demo.engine_families import EngineFamilies
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.rules import dump_yaml
@@ -99,42 +96,16 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         grpc_server.stop(None)
 
 
-@dataclass(frozen=True)
-class EngineFamilies:
-    """The vLLM families llm-d-inference-sim v0.10 lacks, for one pod, in vLLM's own names."""
-
-    preemptions: Counter
-    tpot: Histogram
-
-
-# vLLM's buckets of request_time_per_output_token_seconds (vllm/v1/metrics/loggers.py), from the one copy.
-TPOT_BUCKETS = VLLM_DEFAULT_BUCKETS["tpot"]
-
-
 @contextlib.contextmanager
-def engine_families(model: str) -> Iterator[tuple[str, EngineFamilies]]:
-    """Serve vllm:num_preemptions_total and vllm:request_time_per_output_token_seconds for one pod.
-
-    The simulator has neither (and real vLLM cannot run here), so the test exposes them through
-    prometheus_client: a request's time per output token is measured from the simulator's
-    answers, and the engine preempts now and then."""
-    registry = CollectorRegistry()
-    labels = ["model_name", "engine"]
-    families = EngineFamilies(
-        Counter("vllm:num_preemptions", "preempted requests", labels, registry=registry),
-        Histogram(
-            "vllm:request_time_per_output_token_seconds", "TPOT", labels, registry=registry, buckets=TPOT_BUCKETS
-        ),
-    )
-    families.preemptions.labels(model, "0").inc(0)
-    port = free_port()
-    httpd, thread = start_http_server(port, addr="127.0.0.1", registry=registry)
+def engine_families(model: str) -> Iterator[EngineFamilies]:
+    """vllm:num_preemptions_total and vllm:request_time_per_output_token_seconds for one pod, served
+    as the demo serves them (the simulator has neither, and real vLLM cannot run here)."""
+    families = EngineFamilies({"model_name": model, "engine": "0"})
+    families.start()
     try:
-        yield f"127.0.0.1:{port}", families
+        yield families
     finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=10)
+        families.stop()
 
 
 def _traffic(urls: dict[str, str], engines: dict[str, EngineFamilies], stop: threading.Event) -> None:
@@ -154,9 +125,9 @@ def _traffic(urls: dict[str, str], engines: dict[str, EngineFamilies], stop: thr
                 with contextlib.suppress(httpx.HTTPError):
                     answer = client.post(f"{url}/v1/chat/completions", json=body).json()
                     tokens = int(answer["usage"]["completion_tokens"])
-                    engines[model].tpot.labels(model, "0").observe((time.monotonic() - began) / max(tokens, 1))
+                    engines[model].observe((time.monotonic() - began) / max(tokens, 1))
             if i % 10 == 0:
-                engines["chat-b"].preemptions.labels("chat-b", "0").inc()
+                engines["chat-b"].preemptions.inc()
             time.sleep(0.2)
 
 
@@ -218,8 +189,8 @@ def test_every_dashboard_previews_without_an_empty_panel(
             args = ["--gpu-backend", "simulated", "--vllm-url", sims[ns].url + "/metrics", "--gpu-uuid", gpu]
             exp = stack.enter_context(exporter_process(tmp_path / f"exp-{ns}", args, env))
             targets.append(ScrapeTarget("vllm-sidecar", exp.url.removeprefix("http://"), {"namespace": ns, "pod": pod}))
-            address, engines[model] = stack.enter_context(engine_families(model))
-            targets.append(ScrapeTarget("vllm-engine-counters", address, {"namespace": ns, "pod": pod}))
+            engines[model] = stack.enter_context(engine_families(model))
+            targets.append(ScrapeTarget("vllm-engine-counters", engines[model].address, {"namespace": ns, "pod": pod}))
         ds_address, nvml = stack.enter_context(daemonset_exporter(tmp_path / "ds", monkeypatch))
         targets.append(ScrapeTarget("inferwatch-daemonset", ds_address, {"node": NODE}))
         prom_config = render(
