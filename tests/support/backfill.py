@@ -206,6 +206,13 @@ class BackfilledPrometheus:
         self.start()
         rule_file = rule_file.resolve()
         out = (self.workdir / f"rule-blocks-{self._passes}").resolve()
+        start_ms = int(start.timestamp()) * 1000
+        first_block_left = _RULE_BLOCK_MS - start_ms % _RULE_BLOCK_MS
+        if max(_rule_intervals_ms(rule_file, eval_interval)) >= first_block_left:
+            # promtool stops the whole import (it breaks, not skips) when the first, partial 2 h block
+            # holds no evaluation of a group: with a 1 h group that depends on the minute of the day.
+            # Starting at the block's edge gives every block its full span of evaluations.
+            start = datetime.fromtimestamp(start_ms // _RULE_BLOCK_MS * _RULE_BLOCK_MS / 1000, UTC)
         _run(
             [
                 str(self.tools.path("promtool")),
