@@ -75,7 +75,7 @@ class PeriodicWorker:
         """Ask the thread to stop and wait for it (up to the join timeout; a step stuck longer is logged)."""
         self._stop.set()
         thread, self._thread = self._thread, None
-        if thread is None:
+        if thread is None or not thread.is_alive():  # never started (a signal came first) or already ended
             return
         thread.join(timeout=self._join_timeout)
         if thread.is_alive():

@@ -66,7 +66,8 @@ class _Refresher:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=120)
+        if self._thread.is_alive():  # never started when a Ctrl-C came first
+            self._thread.join(timeout=120)
 
     def _run(self) -> None:
         last_previews = 0.0

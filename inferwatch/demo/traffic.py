@@ -106,7 +106,8 @@ class LoadGenerator:
     def stop(self) -> None:
         """Stop sending and wait for requests in flight (bounded)."""
         self._stop.set()
-        if self._thread is not None:
+        # A Ctrl-C can land between creating the thread and starting it: only a started thread is joined.
+        if self._thread is not None and self._thread.is_alive():
             self._thread.join(timeout=30)
 
     def rate(self, model: Model, now: float) -> float:

@@ -71,3 +71,18 @@ def test_a_worker_started_twice_is_refused() -> None:
 def test_a_negative_interval_is_refused() -> None:
     with pytest.raises(ValueError, match="interval_s"):
         PeriodicWorker("x", lambda: None, interval_s=-1)
+
+
+def test_a_signal_between_creating_and_starting_the_thread_leaves_stop_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ctrl-C can land inside start(), after the thread object exists but before it runs; the
+    # clean-up's stop() must then return instead of raising "cannot join thread before it is started".
+    def interrupted(self: threading.Thread) -> None:
+        raise KeyboardInterrupt
+
+    worker = PeriodicWorker("inferwatch-test-interrupted", lambda: None, interval_s=3600)
+    with monkeypatch.context() as m:
+        m.setattr(threading.Thread, "start", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            worker.start()
+    worker.stop()
+    assert not worker.running
