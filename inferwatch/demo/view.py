@@ -24,6 +24,7 @@ from inferwatch.conventions import cost as c
 from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
 from inferwatch.prom import PrometheusReader
+from inferwatch.slo.cost.columns import sig_decimals
 from inferwatch.slo.status import StatusRow
 
 log = logging.getLogger(__name__)
@@ -137,8 +138,12 @@ def _fmt_s(seconds: float) -> str:
     return f"{seconds // 60:d}:{seconds % 60:02d}"
 
 
-def _money(v: float | None, currency: str) -> str:
-    return "—" if v is None else f"{v:,.2f} {currency}"
+def _money(v: float | None, currency: str, *, significant: bool = False) -> str:
+    """Cents for amounts; ``significant`` keeps three significant digits (the report's $/1M tokens rule)."""
+    if v is None:
+        return "—"
+    decimals = sig_decimals(v) if significant else 2
+    return f"{v:,.{decimals}f} {currency}"
 
 
 def _header(s: Snapshot) -> RenderableType:
@@ -224,7 +229,7 @@ def _costs(s: Snapshot) -> Table:
     t.add_column("held / hour", justify="right")
     t.add_column("per 1M tokens", justify="right")
     for x in s.costs:
-        t.add_row(escape(x.namespace), _money(x.per_hour, s.currency), _money(x.per_mtok, s.currency))
+        t.add_row(escape(x.namespace), _money(x.per_hour, s.currency), _money(x.per_mtok, s.currency, significant=True))
     t.add_row(Text("(idle GPUs)", style="dim"), _money(s.idle_per_hour, s.currency), "")
     return t
 
