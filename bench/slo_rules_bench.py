@@ -1,6 +1,6 @@
 """SLO rules at fleet scale: inferwatch vs the real Sloth v0.16.0 vs Pyrra's rule shape, on one Prometheus.
 
-    python -m bench.slo_rules_bench [--series 20 200] [--days 30] [--settle 75] [--no-write]
+    nice -n 10 python -m bench.slo_rules_bench [--series 20 200 2000] [--days 30] [--settle 75] [--jobs 2] [--no-write]
 
 For each N (SLO series: one TTFT ≤ 1 s SLO at 99.5 % grouped by namespace, N namespaces), a real
 Prometheus 3 holds a backfilled history (`promtool tsdb create-blocks-from openmetrics`) of
@@ -10,8 +10,13 @@ no-traffic stretch in every tenth namespace):
 * the raw vLLM counters (`vllm:time_to_first_token_seconds_count` and `_bucket{le="1.0"}`), which
   Sloth's and Pyrra's rules read;
 * what each rule set's own recording rules would have recorded over that history: inferwatch's
-  5-minute event rates and their hourly sums, Sloth's `slo:sli_error:ratio_rate5m`;
+  hourly sums of its 5-minute event rates (and those rates over the last day, the longest any of
+  its rules reads them), Sloth's `slo:sli_error:ratio_rate5m`;
 * the normalized 5-minute rates inferwatch's SLO rules read, around the present.
+
+The history is written as one OpenMetrics file per TSDB block and imported by ``--jobs`` promtool
+runs at a time (N = 2000 is 270 M samples); Prometheus then compacts the blocks, before any rule
+set is measured.
 
 The raw and normalized inputs run on 40 minutes past the history's end, so rules evaluated live
 read present data. Then each rule set is loaded alone (Prometheus restarted with only its files,
@@ -55,7 +60,14 @@ import numpy.typing as npt
 import yaml
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import slo_rule_file, window_sum_expr
-from inferwatch.slo.windows import COARSE_FROM, COARSE_STEP, format_duration, is_coarse, recorded_windows
+from inferwatch.slo.windows import (
+    COARSE_FROM,
+    COARSE_STEP,
+    format_duration,
+    is_coarse,
+    parse_duration,
+    recorded_windows,
+)
 
 from bench.report import machine_description, update_section
 from inferwatch.config.slo import SLOSpec
@@ -192,7 +204,7 @@ def families(h: History, slo: SLO, sloth_labels: dict[str, str]) -> dict[str, Ca
     length = len(h.times)
     recorded = (5, end_k + 1)  # recording rules start once a 5-minute rate exists
     # inferwatch's 5-minute events: its rules read them over windows shorter than COARSE_FROM (and
-    # the hourly group over the last hour); the hourly sums above stand for the rest of the history
+    # the hourly group over the last hour); the hourly sums (History.hours) stand for the rest
     events_from = (max(5, end_k - int(COARSE_FROM.total_seconds()) // STEP), end_k + 1)
     near = (end_k - 15, length)
     coarse = [w for w in recorded_windows(slo.period) if is_coarse(w)]
@@ -285,6 +297,18 @@ def write_shard(h: History, fams: dict[str, Callable[[int, int, int], Rows]], lo
     return count
 
 
+def openmetrics(h: History, slo: SLO, sloth_labels: dict[str, str], path: Path) -> int:
+    """Write the whole history as one OpenMetrics file (what the shards hold together); returns the samples."""
+    return write_shard(h, families(h, slo, sloth_labels), 0, len(h.times), path)
+
+
+def block_bounds(h: History) -> list[int]:
+    """Sample indices where the history's TSDB blocks (BLOCK_S, aligned as promtool aligns them) start, and its end."""
+    t0 = int(h.times[0])
+    edges = range(t0 - t0 % BLOCK_S + BLOCK_S, int(h.times[-1]) + 1, BLOCK_S)
+    return [0, *((e - t0) // STEP for e in edges), len(h.times)]
+
+
 @dataclass
 class BackfillFigures:
     """What writing and importing one history took."""
@@ -309,9 +333,7 @@ def backfill(
     blocks are the ones a single file gives: same ranges, same series.
     """
     fams = families(h, slo, sloth_labels)
-    t0 = int(h.times[0])
-    edges = list(range(t0 - t0 % BLOCK_S + BLOCK_S, int(h.times[-1]) + 1, BLOCK_S))
-    bounds = [0, *((e - t0) // STEP for e in edges), len(h.times)]
+    bounds = block_bounds(h)
     figures = BackfillFigures()
 
     def shard(j: int) -> Path:
@@ -697,8 +719,8 @@ def targets(n: int, sets: list[SetFigures]) -> list[str]:
         f"({_met(sloth.eval_ms >= 10 * ours.eval_ms)}), {sloth.eval_ms / per_minute:.1f}× a minute "
         f"({_met(sloth.eval_ms >= 10 * per_minute)}); {sloth.samples / max(ours.samples, 1):.0f}× fewer samples "
         "scanned.",
-        f"- budgets within 0.1 pp of the count where Sloth's are not: worst {ours_pp:.3f} pp, none missing "
-        f"({ours.no_figure} without a figure), against Sloth's worst {_pp(sloth).removeprefix('≤ ')} pp and "
+        f"- budgets within 0.1 pp of the count where Sloth's are not: worst {ours_pp:.3f} pp, "
+        f"{ours.no_figure} of {n} without a figure, against Sloth's worst {_pp(sloth).removeprefix('≤ ')} pp and "
         f"{sloth.no_figure} of {n} NaN ({_met(ours_pp <= 0.1 and ours.no_figure == 0 and sloth_off)}).",
     ]
 
@@ -771,11 +793,11 @@ def markdown(results: dict[int, Result], days: int, interval: str) -> str:
                 f"| {n} | {b.samples:,} | {b.build_s:.0f} | {b.write_s:.0f} | {b.import_s:.0f} | {b.wall_s:.0f} "
                 f"| {b.compact_s:.0f} ({b.compactions}) |"
             )
-    lines += ["", NOTES, scale_note(results)]
+    lines += ["", NOTES, scale_note(results, interval)]
     return "\n".join(lines) + "\n"
 
 
-def scale_note(results: dict[int, Result]) -> str:
+def scale_note(results: dict[int, Result], interval: str) -> str:
     """What the largest N shows against the one ten times smaller (or why there is no largest N)."""
     ns = sorted(results)
     if len(ns) < 2 or ns[-1] < 2000:
@@ -788,7 +810,12 @@ def scale_note(results: dict[int, Result]) -> str:
         f"{a.name} ×{a.eval_ms / b.eval_ms:.1f} in time and ×{a.samples / max(b.samples, 1):.1f} in samples"
         for a, b in zip(results[big].sets, results[small].sets, strict=True)
     )
-    over = [f"`{g.name}` ({g.eval_ms / 1000:.1f} s)" for s in results[big].sets for g in s.groups if g.eval_ms > 15_000]
+    over = [
+        f"`{g.name}` ({g.eval_ms / 1000:.1f} s)"
+        for s in results[big].sets
+        for g in s.groups
+        if g.eval_ms > parse_duration(interval).total_seconds() * 1000
+    ]
     text = f"- From N={small} to N={big} ({big // small}× the series): {ratios}."
     if over:
         text += (
@@ -870,7 +897,10 @@ def main() -> None:
     parser.add_argument("--render", type=Path, default=None, help="only render the section from a --json file")
     args = parser.parse_args()
     if args.render:
-        update_section("slo-rules", markdown(load_results(args.render), args.days, args.interval))
+        text = markdown(load_results(args.render), args.days, args.interval)
+        print(text)
+        if not args.no_write:
+            update_section("slo-rules", text)
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
