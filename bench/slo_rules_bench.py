@@ -831,8 +831,9 @@ NOTES = """How to read it:
   every evaluation like the others, so its column is its cost per run, and the total counts it as
   if it ran every minute. Sloth's and Pyrra's groups run at the global interval.
 - The machine is shared (other engineers' builds and a CI job on 2 cores; the bench runs under
-  `nice -n 10`), so times are noisy: the load column says how busy it was. Samples scanned are
-  exact and are what the times follow.
+  `nice -n 10`), so times are noisy: the load column says how busy it was while each set ran, and
+  a ratio of two times taken at different loads carries that difference. Samples scanned are
+  exact and do not depend on the load.
 - inferwatch's budget error is the edge of the long windows (docs/slo.md, "Long windows"): the
   SLO window ends at the hourly group's last evaluation (17 minutes before the history's end
   here), so the newest and the oldest 17 minutes differ from the exact count. Sloth's SLO window
