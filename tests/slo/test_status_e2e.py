@@ -33,6 +33,9 @@ from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_y
 from inferwatch.tools import Toolbox
 from tests.support.backfill import BackfilledPrometheus, Series, counter_points
 
+# The 30-day backfill of the module fixture counts against the first test's time (215 s seen under load).
+pytestmark = pytest.mark.timeout(900)
+
 DAY = 86400.0
 STEP = 60.0
 SPEC = {
