@@ -32,7 +32,7 @@ from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.demo.config import DemoSettings
 from inferwatch.demo.engine_families import MEASURED_FAMILIES, EngineFamilies
 from inferwatch.demo.history import HistoryPlan, ScrapedTarget, build_tsdb, history_start, raw_series
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, ContainerAssignment, NodeAllocation, PodResourcesServer
 from inferwatch.demo.processes import (
     ComponentFailedError,
     ManagedProcess,
@@ -293,7 +293,7 @@ class Stack:
                 allocatable += [mig_uuid(i, k) for k in range(len(MIG_SLICES))]
             else:
                 allocatable.append(gpu_uuid(i))
-        return NodeAllocation(assignments, tuple(allocatable))
+        return NodeAllocation(assignments, {GPU_RESOURCE: tuple(allocatable)})
 
     def warm_up(self) -> None:
         """One request per model, rank and adapter, so every vLLM series exists before it is read for history."""

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from inferwatch.exporters.podresources import ContainerDevices, PodResourcesClient
 
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, ContainerAssignment, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
@@ -20,7 +20,7 @@ def test_the_exporters_client_reads_exclusive_time_sliced_and_mig_devices(tmp_pa
             ContainerAssignment("team-b", "search-0", "vllm", (f"{GPU_B}::0", f"{GPU_B}::1")),
             ContainerAssignment("team-b", "rerank-0", "reranker", (MIG,)),
         ),
-        allocatable=(GPU_A, f"{GPU_B}::0", f"{GPU_B}::1", f"{GPU_B}::2", f"{GPU_B}::3", MIG),
+        allocatable={GPU_RESOURCE: (GPU_A, f"{GPU_B}::0", f"{GPU_B}::1", f"{GPU_B}::2", f"{GPU_B}::3", MIG)},
     )
     socket = tmp_path / "pr" / "kubelet.sock"
     server = PodResourcesServer(socket, node)
@@ -35,5 +35,5 @@ def test_the_exporters_client_reads_exclusive_time_sliced_and_mig_devices(tmp_pa
         ContainerDevices("team-b", "search-0", "vllm", "nvidia.com/gpu", (f"{GPU_B}::0", f"{GPU_B}::1")),
         ContainerDevices("team-b", "rerank-0", "reranker", "nvidia.com/gpu", (MIG,)),
     )
-    assert snap.allocatable == node.allocatable
+    assert snap.allocatable == node.allocatable[GPU_RESOURCE]
     assert not socket.exists(), "stop() removes the socket"
