@@ -22,6 +22,7 @@ import grpc
 
 from inferwatch.exporters import podresources_pb2 as _pb2
 from inferwatch.exporters import podresources_pb2_grpc as _pb2_grpc
+from inferwatch.exporters.podresources import ContainerDevices
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,10 @@ class SocketPathTooLongError(ValueError):
 
 
 @dataclass(frozen=True)
-class ContainerAssignment:
-    """The device IDs of one resource the kubelet assigned to one container."""
-
-    namespace: str
-    pod: str
-    container: str
-    device_ids: tuple[str, ...]
-    resource: str = GPU_RESOURCE
-
-
-@dataclass(frozen=True)
 class NodeAllocation:
-    """What the kubelet of one node says: assignments, and every allocatable device ID by resource name."""
+    """What the kubelet of one node says: assignments (as its clients read them), allocatable IDs by resource."""
 
-    assignments: tuple[ContainerAssignment, ...]
+    assignments: tuple[ContainerDevices, ...]
     allocatable: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -76,7 +66,7 @@ class _Lister(pb2_grpc.PodResourcesListerServicer):  # type: ignore[misc]
             container = containers.get((a.namespace, a.pod, a.container))
             if container is None:
                 container = containers[(a.namespace, a.pod, a.container)] = pod.containers.add(name=a.container)
-            container.devices.add(resource_name=a.resource, device_ids=list(a.device_ids))
+            container.devices.add(resource_name=a.resource_name, device_ids=list(a.device_ids))
         return resp
 
     def GetAllocatableResources(self, request: Any, context: grpc.ServicerContext) -> Any:

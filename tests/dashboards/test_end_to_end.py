@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from inferwatch.dashboards import PreviewResult, render_previews
 from inferwatch.exporters import cli as exporter_cli
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
 from inferwatch.artifacts import ArtifactKind
@@ -26,7 +27,7 @@ from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.demo.engine_families import EngineFamilies
-from inferwatch.demo.podresources_server import GPU_RESOURCE, ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.rules import dump_yaml
@@ -58,9 +59,9 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
         nvml.set_load(index, load)
     node = NodeAllocation(
         assignments=(
-            ContainerAssignment("team-a", "a-0", "vllm", (GPUS[0], f"{GPUS[2]}::0")),
-            ContainerAssignment("team-b", "b-0", "vllm", (GPUS[1], f"{GPUS[2]}::1")),
-            ContainerAssignment("team-b", "b-0", "vllm", (MIG_HELD,), resource="nvidia.com/mig-3g.40gb"),
+            ContainerDevices("team-a", "a-0", "vllm", GPU_RESOURCE, (GPUS[0], f"{GPUS[2]}::0")),
+            ContainerDevices("team-b", "b-0", "vllm", GPU_RESOURCE, (GPUS[1], f"{GPUS[2]}::1")),
+            ContainerDevices("team-b", "b-0", "vllm", "nvidia.com/mig-3g.40gb", (MIG_HELD,)),
         ),
         allocatable={
             GPU_RESOURCE: (GPUS[0], GPUS[1], *(f"{GPUS[2]}::{i}" for i in range(4))),

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import httpx
 import yaml
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
 from inferwatch import contract, prometheus_config
-from inferwatch.demo.podresources_server import GPU_RESOURCE, ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.conftest import Starter
 from tests.support.exporter import exporter_process, scrape
 from tests.support.processes import wait_for
@@ -38,7 +39,7 @@ def test_daemonset_gpu_is_attributed_to_the_workload_namespace(tmp_path: Path, p
     socket_dir.mkdir()
     socket_path = socket_dir / "kubelet.sock"
     node = NodeAllocation(
-        assignments=(ContainerAssignment("llm", "vllm-0", "vllm", (gpu0,)),),
+        assignments=(ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (gpu0,)),),
         allocatable={GPU_RESOURCE: (gpu0, gpu1)},
     )
     kubelet = PodResourcesServer(socket_path, node)

@@ -16,7 +16,7 @@ from inferwatch.exporters.podresources import (
 )
 from prometheus_client import CollectorRegistry
 
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
@@ -33,8 +33,8 @@ def socket_path(tmp_path: Path) -> Iterator[Path]:
 def test_client_reads_gpu_assignments_only(socket_path: Path) -> None:
     node = NodeAllocation(
         assignments=(
-            ContainerAssignment("llm", "vllm-0", "vllm", (GPU_A,)),
-            ContainerAssignment("llm", "vllm-0", "sidecar", ("nic0",), resource="example.com/nic"),
+            ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (GPU_A,)),
+            ContainerDevices("llm", "vllm-0", "sidecar", "example.com/nic", ("nic0",)),
         ),
         allocatable={"nvidia.com/gpu": (GPU_A, GPU_B), "example.com/nic": ("nic0",)},
     )
@@ -51,7 +51,7 @@ def test_client_reads_gpu_assignments_only(socket_path: Path) -> None:
 
 def _holding(namespace: str, pod: str, device_id: str) -> NodeAllocation:
     """A node where container ``c`` of one pod holds one GPU device."""
-    return NodeAllocation((ContainerAssignment(namespace, pod, "c", (device_id,)),))
+    return NodeAllocation((ContainerDevices(namespace, pod, "c", GPU_RESOURCE, (device_id,)),))
 
 
 def test_watcher_survives_absent_socket_and_kubelet_restart(socket_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_kubelet_without_allocatable_still_attributes(socket_path: Path) -> None
     # A kubelet without GetAllocatableResources (before 1.23, or the feature gate off) answers UNIMPLEMENTED;
     # the replicas it would list are never seen.
     replicas = {"nvidia.com/gpu": tuple(f"{GPU_A}::{i}" for i in range(4))}
-    node = NodeAllocation((ContainerAssignment("a", "p1", "c", (f"{GPU_A}::3",)),), replicas)
+    node = NodeAllocation((ContainerDevices("a", "p1", "c", GPU_RESOURCE, (f"{GPU_A}::3",)),), replicas)
     kubelet = PodResourcesServer(socket_path, node, allocatable_call=False)
     client = PodResourcesClient(socket_path, timeout_s=5)
     try:

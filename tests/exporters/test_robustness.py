@@ -12,10 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 
-from inferwatch.demo.podresources_server import GPU_RESOURCE, ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.conftest import Starter
 from tests.exporters.test_vllm import OLD_ONLY, _chat, scrape_until, successes
 from tests.support.exporter import exporter_process, scrape
@@ -209,7 +210,10 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
             gpu_uuid = samples["inferwatch_gpu_up"][0][0]["gpu_uuid"]
             allocatable = {GPU_RESOURCE: tuple(f"{gpu_uuid}::{i}" for i in range(4))}
             kubelet = PodResourcesServer(
-                sock, NodeAllocation((ContainerAssignment("llm", "vllm-0", "vllm", (f"{gpu_uuid}::0",)),), allocatable)
+                sock,
+                NodeAllocation(
+                    (ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (f"{gpu_uuid}::0",)),), allocatable
+                ),
             )
 
             def ratio(pod: str) -> float | None:
@@ -220,7 +224,7 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
 
             wait_for(lambda: ratio("vllm-0") == 0.25, "time-sliced allocation after the socket appeared")
             # Kubelet restart: socket removed and recreated with a new assignment.
-            kubelet.restart(NodeAllocation((ContainerAssignment("llm", "vllm-1", "vllm", (gpu_uuid,)),)))
+            kubelet.restart(NodeAllocation((ContainerDevices("llm", "vllm-1", "vllm", GPU_RESOURCE, (gpu_uuid,)),)))
             wait_for(lambda: ratio("vllm-1") == 1.0, "allocation from the restarted kubelet")
             assert scrape(exp.url)["inferwatch_podresources_up"] == [({}, 1.0)]
         finally:
