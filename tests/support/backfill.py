@@ -2,11 +2,10 @@
 
 Raw series (what vLLM and the exporter would have exposed) are written as OpenMetrics and
 turned into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, as the demo's
-history does (inferwatch.backfill). Recorded series
-over that history come from `promtool tsdb create-blocks-from rules`, which evaluates rules
-against a running Prometheus; because it cannot evaluate rules that depend on other rules in
-the same pass, each rule file is one pass, and Prometheus is restarted between passes so the
-blocks of the previous pass are queryable.
+history is (inferwatch.backfill). Recorded series over that history come from `promtool tsdb
+create-blocks-from rules`, which evaluates rules against a running Prometheus; because it
+cannot evaluate rules that depend on other rules in the same pass, each rule file is one pass,
+and Prometheus is restarted between passes so the blocks of the previous pass are queryable.
 
 promtool evaluates a rule group at the times Prometheus would: its interval grid shifted by an
 offset hashed from the group name and the rule file path as given on the command line, to the
