@@ -191,7 +191,8 @@ class BackfilledPrometheus:
         out = (self.workdir / f"rule-blocks-{self._passes}").resolve()
         start_ms = int(start.timestamp()) * 1000
         first_block_left = _RULE_BLOCK_MS - start_ms % _RULE_BLOCK_MS
-        if max(_rule_intervals_ms(rule_file, eval_interval)) >= first_block_left:
+        # promtool cuts a block's end to whole seconds, so a grid point in the block's last second is lost too.
+        if max(_rule_intervals_ms(rule_file, eval_interval)) + 1000 > first_block_left:
             # promtool stops the whole import (it breaks, not skips) when the first, partial 2 h block
             # holds no evaluation of a group: with a 1 h group that depends on the minute of the day.
             # Starting at the block's edge gives every block its full span of evaluations.
