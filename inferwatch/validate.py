@@ -85,33 +85,35 @@ def reference_dir() -> Path:
     raise ToolMissingError("the reference schemas (../shared/reference beside the checkout) are missing")
 
 
-def kubernetes_schema_dir() -> Path:
-    """The newest strict Kubernetes JSON schemas the kubernetes-validate package ships."""
+def kubernetes_schema_dir(version: str | None = None) -> Path:
+    """The strict Kubernetes JSON schemas the kubernetes-validate package ships: the newest, or
+    those of `version` ("1.34"); ToolMissingError when there are none."""
     spec = importlib.util.find_spec("kubernetes_validate")
     if spec is None or spec.origin is None:
         raise ToolMissingError("kubernetes-validate is not installed: pip install -c constraints.txt -e '.[dev]'")
     base = Path(spec.origin).parent / "kubernetes-json-schema"
 
-    def version(p: Path) -> tuple[int, ...]:
+    def numbers(p: Path) -> tuple[int, ...]:
         return tuple(int(x) for x in re.findall(r"\d+", p.name))
 
-    dirs = sorted(base.glob(f"{KUBERNETES_SCHEMA_VERSION_PREFIX}*-local-strict"), key=version)
+    prefix = KUBERNETES_SCHEMA_VERSION_PREFIX if version is None else f"v{version}."
+    dirs = sorted(base.glob(f"{prefix}*-local-strict"), key=numbers)
     if not dirs:
-        raise ToolMissingError(f"no strict Kubernetes schemas under {base}")
+        raise ToolMissingError(f"no strict Kubernetes {version or ''} schemas under {base}")
     return dirs[-1]
 
 
-def _stage_kubernetes_schema(target_dir: Path, kind: str, group: str, version: str) -> None:
-    """Put a built-in kind's strict schema where kubeconform finds it, its references made local.
+def _stage_kubernetes_schema(target_dir: Path, source: Path, kind: str, group: str, version: str) -> bool:
+    """Put a built-in kind's strict schema where kubeconform finds it, its references made local;
+    False when ``source`` has no schema for it (a custom resource, or a kind of another release).
 
     kubernetes-validate's schemas carry an https `$id` and refer to `/api/_definitions.json`, which
     its own resolver maps; kubeconform resolves references against the schema file instead.
     """
     suffix = f"-{group.split('.')[0]}-{version}" if group else f"-{version}"
     name = f"{kind.lower()}{suffix}.json"
-    source = kubernetes_schema_dir()
     if not (source / name).is_file():
-        return  # kubeconform reports the kind as one without a schema
+        return False
     target_dir.mkdir(parents=True, exist_ok=True)
     definitions = target_dir / "_definitions.json"
     if not definitions.exists():
@@ -120,6 +122,7 @@ def _stage_kubernetes_schema(target_dir: Path, kind: str, group: str, version: s
     schema.pop("$id", None)  # an https $id would make the references resolve on the network
     text = json.dumps(schema).replace('"/api/_definitions.json#', '"_definitions.json#')
     (target_dir / name).write_text(text)
+    return True
 
 
 def _strict(schema: Any) -> Any:
@@ -168,24 +171,26 @@ def _object_types(path: Path) -> Iterator[tuple[str, str]]:
             yield doc["apiVersion"], doc["kind"]
 
 
-def check_kubernetes(tools: Toolbox, root: Path, rel: str) -> list[CheckResult]:
-    """kubeconform -strict against Kubernetes' schemas and the reference CRDs, offline."""
+def check_kubernetes(tools: Toolbox, root: Path, rel: str, kubernetes_version: str | None = None) -> list[CheckResult]:
+    """kubeconform -strict against Kubernetes' schemas (the newest, or `kubernetes_version`'s) and
+    the reference CRDs, offline."""
     crd_dir = root / ".inferwatch-crd-schemas"
     try:
         types = list(_object_types(root / rel))
     except yaml.YAMLError as err:
         return [CheckResult(rel, "kubeconform", False, f"not valid YAML: {err}")]
-    k8s_dir = crd_dir / "kubernetes"
+    source = kubernetes_schema_dir(kubernetes_version)
+    k8s_dir = crd_dir / "kubernetes" / source.name
     for api_version, kind in types:
         group, _, version = api_version.rpartition("/")
-        if "." in group:
+        # Built-in groups may have dots too (resource.k8s.io, networking.k8s.io): Kubernetes' own
+        # schemas first, then the CRDs.
+        if not _stage_kubernetes_schema(k8s_dir, source, kind, group, version) and "." in group:
             schema = _crd_schemas(reference_dir(), group, kind.lower()).get((kind.lower(), version))
             if schema is not None:
                 target = crd_dir / group / f"{kind.lower()}_{version}.json"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(json.dumps(schema))
-        else:
-            _stage_kubernetes_schema(k8s_dir, kind, group, version)
     proc = tools.run(
         "kubeconform",
         "-strict",

@@ -80,6 +80,18 @@ spec:
         limits: {nvidia.com/gpu: "1", memory: 24Gi}
 """
 
+# A built-in kind of a group with dots: Kubernetes' own schema, not a CRD's.
+CLAIM_TEMPLATE = """apiVersion: resource.k8s.io/v1
+kind: ResourceClaimTemplate
+metadata: {name: x}
+spec:
+  spec:
+    devices:
+      requests:
+      - name: gpu
+        exactly: {deviceClassName: gpu.nvidia.com, count: 1}
+"""
+
 
 @pytest.mark.parametrize(
     ("good", "bad", "complaint"),
@@ -89,8 +101,9 @@ spec:
         (RULE, RULE.replace("  groups:", "  groupz: []\n  groups:"), "additional properties 'groupz' not allowed"),
         (SCALED, SCALED + "  bogus: 1\n", "additional properties 'bogus' not allowed"),
         (ISVC, ISVC.replace("minReplicas: 1", "minReplicas: one"), "minReplicas"),
+        (CLAIM_TEMPLATE, CLAIM_TEMPLATE.replace("deviceClassName", "deviceClass"), "'deviceClass' not allowed"),
     ],
-    ids=["core", "prometheusrule-rule", "prometheusrule-spec", "keda", "kserve"],
+    ids=["core", "prometheusrule-rule", "prometheusrule-spec", "keda", "kserve", "resource-k8s-io"],
 )
 def test_kubeconform_strict_offline(tmp_path: Path, tools: Toolbox, good: str, bad: str, complaint: str) -> None:
     assert _check(tmp_path, "good.yaml", good, ArtifactKind.KUBERNETES, tools).ok

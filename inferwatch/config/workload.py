@@ -17,6 +17,10 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 # external metric with a label selector (`model_name: <name>`), and the API server rejects a
 # selector value such as "Qwen/Qwen2.5-1.5B-Instruct".
 LABEL_VALUE_PATTERN = r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
+# RFC 1123 subdomain: names of cluster-scoped objects such as a DRA DeviceClass ("gpu.nvidia.com").
+DNS_SUBDOMAIN_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+# The DeviceClass NVIDIA's DRA driver for GPUs creates for whole GPUs.
+NVIDIA_DRA_DEVICE_CLASS = "gpu.nvidia.com"
 
 
 class AutoscalingSpec(BaseModel):
@@ -85,7 +89,15 @@ class WorkloadSpec(BaseModel):
         f"ghcr.io/inferwatch/inferwatch:{__version__}", min_length=1, description="inferwatch image (the sidecar)"
     )
     vllm_port: int = Field(8000, ge=1, le=65535, description="port vLLM serves the OpenAI API and /metrics on")
-    gpus_per_pod: int = Field(1, ge=1, le=16, description="nvidia.com/gpu of the vLLM container")
+    gpus_per_pod: int = Field(
+        1, ge=1, le=16, description="GPUs of the vLLM container (nvidia.com/gpu, or the count of its DRA claim)"
+    )
+    dra_device_class: str = Field(
+        NVIDIA_DRA_DEVICE_CLASS,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=253,
+        description="DeviceClass the GPUs of vllm/deployment-dra.yaml are claimed from (Dynamic Resource Allocation)",
+    )
     replicas: int = Field(2, ge=1, description="replicas without an autoscaler (KEDA/HPA then owns the count)")
     monitor_labels: dict[str, str] = Field(
         default_factory=lambda: {"release": "kube-prometheus-stack"},

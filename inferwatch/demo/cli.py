@@ -141,7 +141,11 @@ def up(
         base_port=base_port,
         live_view=console.is_terminal if live is None else live,
     )
-    result = run_demo(settings, console)
+    try:
+        result = run_demo(settings, console)
+    except KeyboardInterrupt:  # before anything started, or during the clean-up's last message
+        console.print("[yellow]interrupted[/]")
+        sys.exit(INTERRUPTED_EXIT)
     if result.last_snapshot is not None:
         result.last_snapshot.pages = result.pages
         console.print(render(result.last_snapshot))

@@ -13,8 +13,9 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,6 +98,33 @@ class ManagedProcess:
             self.proc.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then deliver them to the handlers they had.
+
+    Starting a child and registering it must not be cut in two: a Ctrl-C inside `Popen` (after the
+    fork) would leave a child in its own session that nothing stops. Off the main thread, where
+    handlers cannot be set, the block runs as is.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        held.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: set outside Python, left as it is now
+                signal.signal(sig, handler)
+        for signum in dict.fromkeys(held):
+            signal.raise_signal(signum)
+
+
 @dataclass
 class ProcessGroup:
     """The processes the demo started, stopped together in reverse order."""
@@ -110,7 +138,7 @@ class ProcessGroup:
         """Start ``argv`` in a new session with output to ``<log_dir>/<name>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log_path = self.log_dir / f"{name}.log"
-        with log_path.open("wb") as out:
+        with signals_deferred(), log_path.open("wb") as out:
             proc = subprocess.Popen(
                 list(argv),
                 stdout=out,
@@ -120,8 +148,8 @@ class ProcessGroup:
                 env=dict(env) if env is not None else None,
                 start_new_session=True,
             )
-        mp = ManagedProcess(name, proc, url, log_path)
-        self.processes.append(mp)
+            mp = ManagedProcess(name, proc, url, log_path)
+            self.processes.append(mp)
         log.info("started %s (pid %d) at %s", name, proc.pid, url)
         return mp
 

@@ -83,8 +83,8 @@ class _Refresher:
                 log.exception("refreshing the output folder failed")
 
 
-class _Terminated(Exception):
-    """SIGTERM arrived."""
+class _Terminated(BaseException):
+    """SIGTERM arrived (a BaseException, so that no `except Exception` swallows it)."""
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:

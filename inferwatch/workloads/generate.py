@@ -12,7 +12,7 @@ from typing import Any
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.rules import RuleFile, dump_yaml, to_prometheus_rule, to_prometheus_yaml
-from inferwatch.workloads import autoscaling, kserve, vllm
+from inferwatch.workloads import autoscaling, dra, kserve, vllm
 
 WORKLOADS_DIR = "deploy/workloads"
 COMMAND = "inferwatch build"
@@ -44,6 +44,18 @@ def manifests(config: InferwatchConfig) -> list[Artifact]:
             "vLLM Deployment + Service, sidecar as a plain container",
             [vllm.deployment(config, native_sidecar=False), vllm.service(config)],
             "# For Kubernetes < 1.29: the exporter is a second container; it may stop before vLLM does.\n",
+        ),
+        _manifest(
+            "vllm/deployment-dra.yaml",
+            "vLLM Deployment + Service + ResourceClaimTemplate, GPUs through Dynamic Resource Allocation",
+            [
+                dra.resource_claim_template(config.workload),
+                vllm.deployment(config, native_sidecar=True, dra_claim=True),
+                vllm.service(config),
+            ],
+            "# Needs Kubernetes >= 1.34 (resource.k8s.io/v1) and NVIDIA's DRA driver for GPUs (DeviceClass\n"
+            f"# {config.workload.dra_device_class}). vLLM and the sidecar share the pod's claim: the sidecar sees\n"
+            "# exactly the pod's GPUs, without NVIDIA_VISIBLE_DEVICES=all.\n",
         ),
         _manifest("kserve/inferenceservice.yaml", "KServe InferenceService", [kserve.inference_service(config)]),
         _manifest(

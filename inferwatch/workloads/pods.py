@@ -33,8 +33,14 @@ def metadata(name: str, spec: WorkloadSpec, labels: dict[str, str], **extra: Any
     return {"name": name, "namespace": spec.namespace, "labels": labels, **extra}
 
 
-def gpu_resources(spec: WorkloadSpec) -> dict[str, Any]:
-    """Resources of the vLLM container: its GPUs (requests equal limits for extended resources)."""
+def gpu_resources(spec: WorkloadSpec, claims: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Resources of the vLLM container: its GPUs (requests equal limits for extended resources).
+
+    With `claims` (Dynamic Resource Allocation) the GPUs come from the pod's claim instead of
+    the device plugin's `nvidia.com/gpu`.
+    """
+    if claims is not None:
+        return {"requests": {"cpu": "4", "memory": "24Gi"}, "limits": {"memory": "48Gi"}, "claims": claims}
     gpus = str(spec.gpus_per_pod)
     return {
         "requests": {"cpu": "4", "memory": "24Gi", GPU_RESOURCE: gpus},
@@ -42,14 +48,16 @@ def gpu_resources(spec: WorkloadSpec) -> dict[str, Any]:
     }
 
 
-def gpu_placement(match_labels: dict[str, str]) -> dict[str, Any]:
+def gpu_placement(match_labels: dict[str, str], *, node_selector: bool = True) -> dict[str, Any]:
     """Node selector and toleration of GPU nodes, and replicas spread over nodes.
 
     The anti-affinity is preferred, not required: a model scaled past the number of GPU nodes
-    still schedules, and one node's loss never takes every replica.
+    still schedules, and one node's loss never takes every replica. Without `node_selector`
+    (DRA: the scheduler places the pod where its claim's devices are) only the toleration and
+    the spread remain.
     """
-    return {
-        "nodeSelector": {GPU_NODE_LABEL: "true"},
+    placement: dict[str, Any] = {"nodeSelector": {GPU_NODE_LABEL: "true"}} if node_selector else {}
+    return placement | {
         "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}],
         "affinity": {
             "podAntiAffinity": {

@@ -87,8 +87,12 @@ def sidecar_settings(
     return ExporterSettings.model_validate(data)
 
 
-def sidecar_env(settings: ExporterSettings) -> list[dict[str, Any]]:
-    """Environment of the sidecar: every setting that differs from its default, plus the downward API."""
+def sidecar_env(settings: ExporterSettings, *, shares_gpu_claim: bool = False) -> list[dict[str, Any]]:
+    """Environment of the sidecar: every setting that differs from its default, plus the downward API.
+
+    `shares_gpu_claim`: the sidecar lists the pod's DRA GPU claim, whose driver gives it the pod's
+    GPUs and NVML, so it must not ask the NVIDIA runtime for every GPU of the node.
+    """
     defaults = ExporterSettings()
     env: list[dict[str, Any]] = []
     for field in ExporterSettings.model_fields:
@@ -98,7 +102,7 @@ def sidecar_env(settings: ExporterSettings) -> list[dict[str, Any]]:
         env.append({"name": env_name(field), "value": env_value(value)})
     for field, path in DOWNWARD_FIELDS.items():
         env.append({"name": env_name(field), "valueFrom": {"fieldRef": {"fieldPath": path}}})
-    if settings.gpu_backend == "nvml":
+    if settings.gpu_backend == "nvml" and not shares_gpu_claim:
         # NVML needs the driver's utility library, which the NVIDIA runtime injects only into
         # containers asking for it; the sidecar requests no GPU of its own.
         env.append({"name": "NVIDIA_VISIBLE_DEVICES", "value": "all"})
@@ -107,9 +111,17 @@ def sidecar_env(settings: ExporterSettings) -> list[dict[str, Any]]:
 
 
 def sidecar_container(
-    settings: ExporterSettings, image: str, *, native: bool, ca: CaBundle | None = None
+    settings: ExporterSettings,
+    image: str,
+    *,
+    native: bool,
+    ca: CaBundle | None = None,
+    gpu_claims: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The exporter container; `native` makes it a Kubernetes ≥ 1.29 sidecar (init container that keeps running)."""
+    """The exporter container; `native` makes it a Kubernetes ≥ 1.29 sidecar (init container that keeps running).
+
+    `gpu_claims` (resources.claims of a DRA pod) gives the sidecar the same GPUs as vLLM.
+    """
     probe_port = METRICS_PORT_NAME
     container: dict[str, Any] = {"name": SIDECAR_CONTAINER, "image": image}
     if native:
@@ -117,7 +129,7 @@ def sidecar_container(
     container |= {
         "command": list(EXPORTER_COMMAND),
         "args": list(EXPORTER_ARGS),
-        "env": sidecar_env(settings),
+        "env": sidecar_env(settings, shares_gpu_claim=gpu_claims is not None),
         "ports": [{"name": METRICS_PORT_NAME, "containerPort": settings.port, "protocol": "TCP"}],
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": probe_port}, "periodSeconds": 10},
         "livenessProbe": {
@@ -125,7 +137,11 @@ def sidecar_container(
             "periodSeconds": 20,
             "failureThreshold": 3,
         },
-        "resources": {"requests": {"cpu": "50m", "memory": "96Mi"}, "limits": {"memory": "256Mi"}},
+        "resources": {
+            "requests": {"cpu": "50m", "memory": "96Mi"},
+            "limits": {"memory": "256Mi"},
+            **({"claims": gpu_claims} if gpu_claims is not None else {}),
+        },
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": 65532,

@@ -1,9 +1,11 @@
 """Plain vLLM: a Deployment running `vllm serve` with the inferwatch sidecar, and its Service.
 
-Two variants of one pod: the sidecar as a native sidecar (an init container with
+Variants of one pod: the sidecar as a native sidecar (an init container with
 `restartPolicy: Always`, Kubernetes ≥ 1.29: it starts before vLLM and stops after it, so the
 last scrape of a terminating pod still happens) and, for older clusters, as a plain second
-container.
+container. A third takes the GPUs through Dynamic Resource Allocation instead of the device
+plugin (inferwatch.workloads.dra): vLLM and the sidecar share the pod's claim, so the sidecar
+sees the pod's GPUs and no others.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferwatch.config import InferwatchConfig
+from inferwatch.workloads import dra
 from inferwatch.workloads.pods import app_labels, gpu_placement, gpu_resources, metadata, sidecar_pod_labels
 from inferwatch.workloads.sidecar import sidecar_container, sidecar_settings
 
@@ -23,8 +26,8 @@ def vllm_url(port: int, scheme: str = "http", host: str = "127.0.0.1") -> str:
     return f"{scheme}://{host}:{port}/metrics"
 
 
-def vllm_container(config: InferwatchConfig) -> dict[str, Any]:
-    """`vllm serve` of the configured model, ready when /health answers."""
+def vllm_container(config: InferwatchConfig, *, dra_claim: bool = False) -> dict[str, Any]:
+    """`vllm serve` of the configured model, ready when /health answers; `dra_claim`: GPUs from the pod's claim."""
     spec = config.workload
     health = {"httpGet": {"path": "/health", "port": VLLM_PORT_NAME}}
     return {
@@ -41,7 +44,7 @@ def vllm_container(config: InferwatchConfig) -> dict[str, Any]:
             str(spec.vllm_port),
         ],
         "ports": [{"name": VLLM_PORT_NAME, "containerPort": spec.vllm_port, "protocol": "TCP"}],
-        "resources": gpu_resources(spec),
+        "resources": gpu_resources(spec, dra.container_claims() if dra_claim else None),
         # Loading weights and compiling CUDA graphs takes minutes: the startup probe allows 20,
         # after which readiness and liveness take over at their normal pace.
         "startupProbe": {**health, "periodSeconds": 10, "failureThreshold": 120},
@@ -51,19 +54,27 @@ def vllm_container(config: InferwatchConfig) -> dict[str, Any]:
     }
 
 
-def deployment(config: InferwatchConfig, *, native_sidecar: bool) -> dict[str, Any]:
-    """The vLLM Deployment with the exporter as a native sidecar or as a plain container."""
+def deployment(config: InferwatchConfig, *, native_sidecar: bool, dra_claim: bool = False) -> dict[str, Any]:
+    """The vLLM Deployment with the exporter as a native sidecar or as a plain container.
+
+    `dra_claim`: the pod claims its GPUs from the workload's ResourceClaimTemplate
+    (dra.resource_claim_template) and both containers list that claim.
+    """
     spec = config.workload
     selector = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": spec.name}
     settings = sidecar_settings(config, vllm_url=vllm_url(spec.vllm_port), container_name=VLLM_CONTAINER)
-    sidecar = sidecar_container(settings, spec.exporter_image, native=native_sidecar)
+    claims = dra.container_claims() if dra_claim else None
+    sidecar = sidecar_container(settings, spec.exporter_image, native=native_sidecar, gpu_claims=claims)
     pod_spec: dict[str, Any] = {}
     if native_sidecar:
         pod_spec["initContainers"] = [sidecar]
-        pod_spec["containers"] = [vllm_container(config)]
+        pod_spec["containers"] = [vllm_container(config, dra_claim=dra_claim)]
     else:
-        pod_spec["containers"] = [vllm_container(config), sidecar]
-    pod_spec |= gpu_placement(selector)
+        pod_spec["containers"] = [vllm_container(config, dra_claim=dra_claim), sidecar]
+    if dra_claim:
+        pod_spec["resourceClaims"] = dra.pod_resource_claims(spec)
+    # With DRA the scheduler places the pod where its claim's devices are: no GPU node label needed.
+    pod_spec |= gpu_placement(selector, node_selector=not dra_claim)
     pod_spec |= {
         "terminationGracePeriodSeconds": 120,
         # vLLM's workers exchange tensors through shared memory; the default 64 MiB is too small.

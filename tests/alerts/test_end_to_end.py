@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -88,9 +88,11 @@ def test_sim_to_prometheus_to_alertmanager(
     assert isinstance(ttft, list) and ttft[0].labels == {"__name__": "inferwatch:vllm_ttft_seconds_count:rate5m", **POD}
     for name in ("inferwatch:vllm_requests_running:sum", "inferwatch:vllm_kv_cache_usage:max"):
         assert reader.query(f"{name}{sel}"), name
-    reasons = reader.query(f"inferwatch:vllm_requests_finished:rate5m{sel}")
+    # The simulator counts a finished request up to ~15 ms after its first token: wait for the series.
+    reasons = _wait_for("normalized finish reasons", traffic_then(f"inferwatch:vllm_requests_finished:rate5m{sel}"))
+    assert isinstance(reasons, list)
     # The simulator says `finish_reason`; the normalized series says `finished_reason`, like vLLM.
-    assert reasons and {s.labels.get("finished_reason") for s in reasons} <= {"length", "stop"}
+    assert {s.labels.get("finished_reason") for s in reasons} <= {"length", "stop"}
     assert not any("finish_reason" in s.labels for s in reasons)
     # The simulator exposes inter-token latency under the current and the old name: counted once.
     # The rule's own expression and the single current name, evaluated at one instant, agree exactly.
@@ -101,11 +103,21 @@ def test_sim_to_prometheus_to_alertmanager(
         for r in g.rules
         if isinstance(r, RecordingRule) and r.record == histogram_series("itl", "count")
     )
-    at = datetime.now(UTC)
-    normalized = reader.query(rule.expr, at=at)
-    raw = reader.query("sum by (namespace, model_name, pod) (rate(vllm:inter_token_latency_seconds_count[5m]))", at=at)
-    assert len(normalized) == 1 and raw[0].value > 0
-    assert normalized[0].value == raw[0].value
+    raw_expr = "sum by (namespace, model_name, pod) (rate(vllm:inter_token_latency_seconds_count[5m]))"
+
+    def agree_at_a_committed_instant() -> list[Sample] | bool:
+        # 3 s back every 1 s scrape has committed, so both queries read the same samples.
+        at = datetime.now(UTC) - timedelta(seconds=3)
+        normalized, raw = reader.query(rule.expr, at=at), reader.query(raw_expr, at=at)
+        if not raw or raw[0].value <= 0:  # not yet non-zero 3 s back: keep the traffic flowing
+            body = {"model": MODEL, "prompt": "hello", "max_tokens": 4}
+            httpx.post(f"{sim.url}/v1/completions", json=body, timeout=30).raise_for_status()
+            return False
+        assert len(normalized) == 1 and len(raw) == 1
+        assert normalized[0].value == raw[0].value, (normalized, raw)
+        return True
+
+    _wait_for("ITL at an instant every scrape has committed", agree_at_a_committed_instant)
 
     # Traffic keeps flowing: below thresholds.latency_min_requests_per_second the alert stays quiet.
     def paged() -> bool:

@@ -8,13 +8,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from inferwatch.cli import cli
 from inferwatch.demo.config import DemoSettings, demo_config
 from inferwatch.demo.scenario import DEFAULT_SCENARIO
 from inferwatch.demo.stack import Stack
 from inferwatch.errors import ToolMissingError
 from inferwatch.tools import Toolbox
-from tests.support.processes import free_port
+from tests.support.processes import free_port_range
 
 
 def _up(*args: str) -> subprocess.CompletedProcess[str]:
@@ -44,7 +46,7 @@ def test_a_port_in_use_is_named_and_exits_7(tmp_path: Path) -> None:
 def test_an_unwritable_output_folder_exits_8(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    result = _up("--base-port", str(free_port()), "--out", str(blocker / "out"))
+    result = _up("--base-port", str(free_port_range(45)), "--out", str(blocker / "out"))
     assert result.returncode == 8, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: output folder {blocker / 'out'} is not writable"), lines
@@ -63,3 +65,14 @@ def test_a_too_short_incident_is_refused() -> None:
     result = _up("--duration", "120", "--incident-start", "100", "--incident-end", "90")
     assert result.returncode == 2
     assert "--incident-start 100s / --incident-end 90s" in result.stderr
+
+
+def test_a_ctrl_c_outside_the_running_stack_still_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before the stack's try block (settings, preflight) or during the clean-up's last words.
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("inferwatch.demo.cli.run_demo", interrupted)
+    result = CliRunner().invoke(cli, ["demo", "up", "--no-live", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 130, result.output
+    assert "interrupted" in result.output

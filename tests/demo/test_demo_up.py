@@ -9,13 +9,13 @@ whose windows and `for:` the demo's config fixes (the 14-minute window must reac
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -23,31 +23,15 @@ import pytest
 
 from inferwatch.demo.receiver import read_notifications
 from inferwatch.tools import Toolbox
+from tests.support.processes import free_port_range, port_free
 
 PORT_SPAN = 45
 QUIET_S = 60
 DURATION_S = 480
 
 
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_base_port() -> int:
-    for base in range(24000, 60000, 97):
-        if all(_port_free(p) for p in range(base, base + PORT_SPAN)):
-            return base
-    raise AssertionError("no free range of loopback ports for the demo")
-
-
-def _processes_mentioning(text: str) -> list[str]:
-    found = []
+def _processes_mentioning(text: str) -> dict[int, str]:
+    found = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit() or int(proc.name) == os.getpid():
             continue
@@ -56,15 +40,30 @@ def _processes_mentioning(text: str) -> list[str]:
         except OSError:
             continue
         if text in cmdline:
-            found.append(f"{proc.name}: {cmdline[:200]}")
+            found[int(proc.name)] = cmdline[:200]
     return found
 
 
+def _left_behind(base: int, out: Path) -> dict[int, str]:
+    return _processes_mentioning(str(out)) | _processes_mentioning(f"--port {base + 10}")
+
+
 def _assert_nothing_left(base: int, out: Path) -> None:
-    taken = [p for p in range(base, base + PORT_SPAN) if not _port_free(p)]
+    taken = [p for p in range(base, base + PORT_SPAN) if not port_free(p)]
     assert not taken, f"ports still listening after the demo: {taken}"
-    left = _processes_mentioning(str(out)) + _processes_mentioning(f"--port {base + 10}")
+    left = _left_behind(base, out)
     assert not left, f"processes left behind: {left}"
+
+
+def _kill_everything(proc: subprocess.Popen[str] | None, base: int, out: Path) -> None:
+    """After a failed phase: the demo and every process it started (they run in their own sessions),
+    so that one failure does not leave a stack slowing the rest of the run."""
+    if proc is not None and proc.poll() is None:
+        proc.kill()
+        proc.wait(timeout=30)
+    for pid in _left_behind(base, out):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 def _demo(out: Path, base: int, *args: str) -> list[str]:
@@ -79,20 +78,28 @@ def _demo(out: Path, base: int, *args: str) -> list[str]:
 def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Toolbox) -> None:
     assert tools.find("llm-d-inference-sim"), "llm-d-inference-sim missing: run scripts/install-tools.sh"
     out = tmp_path / "demo-output"
-    base = _free_base_port()
+    base = free_port_range(PORT_SPAN)
 
     # 1. Ctrl-C once the stack is up: every process stops and the output folder is named.
     proc = subprocess.Popen(_demo(out, base, "--duration", "600"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)  # fmt: skip
     lines: list[str] = []
     assert proc.stdout is not None
-    deadline = time.monotonic() + 600
-    for line in proc.stdout:
-        lines.append(line)
-        if line.startswith("Output folder:") or time.monotonic() > deadline:
-            break
-    proc.send_signal(signal.SIGINT)
-    rest, _ = proc.communicate(timeout=120)
+    # A demo silent in start-up would never reach the deadline check below: kill it at the deadline.
+    watchdog = threading.Timer(600, proc.kill)
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith("Output folder:"):
+                break
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    except BaseException:
+        _kill_everything(proc, base, out)
+        raise
+    finally:
+        watchdog.cancel()
     output = "".join(lines) + rest
     assert proc.returncode == 130, output[-3000:]
     assert "the load generator measures them" in output, output[-3000:]
@@ -100,24 +107,28 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
     _assert_nothing_left(base, out)
 
     # 2. The same folder again, for the whole (short) story.
-    run = subprocess.run(
-        _demo(
-            out,
-            base,
-            "--duration",
-            str(DURATION_S),
-            "--incident-start",
-            str(QUIET_S),
-            "--alert-for",
-            "1m",
-            "--screenshot",
-            str(out / "demo.svg"),
-        ),
-        capture_output=True,
-        text=True,
-        timeout=1500,
-        check=False,
-    )
+    try:
+        run = subprocess.run(
+            _demo(
+                out,
+                base,
+                "--duration",
+                str(DURATION_S),
+                "--incident-start",
+                str(QUIET_S),
+                "--alert-for",
+                "1m",
+                "--screenshot",
+                str(out / "demo.svg"),
+            ),
+            capture_output=True,
+            text=True,
+            timeout=1500,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # run() kills the demo only, not its children
+        _kill_everything(None, base, out)
+        raise
     assert run.returncode == 0, (run.stdout + run.stderr)[-4000:]
     _assert_nothing_left(base, out)
     status = json.loads((out / "status.json").read_text())

@@ -28,7 +28,8 @@ from tests.deploy.chart_support import helm_template, objects, one, pod_spec
 from tests.support.exporter import scrape
 from tests.support.processes import free_port, wait_for
 
-pytestmark = pytest.mark.image
+# The module's image build and `buildah from` (a copy of the whole image on vfs) count against the first test.
+pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
 
 TAG = "localhost/inferwatch:test"
 REPO_ROOT = Path(__file__).resolve().parents[2]

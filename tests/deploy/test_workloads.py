@@ -71,6 +71,7 @@ def test_every_committed_manifest_is_strictly_valid(tools: Toolbox, tmp_path: Pa
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
         ("autoscaling/v2", "HorizontalPodAutoscaler"),
+        ("resource.k8s.io/v1", "ResourceClaimTemplate"),
     } <= kinds
 
 
@@ -159,7 +160,16 @@ def test_sidecar_settings_read_back_describe_their_pod(
         containers = [{**pod["model"], "name": "kserve-container"}]
     main = [c for c in containers if c["name"] == settings.container_name]
     assert len(main) == 1, f"{settings.container_name} is not a container of the pod"
-    assert "nvidia.com/gpu" in main[0]["resources"]["limits"]
+    env = resolve_env(sidecar)
+    if "claims" in main[0]["resources"]:
+        # DRA: the sidecar lists the GPU container's claim, so it sees that container's GPUs and
+        # no others; asking the runtime for every GPU of the node would undo that.
+        assert sidecar["resources"]["claims"] == main[0]["resources"]["claims"]
+        assert "NVIDIA_VISIBLE_DEVICES" not in env and "nvidia.com/gpu" not in main[0]["resources"]["limits"]
+    else:
+        assert "nvidia.com/gpu" in main[0]["resources"]["limits"] and "claims" not in sidecar["resources"]
+        if settings.gpu_backend == "nvml":
+            assert env["NVIDIA_VISIBLE_DEVICES"] == "all"
     url = settings.vllm_url or ""
     if doc["kind"] == "LLMInferenceService":
         # KServe serves vLLM over TLS with its own certificate: the sidecar trusts exactly that one.
@@ -203,11 +213,11 @@ def test_changed_exporter_settings_reach_every_manifest() -> None:
 
 
 def test_plain_vllm_pod_is_placed_probed_and_selected() -> None:
-    native, fallback = (
+    native, fallback, dra = (
         _documents(REPO_ROOT / WORKLOADS_DIR / "vllm" / f)
-        for f in ("deployment.yaml", "deployment-sidecar-container.yaml")
+        for f in ("deployment.yaml", "deployment-sidecar-container.yaml", "deployment-dra.yaml")
     )
-    for docs, is_native in ((native, True), (fallback, False)):
+    for docs, is_native, is_dra in ((native, True, False), (fallback, False, False), (dra[1:], True, True)):
         deployment, service = docs
         assert (deployment["kind"], service["kind"]) == ("Deployment", "Service")
         template = deployment["spec"]["template"]
@@ -222,13 +232,62 @@ def test_plain_vllm_pod_is_placed_probed_and_selected() -> None:
         assert vllm["command"] == ["vllm", "serve"]
         assert vllm["args"][vllm["args"].index("--served-model-name") + 1] == CONFIG.workload.served_model_name
         assert vllm["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-        assert vllm["resources"]["limits"]["nvidia.com/gpu"] == str(CONFIG.workload.gpus_per_pod)
-        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        if not is_dra:  # the DRA pod's GPUs and placement: test_dra_pod_shares_one_gpu_claim_with_its_sidecar
+            assert vllm["resources"]["limits"]["nvidia.com/gpu"] == str(CONFIG.workload.gpus_per_pod)
+            assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
         assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in pod["tolerations"]
         term = pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]
         assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname"
         assert term["podAffinityTerm"]["labelSelector"]["matchLabels"] == deployment["spec"]["selector"]["matchLabels"]
         assert service["spec"]["selector"] == deployment["spec"]["selector"]["matchLabels"]
+
+
+def _dra_objects(config: InferwatchConfig) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ResourceClaimTemplate and the Deployment of vllm/deployment-dra.yaml as generated for `config`."""
+    (artifact,) = [a for a in manifests(config) if a.path.endswith("vllm/deployment-dra.yaml")]
+    template, deployment, _service = (d for d in yaml.safe_load_all(artifact.content) if d)
+    return template, deployment
+
+
+@pytest.mark.parametrize(
+    ("workload", "device_class", "count"),
+    [({}, "gpu.nvidia.com", 1), ({"dra_device_class": "h100.example.com", "gpus_per_pod": 4}, "h100.example.com", 4)],
+    ids=["default", "configured"],
+)
+def test_dra_pod_shares_one_gpu_claim_with_its_sidecar(workload: dict[str, Any], device_class: str, count: int) -> None:
+    template, deployment = _dra_objects(InferwatchConfig.model_validate({"workload": workload}))
+    assert (template["apiVersion"], template["kind"]) == ("resource.k8s.io/v1", "ResourceClaimTemplate")
+    assert template["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    (request,) = template["spec"]["spec"]["devices"]["requests"]
+    assert request["exactly"] == {"deviceClassName": device_class, "allocationMode": "ExactCount", "count": count}
+    pod = deployment["spec"]["template"]["spec"]
+    # One claim, made per pod from the template, and listed by vLLM and the sidecar alike.
+    (claim,) = pod["resourceClaims"]
+    assert claim == {"name": claim["name"], "resourceClaimTemplateName": template["metadata"]["name"]}
+    vllm = next(c for c in pod["containers"] if c["name"] == "vllm")
+    sidecar = _sidecar(pod)
+    assert vllm["resources"]["claims"] == sidecar["resources"]["claims"] == [{"name": claim["name"]}]
+    # Nothing else hands out GPUs: no device-plugin resource, no runtime variable for every GPU.
+    for container in (vllm, sidecar):
+        assert not any(
+            k.startswith("nvidia.com/") for part in ("requests", "limits") for k in container["resources"][part]
+        )
+        assert not any(v["name"].startswith("NVIDIA_") for v in container.get("env", [])), container["name"]
+    # The scheduler places the pod where the claim's devices are; GPU Feature Discovery's label is not needed.
+    assert "nodeSelector" not in pod
+    assert parse_back(sidecar).gpu_backend == "nvml"
+
+
+def test_dra_manifest_needs_kubernetes_1_34(tools: Toolbox, tmp_path: Path) -> None:
+    rel = f"{WORKLOADS_DIR}/vllm/deployment-dra.yaml"
+    assert "Kubernetes >= 1.34" in (REPO_ROOT / rel).read_text().split("\napiVersion:", 1)[0]
+    (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / rel).write_text((REPO_ROOT / rel).read_text())
+    # 1.34 is the first release serving resource.k8s.io/v1; its schemas accept every field used.
+    results = check_kubernetes(tools, tmp_path, rel, kubernetes_version="1.34")
+    assert all(r.ok for r in results), "\n".join(r.output for r in results)
+    [older] = check_kubernetes(tools, tmp_path, rel, kubernetes_version="1.33")
+    assert not older.ok and "could not find schema for ResourceClaimTemplate" in older.output, older.output
 
 
 def test_llminferenceservice_pod_monitor_scrapes_the_sidecar_of_kserve_pods() -> None:
@@ -251,14 +310,14 @@ def test_manifest_names_are_kubernetes_names() -> None:
             assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", doc["metadata"]["name"]), path
 
 
-def test_bad_workload_settings_name_the_field() -> None:
-    result = CliRunner().invoke(
-        cli,
-        ["config", "check"],
-        env={"INFERWATCH_WORKLOAD__SERVED_MODEL_NAME": "Qwen/Qwen2.5-1.5B-Instruct"},
-    )
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SERVED_MODEL_NAME", "Qwen/Qwen2.5-1.5B-Instruct"), ("DRA_DEVICE_CLASS", "GPU.nvidia.com")],
+)
+def test_bad_workload_settings_name_the_field(variable: str, value: str) -> None:
+    result = CliRunner().invoke(cli, ["config", "check"], env={f"INFERWATCH_WORKLOAD__{variable}": value})
     assert result.exit_code == 2
-    assert "workload.served_model_name" in result.output
+    assert f"workload.{variable.lower()}" in result.output
 
 
 @pytest.mark.parametrize("doc", ["docs/deploy.md", "docs/autoscaling.md"])

@@ -113,8 +113,13 @@ def test_cached_part_renders_once_per_snapshot_in_the_background_and_joins_with_
         assert "vllm:kv_cache_usage_perc 0.5" in om and 'vllm:num_requests_running{model_name="m"} 3.0' in om
         assert big.collects == 3  # OpenMetrics is rendered on its first request ...
         big.value, big.snapshot = 0.25, object()
+
         # ... and from then on by the renderer too, once per snapshot.
-        wait_for(lambda: big.collects == 5, "both formats rendered in the background")
+        # `collects` counts when a render starts; the render is served once it is cached.
+        def rendered() -> bool:
+            return big.collects == 5 and b"vllm:kv_cache_usage_perc 0.25" in (part.latest(True) or b"")
+
+        wait_for(rendered, "both formats rendered in the background")
         om = client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}).text
         assert "vllm:kv_cache_usage_perc 0.25" in om and big.collects == 5
 

@@ -37,6 +37,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def port_free(port: int) -> bool:
+    """Whether 127.0.0.1:``port`` can be bound now (SO_REUSEADDR, as the servers bind)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port_range(span: int) -> int:
+    """The first port of ``span`` consecutive free ports, below the ephemeral range (32768+), so that
+    client sockets and other suites' `free_port()` listeners do not land in it."""
+    for base in range(24000, 32768 - span, 97):
+        if all(port_free(p) for p in range(base, base + span)):
+            return base
+    raise AssertionError(f"no {span} consecutive free loopback ports below 32768")
+
+
 @dataclass
 class RunningProcess:
     """A started process, its base URL and its log file."""
