@@ -70,6 +70,7 @@ from inferwatch.slo.windows import (
 )
 
 from bench.report import machine_description, update_section
+from inferwatch.backfill import create_blocks, install_blocks
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
@@ -341,7 +342,7 @@ def backfill(
         t = time.perf_counter()
         samples = write_shard(h, fams, bounds[j], bounds[j + 1], om)
         wrote = time.perf_counter()
-        _promtool_openmetrics(tools, om, out)
+        create_blocks(tools, om, out, max_block_duration=f"{BLOCK_S // 3600}h", timeout_s=3600)
         om.unlink()
         figures.samples += samples
         figures.write_s += wrote - t
@@ -353,26 +354,6 @@ def backfill(
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         outs = list(pool.map(shard, range(len(bounds) - 1)))
     return outs, figures
-
-
-def _promtool_openmetrics(tools: Toolbox, om: Path, out: Path) -> None:
-    proc = subprocess.run(
-        [
-            str(tools.path("promtool")),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            f"--max-block-duration={BLOCK_S // 3600}h",
-            str(om),
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=3600,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"promtool create-blocks-from openmetrics {om.name} failed: {proc.stderr[-2000:]}")
 
 
 def sloth_spec(slo: SLO) -> dict[str, Any]:
@@ -638,7 +619,7 @@ def run(
     hist = BackfilledPrometheus(tools, work / "prom")
     outs, figures = backfill(h, slo, sloth_labels(sloth_file), tools, work, jobs)
     for out in outs:
-        hist._install_blocks(out)  # as add_raw installs its blocks
+        install_blocks(out, hist.data_dir)
     figures.build_s, figures.wall_s = built - t0, time.perf_counter() - t0
     log.info("N=%d: %d samples backfilled in %.0f s", n, figures.samples, figures.wall_s)
     t1 = time.perf_counter()
