@@ -15,6 +15,7 @@ from inferwatch.config import InferwatchConfig, Thresholds
 from inferwatch.rules import to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.alerts.cases import FIRING, QUIET, AlertCase, at, render, series
+from tests.support.promtool import unit_test_doc
 
 PROMTOOLS = ["promtool", "promtool2"]
 CONFIG = InferwatchConfig()
@@ -33,7 +34,7 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _run_tests(tools: Toolbox, promtool: str, rules_dir: Path, tests: list[dict[str, Any]], name: str) -> None:
-    doc = {"rule_files": ["normalize.yaml", "alerts.yaml"], "evaluation_interval": "1m", "tests": tests}
+    doc = unit_test_doc(rules_dir, ["normalize.yaml", "alerts.yaml"], tests)
     path = rules_dir / f"{name}-{promtool}.test.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     proc = tools.run(promtool, "test", "rules", str(path))
@@ -93,7 +94,7 @@ def test_a_wrong_expectation_fails(tools: Toolbox, rules_dir: Path, promtool: st
     test = _alert_test(case)
     test["alert_rule_test"][0]["exp_alerts"] = [{"exp_labels": {"severity": "page"}}]
     path = rules_dir / f"wrong-{promtool}.test.yaml"
-    doc = {"rule_files": ["normalize.yaml", "alerts.yaml"], "evaluation_interval": "1m", "tests": [test]}
+    doc = unit_test_doc(rules_dir, ["normalize.yaml", "alerts.yaml"], [test])
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     proc = tools.run(promtool, "test", "rules", str(path))
     assert proc.returncode != 0

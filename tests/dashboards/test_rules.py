@@ -12,6 +12,7 @@ from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX, normalization_gr
 
 from inferwatch.rules import RuleFile, to_prometheus_yaml
 from inferwatch.tools import Toolbox
+from tests.support.promtool import unit_test_doc
 
 GPU = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 DCGM_GPU = "GPU-dddddddd-0000-4000-8000-000000000000"
@@ -182,7 +183,7 @@ def test_dashboard_series_rules(tools: Toolbox, tmp_path: Path, promtool: str) -
     groups = tuple(g for g in normalization_groups() if g.name == f"{NORMALIZE_GROUP_PREFIX}-dashboards")
     assert len(groups) == 1
     (tmp_path / "dashboards.yaml").write_text(to_prometheus_yaml(RuleFile(groups)))
-    doc = {"rule_files": ["dashboards.yaml"], "evaluation_interval": "1m", "tests": TESTS}
+    doc = unit_test_doc(tmp_path, ["dashboards.yaml"], TESTS)
     path = tmp_path / "dashboards.test.yaml"
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     proc = tools.run(promtool, "test", "rules", str(path))

@@ -39,6 +39,7 @@ from inferwatch.workloads.autoscaling import (
 from tests.conftest import Starter
 from tests.support.exporter import exporter_process
 from tests.support.processes import wait_for
+from tests.support.promtool import unit_test_doc
 
 NAMESPACE = "demo"
 # pod -> (model, requests sent); one request runs, the rest wait.
@@ -214,7 +215,7 @@ def test_engine_ranks_are_summed_and_scrape_copies_counted_once(tools: Toolbox, 
             ],
         }
     ]
-    doc = {"rule_files": ["normalize.yaml", "autoscaling.yaml"], "evaluation_interval": "1m", "tests": tests}
+    doc = unit_test_doc(tmp_path, ["normalize.yaml", "autoscaling.yaml"], tests)
     (tmp_path / "test.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
     for promtool in ("promtool", "promtool2"):
         proc = tools.run(promtool, "test", "rules", str(tmp_path / "test.yaml"))

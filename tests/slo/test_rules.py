@@ -22,6 +22,7 @@ from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
 from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.tools import Toolbox
+from tests.support.promtool import group_order
 
 SLOTH_RULES_PER_SLO = 17
 MAX_RULES_PER_SLO = 12
@@ -190,6 +191,7 @@ def test_grouped_slos_never_hit_duplicate_series(tools: Toolbox, tmp_path: Path,
     tests = {
         "rule_files": [rules.name],
         "evaluation_interval": "1m",
+        "group_eval_order": group_order(tmp_path, [rules.name]),
         "tests": [
             {
                 "interval": "1m",

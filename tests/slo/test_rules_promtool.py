@@ -20,6 +20,7 @@ from inferwatch.conventions import slo as c
 from inferwatch.promql import escape_label_value
 from inferwatch.rules import AlertingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.tools import Toolbox
+from tests.support.promtool import unit_test_doc
 
 COUNT = "inferwatch:vllm_ttft_seconds_count:rate5m"
 BUCKET = "inferwatch:vllm_ttft_seconds_bucket:rate5m"
@@ -322,7 +323,7 @@ def _write(tmp_path: Path, prom2: bool) -> list[Path]:
         rules.write_text(to_prometheus_yaml(slo_rule_file([slo])))
         mine = [{k: v for k, v in t.items() if k != "slo"} for t in tests if t.get("slo", TTFT.name) == slo.name]
         test_file = tmp_path / f"{slo.name}-tests.yaml"
-        test_file.write_text(dump_yaml({"rule_files": [rules.name], "evaluation_interval": "1m", "tests": mine}))
+        test_file.write_text(dump_yaml(unit_test_doc(tmp_path, [rules.name], mine)))
         out.append(test_file)
     return out
 
