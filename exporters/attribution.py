@@ -7,6 +7,11 @@ MIG instances), or a GPU index when the device plugin uses index IDs. `allocatio
 pure function of the kubelet's answer and the latest GPU snapshot; the collectors only read
 snapshots. In sidecar mode there is no kubelet: the pod's GPUs are those NVML shows the container
 (or a configured UUID list), because `NVIDIA_VISIBLE_DEVICES` may be `void` (CDI) or a path.
+
+Each allocation says where it comes from (the contract's `source` label): `kubelet` is exact;
+`sidecar` is a claim, right when the sidecar sees only its pod's GPUs (DRA, a UUID list) and every
+GPU of the node when it runs with `NVIDIA_VISIBLE_DEVICES=all` beside a device-plugin request. The
+normalization rules let the kubelet's answer for a GPU override every sidecar's claim on it.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ REPLICA_SEPARATOR = "::"
 
 @dataclass(frozen=True)
 class Allocation:
-    """One container's share (0–1] of one physical GPU."""
+    """One container's share (0–1] of one physical GPU, and who attributed it (`contract.ALLOCATION_SOURCES`)."""
 
     gpu_uuid: str
     namespace: str
     pod: str
     container: str
     ratio: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -90,11 +96,18 @@ def allocation_ratios(
             else:
                 gpu_uuid, share = base, 1.0
             shares[(gpu_uuid, a.namespace, a.pod, a.container)] += share / n
-    return [Allocation(g, ns, pod, c, min(ratio, 1.0)) for (g, ns, pod, c), ratio in sorted(shares.items())]
+    return [
+        Allocation(g, ns, pod, c, min(ratio, 1.0), contract.ALLOCATION_FROM_KUBELET)
+        for (g, ns, pod, c), ratio in sorted(shares.items())
+    ]
 
 
 def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list[Allocation]:
-    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG GPUs by summed share."""
+    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG GPUs by summed share.
+
+    A claim, not a fact: with `NVIDIA_VISIBLE_DEVICES=all` the sampler sees every GPU of the node, so
+    these are labelled `sidecar` and give way to the kubelet's attribution of the same GPU.
+    """
     if gpus is None:
         return []
     shares: dict[str, float] = defaultdict(float)
@@ -104,7 +117,10 @@ def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list
         if g.uuid not in shares:
             shares[g.uuid] = 1.0
     who = identity
-    return [Allocation(g, who.namespace, who.pod, who.container, min(r, 1.0)) for g, r in sorted(shares.items())]
+    return [
+        Allocation(g, who.namespace, who.pod, who.container, min(r, 1.0), contract.ALLOCATION_FROM_SIDECAR)
+        for g, r in sorted(shares.items())
+    ]
 
 
 class AttributionCollector(Collector):
@@ -115,10 +131,10 @@ class AttributionCollector(Collector):
         self._allocations = allocations
 
     def collect(self) -> Iterator[Metric]:
-        """One gauge per (gpu_uuid, namespace, pod, container)."""
+        """One gauge per (gpu_uuid, namespace, pod, container), labelled with its source."""
         ratios = family(contract.GPU_ALLOCATION)
         for a in self._allocations():
-            ratios.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container], a.ratio)
+            ratios.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container, a.source], a.ratio)
         yield ratios
 
 
