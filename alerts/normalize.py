@@ -11,7 +11,7 @@ real fleet has:
   by `gpu_uuid`. Where both report a GPU the inferwatch exporter wins (`A or on (gpu_uuid) B`),
   so nothing is counted twice; `max by (gpu_uuid)` likewise folds a GPU scraped by two exporters
   (a sidecar and a DaemonSet) into one series. A GPU's allocation comes from the kubelet (the
-  DaemonSet) where it attributes the GPU, from the sidecars' claims only where it does not.
+  DaemonSet) where it knows the GPU, from the sidecars' claims only where it does not.
 
 Every rule is built from data (the source tables below), in one pure function.
 """
@@ -171,24 +171,28 @@ def _allocation(source: str) -> str:
 
 
 def _inferwatch_allocation() -> str:
-    """Per GPU, the kubelet's attribution if any exporter serves one, else the sidecars' claims.
+    """Per GPU, the kubelet's attribution where a DaemonSet knows the GPU, else the sidecars' claims.
 
     A sidecar claims every GPU it sees for its own pod; beside a device-plugin GPU request it runs
     with NVIDIA_VISIBLE_DEVICES=all and sees every GPU of the node, so on a shared node every
-    sidecar claims every GPU. The DaemonSet's answer comes from the kubelet and is exact, so a GPU
-    it attributes ignores the sidecars; a GPU it does not (attribution off, GPUs allocated through
-    DRA) keeps theirs. A series without the label (an exporter older than the label) counts as
-    the kubelet's: before the label every source counted alike.
+    sidecar claims every GPU. The DaemonSet's answer comes from the kubelet and is exact, both for
+    the GPUs it attributes and for the device-plugin GPUs nobody holds (served as
+    inferwatch_podresources_gpu_info): sidecar claims on those are dropped. A GPU the DaemonSet
+    does not know (its attribution off, GPUs allocated through DRA) keeps the sidecars' claims. A
+    series without the `source` label (an exporter older than the label) counts as the kubelet's:
+    before the label every source counted alike.
 
     `unless on (gpu_uuid)` then a plain `or`, not `or on (gpu_uuid)`: MetricsQL evaluates both
     point by point, and its `or on (gpu_uuid)` would fill a gap of one pod's kubelet series with
     another pod's sidecar claim on the same GPU; `unless` drops a claim at each point the kubelet
-    attributes the GPU, and the two sides of the `or` then never share a GPU at one point.
+    knows the GPU, and the two sides of the `or` then never share a GPU at one point.
     """
     source = x.ALLOCATION_SOURCE
-    kubelet = _allocation(f'{source}!="{x.ALLOCATION_FROM_SIDECAR}"')
+    kubelet_selector = f'{source}!="{x.ALLOCATION_FROM_SIDECAR}"'
+    kubelet = _allocation(kubelet_selector)
     sidecar = _allocation(f'{source}="{x.ALLOCATION_FROM_SIDECAR}"')
-    return f"(\n  {kubelet}\nor\n  (\n    {sidecar}\n    unless on ({c.GPU_UUID})\n    {kubelet}\n  )\n)"
+    known = f"{x.GPU_ALLOCATION.name}{{{kubelet_selector}}} or {x.PODRESOURCES_GPU_INFO.name}"
+    return f"(\n  {kubelet}\nor\n  (\n    {sidecar}\n    unless on ({c.GPU_UUID})\n    ({known})\n  )\n)"
 
 
 def _gpu_rules() -> list[RecordingRule]:

@@ -293,6 +293,15 @@ PODRESOURCES_UP = Series(
     "1 when the last read of the kubelet pod-resources API succeeded (the last assignments are kept meanwhile)",
     Source.PODRESOURCES,
 )
+PODRESOURCES_GPU_INFO = Series(
+    "inferwatch_podresources_gpu_info",
+    Kind.INFO,
+    Unit.NONE,
+    (GPU_UUID,),
+    "a GPU the kubelet allocates through the device plugin (=1), held or not: its allocations are the kubelet's "
+    "answer, so sidecar claims on it are ignored (GPUs allocated through DRA are not listed)",
+    Source.PODRESOURCES,
+)
 
 # ----- vLLM ---------------------------------------------------------------------------------------
 VLLM_UP = Series(
@@ -362,6 +371,7 @@ SERIES: tuple[Series, ...] = (
     MIG_MEMORY_TOTAL,
     GPU_ALLOCATION,
     PODRESOURCES_UP,
+    PODRESOURCES_GPU_INFO,
     VLLM_UP,
     VLLM_SCRAPE_DURATION,
     VLLM_SCRAPE_ERRORS,

@@ -372,7 +372,9 @@ def test_the_kubelets_attribution_overrides_sidecar_claims(tools: Toolbox, rules
     GPU-d, reported only by dcgm-exporter, keeps dcgm's attachment; GPU-e is attributed by a
     DaemonSet older than the `source` label, which counts as the kubelet's.
     GPU-f's DaemonSet answers only from minute 5: until then pod f's sidecar claim stands, then the
-    kubelet's (a time-sliced half for each of pods f and g) replaces it.
+    kubelet's (a time-sliced half for each of pods f and g) replaces it. GPU-g is a device-plugin GPU
+    nobody holds: the kubelet knows it (inferwatch_podresources_gpu_info), so the sidecars' claims on
+    it are void and it stays idle.
     """
     claims = [series(_sidecar(gpu, owner), "1x10") for gpu in ("GPU-a", "GPU-b") for owner in "ab"]
     inputs = [
@@ -390,6 +392,11 @@ def test_the_kubelets_attribution_overrides_sidecar_claims(tools: Toolbox, rules
         series(_sidecar("GPU-f", "f"), "1x10"),
         series(_node("GPU-f", "f"), "_x5 0.5x5"),
         series(_node("GPU-f", "g"), "_x5 0.5x5"),
+        *(series(_sidecar("GPU-g", owner), "1x10") for owner in "ab"),
+        series(
+            'inferwatch_podresources_gpu_info{gpu_uuid="GPU-g",job="inferwatch-exporter",instance="10.0.0.9:9400"}',
+            "1x10",
+        ),
     ]
     expr = "inferwatch:gpu_allocation:ratio"
     common = [("GPU-a", "a", 1.0), ("GPU-b", "b", 1.0), ("GPU-c", "c", 1.0), ("GPU-d", "d", 1.0), ("GPU-e", "e", 1.0)]

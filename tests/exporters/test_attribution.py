@@ -6,9 +6,11 @@ import pytest
 from inferwatch.exporters.attribution import (
     Allocation,
     AttributionCollector,
+    KubeletGpuCollector,
     PodIdentity,
     allocation_ratios,
     daemonset_source,
+    kubelet_gpus,
     sidecar_allocations,
     sidecar_source,
 )
@@ -115,3 +117,22 @@ def test_each_mode_labels_its_allocations_with_their_source() -> None:
         labels = {"gpu_uuid": gpu, "namespace": "llm", "pod": "pod-b", "container": "b"}
         assert sidecar.get_sample_value(name, {**labels, "source": "sidecar"}) is not None
         assert sidecar.get_sample_value(name, {**labels, "source": "kubelet"}) is None
+
+
+def test_the_kubelets_gpus_are_the_physical_gpus_behind_its_allocatable_ids() -> None:
+    """Replicas, MIG instances and indexes resolve to their GPU; what the snapshot cannot place is left out."""
+    assert kubelet_gpus([f"{GPU_A}::0", f"{GPU_A}::1", MIG_1, MIG_2], SNAPSHOT) == [GPU_A, GPU_B]
+    assert kubelet_gpus(["0", "7"], SNAPSHOT) == [GPU_A]
+    assert kubelet_gpus([MIG_1], None) == []
+
+
+def test_the_daemonset_serves_the_gpus_the_kubelet_allocates_held_or_not() -> None:
+    """GPU_B is allocatable and nobody holds it: the kubelet still vouches for it (sidecar claims on it are void)."""
+    kubelet = PodResourcesSnapshot(taken_at=0.0, assignments=(_devices("a", GPU_A),), allocatable=(GPU_A, GPU_B))
+    snapshots: list[PodResourcesSnapshot | None] = [None]
+    registry = CollectorRegistry()
+    registry.register(KubeletGpuCollector(lambda: snapshots[-1], lambda: SNAPSHOT))
+    name = contract.PODRESOURCES_GPU_INFO.name
+    assert registry.get_sample_value(name, {"gpu_uuid": GPU_B}) is None  # no answer from the kubelet yet
+    snapshots.append(kubelet)
+    assert [registry.get_sample_value(name, {"gpu_uuid": g}) for g in (GPU_A, GPU_B)] == [1.0, 1.0]

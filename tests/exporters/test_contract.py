@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.exporters import nvml
-from inferwatch.exporters.attribution import AttributionCollector, daemonset_source
+from inferwatch.exporters.attribution import AttributionCollector, KubeletGpuCollector, daemonset_source
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler
 from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
 from inferwatch.exporters.reference import SERIES_DOC_PATH, render
@@ -45,7 +45,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
     sampler.tick()  # the MIG mode is a slow read; instances are read once it is known
     socket_path = tmp_path_factory.mktemp("pr") / "kubelet.sock"
     devices = [sim.gpus[0].uuid, sim.gpus[1].migs[0].uuid]
-    kubelet = FakeKubelet(pods=[("llm", "vllm-0", "vllm", "nvidia.com/gpu", devices)])
+    kubelet = FakeKubelet(
+        pods=[("llm", "vllm-0", "vllm", "nvidia.com/gpu", devices)], allocatable={"nvidia.com/gpu": devices}
+    )
     server = serve_kubelet(socket_path, kubelet)
     watcher = PodResourcesWatcher(PodResourcesClient(socket_path, timeout_s=5), refresh_s=60)
     with fake_vllm() as vllm:
@@ -62,6 +64,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
             VllmCollector(scraper),
             PodResourcesCollector(watcher),
             AttributionCollector(daemonset_source(watcher.snapshot, sampler.snapshot)),
+            KubeletGpuCollector(watcher.snapshot, sampler.snapshot),
         ):
             registry.register(collector)
         body, _ = render_metrics(registry, None)

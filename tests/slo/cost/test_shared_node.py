@@ -1,13 +1,13 @@
 """Cost per namespace on a GPU node shared by two pods, end to end on a real Prometheus.
 
-The node has three (simulated) GPUs. The kubelet (a real gRPC pod-resources server) has given
-GPU 0 and GPU 1 to `team-a/chat-0` and GPU 2 to `team-b/search-0`; the DaemonSet exporter reads
-it. Each pod also runs the inferwatch sidecar the device-plugin manifests deploy, with
-NVIDIA_VISIBLE_DEVICES=all: it sees all three GPUs and claims them for its own pod. Prometheus
+The node has four (simulated) GPUs. The kubelet (a real gRPC pod-resources server) has given
+GPU 0 and GPU 1 to `team-a/chat-0` and GPU 2 to `team-b/search-0`; GPU 3 is free. The DaemonSet
+exporter reads it. Each pod also runs the inferwatch sidecar the device-plugin manifests deploy,
+with NVIDIA_VISIBLE_DEVICES=all: it sees all four GPUs and claims them for its own pod. Prometheus
 scrapes the three exporters the way the chart's ServiceMonitor and PodMonitor do (honouring the
 exporters' labels) and evaluates the generated normalization and cost rules. Each namespace must
-pay for its own GPUs only; before the kubelet's answer overrode the sidecars' claims, both
-namespaces paid for 1.5 GPUs.
+pay for its own GPUs only, and the free GPU is idle cost; before the kubelet's answer overrode
+the sidecars' claims, both namespaces paid for 2 GPUs and nothing was idle.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from tests.support.exporter import exporter_process
 from tests.support.processes import wait_for
 
 GPU_HOUR = 3.6  # $ per GPU-hour: one GPU costs $0.001 a second
-GPUS = [g.uuid for g in SimulatedNvml(3).gpus]  # the simulator's UUIDs are deterministic
-HOLDERS = {("team-a", "chat-0"): GPUS[:2], ("team-b", "search-0"): GPUS[2:]}
+GPUS = [g.uuid for g in SimulatedNvml(4).gpus]  # the simulator's UUIDs are deterministic
+HOLDERS = {("team-a", "chat-0"): GPUS[:2], ("team-b", "search-0"): GPUS[2:3]}  # GPUS[3] is free
 EXPORTER_POD = {"namespace": "inferwatch-system", "pod": "inferwatch-node-x7k2p", "container": "exporter"}
 
 
@@ -126,8 +126,10 @@ def test_each_namespace_pays_for_its_own_gpus_on_a_shared_node(tmp_path: Path, p
             assert seen["allocation"] == expected_allocation
             claims = _query(prom.url, 'inferwatch_gpu_allocation_ratio{source="sidecar"}')
             assert len(claims) == len(GPUS) * len(HOLDERS), claims
-            # Every GPU is held: no idle cost, and the namespaces' costs add up to the node's bill.
-            assert all(v == 0 for v in seen["idle"].values()), seen["idle"]
-            assert abs(sum(seen["cost"].values()) - len(GPUS) * per_gpu) < 1e-9
+            # The free GPU is idle, the held ones are not; namespaces + idle = the node's bill.
+            expected_idle = {(GPUS[3],): per_gpu, **{(g,): 0.0 for g in GPUS[:3]}}
+            assert seen["idle"].keys() == expected_idle.keys(), seen["idle"]
+            assert all(abs(seen["idle"][k] - v) < 1e-9 for k, v in expected_idle.items()), seen["idle"]
+            assert abs(sum(seen["cost"].values()) + sum(seen["idle"].values()) - len(GPUS) * per_gpu) < 1e-9
     finally:
         server.stop(grace=None)
