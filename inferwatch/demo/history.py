@@ -4,7 +4,7 @@ Raw series (what the sidecars and the DaemonSet exporter expose) are taken from 
 those very targets — the same label sets and histogram boundaries — and given values from the
 scenario (scenario.py) over every `step` from the start of the last full ISO week to now. They
 are written as OpenMetrics and turned into TSDB blocks with `promtool tsdb create-blocks-from
-openmetrics`.
+openmetrics` (inferwatch.backfill).
 
 Recorded series over that history come from the generated recording rules, pass by pass
 (normalization, then SLO events and the first cost level, then each further cost level): a
@@ -21,17 +21,15 @@ from __future__ import annotations
 import logging
 import math
 import re
-import shutil
-import subprocess
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from inferwatch.backfill import Series, backfill_series
 from inferwatch.demo.scenario import Scenario, busy_ratio, gpu_uuid, request_rate
 from inferwatch.errors import ToolMissingError
 from inferwatch.prom import PrometheusReader
-from inferwatch.promql import escape_label_value
 from inferwatch.rules import RecordingRule
 from inferwatch.tools import Toolbox
 
@@ -45,19 +43,6 @@ IDLE_POWER_W = 70.0
 MAX_POWER_W = 700.0
 # Range queries are split so that no query returns more than this many points per series.
 MAX_POINTS_PER_QUERY = 10_000
-
-
-class HistoryError(Exception):
-    """Building the history failed (promtool or the helper Prometheus); the message says where."""
-
-
-@dataclass(frozen=True)
-class Series:
-    """One series and its samples: (unix seconds, value), in increasing time order."""
-
-    name: str
-    labels: Labels
-    points: Sequence[tuple[float, float]]
 
 
 @dataclass(frozen=True)
@@ -90,36 +75,6 @@ def counter(times: Sequence[float], rate: Callable[[float], float], initial: flo
 def gauge(times: Sequence[float], value: Callable[[float], float]) -> list[tuple[float, float]]:
     """A gauge at ``times``."""
     return [(t, value(t)) for t in times]
-
-
-def _format_value(v: float) -> str:
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    if math.isnan(v):
-        return "NaN"
-    return repr(float(v))
-
-
-def write_openmetrics(series: Iterable[Series], path: Path) -> int:
-    """Write ``series`` as OpenMetrics text promtool can backfill; returns the number of samples.
-
-    Samples of one metric name stay together (OpenMetrics forbids interleaving); no TYPE lines, so
-    names keep the suffixes the real exporters use (`_total`, `_bucket`).
-    """
-    by_name: dict[str, list[Series]] = {}
-    for s in series:
-        by_name.setdefault(s.name, []).append(s)
-    count = 0
-    with path.open("w") as f:
-        for name in sorted(by_name):
-            for s in by_name[name]:
-                labels = ",".join(f'{k}="{escape_label_value(v)}"' for k, v in sorted(s.labels.items()))
-                prefix = f"{name}{{{labels}}}" if labels else name
-                for t, v in s.points:
-                    f.write(f"{prefix} {_format_value(v)} {t:.3f}\n")
-                    count += 1
-        f.write("# EOF\n")
-    return count
 
 
 # ----- raw series from the scenario -----------------------------------------------------------------
@@ -352,42 +307,6 @@ def _utc(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
 
 
-def create_blocks(tools: Toolbox, om_file: Path, out_dir: Path, timeout_s: float = 600) -> None:
-    """`promtool tsdb create-blocks-from openmetrics` with day-long blocks; HistoryError on failure."""
-    promtool = tools.path("promtool")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [
-            str(promtool),
-            "tsdb",
-            "create-blocks-from",
-            "openmetrics",
-            "--max-block-duration=24h",
-            str(om_file),
-            str(out_dir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise HistoryError(f"promtool tsdb create-blocks-from openmetrics failed ({proc.returncode}): "
-                           f"{(proc.stderr or proc.stdout)[-2000:]}")  # fmt: skip
-
-
-def install_blocks(src: Path, data_dir: Path) -> int:
-    """Move the TSDB blocks promtool wrote under ``src`` into ``data_dir``; returns how many."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    moved = 0
-    for block in sorted(src.iterdir()) if src.is_dir() else []:
-        if block.is_dir() and (block / "meta.json").exists():
-            shutil.move(str(block), data_dir / block.name)
-            moved += 1
-    shutil.rmtree(src, ignore_errors=True)
-    return moved
-
-
 @dataclass(frozen=True)
 class HistoryPlan:
     """What to backfill: the span, the raw step, and the rule passes (each rule with its interval)."""
@@ -416,14 +335,9 @@ def build_tsdb(
     """Backfill ``raw`` and every rule pass of ``plan`` into ``data_dir``; returns the samples written."""
     if tools.find("promtool") is None:
         raise ToolMissingError("promtool is not installed: run scripts/install-tools.sh")
-    work_dir.mkdir(parents=True, exist_ok=True)
-    om = work_dir / "raw.om"
-    progress(f"writing {len(raw)} raw series")
-    total = write_openmetrics(raw, om)
-    progress(f"promtool: {total:,} raw samples to TSDB blocks")
-    create_blocks(tools, om, work_dir / "blocks-raw")
-    om.unlink()
-    install_blocks(work_dir / "blocks-raw", data_dir)
+    progress(f"promtool: {len(raw)} raw series to TSDB blocks")
+    total = backfill_series(tools, raw, work_dir, data_dir)
+    progress(f"{total:,} raw samples backfilled")
     for i, rules in enumerate(plan.passes):
         progress(f"rule pass {i + 1}/{len(plan.passes)}: {len(rules)} rule(s)")
         url = start_helper(data_dir)
@@ -431,13 +345,8 @@ def build_tsdb(
             recorded = evaluate_rules(make_reader(url), rules, plan.start, plan.end)
         finally:
             stop_helper()
-        if not recorded:
-            continue
-        om = work_dir / f"pass-{i}.om"
-        total += write_openmetrics(recorded, om)
-        create_blocks(tools, om, work_dir / f"blocks-{i}")
-        om.unlink()
-        install_blocks(work_dir / f"blocks-{i}", data_dir)
+        if recorded:
+            total += backfill_series(tools, recorded, work_dir, data_dir, name=f"pass-{i}")
     return total
 
 

@@ -32,7 +32,7 @@ from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.demo.config import DemoSettings
 from inferwatch.demo.engine_families import MEASURED_FAMILIES, EngineFamilies
 from inferwatch.demo.history import HistoryPlan, ScrapedTarget, build_tsdb, history_start, raw_series
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from inferwatch.demo.processes import (
     ComponentFailedError,
     ManagedProcess,
@@ -56,6 +56,7 @@ from inferwatch.demo.scenario import (
     mig_uuid,
 )
 from inferwatch.demo.traffic import Endpoint
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.rules import RecordingRule, RuleFile
@@ -283,7 +284,8 @@ class Stack:
     def node_allocation(self) -> NodeAllocation:
         """What the local kubelet says: the scenario's holdings, every GPU, replica and MIG instance allocatable."""
         assignments = tuple(
-            ContainerAssignment(h.namespace, h.pod, h.container, h.device_ids) for h in self.scenario.holdings
+            ContainerDevices(h.namespace, h.pod, h.container, GPU_RESOURCE, h.device_ids)
+            for h in self.scenario.holdings
         )
         allocatable: list[str] = []
         for i in range(GPU_COUNT):
@@ -293,7 +295,7 @@ class Stack:
                 allocatable += [mig_uuid(i, k) for k in range(len(MIG_SLICES))]
             else:
                 allocatable.append(gpu_uuid(i))
-        return NodeAllocation(assignments, tuple(allocatable))
+        return NodeAllocation(assignments, {GPU_RESOURCE: tuple(allocatable)})
 
     def warm_up(self) -> None:
         """One request per model, rank and adapter, so every vLLM series exists before it is read for history."""

@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from inferwatch.dashboards import PreviewResult, render_previews
 from inferwatch.exporters import cli as exporter_cli
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
 from inferwatch.artifacts import ArtifactKind
@@ -26,13 +27,13 @@ from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.demo.engine_families import EngineFamilies
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from inferwatch.prom import PrometheusReader
 from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.rules import dump_yaml
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT, Starter
 from tests.dashboards.history import H100, HELD, HOURS, TEAMS, cost_series, slo_series
-from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.support.backfill import BackfilledPrometheus
 from tests.support.exporter import exporter_process
 from tests.support.processes import free_port, wait_for
@@ -56,22 +57,21 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
     nvml = SimulatedNvml(4, mig_gpus={3: (3, 1)})
     for index, load in ((0, 0.72), (1, 0.55), (2, 0.0)):  # GPU 2 is held but idle
         nvml.set_load(index, load)
-    gpu = "nvidia.com/gpu"
-    kubelet = FakeKubelet(
-        pods=[
-            ("team-a", "a-0", "vllm", gpu, [GPUS[0], f"{GPUS[2]}::0"]),
-            ("team-b", "b-0", "vllm", gpu, [GPUS[1], f"{GPUS[2]}::1"]),
-            ("team-b", "b-0", "vllm", "nvidia.com/mig-3g.40gb", [MIG_HELD]),
-        ],
+    node = NodeAllocation(
+        assignments=(
+            ContainerDevices("team-a", "a-0", "vllm", GPU_RESOURCE, (GPUS[0], f"{GPUS[2]}::0")),
+            ContainerDevices("team-b", "b-0", "vllm", GPU_RESOURCE, (GPUS[1], f"{GPUS[2]}::1")),
+            ContainerDevices("team-b", "b-0", "vllm", "nvidia.com/mig-3g.40gb", (MIG_HELD,)),
+        ),
         allocatable={
-            gpu: [GPUS[0], GPUS[1], *(f"{GPUS[2]}::{i}" for i in range(4))],
-            "nvidia.com/mig-3g.40gb": [MIG_HELD],
-            "nvidia.com/mig-1g.10gb": [MIG_FREE],
+            GPU_RESOURCE: (GPUS[0], GPUS[1], *(f"{GPUS[2]}::{i}" for i in range(4))),
+            "nvidia.com/mig-3g.40gb": (MIG_HELD,),
+            "nvidia.com/mig-1g.10gb": (MIG_FREE,),
         },
     )
     sock_dir = tmp / "pr"
     sock_dir.mkdir(parents=True)
-    grpc_server = serve_kubelet(sock_dir / "kubelet.sock", kubelet)
+    kubelet = PodResourcesServer(sock_dir / "kubelet.sock", node)
     monkeypatch.setattr(exporter_cli, "open_backend", lambda *a, **k: nvml)
     settings = ExporterSettings(
         mode="daemonset",
@@ -93,7 +93,7 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
     finally:
         server.should_exit = True
         thread.join(timeout=20)
-        grpc_server.stop(None)
+        kubelet.stop()
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from inferwatch.exporters.podresources import ContainerDevices, PodResourcesClient
 
-from inferwatch.demo.podresources_server import ContainerAssignment, NodeAllocation, PodResourcesServer
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
@@ -16,11 +16,11 @@ MIG = "MIG-01000000-0000-4000-8000-000000000000"
 def test_the_exporters_client_reads_exclusive_time_sliced_and_mig_devices(tmp_path: Path) -> None:
     node = NodeAllocation(
         assignments=(
-            ContainerAssignment("team-a", "chat-0", "vllm", (GPU_A,)),
-            ContainerAssignment("team-b", "search-0", "vllm", (f"{GPU_B}::0", f"{GPU_B}::1")),
-            ContainerAssignment("team-b", "rerank-0", "reranker", (MIG,)),
+            ContainerDevices("team-a", "chat-0", "vllm", GPU_RESOURCE, (GPU_A,)),
+            ContainerDevices("team-b", "search-0", "vllm", GPU_RESOURCE, (f"{GPU_B}::0", f"{GPU_B}::1")),
+            ContainerDevices("team-b", "rerank-0", "reranker", GPU_RESOURCE, (MIG,)),
         ),
-        allocatable=(GPU_A, f"{GPU_B}::0", f"{GPU_B}::1", f"{GPU_B}::2", f"{GPU_B}::3", MIG),
+        allocatable={GPU_RESOURCE: (GPU_A, f"{GPU_B}::0", f"{GPU_B}::1", f"{GPU_B}::2", f"{GPU_B}::3", MIG)},
     )
     socket = tmp_path / "pr" / "kubelet.sock"
     server = PodResourcesServer(socket, node)
@@ -30,10 +30,6 @@ def test_the_exporters_client_reads_exclusive_time_sliced_and_mig_devices(tmp_pa
     finally:
         client.close()
         server.stop()
-    assert snap.assignments == (
-        ContainerDevices("team-a", "chat-0", "vllm", "nvidia.com/gpu", (GPU_A,)),
-        ContainerDevices("team-b", "search-0", "vllm", "nvidia.com/gpu", (f"{GPU_B}::0", f"{GPU_B}::1")),
-        ContainerDevices("team-b", "rerank-0", "reranker", "nvidia.com/gpu", (MIG,)),
-    )
-    assert snap.allocatable == node.allocatable
+    assert snap.assignments == node.assignments
+    assert snap.allocatable == node.allocatable[GPU_RESOURCE]
     assert not socket.exists(), "stop() removes the socket"

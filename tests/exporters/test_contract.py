@@ -12,7 +12,12 @@ from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.exporters import nvml
 from inferwatch.exporters.attribution import AttributionCollector, KubeletGpuCollector, daemonset_source
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler
-from inferwatch.exporters.podresources import PodResourcesClient, PodResourcesCollector, PodResourcesWatcher
+from inferwatch.exporters.podresources import (
+    ContainerDevices,
+    PodResourcesClient,
+    PodResourcesCollector,
+    PodResourcesWatcher,
+)
 from inferwatch.exporters.reference import SERIES_DOC_PATH, render
 from inferwatch.exporters.server import render_metrics
 from inferwatch.exporters.simulated import SimulatedNvml
@@ -22,8 +27,8 @@ from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import contract
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.exporters.fake_vllm import fake_vllm
-from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 
 # A series twice: served once, the repair counted.
 VLLM_BODY = '# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running{model_name="m"} 1\n' * 2
@@ -44,11 +49,13 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
     sampler.tick()
     sampler.tick()  # the MIG mode is a slow read; instances are read once it is known
     socket_path = tmp_path_factory.mktemp("pr") / "kubelet.sock"
-    devices = [sim.gpus[0].uuid, sim.gpus[1].migs[0].uuid]
-    kubelet = FakeKubelet(
-        pods=[("llm", "vllm-0", "vllm", "nvidia.com/gpu", devices)], allocatable={"nvidia.com/gpu": devices}
+    devices = (sim.gpus[0].uuid, sim.gpus[1].migs[0].uuid)
+    kubelet = PodResourcesServer(
+        socket_path,
+        NodeAllocation(
+            (ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, devices),), allocatable={GPU_RESOURCE: devices}
+        ),
     )
-    server = serve_kubelet(socket_path, kubelet)
     watcher = PodResourcesWatcher(PodResourcesClient(socket_path, timeout_s=5), refresh_s=60)
     with fake_vllm() as vllm:
         scraper = VllmScraper(vllm.url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20)
@@ -70,7 +77,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
         body, _ = render_metrics(registry, None)
         scraper.stop()
     watcher.stop()
-    server.stop(grace=None)
+    kubelet.stop()
     sampler.stop()
     yield {f.name: f for f in text_string_to_metric_families(body.decode())}
 

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import httpx
 import yaml
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
 from inferwatch import contract, prometheus_config
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.conftest import Starter
-from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.support.exporter import exporter_process, scrape
 from tests.support.processes import wait_for
 
@@ -37,11 +38,11 @@ def test_daemonset_gpu_is_attributed_to_the_workload_namespace(tmp_path: Path, p
     socket_dir = Path(tmp_path / "pr")
     socket_dir.mkdir()
     socket_path = socket_dir / "kubelet.sock"
-    kubelet = FakeKubelet(
-        pods=[("llm", "vllm-0", "vllm", "nvidia.com/gpu", [gpu0])],
-        allocatable={"nvidia.com/gpu": [gpu0, gpu1]},
+    node = NodeAllocation(
+        assignments=(ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (gpu0,)),),
+        allocatable={GPU_RESOURCE: (gpu0, gpu1)},
     )
-    server = serve_kubelet(socket_path, kubelet)
+    kubelet = PodResourcesServer(socket_path, node)
     args = ["--mode", "daemonset", "--gpu-backend", "simulated", "--simulated-gpus", "2",
             "--pod-resources-socket", str(socket_path)]  # fmt: skip
     try:
@@ -77,7 +78,7 @@ def test_daemonset_gpu_is_attributed_to_the_workload_namespace(tmp_path: Path, p
             assert served <= set(contract.BY_NAME), served - set(contract.BY_NAME)
             assert {contract.PODRESOURCES_UP.name, allocation} <= served
     finally:
-        server.stop(grace=None)
+        kubelet.stop()
 
 
 def test_the_generated_config_honours_the_exporter_labels(repo_root: Path) -> None:

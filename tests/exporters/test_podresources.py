@@ -1,17 +1,12 @@
-"""Kubelet pod-resources: a real gRPC server of the v1 API on a unix socket, read by client and watcher."""
+"""Kubelet pod-resources: the local kubelet (the real v1 gRPC API on a unix socket), read by client and watcher."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent import futures
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import pytest
-from inferwatch.exporters import podresources_pb2 as pb
-from inferwatch.exporters import podresources_pb2_grpc as pb_grpc
 from inferwatch.exporters.attribution import AttributionCollector, daemonset_source
 from inferwatch.exporters.podresources import (
     ContainerDevices,
@@ -21,41 +16,10 @@ from inferwatch.exporters.podresources import (
 )
 from prometheus_client import CollectorRegistry
 
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
-
-
-@dataclass
-class FakeKubelet(pb_grpc.PodResourcesListerServicer):
-    """The kubelet side of the API: answers List and GetAllocatableResources from plain data."""
-
-    pods: list[tuple[str, str, str, str, list[str]]]  # namespace, pod, container, resource, device ids
-    allocatable: dict[str, list[str]] = field(default_factory=dict)
-
-    def List(self, request: pb.ListPodResourcesRequest, context: grpc.ServicerContext) -> pb.ListPodResourcesResponse:
-        resp = pb.ListPodResourcesResponse()
-        for ns, pod, container, resource, ids in self.pods:
-            p = resp.pod_resources.add(name=pod, namespace=ns)
-            c = p.containers.add(name=container)
-            c.devices.add(resource_name=resource, device_ids=ids)
-        return resp
-
-    def GetAllocatableResources(
-        self, request: pb.AllocatableResourcesRequest, context: grpc.ServicerContext
-    ) -> pb.AllocatableResourcesResponse:
-        resp = pb.AllocatableResourcesResponse()
-        for resource, ids in self.allocatable.items():
-            resp.devices.add(resource_name=resource, device_ids=ids)
-        return resp
-
-
-def serve_kubelet(socket_path: Path, kubelet: FakeKubelet) -> grpc.Server:
-    """Start a real gRPC server for `kubelet` on the unix socket `socket_path`."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    pb_grpc.add_PodResourcesListerServicer_to_server(kubelet, server)
-    server.add_insecure_port(f"unix://{socket_path}")
-    server.start()
-    return server
 
 
 @pytest.fixture
@@ -67,22 +31,27 @@ def socket_path(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_client_reads_gpu_assignments_only(socket_path: Path) -> None:
-    kubelet = FakeKubelet(
-        pods=[
-            ("llm", "vllm-0", "vllm", "nvidia.com/gpu", [GPU_A]),
-            ("llm", "vllm-0", "sidecar", "example.com/nic", ["nic0"]),
-        ],
-        allocatable={"nvidia.com/gpu": [GPU_A, GPU_B], "example.com/nic": ["nic0"]},
+    node = NodeAllocation(
+        assignments=(
+            ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (GPU_A,)),
+            ContainerDevices("llm", "vllm-0", "sidecar", "example.com/nic", ("nic0",)),
+        ),
+        allocatable={"nvidia.com/gpu": (GPU_A, GPU_B), "example.com/nic": ("nic0",)},
     )
-    server = serve_kubelet(socket_path, kubelet)
+    server = PodResourcesServer(socket_path, node)
     client = PodResourcesClient(socket_path, timeout_s=5)
     try:
         snap = client.read(now=1.0)
     finally:
         client.close()
-        server.stop(None)
+        server.stop()
     assert snap.assignments == (ContainerDevices("llm", "vllm-0", "vllm", "nvidia.com/gpu", (GPU_A,)),)
     assert snap.allocatable == (GPU_A, GPU_B)
+
+
+def _holding(namespace: str, pod: str, device_id: str) -> NodeAllocation:
+    """A node where container ``c`` of one pod holds one GPU device."""
+    return NodeAllocation((ContainerDevices(namespace, pod, "c", GPU_RESOURCE, (device_id,)),))
 
 
 def test_watcher_survives_absent_socket_and_kubelet_restart(socket_path: Path) -> None:
@@ -91,48 +60,45 @@ def test_watcher_survives_absent_socket_and_kubelet_restart(socket_path: Path) -
     registry = CollectorRegistry()
     registry.register(PodResourcesCollector(watcher))
     registry.register(AttributionCollector(daemonset_source(watcher.snapshot, lambda: None)))
-    servers: list[grpc.Server] = []
+    kubelet: PodResourcesServer | None = None
     try:
         # No kubelet yet: not up, no allocations, but the first attempt counts for readiness.
         assert not watcher.refresh_once()
         assert watcher.attempted and watcher.snapshot() is None
         assert registry.get_sample_value("inferwatch_podresources_up") == 0
 
-        servers.append(serve_kubelet(socket_path, FakeKubelet(pods=[("a", "p1", "c", "nvidia.com/gpu", [GPU_A])])))
+        kubelet = PodResourcesServer(socket_path, _holding("a", "p1", GPU_A))
         assert watcher.refresh_once()
         labels = {"gpu_uuid": GPU_A, "namespace": "a", "pod": "p1", "container": "c", "source": "kubelet"}
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", labels) == 1
         assert registry.get_sample_value("inferwatch_podresources_up") == 1
 
         # Kubelet restart: the socket disappears (the last assignments are kept, up is 0) ...
-        servers.pop().stop(None)
-        socket_path.unlink(missing_ok=True)
+        kubelet.stop()
+        assert not socket_path.exists()
         assert not watcher.refresh_once()
         assert registry.get_sample_value("inferwatch_podresources_up") == 0
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", labels) == 1
         # ... and comes back as a new socket with new assignments, picked up on the next refresh.
-        servers.append(serve_kubelet(socket_path, FakeKubelet(pods=[("b", "p2", "c", "nvidia.com/gpu", [GPU_B])])))
+        kubelet.restart(_holding("b", "p2", GPU_B))
         assert watcher.refresh_once()
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", labels) is None
         new = {"gpu_uuid": GPU_B, "namespace": "b", "pod": "p2", "container": "c", "source": "kubelet"}
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", new) == 1
     finally:
         watcher.stop()
-        for s in servers:
-            s.stop(None)
+        if kubelet is not None:
+            kubelet.stop()
 
 
 def test_background_watcher_notices_recreated_socket(socket_path: Path) -> None:
-    server = serve_kubelet(socket_path, FakeKubelet(pods=[("a", "p1", "c", "nvidia.com/gpu", [GPU_A])]))
+    kubelet = PodResourcesServer(socket_path, _holding("a", "p1", GPU_A))
     watcher = PodResourcesWatcher(PodResourcesClient(socket_path, timeout_s=2), refresh_s=3600)
-    servers = [server]
     try:
         watcher.start()
         first = watcher.snapshot()
         assert first is not None and first.assignments[0].pod == "p1"
-        servers.pop().stop(None)
-        socket_path.unlink(missing_ok=True)
-        servers.append(serve_kubelet(socket_path, FakeKubelet(pods=[("a", "p9", "c", "nvidia.com/gpu", [GPU_A])])))
+        kubelet.restart(_holding("a", "p9", GPU_A))
         # The refresh timer is an hour: only the socket watch can bring the new pod in.
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -145,27 +111,20 @@ def test_background_watcher_notices_recreated_socket(socket_path: Path) -> None:
         assert watcher.up
     finally:
         watcher.stop()
-        for s in servers:
-            s.stop(None)
-
-
-class OldKubelet(FakeKubelet):
-    """A kubelet without GetAllocatableResources (before 1.23, or the feature gate off)."""
-
-    def GetAllocatableResources(
-        self, request: pb.AllocatableResourcesRequest, context: grpc.ServicerContext
-    ) -> pb.AllocatableResourcesResponse:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, "unknown method GetAllocatableResources")
-        raise AssertionError("abort raises")
+        kubelet.stop()
 
 
 def test_kubelet_without_allocatable_still_attributes(socket_path: Path) -> None:
-    server = serve_kubelet(socket_path, OldKubelet(pods=[("a", "p1", "c", "nvidia.com/gpu", [f"{GPU_A}::3"])]))
+    # A kubelet without GetAllocatableResources (before 1.23, or the feature gate off) answers UNIMPLEMENTED;
+    # the replicas it would list are never seen.
+    replicas = {"nvidia.com/gpu": tuple(f"{GPU_A}::{i}" for i in range(4))}
+    node = NodeAllocation((ContainerDevices("a", "p1", "c", GPU_RESOURCE, (f"{GPU_A}::3",)),), replicas)
+    kubelet = PodResourcesServer(socket_path, node, allocatable_call=False)
     client = PodResourcesClient(socket_path, timeout_s=5)
     try:
         snap = client.read(now=1.0)
     finally:
         client.close()
-        server.stop(None)
+        kubelet.stop()
     assert snap.allocatable == ()
     assert snap.assignments[0].device_ids == (f"{GPU_A}::3",)

@@ -12,11 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.conftest import Starter
-from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.exporters.test_vllm import OLD_ONLY, _chat, scrape_until, successes
 from tests.support.exporter import exporter_process, scrape
 from tests.support.processes import free_port, wait_for
@@ -199,7 +200,7 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
     sock_dir.mkdir()
     sock = sock_dir / "kubelet.sock"
     args = ["--mode", "daemonset", "--gpu-backend", "simulated", "--pod-resources-socket", str(sock)]
-    servers = []
+    kubelet: PodResourcesServer | None = None
     with exporter_process(tmp_path / "exp", args) as exp:
         try:
             # Ready without a kubelet: GPUs are served, attribution is simply absent.
@@ -207,10 +208,13 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
             assert samples["inferwatch_podresources_up"] == [({}, 0.0)]
             assert "inferwatch_gpu_allocation_ratio" not in samples
             gpu_uuid = samples["inferwatch_gpu_up"][0][0]["gpu_uuid"]
-            allocatable = {"nvidia.com/gpu": [f"{gpu_uuid}::{i}" for i in range(4)]}
-            kubelet = FakeKubelet(pods=[("llm", "vllm-0", "vllm", "nvidia.com/gpu", [f"{gpu_uuid}::0"])])
-            kubelet.allocatable = allocatable
-            servers.append(serve_kubelet(sock, kubelet))
+            allocatable = {GPU_RESOURCE: tuple(f"{gpu_uuid}::{i}" for i in range(4))}
+            kubelet = PodResourcesServer(
+                sock,
+                NodeAllocation(
+                    (ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, (f"{gpu_uuid}::0",)),), allocatable
+                ),
+            )
 
             def ratio(pod: str) -> float | None:
                 for labels, value in scrape(exp.url).get("inferwatch_gpu_allocation_ratio", []):
@@ -220,13 +224,10 @@ def test_daemonset_survives_absent_then_restarted_kubelet_socket(tmp_path: Path)
 
             wait_for(lambda: ratio("vllm-0") == 0.25, "time-sliced allocation after the socket appeared")
             # Kubelet restart: socket removed and recreated with a new assignment.
-            servers.pop().stop(None)
-            sock.unlink(missing_ok=True)
-            kubelet2 = FakeKubelet(pods=[("llm", "vllm-1", "vllm", "nvidia.com/gpu", [gpu_uuid])])
-            servers.append(serve_kubelet(sock, kubelet2))
+            kubelet.restart(NodeAllocation((ContainerDevices("llm", "vllm-1", "vllm", GPU_RESOURCE, (gpu_uuid,)),)))
             wait_for(lambda: ratio("vllm-1") == 1.0, "allocation from the restarted kubelet")
             assert scrape(exp.url)["inferwatch_podresources_up"] == [({}, 1.0)]
         finally:
-            for s in servers:
-                s.stop(None)
+            if kubelet is not None:
+                kubelet.stop()
     assert "pod-resources socket" in exp.log()

@@ -23,6 +23,7 @@ from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
+from inferwatch.backfill import Series
 from inferwatch.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
@@ -31,7 +32,7 @@ from inferwatch.conventions import slo as c
 from inferwatch.prom import PrometheusReader
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus, Series, counter_points
+from tests.support.backfill import BackfilledPrometheus, counter_points
 
 # The 30-day backfill of the module fixture counts against the first test's time (215 s seen under load).
 pytestmark = pytest.mark.timeout(900)

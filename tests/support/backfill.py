@@ -1,11 +1,11 @@
 """Backfilled Prometheus histories for end-to-end tests: raw series, then recording rules, pass by pass.
 
 Raw series (what vLLM and the exporter would have exposed) are written as OpenMetrics and
-turned into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`. Recorded series
-over that history come from `promtool tsdb create-blocks-from rules`, which evaluates rules
-against a running Prometheus; because it cannot evaluate rules that depend on other rules in
-the same pass, each rule file is one pass, and Prometheus is restarted between passes so the
-blocks of the previous pass are queryable.
+turned into TSDB blocks with `promtool tsdb create-blocks-from openmetrics`, as the demo's
+history is (inferwatch.backfill). Recorded series over that history come from `promtool tsdb
+create-blocks-from rules`, which evaluates rules against a running Prometheus; because it
+cannot evaluate rules that depend on other rules in the same pass, each rule file is one pass,
+and Prometheus is restarted between passes so the blocks of the previous pass are queryable.
 
 promtool evaluates a rule group at the times Prometheus would: its interval grid shifted by an
 offset hashed from the group name and the rule file path as given on the command line, to the
@@ -28,10 +28,10 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +39,7 @@ from pathlib import Path
 import yaml
 from inferwatch.slo.windows import parse_duration
 
-from inferwatch.demo.history import Series, write_openmetrics
+from inferwatch.backfill import Series, backfill_series, install_blocks
 from inferwatch.prometheus_config import LocalStack, render_yaml
 from inferwatch.tools import Toolbox
 from tests.support.processes import RunningProcess, start_prometheus
@@ -86,17 +86,6 @@ def _run(argv: list[str], what: str, timeout: float = 900, cwd: Path | None = No
     if proc.returncode != 0:
         raise RuntimeError(f"{what} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc.stdout
-
-
-def _move_blocks(src: Path, dst: Path) -> int:
-    moved = 0
-    if not src.is_dir():
-        return 0
-    for block in src.iterdir():
-        if block.is_dir() and (block / "meta.json").exists():
-            shutil.move(str(block), dst / block.name)
-            moved += 1
-    return moved
 
 
 def _rule_intervals_ms(rule_file: Path, eval_interval: str) -> set[int]:
@@ -151,33 +140,27 @@ class BackfilledPrometheus:
 
     def add_raw(self, series: Iterable[Series], max_block_duration: str = "24h") -> int:
         """Backfill raw series into the TSDB (before or between starts); returns samples written."""
-        om = self.workdir / f"raw-{self._passes}.om"
-        n = write_openmetrics(series, om)
-        out = self.workdir / f"raw-blocks-{self._passes}"
-        out.mkdir(parents=True, exist_ok=True)
-        _run(
-            [
-                str(self.tools.path("promtool")),
-                "tsdb",
-                "create-blocks-from",
-                "openmetrics",
-                f"--max-block-duration={max_block_duration}",
-                str(om),
-                str(out),
-            ],
-            "promtool tsdb create-blocks-from openmetrics",
-        )
-        om.unlink()
-        self._install_blocks(out)
-        return n
+        with self._stopped():
+            return backfill_series(
+                self.tools,
+                series,
+                self.workdir,
+                self.data_dir,
+                name=f"raw-{self._passes}",
+                max_block_duration=max_block_duration,
+            )
 
     def _install_blocks(self, out: Path) -> None:
+        with self._stopped():
+            install_blocks(out, self.data_dir)
+
+    @contextlib.contextmanager
+    def _stopped(self) -> Iterator[None]:
+        """Prometheus reads blocks at start-up: stop it while blocks are added, and start it again if it ran."""
         self._passes += 1
         running = self.process is not None
-        if running:
-            self.stop()
-        _move_blocks(out, self.data_dir)
-        shutil.rmtree(out, ignore_errors=True)
+        self.stop()
+        yield
         if running:
             self.start()
 
@@ -208,7 +191,8 @@ class BackfilledPrometheus:
         out = (self.workdir / f"rule-blocks-{self._passes}").resolve()
         start_ms = int(start.timestamp()) * 1000
         first_block_left = _RULE_BLOCK_MS - start_ms % _RULE_BLOCK_MS
-        if max(_rule_intervals_ms(rule_file, eval_interval)) >= first_block_left:
+        # promtool cuts a block's end to whole seconds, so a grid point in the block's last second is lost too.
+        if max(_rule_intervals_ms(rule_file, eval_interval)) + 1000 > first_block_left:
             # promtool stops the whole import (it breaks, not skips) when the first, partial 2 h block
             # holds no evaluation of a group: with a 1 h group that depends on the minute of the day.
             # Starting at the block's edge gives every block its full span of evaluations.

@@ -25,11 +25,12 @@ from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.cost.week import IsoWeek
 
+from inferwatch.backfill import Series
 from inferwatch.config import Pricing
 from inferwatch.conventions import normalized as n
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus, Series, counter_points, gauge_points
+from tests.support.backfill import BackfilledPrometheus, counter_points, gauge_points
 from tests.support.processes import start_prometheus
 
 WEEK = IsoWeek(2026, 46)

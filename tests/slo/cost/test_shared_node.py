@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 from inferwatch.alerts.normalize import normalization_groups
+from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 from inferwatch.slo.cost.rules import cost_groups
 
@@ -24,9 +25,9 @@ from inferwatch import prometheus_config
 from inferwatch.config import Pricing
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
+from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from inferwatch.rules import RuleFile, RuleGroup, to_prometheus_yaml
 from tests.conftest import Starter
-from tests.exporters.test_podresources import FakeKubelet, serve_kubelet
 from tests.support.exporter import exporter_process
 from tests.support.processes import wait_for
 
@@ -57,11 +58,11 @@ def test_each_namespace_pays_for_its_own_gpus_on_a_shared_node(tmp_path: Path, p
     socket_dir = tmp_path / "pr"
     socket_dir.mkdir()
     socket_path = socket_dir / "kubelet.sock"
-    kubelet = FakeKubelet(
-        pods=[(ns, pod, "vllm", "nvidia.com/gpu", gpus) for (ns, pod), gpus in HOLDERS.items()],
-        allocatable={"nvidia.com/gpu": GPUS},
+    node = NodeAllocation(
+        tuple(ContainerDevices(ns, pod, "vllm", GPU_RESOURCE, tuple(gpus)) for (ns, pod), gpus in HOLDERS.items()),
+        allocatable={GPU_RESOURCE: tuple(GPUS)},
     )
-    server = serve_kubelet(socket_path, kubelet)
+    kubelet = PodResourcesServer(socket_path, node)
     simulated = ["--gpu-backend", "simulated", "--simulated-gpus", str(len(GPUS))]
     node_args = ["--mode", "daemonset", *simulated, "--pod-resources-socket", str(socket_path)]
     (ns_a, pod_a), (ns_b, pod_b) = HOLDERS
@@ -132,4 +133,4 @@ def test_each_namespace_pays_for_its_own_gpus_on_a_shared_node(tmp_path: Path, p
             assert all(abs(seen["idle"][k] - v) < 1e-9 for k, v in expected_idle.items()), seen["idle"]
             assert abs(sum(seen["cost"].values()) + sum(seen["idle"].values()) - len(GPUS) * per_gpu) < 1e-9
     finally:
-        server.stop(grace=None)
+        kubelet.stop()

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import httpx
 
+from inferwatch.backfill import Series
 from inferwatch.promql import escape_label_value
 from inferwatch.tools import Toolbox
-from tests.support.backfill import Series
 from tests.support.processes import RunningProcess, _spawn, free_port, wait_http_ok
 
 
