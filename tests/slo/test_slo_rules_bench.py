@@ -11,20 +11,24 @@ import itertools
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from inferwatch.slo.model import compile_slo
+from inferwatch.slo.windows import is_coarse, recorded_windows
 
 from bench.slo_rules_bench import (
     DAY,
     SPEC,
     STEP,
     History,
-    _hourly_sums,
+    block_bounds,
+    families,
     openmetrics,
     pyrra_rules,
     sloth_labels,
     sloth_rules,
     traffic,
+    write_shard,
 )
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
@@ -46,9 +50,9 @@ def test_history_counts_are_exact_integrals_of_the_traffic() -> None:
     h = _history()
     i = 1
     window = 6 * 3600
-    ts = range(int(h.end - window), int(h.end), STEP)
-    total = sum(traffic(i, t, h.start)[0] * STEP for t in ts)
-    bad = sum(traffic(i, t, h.start)[0] * traffic(i, t, h.start)[1] * STEP for t in ts)
+    rate, share = traffic(i, np.arange(h.end - window, h.end, STEP), h.start)
+    total = math.fsum(rate * STEP)
+    bad = math.fsum(rate * share * STEP)
     want = 1 - (bad / total) / SLO.error_budget
     got = h.expected_budget(i, window, SLO.error_budget)
     assert got is not None and math.isclose(got, want, rel_tol=1e-9)
@@ -57,12 +61,12 @@ def test_history_counts_are_exact_integrals_of_the_traffic() -> None:
 def test_hourly_sums_are_what_the_hourly_group_records() -> None:
     """Each hourly sample sums the 5-minute rate samples of the hour before it, one hour apart."""
     h = _history(n=1)
-    hours = _hourly_sums(h, h.good[0], h.total[0])
-    assert [b[0] - a[0] for a, b in itertools.pairwise(hours)] == [3600] * (len(hours) - 1)
-    t_last, good, total = hours[-1]
-    ks = range(h.index(t_last - 3600) + 1, h.index(t_last) + 1)
-    assert math.isclose(total, sum(h.rate5m(h.total[0], k) for k in ks))
-    assert math.isclose(good, sum(h.rate5m(h.good[0], k) for k in ks))
+    ks, good, total = h.hours[0]
+    times = [h.times[k] for k in ks]
+    assert [b - a for a, b in itertools.pairwise(times)] == [3600] * (len(times) - 1)
+    hour = np.arange(h.index(times[-1] - 3600) + 1, h.index(times[-1]) + 1)
+    assert math.isclose(total[-1], math.fsum(h.rate5m(h.total[0], hour)))
+    assert math.isclose(good[-1], math.fsum(h.rate5m(h.good[0], hour)))
 
 
 def test_openmetrics_history_holds_every_rule_sets_inputs(tmp_path: Path) -> None:
@@ -111,3 +115,31 @@ def test_real_sloth_generates_rules_from_the_equivalent_spec(tools: Toolbox, tmp
     labels = sloth_labels(rules)
     assert labels.get("sloth_slo") == "chat-ttft" and labels.get("sloth_window") == "5m"
     assert f"slo:sli_error:ratio_rate{SLO.window}" in rules.read_text()
+
+
+def test_block_files_together_hold_the_whole_history(tmp_path: Path) -> None:
+    """The files written one per TSDB block hold exactly the samples of the single file, each block's within it."""
+    h = _history(n=2, days=8)
+    fams = families(h, SLO, {"sloth_slo": "chat-ttft"})
+    whole = tmp_path / "whole.om"
+    openmetrics(h, SLO, {"sloth_slo": "chat-ttft"}, whole)
+    bounds = block_bounds(h)
+    assert len(bounds) > 2  # eight days span more than one 162 h block
+    lines: list[str] = []
+    for j, (lo, hi) in enumerate(itertools.pairwise(bounds)):
+        path = tmp_path / f"{j}.om"
+        write_shard(h, fams, lo, hi, path)
+        shard = path.read_text().splitlines()[:-1]
+        assert all(h.times[lo] <= int(ln.rsplit(" ", 1)[1]) < h.times[lo] + (hi - lo) * STEP for ln in shard)
+        lines += shard
+    assert sorted(lines) == sorted(whole.read_text().splitlines()[:-1])
+
+
+def test_inferwatch_events_reach_back_as_far_as_its_rules_read_them(tmp_path: Path) -> None:
+    """The 5-minute events cover the longest window read from them (and the hourly group's hour) before the end."""
+    h = _history(n=1, days=2)
+    path = tmp_path / "h.om"
+    openmetrics(h, SLO, {}, path)
+    times = [int(ln.rsplit(" ", 1)[1]) for ln in path.read_text().splitlines() if ln.startswith(c.TOTAL_EVENTS + "{")]
+    longest = max(w for w in recorded_windows(SLO.period) if not is_coarse(w))
+    assert min(times) <= h.end - longest.total_seconds() - 3600 and max(times) == h.end
