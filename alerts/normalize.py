@@ -10,7 +10,8 @@ real fleet has:
 - GPUs from the inferwatch exporter *or* NVIDIA dcgm-exporter, converted to base units and keyed
   by `gpu_uuid`. Where both report a GPU the inferwatch exporter wins (`A or on (gpu_uuid) B`),
   so nothing is counted twice; `max by (gpu_uuid)` likewise folds a GPU scraped by two exporters
-  (a sidecar and a DaemonSet) into one series.
+  (a sidecar and a DaemonSet) into one series. A GPU's allocation comes from the kubelet (the
+  DaemonSet) where it knows the GPU, from the sidecars' claims only where it does not.
 
 Every rule is built from data (the source tables below), in one pure function.
 """
@@ -161,6 +162,39 @@ def _iw(expr: str, *extra_by: str) -> str:
     return f"max by ({by}) ({expr})"
 
 
+def _allocation(source: str) -> str:
+    """The inferwatch exporter's allocations whose `source` label matches `source`, one series per
+    GPU and container: copies of one series (two scrapes) fold with max, and the MIG instances of
+    one GPU a container holds add up."""
+    by = f"{c.GPU_UUID}, {c.NAMESPACE}, {c.POD}, {c.CONTAINER}"
+    return f"sum by ({by}) (max by ({by}, {c.MIG_UUID}) ({x.GPU_ALLOCATION.name}{{{source}}}))"
+
+
+def _inferwatch_allocation() -> str:
+    """Per GPU, the kubelet's attribution where a DaemonSet knows the GPU, else the sidecars' claims.
+
+    A sidecar claims every GPU it sees for its own pod; beside a device-plugin GPU request it runs
+    with NVIDIA_VISIBLE_DEVICES=all and sees every GPU of the node, so on a shared node every
+    sidecar claims every GPU. The DaemonSet's answer comes from the kubelet and is exact, both for
+    the GPUs it attributes and for the device-plugin GPUs nobody holds (served as
+    inferwatch_podresources_gpu_info): sidecar claims on those are dropped. A GPU the DaemonSet
+    does not know (its attribution off, GPUs allocated through DRA) keeps the sidecars' claims. A
+    series without the `source` label (an exporter older than the label) counts as the kubelet's:
+    before the label every source counted alike.
+
+    `unless on (gpu_uuid)` then a plain `or`, not `or on (gpu_uuid)`: MetricsQL evaluates both
+    point by point, and its `or on (gpu_uuid)` would fill a gap of one pod's kubelet series with
+    another pod's sidecar claim on the same GPU; `unless` drops a claim at each point the kubelet
+    knows the GPU, and the two sides of the `or` then never share a GPU at one point.
+    """
+    source = x.ALLOCATION_SOURCE
+    kubelet_selector = f'{source}!="{x.ALLOCATION_FROM_SIDECAR}"'
+    kubelet = _allocation(kubelet_selector)
+    sidecar = _allocation(f'{source}="{x.ALLOCATION_FROM_SIDECAR}"')
+    known = f"{x.GPU_ALLOCATION.name}{{{kubelet_selector}}} or {x.PODRESOURCES_GPU_INFO.name}"
+    return f"(\n  {kubelet}\nor\n  (\n    {sidecar}\n    unless on ({c.GPU_UUID})\n    ({known})\n  )\n)"
+
+
 def _gpu_rules() -> list[RecordingRule]:
     util = "DCGM_FI_DEV_GPU_UTIL"
     label_model = f'label_replace({util}, "{c.GPU_MODEL}", "$1", "modelName", "(.+)")'
@@ -264,9 +298,7 @@ def _gpu_rules() -> list[RecordingRule]:
         RecordingRule(
             c.GPU_ALLOCATION,
             _prefer_inferwatch(
-                # MIG instances of one GPU held by one container add up.
-                f"sum by ({c.GPU_UUID}, {c.NAMESPACE}, {c.POD}, {c.CONTAINER}) (max by ({c.GPU_UUID}, {c.MIG_UUID}, "
-                f"{c.NAMESPACE}, {c.POD}, {c.CONTAINER}) ({x.GPU_ALLOCATION.name}))",
+                _inferwatch_allocation(),
                 # dcgm-exporter knows the pod a GPU is attached to, not time-slicing: whole GPU.
                 f"({_dcgm(attached, c.NAMESPACE, c.POD, c.CONTAINER)} * 0 + 1)",
             ),

@@ -7,6 +7,11 @@ MIG instances), or a GPU index when the device plugin uses index IDs. `allocatio
 pure function of the kubelet's answer and the latest GPU snapshot; the collectors only read
 snapshots. In sidecar mode there is no kubelet: the pod's GPUs are those NVML shows the container
 (or a configured UUID list), because `NVIDIA_VISIBLE_DEVICES` may be `void` (CDI) or a path.
+
+Each allocation says where it comes from (the contract's `source` label): `kubelet` is exact;
+`sidecar` is a claim, right when the sidecar sees only its pod's GPUs (DRA, a UUID list) and every
+GPU of the node when it runs with `NVIDIA_VISIBLE_DEVICES=all` beside a device-plugin request. The
+normalization rules let the kubelet's answer for a GPU override every sidecar's claim on it.
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ REPLICA_SEPARATOR = "::"
 
 @dataclass(frozen=True)
 class Allocation:
-    """One container's share (0–1] of one physical GPU."""
+    """One container's share (0–1] of one physical GPU, and who attributed it (`contract.ALLOCATION_SOURCES`)."""
 
     gpu_uuid: str
     namespace: str
     pod: str
     container: str
     ratio: float
+    source: str
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,31 @@ def _replica_counts(allocatable: Iterable[str]) -> Counter[str]:
     return Counter(i.split(REPLICA_SEPARATOR, 1)[0] for i in allocatable)
 
 
+class _Placement:
+    """Where the kubelet's device IDs are on the GPUs of the latest snapshot."""
+
+    def __init__(self, gpus: GpuSnapshot | None) -> None:
+        """Index the snapshot's MIG instances by UUID and its GPUs by index."""
+        self._migs = {m.mig_uuid: m for m in gpus.migs} if gpus else {}
+        self._by_index = {str(g.index): g.uuid for g in gpus.gpus} if gpus else {}
+
+    def place(self, base: str, holder: str) -> tuple[str, float] | None:
+        """The physical GPU and the share of it a device (no replica suffix) stands for, or None
+        (logged at debug level for `holder`) when the snapshot cannot place it."""
+        if base.startswith("MIG-"):
+            mig = self._migs.get(base)
+            if mig is None or mig.max_slices <= 0:
+                log.debug("MIG device %s of %s is not in the GPU snapshot", base, holder)
+                return None
+            return mig.gpu_uuid, mig.slices / mig.max_slices
+        if base.isdigit():
+            if base not in self._by_index:
+                log.debug("GPU index %s of %s is not in the GPU snapshot", base, holder)
+                return None
+            return self._by_index[base], 1.0
+        return base, 1.0
+
+
 def allocation_ratios(
     assignments: Sequence[ContainerDevices],
     allocatable: Sequence[str],
@@ -68,33 +99,40 @@ def allocation_ratios(
     logged at debug level and left out rather than guessed.
     """
     replicas = _replica_counts(allocatable)
-    migs = {m.mig_uuid: m for m in gpus.migs} if gpus else {}
-    by_index = {str(g.index): g.uuid for g in gpus.gpus} if gpus else {}
+    placement = _Placement(gpus)
     shares: dict[tuple[str, str, str, str], float] = defaultdict(float)
     for a in assignments:
         for device_id in a.device_ids:
             base, sep, _ = device_id.partition(REPLICA_SEPARATOR)
             # A replica's N comes from the kubelet's allocatable list; a replica missing there counts whole.
             n = max(replicas.get(base, 0), 1) if sep else 1
-            if base.startswith("MIG-"):
-                mig = migs.get(base)
-                if mig is None or mig.max_slices <= 0:
-                    log.debug("MIG device %s of %s/%s is not in the GPU snapshot", base, a.namespace, a.pod)
-                    continue
-                gpu_uuid, share = mig.gpu_uuid, mig.slices / mig.max_slices
-            elif base.isdigit():
-                if base not in by_index:
-                    log.debug("GPU index %s of %s/%s is not in the GPU snapshot", base, a.namespace, a.pod)
-                    continue
-                gpu_uuid, share = by_index[base], 1.0
-            else:
-                gpu_uuid, share = base, 1.0
-            shares[(gpu_uuid, a.namespace, a.pod, a.container)] += share / n
-    return [Allocation(g, ns, pod, c, min(ratio, 1.0)) for (g, ns, pod, c), ratio in sorted(shares.items())]
+            placed = placement.place(base, f"{a.namespace}/{a.pod}")
+            if placed is not None:
+                gpu_uuid, share = placed
+                shares[(gpu_uuid, a.namespace, a.pod, a.container)] += share / n
+    return [
+        Allocation(g, ns, pod, c, min(ratio, 1.0), contract.ALLOCATION_FROM_KUBELET)
+        for (g, ns, pod, c), ratio in sorted(shares.items())
+    ]
+
+
+def kubelet_gpus(allocatable: Sequence[str], gpus: GpuSnapshot | None) -> list[str]:
+    """The physical GPUs behind the kubelet's allocatable GPU device IDs (replicas, MIG instances and
+    indexes resolved as for allocations): the GPUs whose holders, or lack of any, the kubelet knows.
+
+    GPUs allocated through DRA are not among them (the device plugin does not list them).
+    """
+    placement = _Placement(gpus)
+    found = (placement.place(i.partition(REPLICA_SEPARATOR)[0], "the allocatable list") for i in allocatable)
+    return sorted({p[0] for p in found if p is not None})
 
 
 def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list[Allocation]:
-    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG GPUs by summed share."""
+    """The sidecar's pod holds every GPU the (already UUID-filtered) sampler sees; MIG GPUs by summed share.
+
+    A claim, not a fact: with `NVIDIA_VISIBLE_DEVICES=all` the sampler sees every GPU of the node, so
+    these are labelled `sidecar` and give way to the kubelet's attribution of the same GPU.
+    """
     if gpus is None:
         return []
     shares: dict[str, float] = defaultdict(float)
@@ -104,7 +142,10 @@ def sidecar_allocations(identity: PodIdentity, gpus: GpuSnapshot | None) -> list
         if g.uuid not in shares:
             shares[g.uuid] = 1.0
     who = identity
-    return [Allocation(g, who.namespace, who.pod, who.container, min(r, 1.0)) for g, r in sorted(shares.items())]
+    return [
+        Allocation(g, who.namespace, who.pod, who.container, min(r, 1.0), contract.ALLOCATION_FROM_SIDECAR)
+        for g, r in sorted(shares.items())
+    ]
 
 
 class AttributionCollector(Collector):
@@ -115,11 +156,30 @@ class AttributionCollector(Collector):
         self._allocations = allocations
 
     def collect(self) -> Iterator[Metric]:
-        """One gauge per (gpu_uuid, namespace, pod, container)."""
+        """One gauge per (gpu_uuid, namespace, pod, container), labelled with its source."""
         ratios = family(contract.GPU_ALLOCATION)
         for a in self._allocations():
-            ratios.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container], a.ratio)
+            ratios.add_metric([a.gpu_uuid, a.namespace, a.pod, a.container, a.source], a.ratio)
         yield ratios
+
+
+class KubeletGpuCollector(Collector):
+    """The GPUs the kubelet allocates (`contract.PODRESOURCES_GPU_INFO`), from the latest snapshots."""
+
+    def __init__(
+        self, podresources: Callable[[], PodResourcesSnapshot | None], gpus: Callable[[], GpuSnapshot | None]
+    ) -> None:
+        """`podresources` and `gpus` return the watcher's and the sampler's latest snapshots."""
+        self._podresources = podresources
+        self._gpus = gpus
+
+    def collect(self) -> Iterator[Metric]:
+        """One info series per GPU behind the kubelet's last allocatable list (none before its first answer)."""
+        info = family(contract.PODRESOURCES_GPU_INFO)
+        snap = self._podresources()
+        for gpu_uuid in kubelet_gpus(snap.allocatable, self._gpus()) if snap is not None else []:
+            info.add_metric([gpu_uuid], 1)
+        yield info
 
 
 def daemonset_source(

@@ -11,7 +11,13 @@ from typing import Any
 
 import click
 from fastapi import FastAPI
-from inferwatch.exporters.attribution import AttributionCollector, PodIdentity, daemonset_source, sidecar_source
+from inferwatch.exporters.attribution import (
+    AttributionCollector,
+    KubeletGpuCollector,
+    PodIdentity,
+    daemonset_source,
+    sidecar_source,
+)
 from inferwatch.exporters.errors import ExporterStartError
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
 from inferwatch.exporters.nvml import NvmlApi
@@ -145,6 +151,7 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> Fas
         watcher = PodResourcesWatcher(client, refresh_s=settings.pod_resources_refresh_s)
         registry.register(PodResourcesCollector(watcher))
         registry.register(AttributionCollector(daemonset_source(watcher.snapshot, sampler.snapshot)))
+        registry.register(KubeletGpuCollector(watcher.snapshot, sampler.snapshot))
         sources.append(Source("pod-resources", watcher, lambda: watcher.attempted))
     elif settings.pod_name and settings.pod_namespace:
         identity = PodIdentity(settings.pod_namespace, settings.pod_name, settings.container_name)

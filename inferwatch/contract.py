@@ -106,6 +106,16 @@ ECC_TYPES: tuple[str, ...] = ("correctable", "uncorrectable")
 TEMPERATURE_SENSORS: tuple[str, ...] = ("gpu", "memory")
 CLOCK_DOMAINS: tuple[str, ...] = ("graphics", "sm", "memory", "video")
 
+# Where an allocation comes from. The kubelet's pod-resources answer (DaemonSet mode) is exact; a
+# sidecar claims every GPU NVML shows it for its own pod, which is its pod's GPUs only when the
+# container sees exactly those (DRA, or a configured UUID list), and every GPU of the node when it
+# runs with NVIDIA_VISIBLE_DEVICES=all beside a device-plugin GPU request. The normalization rules
+# therefore take the kubelet's answer for a GPU wherever there is one, a sidecar's claim only elsewhere.
+ALLOCATION_SOURCE = "source"
+ALLOCATION_FROM_KUBELET = "kubelet"
+ALLOCATION_FROM_SIDECAR = "sidecar"
+ALLOCATION_SOURCES: tuple[str, ...] = (ALLOCATION_FROM_KUBELET, ALLOCATION_FROM_SIDECAR)
+
 # ----- GPUs ---------------------------------------------------------------------------------------
 GPU_INFO = Series(
     "inferwatch_gpu_info",
@@ -267,10 +277,13 @@ GPU_ALLOCATION = Series(
     "inferwatch_gpu_allocation_ratio",
     Kind.GAUGE,
     Unit.RATIO,
-    (GPU_UUID, "namespace", "pod", "container"),
-    "share of the GPU a container holds: 1 exclusive, 1/N time-sliced, slices/max for MIG "
+    (GPU_UUID, "namespace", "pod", "container", ALLOCATION_SOURCE),
+    "share of the GPU a container holds: 1 exclusive, 1/N time-sliced, slices/max for MIG; source says who "
+    "attributed it: kubelet (the DaemonSet's pod-resources answer, exact) or sidecar (every GPU the sidecar "
+    "sees, for its own pod), and a GPU's kubelet attribution overrides any sidecar's "
     "(the scrape must honour these labels: honor_labels: true)",
     Source.ATTRIBUTION,
+    {ALLOCATION_SOURCE: ALLOCATION_SOURCES},
 )
 PODRESOURCES_UP = Series(
     "inferwatch_podresources_up",
@@ -278,6 +291,15 @@ PODRESOURCES_UP = Series(
     Unit.NONE,
     (),
     "1 when the last read of the kubelet pod-resources API succeeded (the last assignments are kept meanwhile)",
+    Source.PODRESOURCES,
+)
+PODRESOURCES_GPU_INFO = Series(
+    "inferwatch_podresources_gpu_info",
+    Kind.INFO,
+    Unit.NONE,
+    (GPU_UUID,),
+    "a GPU the kubelet allocates through the device plugin (=1), held or not: its allocations are the kubelet's "
+    "answer, so sidecar claims on it are ignored (GPUs allocated through DRA are not listed)",
     Source.PODRESOURCES,
 )
 
@@ -349,6 +371,7 @@ SERIES: tuple[Series, ...] = (
     MIG_MEMORY_TOTAL,
     GPU_ALLOCATION,
     PODRESOURCES_UP,
+    PODRESOURCES_GPU_INFO,
     VLLM_UP,
     VLLM_SCRAPE_DURATION,
     VLLM_SCRAPE_ERRORS,

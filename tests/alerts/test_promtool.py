@@ -339,3 +339,82 @@ def test_kube_state_metrics_gpu_requests(tools: Toolbox, rules_dir: Path, promto
     ]
     expected = [("inferwatch:gpu_requested:count", [('{namespace="ns1",pod="vllm-0",container="vllm"}', 2.0)])]
     _run_tests(tools, promtool, rules_dir, [_expr_test("ksm", inputs, expected)], "ksm")
+
+
+# --- GPU attribution: the kubelet's answer wins over sidecar claims ---------------------------------
+
+
+def _allocation(gpu: str, owner: str, source: str | None, job: str, instance: str) -> str:
+    label = f',source="{source}"' if source else ""
+    return (
+        f'inferwatch_gpu_allocation_ratio{{gpu_uuid="{gpu}",namespace="ns-{owner}",pod="pod-{owner}",'
+        f'container="vllm"{label},job="{job}",instance="{instance}"}}'
+    )
+
+
+def _node(gpu: str, owner: str, source: str | None = "kubelet") -> str:
+    return _allocation(gpu, owner, source, "inferwatch-exporter", "10.0.0.9:9400")
+
+
+def _sidecar(gpu: str, owner: str) -> str:
+    return _allocation(gpu, owner, "sidecar", "inferwatch-sidecars", f"10.0.1.{ord(owner)}:9400")
+
+
+def _held(*holdings: tuple[str, str, float]) -> list[tuple[str, float]]:
+    return [(f'{{gpu_uuid="{g}",namespace="ns-{o}",pod="pod-{o}",container="vllm"}}', r) for g, o, r in holdings]
+
+
+@pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_the_kubelets_attribution_overrides_sidecar_claims(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
+    """A shared node: the DaemonSet attributes GPU-a to pod a and GPU-b to pod b from the kubelet, while
+    both sidecars (NVIDIA_VISIBLE_DEVICES=all) claim both GPUs. Each GPU is held once, by its own pod.
+
+    GPU-c is claimed only by pod c's sidecar (DRA: no kubelet answer for it) and keeps that claim;
+    GPU-d, reported only by dcgm-exporter, keeps dcgm's attachment; GPU-e is attributed by a
+    DaemonSet older than the `source` label, which counts as the kubelet's.
+    GPU-f's DaemonSet answers only from minute 5: until then pod f's sidecar claim stands, then the
+    kubelet's (a time-sliced half for each of pods f and g) replaces it. GPU-g is a device-plugin GPU
+    nobody holds: the kubelet knows it (inferwatch_podresources_gpu_info), so the sidecars' claims on
+    it are void and it stays idle.
+    """
+    claims = [series(_sidecar(gpu, owner), "1x10") for gpu in ("GPU-a", "GPU-b") for owner in "ab"]
+    inputs = [
+        series(_node("GPU-a", "a"), "1x10"),
+        series(_node("GPU-b", "b"), "1x10"),
+        *claims,
+        series(_sidecar("GPU-c", "c"), "1x10"),
+        series(
+            'DCGM_FI_DEV_GPU_UTIL{UUID="GPU-d",modelName="NVIDIA H100 80GB HBM3",job="dcgm",'
+            'namespace="ns-d",pod="pod-d",container="vllm"}',
+            "50x10",
+        ),
+        series(_node("GPU-e", "e", source=None), "1x10"),
+        series(_sidecar("GPU-e", "b"), "1x10"),
+        series(_sidecar("GPU-f", "f"), "1x10"),
+        series(_node("GPU-f", "f"), "_x5 0.5x5"),
+        series(_node("GPU-f", "g"), "_x5 0.5x5"),
+        *(series(_sidecar("GPU-g", owner), "1x10") for owner in "ab"),
+        series(
+            'inferwatch_podresources_gpu_info{gpu_uuid="GPU-g",job="inferwatch-exporter",instance="10.0.0.9:9400"}',
+            "1x10",
+        ),
+    ]
+    expr = "inferwatch:gpu_allocation:ratio"
+    common = [("GPU-a", "a", 1.0), ("GPU-b", "b", 1.0), ("GPU-c", "c", 1.0), ("GPU-d", "d", 1.0), ("GPU-e", "e", 1.0)]
+    test = {
+        "name": "attribution",
+        "interval": "1m",
+        "input_series": inputs,
+        "promql_expr_test": [
+            {
+                "expr": expr,
+                "eval_time": eval_time,
+                "exp_samples": [{"labels": expr + labels, "value": value} for labels, value in _held(*expected)],
+            }
+            for eval_time, expected in (
+                ("2m", [*common, ("GPU-f", "f", 1.0)]),
+                ("8m", [*common, ("GPU-f", "f", 0.5), ("GPU-f", "g", 0.5)]),
+            )
+        ],
+    }
+    _run_tests(tools, promtool, rules_dir, [test], "attribution")

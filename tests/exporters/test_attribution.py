@@ -5,17 +5,27 @@ from __future__ import annotations
 import pytest
 from inferwatch.exporters.attribution import (
     Allocation,
+    AttributionCollector,
+    KubeletGpuCollector,
     PodIdentity,
     allocation_ratios,
+    daemonset_source,
+    kubelet_gpus,
     sidecar_allocations,
+    sidecar_source,
 )
 from inferwatch.exporters.gpu import GpuSample, GpuSnapshot, MigSample
-from inferwatch.exporters.podresources import ContainerDevices
+from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
+from prometheus_client import CollectorRegistry
+
+from inferwatch import contract
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"
 MIG_1 = "MIG-11111111-0000-4000-8000-000000000000"
 MIG_2 = "MIG-22222222-0000-4000-8000-000000000000"
+KUBELET = contract.ALLOCATION_FROM_KUBELET
+SIDECAR = contract.ALLOCATION_FROM_SIDECAR
 
 
 def _gpu(uuid: str, index: int, mig: str = "disabled") -> GpuSample:
@@ -40,7 +50,7 @@ def _devices(container: str, *ids: str, resource: str = "nvidia.com/gpu") -> Con
 
 def test_exclusive_gpu_is_one() -> None:
     assert allocation_ratios([_devices("a", GPU_A)], [GPU_A, GPU_B], SNAPSHOT) == [
-        Allocation(GPU_A, "llm", "pod-a", "a", 1.0)
+        Allocation(GPU_A, "llm", "pod-a", "a", 1.0, KUBELET)
     ]
 
 
@@ -50,8 +60,8 @@ def test_time_slice_replicas_are_counted_out_of_the_allocatable_replicas() -> No
         [_devices("a", f"{GPU_A}::0"), _devices("b", f"{GPU_A}::1", f"{GPU_A}::3")], allocatable, None
     )
     assert got == [
-        Allocation(GPU_A, "llm", "pod-a", "a", 0.25),
-        Allocation(GPU_A, "llm", "pod-b", "b", 0.5),
+        Allocation(GPU_A, "llm", "pod-a", "a", 0.25, KUBELET),
+        Allocation(GPU_A, "llm", "pod-b", "b", 0.5, KUBELET),
     ]
 
 
@@ -65,8 +75,8 @@ def test_mig_instances_are_slices_over_max_of_their_parent() -> None:
         SNAPSHOT,
     )
     assert got == [
-        Allocation(GPU_B, "llm", "pod-a", "a", pytest.approx(3 / 7)),
-        Allocation(GPU_B, "llm", "pod-b", "b", pytest.approx(1 / 7)),
+        Allocation(GPU_B, "llm", "pod-a", "a", pytest.approx(3 / 7), KUBELET),
+        Allocation(GPU_B, "llm", "pod-b", "b", pytest.approx(1 / 7), KUBELET),
     ]
 
 
@@ -76,7 +86,7 @@ def test_unknown_mig_is_left_out_not_guessed() -> None:
 
 def test_index_device_ids_map_through_the_gpu_snapshot() -> None:
     assert allocation_ratios([_devices("a", "1"), _devices("b", "7")], ["0", "1"], SNAPSHOT) == [
-        Allocation(GPU_B, "llm", "pod-a", "a", 1.0)
+        Allocation(GPU_B, "llm", "pod-a", "a", 1.0, KUBELET)
     ]
 
 
@@ -85,7 +95,44 @@ def test_sidecar_holds_its_visible_gpus_and_mig_shares() -> None:
     got = sidecar_allocations(who, SNAPSHOT)
     # One series per GPU: the two MIG instances of GPU_B add up.
     assert got == [
-        Allocation(GPU_A, "llm", "vllm-0", "vllm", 1.0),
-        Allocation(GPU_B, "llm", "vllm-0", "vllm", pytest.approx(4 / 7)),
+        Allocation(GPU_A, "llm", "vllm-0", "vllm", 1.0, SIDECAR),
+        Allocation(GPU_B, "llm", "vllm-0", "vllm", pytest.approx(4 / 7), SIDECAR),
     ]
     assert sidecar_allocations(who, None) == []
+
+
+def test_each_mode_labels_its_allocations_with_their_source() -> None:
+    """The DaemonSet serves the kubelet's answer as `kubelet`, a sidecar its claim as `sidecar`: the
+    normalization rules tell them apart by this label (a kubelet attribution overrides a sidecar claim)."""
+    kubelet = PodResourcesSnapshot(taken_at=0.0, assignments=(_devices("a", GPU_A),), allocatable=(GPU_A, GPU_B))
+    registry = CollectorRegistry()
+    registry.register(AttributionCollector(daemonset_source(lambda: kubelet, lambda: SNAPSHOT)))
+    name = contract.GPU_ALLOCATION.name
+    labels = {"gpu_uuid": GPU_A, "namespace": "llm", "pod": "pod-a", "container": "a"}
+    assert registry.get_sample_value(name, {**labels, "source": "kubelet"}) == 1.0
+    assert registry.get_sample_value(name, {**labels, "source": "sidecar"}) is None
+    sidecar = CollectorRegistry()
+    sidecar.register(AttributionCollector(sidecar_source(PodIdentity("llm", "pod-b", "b"), lambda: SNAPSHOT)))
+    for gpu in (GPU_A, GPU_B):
+        labels = {"gpu_uuid": gpu, "namespace": "llm", "pod": "pod-b", "container": "b"}
+        assert sidecar.get_sample_value(name, {**labels, "source": "sidecar"}) is not None
+        assert sidecar.get_sample_value(name, {**labels, "source": "kubelet"}) is None
+
+
+def test_the_kubelets_gpus_are_the_physical_gpus_behind_its_allocatable_ids() -> None:
+    """Replicas, MIG instances and indexes resolve to their GPU; what the snapshot cannot place is left out."""
+    assert kubelet_gpus([f"{GPU_A}::0", f"{GPU_A}::1", MIG_1, MIG_2], SNAPSHOT) == [GPU_A, GPU_B]
+    assert kubelet_gpus(["0", "7"], SNAPSHOT) == [GPU_A]
+    assert kubelet_gpus([MIG_1], None) == []
+
+
+def test_the_daemonset_serves_the_gpus_the_kubelet_allocates_held_or_not() -> None:
+    """GPU_B is allocatable and nobody holds it: the kubelet still vouches for it (sidecar claims on it are void)."""
+    kubelet = PodResourcesSnapshot(taken_at=0.0, assignments=(_devices("a", GPU_A),), allocatable=(GPU_A, GPU_B))
+    snapshots: list[PodResourcesSnapshot | None] = [None]
+    registry = CollectorRegistry()
+    registry.register(KubeletGpuCollector(lambda: snapshots[-1], lambda: SNAPSHOT))
+    name = contract.PODRESOURCES_GPU_INFO.name
+    assert registry.get_sample_value(name, {"gpu_uuid": GPU_B}) is None  # no answer from the kubelet yet
+    snapshots.append(kubelet)
+    assert [registry.get_sample_value(name, {"gpu_uuid": g}) for g in (GPU_A, GPU_B)] == [1.0, 1.0]

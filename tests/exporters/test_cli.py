@@ -98,7 +98,16 @@ def test_sidecar_attribution_gpu_list_and_otlp_push(tmp_path: Path, inference_si
             samples = scrape(exp.url)
             assert [lbl["gpu_uuid"] for lbl, _ in samples["inferwatch_gpu_up"]] == [SIM_GPU_0]
             assert samples["inferwatch_gpu_allocation_ratio"] == [
-                ({"gpu_uuid": SIM_GPU_0, "namespace": "llm", "pod": "vllm-0", "container": "vllm"}, 1.0)
+                (
+                    {
+                        "gpu_uuid": SIM_GPU_0,
+                        "namespace": "llm",
+                        "pod": "vllm-0",
+                        "container": "vllm",
+                        "source": "sidecar",
+                    },
+                    1.0,
+                )
             ]
             deadline = time.monotonic() + 20
             while not receiver.requests and time.monotonic() < deadline:

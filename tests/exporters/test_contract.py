@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.exporters import nvml
-from inferwatch.exporters.attribution import AttributionCollector, daemonset_source
+from inferwatch.exporters.attribution import AttributionCollector, KubeletGpuCollector, daemonset_source
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler
 from inferwatch.exporters.podresources import (
     ContainerDevices,
@@ -51,7 +51,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
     socket_path = tmp_path_factory.mktemp("pr") / "kubelet.sock"
     devices = (sim.gpus[0].uuid, sim.gpus[1].migs[0].uuid)
     kubelet = PodResourcesServer(
-        socket_path, NodeAllocation((ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, devices),))
+        socket_path,
+        NodeAllocation(
+            (ContainerDevices("llm", "vllm-0", "vllm", GPU_RESOURCE, devices),), allocatable={GPU_RESOURCE: devices}
+        ),
     )
     watcher = PodResourcesWatcher(PodResourcesClient(socket_path, timeout_s=5), refresh_s=60)
     with fake_vllm() as vllm:
@@ -68,6 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Metri
             VllmCollector(scraper),
             PodResourcesCollector(watcher),
             AttributionCollector(daemonset_source(watcher.snapshot, sampler.snapshot)),
+            KubeletGpuCollector(watcher.snapshot, sampler.snapshot),
         ):
             registry.register(collector)
         body, _ = render_metrics(registry, None)

@@ -61,11 +61,12 @@ def test_daemonset_gpu_is_attributed_to_the_workload_namespace(tmp_path: Path, p
             (series,) = _query(prom.url, allocation)
             labels = series["metric"]
             assert isinstance(labels, dict)
-            assert (labels["gpu_uuid"], labels["namespace"], labels["pod"], labels["container"]) == (
+            assert (labels["gpu_uuid"], labels["namespace"], labels["pod"], labels["container"], labels["source"]) == (
                 gpu0,
                 "llm",
                 "vllm-0",
                 "vllm",
+                "kubelet",
             ), labels
             assert "exported_namespace" not in labels
             # Series without workload labels still get the exporter pod's target labels.

@@ -69,7 +69,7 @@ def test_watcher_survives_absent_socket_and_kubelet_restart(socket_path: Path) -
 
         kubelet = PodResourcesServer(socket_path, _holding("a", "p1", GPU_A))
         assert watcher.refresh_once()
-        labels = {"gpu_uuid": GPU_A, "namespace": "a", "pod": "p1", "container": "c"}
+        labels = {"gpu_uuid": GPU_A, "namespace": "a", "pod": "p1", "container": "c", "source": "kubelet"}
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", labels) == 1
         assert registry.get_sample_value("inferwatch_podresources_up") == 1
 
@@ -83,7 +83,7 @@ def test_watcher_survives_absent_socket_and_kubelet_restart(socket_path: Path) -
         kubelet.restart(_holding("b", "p2", GPU_B))
         assert watcher.refresh_once()
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", labels) is None
-        new = {"gpu_uuid": GPU_B, "namespace": "b", "pod": "p2", "container": "c"}
+        new = {"gpu_uuid": GPU_B, "namespace": "b", "pod": "p2", "container": "c", "source": "kubelet"}
         assert registry.get_sample_value("inferwatch_gpu_allocation_ratio", new) == 1
     finally:
         watcher.stop()
