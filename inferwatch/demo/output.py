@@ -31,15 +31,7 @@ from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.prom import PrometheusReader
-from inferwatch.slo.cost.publish import publish_set
-from inferwatch.slo.cost.render import (
-    render_csv,
-    render_html,
-    render_markdown,
-    report_files,
-    report_name,
-    report_paths,
-)
+from inferwatch.slo.cost.render import publish_report
 from inferwatch.slo.cost.report import CostReport, collect_report
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.slo.loader import slos_from_specs
@@ -132,19 +124,8 @@ class OutputFolder:
         try:
             week = IsoWeek.last_full(now)
             report = collect_report(reader, week, self.config.pricing)
-            pricing = self.config.pricing
-            names = report_files(week)
-            publish_set(
-                self.out_dir / "cost",
-                report_name(week),
-                {
-                    names["html"]: render_html(report),
-                    names["md"]: render_markdown(report),
-                    names["csv"]: render_csv(report, pricing.billing_account, pricing.provider),
-                },
-            )
+            paths = publish_report(self.out_dir / "cost", week, report, self.config.pricing)
             state.cost = report
-            paths = report_paths(self.out_dir / "cost", week)
             state.cost_files = {k: str(p.relative_to(self.out_dir)) for k, p in paths.items()}
         except InferwatchError as err:
             state.problems.append(f"cost report: {err}")

@@ -13,16 +13,7 @@ from pathlib import Path
 
 import click
 import requests
-from inferwatch.slo.cost.publish import publish_set
-from inferwatch.slo.cost.render import (
-    render_csv,
-    render_html,
-    render_markdown,
-    report_files,
-    report_name,
-    report_paths,
-    slack_summary,
-)
+from inferwatch.slo.cost.render import publish_report, slack_summary
 from inferwatch.slo.cost.report import collect_report, query_count
 from inferwatch.slo.cost.week import IsoWeek
 from rich.console import Console
@@ -87,21 +78,11 @@ def report_command(app: AppContext, week_text: str | None, out: Path, webhook: s
             progress.update(task, description=key, advance=1)
 
         report = collect_report(reader, week, config.pricing, step)
-    pricing = config.pricing
-    names = report_files(week)
-    publish_set(
-        out,
-        report_name(week),
-        {
-            names["html"]: render_html(report),
-            names["md"]: render_markdown(report),
-            names["csv"]: render_csv(report, pricing.billing_account, pricing.provider),
-        },
-    )
+    paths = publish_report(out, week, report, config.pricing)
     coverage = "" if report.full_coverage else f" (partial week: data for {report.observed_hours} of 168 hours)"
     click.echo(
         f"{week.label}: {report.total_cost:,.2f} {report.currency} over {len(report.namespaces)} namespace(s)"
-        f"{coverage}; wrote {', '.join(str(p) for p in report_paths(out, week).values())}"
+        f"{coverage}; wrote {', '.join(str(p) for p in paths.values())}"
     )
     if webhook:
         post_webhook(webhook, slack_summary(report), config.prometheus.timeout_s)

@@ -36,12 +36,13 @@ from inferwatch.slo.cost.columns import (
     table,
 )
 from inferwatch.slo.cost.focus import DataType
+from inferwatch.slo.cost.publish import publish_set
 from inferwatch.slo.cost.report import WEEK_HOURS, CostReport, NamespaceCost
 from inferwatch.slo.cost.week import IsoWeek
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from inferwatch.config.pricing import IdlePolicy
+from inferwatch.config.pricing import IdlePolicy, Pricing
 
 IDLE_ACCOUNT = "(idle)"
 SERVICE_NAME = "GPU inference (vLLM on Kubernetes)"
@@ -123,6 +124,21 @@ def report_paths(out: Path, week: IsoWeek) -> dict[str, Path]:
     """Where the report's files are readable: ``<out>/cost-report-<week>/cost-report-<week>.{html,md,csv}``."""
     folder = out / report_name(week)
     return {ext: folder / name for ext, name in report_files(week).items()}
+
+
+def publish_report(out: Path, week: IsoWeek, report: CostReport, pricing: Pricing) -> dict[str, Path]:
+    """Render the report in every format and publish the set under ``out`` all-or-nothing; where each file is."""
+    names = report_files(week)
+    publish_set(
+        out,
+        report_name(week),
+        {
+            names["html"]: render_html(report),
+            names["md"]: render_markdown(report),
+            names["csv"]: render_csv(report, pricing.billing_account, pricing.provider),
+        },
+    )
+    return report_paths(out, week)
 
 
 def _iso(dt: datetime) -> str:
