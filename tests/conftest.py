@@ -16,6 +16,9 @@ from tests.support.processes import (
     start_prometheus,
 )
 
+# Shared fixtures that live in tests/support (a plugin module, so every test module sees them).
+pytest_plugins = ["tests.support.misbehaving"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 

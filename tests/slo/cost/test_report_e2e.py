@@ -40,6 +40,7 @@ from inferwatch.prom import PrometheusReader
 from inferwatch.tools import Toolbox
 from tests.slo.cost.history import GPUS, HOLDINGS, NODES, PODS, PRICING, STEP, WEEK, build_history
 from tests.support.backfill import BackfilledPrometheus
+from tests.support.misbehaving import Misbehaving
 from tests.support.processes import free_port
 
 # Backfilling two histories and the cost rules pass by pass takes minutes on a loaded machine.
@@ -329,77 +330,27 @@ def test_two_hours_of_history_show_coverage_and_observed_figures(
     assert billed == pytest.approx(report.total_cost, rel=0.03)
 
 
-class _HtmlPage(BaseHTTPRequestHandler):
-    def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = b"<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def test_html_answer_is_not_prometheus_exits_3_and_writes_nothing(tmp_path: Path) -> None:
-    server = HTTPServer(("127.0.0.1", free_port()), _HtmlPage)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        out = tmp_path / "out"
-        result = CliRunner().invoke(
-            cli, ["-c", str(_config(tmp_path, url)), "cost", "report", "--week", WEEK.label, "--out", str(out)]
-        )
-    finally:
-        server.shutdown()
-        server.server_close()
+def test_html_answer_is_not_prometheus_exits_3_and_writes_nothing(misbehaving_prometheus: str, tmp_path: Path) -> None:
+    Misbehaving.mode = "html"
+    out = tmp_path / "out"
+    config = _config(tmp_path, misbehaving_prometheus)
+    result = CliRunner().invoke(cli, ["-c", str(config), "cost", "report", "--week", WEEK.label, "--out", str(out)])
     assert result.exit_code == 3, result.output
-    assert f"not a Prometheus API answer from {url}" in result.output
+    assert f"not a Prometheus API answer from {misbehaving_prometheus}" in result.output
     assert "Traceback" not in result.output and not out.exists()
 
 
-class _InternalError(BaseHTTPRequestHandler):
-    hits: ClassVar[int] = 0
-
-    def do_POST(self) -> None:
-        type(self).hits += 1
-        self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        body = b"internal error"
-        self.send_response(500)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def test_http_500_is_retried_then_exits_3_and_writes_nothing(tmp_path: Path) -> None:
+def test_http_500_is_retried_then_exits_3_and_writes_nothing(misbehaving_prometheus: str, tmp_path: Path) -> None:
     """HTTP 500 is retried like 503 (1 + 2 retries), then exit 3 naming the URL; no report is written."""
-    _InternalError.hits = 0
-    server = HTTPServer(("127.0.0.1", free_port()), _InternalError)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
+    Misbehaving.mode = "500"
     config = tmp_path / "inferwatch.yaml"
-    config.write_text(yaml.safe_dump({"prometheus": {"url": url, "retries": 2, "retry_backoff_s": 0}}))
+    settings = {"url": misbehaving_prometheus, "retries": 2, "retry_backoff_s": 0}
+    config.write_text(yaml.safe_dump({"prometheus": settings}))
     out = tmp_path / "out"
-    try:
-        result = CliRunner().invoke(cli, ["-c", str(config), "cost", "report", "--week", WEEK.label, "--out", str(out)])
-    finally:
-        server.shutdown()
-        server.server_close()
+    result = CliRunner().invoke(cli, ["-c", str(config), "cost", "report", "--week", WEEK.label, "--out", str(out)])
     assert result.exit_code == 3, result.output
-    assert url in result.output and "3 attempt(s)" in result.output, result.output
-    assert _InternalError.hits == 3
+    assert misbehaving_prometheus in result.output and "3 attempt(s)" in result.output, result.output
+    assert Misbehaving.hits == 3
     assert "Traceback" not in result.output and not out.exists()
 
 
