@@ -22,6 +22,7 @@ def _with_model(expr: str) -> str:
 
 
 def gpu_alerts(t: Thresholds) -> list[AlertDefinition]:
+    """The GPU alerts, with the configured thresholds (application Xids excluded)."""
     excluded = "|".join(str(x) for x in t.application_xids)
     xid_matcher = f'{{xid!~"{excluded}"}}' if excluded else ""
     return [

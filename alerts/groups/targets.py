@@ -14,6 +14,7 @@ from inferwatch.conventions import normalized as c
 
 
 def target_alerts(t: Thresholds) -> list[AlertDefinition]:
+    """The scrape and absence alerts, with the configured hold durations."""
     return [
         AlertDefinition(
             name="VLLMTargetDown",

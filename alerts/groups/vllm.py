@@ -38,6 +38,7 @@ def _min_traffic(t: Thresholds) -> str:
 
 
 def vllm_alerts(t: Thresholds) -> list[AlertDefinition]:
+    """The vLLM alerts, with the configured thresholds."""
     return [
         AlertDefinition(
             name="VLLMTimeToFirstTokenHigh",
