@@ -7,9 +7,9 @@ build` runs that same pipeline for this area. Pure: no files, environment or clo
 from __future__ import annotations
 
 from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, render_alertmanager_config
-from inferwatch.alerts.catalog import RUNBOOK_DIR, alert_definitions, alert_groups
+from inferwatch.alerts.catalog import alert_definitions, alert_groups
 from inferwatch.alerts.normalize import normalization_groups
-from inferwatch.alerts.runbooks import render_index, render_runbook, runbook_path
+from inferwatch.alerts.runbooks import RUNBOOK_DIR, render_index, render_runbook, runbook_path
 
 from inferwatch.artifacts import (
     Artifact,

@@ -25,8 +25,8 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, slack_summary
-from inferwatch.slo.cost.report import collect_report
 from inferwatch.slo.cost.week import IsoWeek
 
 from bench.report import machine_description, update_section

@@ -31,8 +31,9 @@ from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.prom import PrometheusReader
+from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import publish_report
-from inferwatch.slo.cost.report import CostReport, collect_report
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.status import StatusRow, slo_status

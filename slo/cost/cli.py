@@ -13,8 +13,9 @@ from pathlib import Path
 
 import click
 import requests
+from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.queries import query_count
 from inferwatch.slo.cost.render import publish_report, slack_summary
-from inferwatch.slo.cost.report import collect_report, query_count
 from inferwatch.slo.cost.week import IsoWeek
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn

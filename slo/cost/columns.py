@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from inferwatch.slo.cost.focus import DataType
-from inferwatch.slo.cost.report import Change, CostReport, IdleGpu, ModelCost, NamespaceCost, PodUtilization
+from inferwatch.slo.cost.model import Change, CostReport, IdleGpu, ModelCost, NamespaceCost, PodUtilization
 
 R = TypeVar("R")
 

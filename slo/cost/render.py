@@ -36,8 +36,8 @@ from inferwatch.slo.cost.columns import (
     table,
 )
 from inferwatch.slo.cost.focus import DataType
+from inferwatch.slo.cost.model import WEEK_HOURS, CostReport, NamespaceCost
 from inferwatch.slo.cost.publish import publish_set
-from inferwatch.slo.cost.report import WEEK_HOURS, CostReport, NamespaceCost
 from inferwatch.slo.cost.week import IsoWeek
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup

@@ -10,9 +10,11 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.alerts.catalog import ALERT_GROUP_PREFIX, alert_definitions
+from inferwatch.alerts.catalog import GROUPS, alert_definitions, alert_groups
+from inferwatch.alerts.definition import ALERT_GROUP_PREFIX
 from inferwatch.alerts.generate import artifacts, rule_files
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
+from inferwatch.alerts.runbooks import add_runbook_links, prose_template
 
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.cli import cli
@@ -148,6 +150,28 @@ def test_no_runbook_outlives_its_alert(repo_root: Path) -> None:
     pages = {p.stem for p in (repo_root / "docs" / "runbooks").glob("*.md")} - {"README"}
     slo_alerts = {slo_conventions.ALERT_PAGE, slo_conventions.ALERT_TICKET, slo_conventions.ALERT_ABSENT}
     assert pages == {d.name for d in alert_definitions(Thresholds())} | slo_alerts
+
+
+def test_every_alert_has_its_runbook_prose_and_no_prose_outlives_its_alert() -> None:
+    """alerts/templates/<AlertName>.md.j2 per alert (the layouts start with an underscore)."""
+    templates = Path(__file__).resolve().parents[2] / "alerts" / "templates"
+    prose = {p.name for p in templates.glob("*.md.j2") if not p.name.startswith("_")}
+    assert prose == {prose_template(d.name) for d in alert_definitions(Thresholds())}
+    for name in prose:
+        text = (templates / name).read_text()
+        assert text.count("## What to check\n\n1. ") == 1 and text.count("## What to do\n\n- ") == 1, name
+
+
+def test_runbook_links_are_added_in_one_pass_to_alerts_only() -> None:
+    """Each group module builds its alerts without a link; the catalog links every alert to its runbook."""
+    t = Thresholds()
+    assert [g.name for g in alert_groups(t, "https://rb")] == [g.name for g in GROUPS]
+    assert all("runbook_url" not in d.to_rule().annotations for d in alert_definitions(t))
+    linked = [r for g in alert_groups(t, "https://rb") for r in g.rules if isinstance(r, AlertingRule)]
+    assert [r.alert for r in linked] == [d.name for d in alert_definitions(t)]
+    assert all(r.annotations["runbook_url"] == f"https://rb/{r.alert}.md" for r in linked)
+    normalize = rule_files(InferwatchConfig())["normalize"].groups
+    assert add_runbook_links(normalize, "https://rb") == normalize  # recording rules: nothing to link
 
 
 def test_every_for_duration_is_config() -> None:

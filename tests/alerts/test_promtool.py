@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 import yaml
-from inferwatch.alerts.catalog import alert_definitions
+from inferwatch.alerts.catalog import alert_definitions, alert_groups
 from inferwatch.alerts.generate import rule_files
 
 from inferwatch.config import InferwatchConfig, Thresholds
-from inferwatch.rules import to_prometheus_yaml
+from inferwatch.rules import AlertingRule, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.alerts.cases import FIRING, QUIET, AlertCase, at, render, series
 from tests.support.promtool import unit_test_doc
@@ -43,10 +43,10 @@ def _run_tests(tools: Toolbox, promtool: str, rules_dir: Path, tests: list[dict[
 
 
 def _alert_test(case: AlertCase, config: InferwatchConfig = CONFIG) -> dict[str, Any]:
-    definition = {d.name: d for d in alert_definitions(config.thresholds)}[case.alert]
+    groups = alert_groups(config.thresholds, config.runbook_base_url)
+    rule = next(r for g in groups for r in g.rules if isinstance(r, AlertingRule) and r.alert == case.alert)
     expected = []
     if case.fires:
-        rule = definition.to_rule(config.runbook_base_url)
         annotations = {k: render(v, case.labels, case.value_text) for k, v in rule.annotations.items()}
         expected = [{"exp_labels": case.labels, "exp_annotations": annotations}]
     return {

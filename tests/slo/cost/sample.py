@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from inferwatch.slo.cost.report import (
+from inferwatch.slo.cost.model import (
     CostReport,
     DailyPoint,
     IdleGpu,

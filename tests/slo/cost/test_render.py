@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from inferwatch.slo.cost.columns import Kind, coverage_note, display, sig_decimals
 from inferwatch.slo.cost.focus import validate_focus_csv
+from inferwatch.slo.cost.model import CostReport, share_idle
 from inferwatch.slo.cost.render import (
     csv_columns,
     custom_column_types,
@@ -27,7 +28,6 @@ from inferwatch.slo.cost.render import (
     slack_escape,
     slack_summary,
 )
-from inferwatch.slo.cost.report import CostReport, share_idle
 
 from tests.slo.cost.sample import (
     HOSTILE_MODEL,

@@ -27,10 +27,11 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from click.testing import CliRunner
+from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.columns import coverage_note
 from inferwatch.slo.cost.focus import validate_focus_csv
+from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import custom_column_types, report_paths
-from inferwatch.slo.cost.report import CostReport, collect_report
 from inferwatch.slo.cost.week import IsoWeek
 
 from inferwatch.cli import cli

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
-from inferwatch.slo.cost.report import CostReport, collect_report
+from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, slo_groups, window_rules, window_sum_rules

@@ -1,4 +1,4 @@
-"""GPU metrics from NVML: a background sampler that writes immutable snapshots, and a collector.
+"""The GPU sampler: NVML read on background workers into immutable `GpuSnapshot`s.
 
 `GpuSampler` reads NVML on background workers: fast reads (utilization, memory, power,
 temperature, clocks, throttle reasons, MIG memory) every `interval_s`, integrating utilization
@@ -6,10 +6,9 @@ into busy seconds; slow reads (total energy, ECC and PCIe byte counters, memory 
 one `nvmlDeviceGetFieldValues` call per GPU, plus the MIG mode) every `slow_interval_s`; and Xid /
 ECC events from an NVML event set on a worker of their own (`inferwatch.exporters.xid`); MIG
 instances are read by `inferwatch.exporters.mig`. Each tick's reads of a GPU become typed,
-immutable readings (`FastReading`, `SlowReading`). Each GPU fails alone: an NVML error on one
-GPU is counted, and a lost GPU reports `inferwatch_gpu_up 0`, while the others go on; a GPU whose
-memory read fails once is down for that tick only and back up at the next good read.
-`GpuCollector.collect()` only reads the latest snapshot, so a scrape never calls NVML.
+immutable readings (`inferwatch.exporters.gpu.snapshot`). Each GPU fails alone: an NVML error on
+one GPU is counted, and a lost GPU reports `inferwatch_gpu_up 0`, while the others go on; a GPU
+whose memory read fails once is down for that tick only and back up at the next good read.
 """
 
 from __future__ import annotations
@@ -17,111 +16,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 import pynvml
 from inferwatch.exporters import mig as mig_reader
 from inferwatch.exporters import nvml
-from inferwatch.exporters.families import add, family
+from inferwatch.exporters.gpu.snapshot import FastReading, GpuSample, GpuSnapshot, SlowReading
 from inferwatch.exporters.mig import MigProfile, MigSample
-from inferwatch.exporters.nvml import NvmlApi, NvmlUnavailableError
-from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
+from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.worker import PeriodicWorker
 from inferwatch.exporters.xid import EVENT_WAIT_MS, XidWatcher
-from prometheus_client.core import Metric
-from prometheus_client.registry import Collector
-
-from inferwatch import __version__
-from inferwatch import contract as c
 
 log = logging.getLogger(__name__)
 
-__all__ = [
-    "FastReading",
-    "GpuCollector",
-    "GpuSample",
-    "GpuSampleAgeCollector",
-    "GpuSampler",
-    "GpuSnapshot",
-    "MigSample",
-    "SlowReading",
-    "open_backend",
-    "snapshot_families",
-]
-
 # The memory read is the liveness probe of a GPU: it is never given up as "not supported".
 LIVENESS_READ = "memory"
-
-
-@dataclass(frozen=True)
-class FastReading:
-    """One GPU's reads of one fast tick (a value NVML could not give is None)."""
-
-    memory_used_bytes: float
-    memory_total_bytes: float
-    utilization_ratio: float | None = None
-    power_watts: float | None = None
-    power_limit_watts: float | None = None
-    temperature_celsius: float | None = None
-    clocks_hertz: tuple[tuple[str, float], ...] = ()
-    throttle_active: tuple[tuple[str, bool], ...] = ()
-
-
-@dataclass(frozen=True)
-class SlowReading:
-    """One GPU's reads of the last slow tick (one field-values call; None where NVML had none)."""
-
-    energy_joules_total: float | None = None
-    ecc_errors_total: tuple[tuple[str, float], ...] = ()
-    pcie_tx_bytes_total: float | None = None
-    pcie_rx_bytes_total: float | None = None
-    memory_temperature_celsius: float | None = None
-
-
-@dataclass(frozen=True)
-class GpuSample:
-    """One physical GPU at one sampling tick; a value NVML could not give is None.
-
-    `read_at` is the sampler's clock at the GPU's last good fast read (None before one): how old
-    the values are when NVML stalls or the GPU is down.
-    """
-
-    uuid: str
-    index: int
-    model: str
-    pci_bus_id: str
-    driver_version: str
-    mig_mode: str  # "enabled" / "disabled" / "n/a"
-    up: bool
-    utilization_ratio: float | None = None
-    busy_seconds_total: float | None = None
-    memory_used_bytes: float | None = None
-    memory_total_bytes: float | None = None
-    power_watts: float | None = None
-    power_limit_watts: float | None = None
-    energy_joules_total: float | None = None
-    temperatures_celsius: tuple[tuple[str, float], ...] = ()
-    clocks_hertz: tuple[tuple[str, float], ...] = ()
-    throttle_active: tuple[tuple[str, bool], ...] = ()
-    pcie_tx_bytes_total: float | None = None
-    pcie_rx_bytes_total: float | None = None
-    xid_errors_total: tuple[tuple[int, int], ...] = ()
-    ecc_errors_total: tuple[tuple[str, float], ...] = ()
-    nvml_errors_total: tuple[tuple[str, int], ...] = ()
-    read_at: float | None = None
-
-
-@dataclass(frozen=True)
-class GpuSnapshot:
-    """Everything the sampler knows at `taken_at` (the sampler's clock)."""
-
-    taken_at: float
-    backend: str
-    gpus: tuple[GpuSample, ...]
-    migs: tuple[MigSample, ...]
 
 
 @dataclass
@@ -143,7 +55,7 @@ class _GpuState:
     unsupported: set[str] = field(default_factory=set)
     errors: dict[str, int] = field(default_factory=dict)
     fast: FastReading | None = None
-    slow: SlowReading = SlowReading()
+    slow: SlowReading = field(default_factory=SlowReading)
     migs: tuple[MigSample, ...] = ()
 
     def mark_down(self) -> None:
@@ -449,115 +361,3 @@ class GpuSampler:
             )
             migs.extend(g.migs)
         return GpuSnapshot(taken_at=now, backend=self._backend_name, gpus=tuple(samples), migs=tuple(migs))
-
-
-class GpuCollector(Collector):
-    """Prometheus collector of the GPU series; `collect()` reads the sampler's snapshot only."""
-
-    def __init__(self, sampler: GpuSampler) -> None:
-        """Serve `sampler`'s snapshots."""
-        self._sampler = sampler
-
-    def collect(self) -> Iterator[Metric]:
-        """The GPU families of the latest snapshot (none before the first one)."""
-        snap = self._sampler.snapshot()
-        if snap is None:
-            return
-        yield from snapshot_families(snap)
-
-
-class GpuSampleAgeCollector(Collector):
-    """How old each GPU's values are, computed at every scrape (one cheap gauge per GPU).
-
-    The GPU families are rendered once per snapshot; when NVML stalls no new snapshot comes and
-    the rendered values silently age. This collector belongs in the per-scrape registry, so the
-    age it serves grows with the stall.
-    """
-
-    def __init__(self, sampler: GpuSampler) -> None:
-        """Report on `sampler`'s snapshots, on its clock."""
-        self._sampler = sampler
-
-    def collect(self) -> Iterator[Metric]:
-        """One gauge per GPU that has ever been read (nothing before the first snapshot)."""
-        snap = self._sampler.snapshot()
-        if snap is None:
-            return
-        now = self._sampler.clock()
-        age = family(c.GPU_SAMPLE_AGE)
-        for g in snap.gpus:
-            if g.read_at is not None:
-                age.add_metric([g.uuid], max(0.0, now - g.read_at))
-        yield age
-
-
-def snapshot_families(snap: GpuSnapshot) -> list[Metric]:
-    """Metric families for one snapshot (a pure function of it), in the contract's order."""
-    info, up, util, busy = family(c.GPU_INFO), family(c.GPU_UP), family(c.GPU_UTILIZATION), family(c.GPU_BUSY)
-    mem_used, mem_total = family(c.GPU_MEMORY_USED), family(c.GPU_MEMORY_TOTAL)
-    power, power_limit, energy = family(c.GPU_POWER), family(c.GPU_POWER_LIMIT), family(c.GPU_ENERGY)
-    temp, clock, throttle = family(c.GPU_TEMPERATURE), family(c.GPU_CLOCK), family(c.GPU_THROTTLE)
-    xid, ecc, pcie, errors = (
-        family(c.GPU_XID_ERRORS),
-        family(c.GPU_ECC_ERRORS),
-        family(c.GPU_PCIE_BYTES),
-        family(c.GPU_NVML_ERRORS),
-    )
-    for s in snap.gpus:
-        u = s.uuid
-        info.add_metric([u, str(s.index), s.model, s.pci_bus_id, s.driver_version, s.mig_mode], 1)
-        up.add_metric([u], 1 if s.up else 0)
-        add(util, [u], s.utilization_ratio)
-        add(busy, [u], s.busy_seconds_total)
-        add(mem_used, [u], s.memory_used_bytes)
-        add(mem_total, [u], s.memory_total_bytes)
-        add(power, [u], s.power_watts)
-        add(power_limit, [u], s.power_limit_watts)
-        add(energy, [u], s.energy_joules_total)
-        add(pcie, [u, "tx"], s.pcie_tx_bytes_total)
-        add(pcie, [u, "rx"], s.pcie_rx_bytes_total)
-        for sensor, celsius in s.temperatures_celsius:
-            temp.add_metric([u, sensor], celsius)
-        for name, hz in s.clocks_hertz:
-            clock.add_metric([u, name], hz)
-        for reason, active in s.throttle_active:
-            throttle.add_metric([u, reason], 1 if active else 0)
-        for code, count in s.xid_errors_total:
-            xid.add_metric([u, str(code)], count)
-        for kind, count_f in s.ecc_errors_total:
-            ecc.add_metric([u, kind], count_f)
-        for err, count in s.nvml_errors_total:
-            errors.add_metric([u, err], count)
-    mig_info, mig_ratio = family(c.MIG_INFO), family(c.MIG_SLICE_RATIO)
-    mig_used, mig_total = family(c.MIG_MEMORY_USED), family(c.MIG_MEMORY_TOTAL)
-    for m in snap.migs:
-        mig_info.add_metric([m.mig_uuid, m.gpu_uuid, str(m.gpu_instance_id), str(m.compute_instance_id), m.profile], 1)
-        mig_ratio.add_metric([m.mig_uuid, m.gpu_uuid], m.slice_ratio)
-        mig_used.add_metric([m.mig_uuid, m.gpu_uuid], m.memory_used_bytes)
-        mig_total.add_metric([m.mig_uuid, m.gpu_uuid], m.memory_total_bytes)
-    exporter = family(c.EXPORTER_INFO)
-    exporter.add_metric([__version__, snap.backend], 1)
-    return [info, up, util, busy, mem_used, mem_total, power, power_limit, energy, temp, clock, throttle,
-            xid, ecc, pcie, errors, mig_info, mig_ratio, mig_used, mig_total, exporter]  # fmt: skip
-
-
-def open_backend(
-    kind: Literal["nvml", "simulated"],
-    *,
-    simulated_gpus: int = 2,
-    simulated_latencies: bool = False,
-    clock: Callable[[], float] = time.monotonic,
-) -> NvmlApi:
-    """The NVML backend to sample: real NVML (raises NvmlUnavailableError without it) or simulated GPUs."""
-    if kind == "simulated":
-        log.warning("GPU backend is SIMULATED: %d fake GPUs, no real NVML is read (demo/CI only)", simulated_gpus)
-        return SimulatedNvml(
-            simulated_gpus, latencies_s=MEASURED_H100_LATENCIES_S if simulated_latencies else None, clock=clock
-        )
-    try:
-        pynvml.nvmlInit()
-        pynvml.nvmlShutdown()
-    except pynvml.NVMLError as err:
-        raise NvmlUnavailableError(str(err)) from err
-    api: NvmlApi = pynvml
-    return api
