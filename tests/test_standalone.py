@@ -26,11 +26,18 @@ def test_build_check_passes_in_a_clone_with_no_shared_folder(tmp_path: Path) -> 
         argv = [sys.executable, "-m", "inferwatch", *args]
         return subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True, timeout=840, check=False)
 
+    # -P: not the working directory first, where the clone's inferwatch/ folder holds only the core.
+    code = (
+        "import inferwatch.app.validate.reference as r, inferwatch.dashboards.lint as l; "
+        "print(r.REFERENCE_DIR, l.__file__)"
+    )
     where = subprocess.run(
-        [sys.executable, "-c", "import inferwatch.app.validate.reference as r; print(r.REFERENCE_DIR)"],
-        cwd=clone, env=env, capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    assert Path(where) == clone / "inferwatch" / "app" / "validate" / "schemas"
+        [sys.executable, "-P", "-c", code], cwd=clone, env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert [Path(w).resolve() for w in where] == [
+        clone / "inferwatch" / "app" / "validate" / "schemas",
+        clone / "dashboards" / "lint.py",
+    ]
     checked = inferwatch("-c", "examples/inferwatch.yaml", "build", "--check")
     assert checked.returncode == 0, checked.stderr[-4000:]
     assert "artifact(s) up to date" in checked.stdout

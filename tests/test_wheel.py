@@ -143,9 +143,13 @@ def test_installed_wheel_checks_a_clone_with_every_validator(validator_libraries
     Grafana schema the validators need are the wheel's own package data."""
     clone = copy_checkout(tmp_path / "clone" / "inferwatch")
     python = str(validator_libraries / "bin" / "python")
-    code = "import inferwatch.app.validate.reference as r; print(r.REFERENCE_DIR)"
-    where = Path(_run([python, "-c", code], cwd=clone).stdout.strip())
-    assert where.is_relative_to(validator_libraries), where
+    # -P: not the working directory first, where the clone's inferwatch/ folder would shadow the wheel.
+    code = (
+        "import inferwatch.app.validate.reference as r, inferwatch.dashboards.lint as l; "
+        "print(r.REFERENCE_DIR, l.__file__)"
+    )
+    where = _run([python, "-P", "-c", code], cwd=clone).stdout.split()
+    assert len(where) == 2 and all(Path(w).is_relative_to(validator_libraries) for w in where), where
     exe = str(validator_libraries / "bin" / "inferwatch")
     checked = _run([exe, "-c", "examples/inferwatch.yaml", "build", "--check"], cwd=clone, timeout=840)
     assert checked.returncode == 0, checked.stderr[-4000:]
