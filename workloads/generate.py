@@ -18,6 +18,9 @@ from inferwatch.rules import RuleFile, dump_yaml, to_prometheus_rule, to_prometh
 WORKLOADS_DIR = "deploy/workloads"
 COMMAND = "inferwatch build"
 SOURCE = "the workload: and exporter: sections of inferwatch.yaml"
+# What the autoscaling rules' header names as their source: the module's path before workloads/ became
+# a top-level folder, kept so the committed files stay byte for byte what they were.
+AUTOSCALING_SOURCE = "inferwatch/workloads/autoscaling.py"
 
 
 def render_documents(documents: Sequence[dict[str, Any]], header: str) -> str:
@@ -75,7 +78,7 @@ def manifests(config: InferwatchConfig) -> list[Artifact]:
                 rules,
                 "inferwatch-autoscaling",
                 prometheus_rule_labels("autoscaling", config.rule_labels),
-                generated_header("autoscaling rules", "inferwatch/workloads/autoscaling.py", COMMAND),
+                generated_header("autoscaling rules", AUTOSCALING_SOURCE, COMMAND),
             ),
             ArtifactKind.KUBERNETES,
         ),
@@ -96,9 +99,7 @@ def artifacts(config: InferwatchConfig) -> list[Artifact]:
         *manifests(config),
         Artifact(
             f"{WORKLOADS_DIR}/autoscaling/rules.yaml",
-            to_prometheus_yaml(
-                rules, generated_header("autoscaling rules", "inferwatch/workloads/autoscaling.py", COMMAND)
-            ),
+            to_prometheus_yaml(rules, generated_header("autoscaling rules", AUTOSCALING_SOURCE, COMMAND)),
             ArtifactKind.PROMETHEUS_RULES,
         ),
         Artifact(
