@@ -1,6 +1,6 @@
 """The artifacts of the rules area: rule files, PrometheusRule objects, Alertmanager example, runbooks.
 
-`artifacts(config)` is the "alerts" entry of inferwatch.build's GENERATORS; `inferwatch rules
+`artifacts(config)` is the "alerts" entry of inferwatch.app.generators' GENERATORS; `inferwatch rules
 build` runs that same pipeline for this area. Pure: no files, environment or clock.
 """
 

@@ -561,7 +561,7 @@ def render_memory(stages: Sequence[tuple[str, float]]) -> str:
 FOOTPRINT_STEPS: tuple[tuple[str, str], ...] = (
     ("Python itself", "pass"),
     ("+ prometheus_client", "import prometheus_client"),
-    ("+ pydantic, click (config, CLI)", "import pydantic, click; from inferwatch.cli import cli"),
+    ("+ pydantic, click (config, CLI)", "import pydantic, click; from inferwatch.app.cli import cli"),
     ("+ httpx (vLLM scraper)", "import httpx; httpx.Client()"),
     ("+ FastAPI, uvicorn", "import fastapi, uvicorn"),
     ("+ the exporter command", "cli.get_command(None, 'exporter')"),

@@ -28,7 +28,7 @@ from inferwatch.fileio import write_atomic
 from inferwatch.plotting import legend_right, plotting_style, png_bytes, series_style, short_label
 
 if TYPE_CHECKING:
-    from inferwatch.dashboards.preview import PanelData
+    from inferwatch.dashboards.results import PanelData
 
 GRID_COLUMNS = 24
 COLUMN_IN = 0.8  # inches per grid column

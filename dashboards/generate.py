@@ -1,6 +1,6 @@
 """The dashboards' artifacts: four dashboard JSON files and the provisioning files for a plain Grafana.
 
-`artifacts(config)` is the area's entry of inferwatch.build's generators(). Pure: no files,
+`artifacts(config)` is the area's entry of inferwatch.app.generators' GENERATORS. Pure: no files,
 environment or clock; the same config gives byte-identical files.
 """
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from inferwatch.dashboards import links, variables
 from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, StateText, Step
-from inferwatch.dashboards.units import num
 
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import normalized as n
+from inferwatch.promql import format_number as num
 
 INFO = f'{n.GPU_NODE_INFO}{{{n.NODE}=~"$node",{n.GPU_MODEL}=~"$gpu_model"}}'
 GPU_LEGEND = "{{node}} {{gpu_uuid}}"

@@ -29,9 +29,9 @@ import yaml
 from inferwatch.dashboards import variables
 
 from inferwatch import contract
+from inferwatch.artifacts import CheckResult
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from inferwatch.validate import CheckResult
 
 ALLOWED_TYPES = frozenset({"timeseries", "stat", "table", "state-timeline", "row"})
 DATASOURCE_REF = {"type": "prometheus", "uid": "${datasource}"}

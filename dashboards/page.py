@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, select_autoescape
 
 if TYPE_CHECKING:
-    from inferwatch.dashboards.preview import DashboardPreview
+    from inferwatch.dashboards.results import DashboardPreview
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True), keep_trailing_newline=True)
 # Beside this module, so the `*.j2` package data of pyproject.toml ships it.

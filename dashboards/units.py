@@ -1,4 +1,4 @@
-"""Grafana unit ids the panels use, and numbers written the way descriptions show them."""
+"""Grafana unit ids the panels use (numbers in their texts are written by inferwatch.promql.format_number)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,3 @@ _GRAFANA_CURRENCIES = frozenset(
 def currency_unit(code: str) -> str:
     """Grafana's unit for an amount of ``code`` (ISO 4217)."""
     return f"currency{code}" if code in _GRAFANA_CURRENCIES else f"suffix: {code}"
-
-
-def num(value: float) -> str:
-    """A number as people read it: 2.0 -> "2", 0.95 -> "0.95"."""
-    return f"{value:g}"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from inferwatch.errors import InferwatchError
+from inferwatch.errors import ExitCode, InferwatchError
 
 
 class ExporterStartError(InferwatchError):
     """A setting cannot work on this machine (a missing CA file, a busy port); the message names it."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import pynvml
 
-from inferwatch.errors import InferwatchError
+from inferwatch.errors import ExitCode, InferwatchError
 
 # Field values read on the slow cadence in ONE nvmlDeviceGetFieldValues call per GPU.
 FIELD_ENERGY_MJ = pynvml.NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION
@@ -98,7 +98,7 @@ def as_text(value: str | bytes) -> str:
 class NvmlUnavailableError(InferwatchError):
     """NVML cannot be loaded on this machine (no NVIDIA driver or no GPU)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
     def __init__(self, detail: str) -> None:
         super().__init__(

@@ -1,5 +1,5 @@
 """`python -m inferwatch` runs the CLI."""
 
-from inferwatch.cli import main
+from inferwatch.app.cli import main
 
 main()

@@ -1,4 +1,4 @@
-"""Generated artifacts: what every generator returns and what `inferwatch build` writes and checks."""
+"""Generated artifacts: what every generator returns, and the outcome of checking one, for `inferwatch build`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ BUILD_COMMAND = "inferwatch build"
 class ArtifactKind(StrEnum):
     """What a generated file is, which decides how `inferwatch build` validates it.
 
-    Every kind has a validator in inferwatch.validate.VALIDATORS (a test fails otherwise).
+    Every kind has a validator in inferwatch.app.validate.VALIDATORS (a test fails otherwise).
     """
 
     PROMETHEUS_RULES = "prometheus-rules"
@@ -31,6 +31,16 @@ class Artifact:
     path: str
     content: str
     kind: ArtifactKind
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one tool run on one generated file (``path`` relative to the repository root)."""
+
+    path: str
+    tool: str
+    ok: bool
+    output: str
 
 
 def generated_header(what: str, source: str, command: str = BUILD_COMMAND, comment: str = "#") -> str:

@@ -20,7 +20,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from urllib3.util.retry import Retry
 
 from inferwatch.config import PrometheusSettings
-from inferwatch.errors import InferwatchError, PrometheusUnavailableError
+from inferwatch.errors import ExitCode, InferwatchError, PrometheusUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class QueryError(InferwatchError):
     """Prometheus answered but rejected a query (a bug in inferwatch's PromQL, or a bad label)."""
 
-    exit_code = 1
+    exit_code = ExitCode.FAILURE
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
-"""PromQL helpers: label-value escaping and matcher rendering, so no user value reaches a query raw."""
+"""PromQL helpers: label-value escaping, matcher rendering and number formatting, so no user value
+reaches a query raw and every number is spelled one way."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 
@@ -96,3 +98,25 @@ def le_regex(boundary: float) -> str:
     if "e" in text:
         forms.add(f"{boundary:.12f}".rstrip("0").rstrip("."))
     return "|".join(sorted(re.escape(f) for f in forms))
+
+
+# Significant digits of a number written into a rule, a query or a threshold: enough for any
+# configured value, few enough that float noise (1 - 0.995 = 0.0050000000000000044) reads 0.005.
+SIGNIFICANT_DIGITS = 12
+
+
+def format_number(value: float, significant: int | None = SIGNIFICANT_DIGITS) -> str:
+    """``value`` as PromQL, OpenMetrics and people read it: 2.0 -> "2", 0.95 -> "0.95", inf -> "+Inf".
+
+    Rounded to ``significant`` digits (Python's ``g`` format), or, with ``significant=None``, the
+    shortest text that reads back as exactly ``value`` (for sample values, which must not lose
+    precision). Non-finite values are spelled as Prometheus does: ``+Inf``, ``-Inf``, ``NaN``.
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if significant is None:
+        text = repr(float(value))
+        return text.removesuffix(".0")
+    return f"{value:.{significant}g}"

@@ -12,11 +12,17 @@ from inferwatch.errors import ToolMissingError
 INSTALL_HINT = "run scripts/install-tools.sh (it installs the pinned toolchain into .tools/bin)"
 
 
+def checkout_dirs() -> list[Path]:
+    """Where a checkout's own files (.tools/bin, the chart's templates, the docs a runbook links) are
+    looked for: the working directory, then the source checkout inferwatch runs from (an editable
+    install; for an installed wheel this second place holds none of them)."""
+    checkout = Path(__file__).resolve().parent.parent
+    return list(dict.fromkeys([Path.cwd(), checkout]))
+
+
 def default_tool_dirs() -> list[Path]:
     """Where install-tools.sh puts tools: .tools/bin under the working directory or the source checkout."""
-    checkout = Path(__file__).resolve().parent.parent
-    dirs = [Path.cwd() / ".tools" / "bin", checkout / ".tools" / "bin"]
-    return list(dict.fromkeys(dirs))
+    return [base / ".tools" / "bin" for base in checkout_dirs()]
 
 
 @dataclass(frozen=True)

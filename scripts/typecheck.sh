@@ -7,6 +7,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tree="$root/build/typecheck"
 rm -rf "$tree" && mkdir -p "$tree/inferwatch"
 for f in "$root"/inferwatch/*; do ln -s "$f" "$tree/inferwatch/$(basename "$f")"; done
-for area in exporters dashboards alerts slo; do ln -s "$root/$area" "$tree/inferwatch/$area"; done
+for area in exporters dashboards alerts slo workloads; do ln -s "$root/$area" "$tree/inferwatch/$area"; done
 cd "$tree"
 exec "$root/.venv/bin/mypy" --config-file "$root/pyproject.toml" -p inferwatch

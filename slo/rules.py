@@ -41,7 +41,7 @@ from inferwatch.config.durations import duration_seconds
 from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
-from inferwatch.promql import by, escape_regex_value, le_regex, selector
+from inferwatch.promql import by, escape_regex_value, format_number, le_regex, selector
 from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup
 
 HTTP_5XX = "5xx"
@@ -54,10 +54,6 @@ class SLIQueries:
     good: str
     total: str
     absent: str
-
-
-def _num(x: float) -> str:
-    return f"{x:.12g}"
 
 
 def _sum(slo: SLO, expr: str) -> str:
@@ -161,7 +157,7 @@ def _ratio(slo: SLO, window: timedelta) -> str:
 
 def burn_rate_expr(slo: SLO, window: timedelta) -> str:
     """Burn rate of ``slo`` over ``window`` (error ratio / error budget), labelled with the window."""
-    burn = f"(\n  1 - (\n{_indent(_ratio(slo, window), 4)}\n  )\n) / {_num(slo.error_budget)}"
+    burn = f"(\n  1 - (\n{_indent(_ratio(slo, window), 4)}\n  )\n) / {format_number(slo.error_budget)}"
     return f'label_replace(\n{_indent(burn)},\n  "{c.WINDOW_LABEL}", "{format_duration(window)}", "", ""\n)'
 
 
@@ -179,7 +175,7 @@ def _burn(slo: SLO, window: str) -> str:
 
 
 def _condition(slo: SLO, w: BurnRateWindow) -> str:
-    f = _num(w.factor)
+    f = format_number(w.factor)
     long, short = format_duration(w.long), format_duration(w.short)
     return f"({_burn(slo, long)} > {f}\n  and ignoring ({c.WINDOW_LABEL})\n  {_burn(slo, short)} > {f})"
 
@@ -190,7 +186,7 @@ def _where(slo: SLO) -> str:
 
 def _describe_sli(slo: SLO) -> str:
     if isinstance(slo.sli, LatencySLI):
-        return f"{slo.sli.kind} <= {_num(slo.sli.threshold)}s"
+        return f"{slo.sli.kind} <= {format_number(slo.sli.threshold)}s"
     return "availability"
 
 
@@ -218,13 +214,13 @@ def alert_rules(
     `for:` from ``holds`` by alert name; "0s" means none)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
-    what = f"SLO {slo.name} ({_describe_sli(slo)}, {_num(slo.objective_percent)}% over {slo.window})"
+    what = f"SLO {slo.name} ({_describe_sli(slo)}, {format_number(slo.objective_percent)}% over {slo.window})"
     for severity, alert in (("page", c.ALERT_PAGE), ("ticket", c.ALERT_TICKET)):
         for_ = _hold(holds[alert])
         conds = [_condition(slo, w) for w in windows_for(slo.period) if w.severity == severity]
         body = f"\nor ignoring ({c.WINDOW_LABEL})\n".join(conds)
         spent = ", ".join(
-            f"{_num(w.factor)}x over {format_duration(w.long)} and {format_duration(w.short)}"
+            f"{format_number(w.factor)}x over {format_duration(w.long)} and {format_duration(w.short)}"
             for w in windows_for(slo.period)
             if w.severity == severity
         )

@@ -15,7 +15,7 @@ from inferwatch.slo.windows import format_duration, windows_for
 from inferwatch.conventions import slo as c
 from inferwatch.errors import NoDataError
 from inferwatch.prom import PrometheusReader, Sample
-from inferwatch.promql import selector
+from inferwatch.promql import format_number, selector
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +94,8 @@ def slo_status(reader: PrometheusReader, slos: Sequence[SLO], at: datetime | Non
         sel = {c.SLO_LABEL: slo.name}
         burn_samples = reader.query(selector(c.BURN_RATE, sel), at)
         remaining = _by_group(reader.query(selector(c.ERROR_BUDGET_REMAINING, sel), at))
-        sli = _by_group(
-            reader.query(
-                f"1 - {selector(c.BURN_RATE, {**sel, c.WINDOW_LABEL: slo.window})} * {slo.error_budget:.12g}", at
-            )
-        )
+        window_burn = selector(c.BURN_RATE, {**sel, c.WINDOW_LABEL: slo.window})
+        sli = _by_group(reader.query(f"1 - {window_burn} * {format_number(slo.error_budget)}", at))
         burns: dict[tuple[tuple[str, str], ...], dict[str, float]] = {}
         for s in burn_samples:
             burns.setdefault(_key(s.labels), {})[s.labels.get(c.WINDOW_LABEL, "")] = s.value

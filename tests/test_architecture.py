@@ -23,8 +23,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE, AREA, LOCALSTACK, APP, DEMO = range(5)
 LAYER_NAMES = {CORE: "core", AREA: "area", LOCALSTACK: "localstack", APP: "application", DEMO: "demo"}
 AREAS = ("exporters", "dashboards", "alerts", "slo", "workloads")
-# The one upward reference allowed: the entry point's lazy command table names the demo's command.
-ENTRY_POINT_EDGES = {("inferwatch.app.cli", "inferwatch.demo.cli")}
+# The upward references allowed: the entry point's lazy command table names the demo's command,
+# and `python -m inferwatch` (inferwatch/__main__.py, where Python looks for it) runs the entry point.
+ENTRY_POINT_EDGES = {("inferwatch.app.cli", "inferwatch.demo.cli"), ("inferwatch.__main__", "inferwatch.app.cli")}
 MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 120
 GENERATED = re.compile(r"_pb2(_grpc)?\.py$")

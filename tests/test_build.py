@@ -11,10 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from inferwatch import build
+from inferwatch.app import generators
+from inferwatch.app.cli import cli
+from inferwatch.app.generators import GENERATORS, PACKAGERS, Generator
+from inferwatch.app.pipeline import generate_all
 from inferwatch.artifacts import Artifact, ArtifactKind
-from inferwatch.build import GENERATORS, Generator, generate_all
-from inferwatch.cli import cli
 from inferwatch.config import InferwatchConfig, load_config
 from inferwatch.tools import Toolbox
 
@@ -47,7 +48,8 @@ def only_good(_: InferwatchConfig) -> list[Artifact]:
 def test_a_failed_check_writes_nothing_whichever_command_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tools: Toolbox, area: str, argv: list[str]
 ) -> None:
-    monkeypatch.setattr(build, "GENERATORS", [Generator(area, "tests.test_build:good_and_broken")])
+    monkeypatch.setattr(generators, "GENERATORS", (Generator(area, good_and_broken),))
+    monkeypatch.setattr(generators, "PACKAGERS", ())
     result = CliRunner().invoke(cli, [*argv, "--out", str(tmp_path)])
     assert result.exit_code == 6, result.output
     assert "check(s) failed; nothing was written" in result.output
@@ -57,11 +59,8 @@ def test_a_failed_check_writes_nothing_whichever_command_writes(
 
 
 def test_only_builds_the_named_areas_and_refuses_unknown_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(
-        build,
-        "GENERATORS",
-        [Generator("a", "tests.test_build:only_good"), Generator("b", "tests.test_build:good_and_broken")],
-    )
+    monkeypatch.setattr(generators, "GENERATORS", (Generator("a", only_good), Generator("b", good_and_broken)))
+    monkeypatch.setattr(generators, "PACKAGERS", ())
     runner = CliRunner()
     result = runner.invoke(cli, ["build", "--only", "a", "--no-validate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -72,11 +71,39 @@ def test_only_builds_the_named_areas_and_refuses_unknown_ones(tmp_path: Path, mo
 
 
 def test_every_area_is_registered_once() -> None:
-    names = [g.area for g in GENERATORS]
+    names = generators.areas()
     assert len(names) == len(set(names))
-    assert {"prometheus", "alerts", "slo", "cost"} <= set(names)
+    assert {"prometheus", "alerts", "slo", "cost", "chart"} <= set(names)
     for gen in GENERATORS:
-        assert callable(gen.load()), gen
+        assert callable(gen.generate), gen
+    for packager in PACKAGERS:
+        assert callable(packager.package), packager
+
+
+def test_the_chart_packages_what_the_generators_made_without_running_them_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--only chart` runs each generator once and returns only the chart's files, built from their output."""
+    calls: list[str] = []
+
+    def counted(gen: Generator) -> Generator:
+        def generate(config: InferwatchConfig) -> list[Artifact]:
+            calls.append(gen.area)
+            return gen.generate(config)
+
+        return Generator(gen.area, generate)
+
+    monkeypatch.setattr(generators, "GENERATORS", tuple(counted(g) for g in GENERATORS))
+    config = InferwatchConfig()
+    everything = generate_all(config)
+    assert sorted(calls) == sorted(g.area for g in GENERATORS)
+    calls.clear()
+    chart = generate_all(config, only=("chart",))
+    assert sorted(calls) == sorted(g.area for g in GENERATORS)  # each once, for the chart to package
+    assert chart and all(a.path.startswith("deploy/helm/inferwatch/") for a in chart)
+    assert [a for a in everything if a.path.startswith("deploy/helm/inferwatch/")] == chart
+    calls.clear()
+    assert generate_all(config, only=("slo",)) and calls == ["slo"]  # no packager asked for: one generator runs
 
 
 def test_header_names_the_config_file_actually_used(

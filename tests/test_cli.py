@@ -9,7 +9,7 @@ import click
 from click.testing import CliRunner
 
 from inferwatch import __version__
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 
 PLACEHOLDER_WORDS = ("not implemented", "todo", "coming soon")
 
@@ -70,10 +70,11 @@ def test_exporter_command_loads_no_other_area_nor_what_a_sidecar_does_not_use() 
     """A sidecar runs `inferwatch exporter run` for weeks: the SLO, cost and rule code stay out of its
     memory, and so do gRPC (the kubelet API, daemonset mode) and the OpenTelemetry SDK (OTLP push)."""
     code = (
-        "import sys; from inferwatch.cli import cli; "
+        "import sys; from inferwatch.app.cli import cli; "
         "cli.get_command(None, 'exporter'); "
         "print(' '.join(sorted(m for m in sys.modules if m.startswith(('inferwatch.slo', 'inferwatch.alerts', "
-        "'inferwatch.build', 'prometheus_api_client', 'grafanalib', 'grpc', 'opentelemetry.sdk')))))"
+        "'inferwatch.dashboards', 'inferwatch.workloads', 'inferwatch.app.pipeline', 'inferwatch.app.generators', "
+        "'inferwatch.app.validate', 'prometheus_api_client', 'grafanalib', 'grpc', 'opentelemetry.sdk')))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inferwatch.cli import AppContext, cli
+from inferwatch.app.cli import cli
+from inferwatch.app.context import AppContext
 from inferwatch.config import InferwatchConfig, load_config
 from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError

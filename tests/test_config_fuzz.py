@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from tests.support import mutations
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "inferwatch.yaml"

@@ -1,4 +1,4 @@
-"""PromQL helpers: escaping keeps user values from breaking or widening a query."""
+"""PromQL helpers: escaping keeps user values from breaking or widening a query; numbers are spelled one way."""
 
 from __future__ import annotations
 
@@ -7,7 +7,15 @@ import re
 import pytest
 import yaml
 
-from inferwatch.promql import by, escape_label_value, escape_regex_value, le_regex, matchers, selector
+from inferwatch.promql import (
+    by,
+    escape_label_value,
+    escape_regex_value,
+    format_number,
+    le_regex,
+    matchers,
+    selector,
+)
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 
 
@@ -71,3 +79,30 @@ def test_rule_yaml_reads_back_exactly(char: str) -> None:
         rule = RecordingRule("a:b:c", text)
         loaded = yaml.safe_load(to_prometheus_yaml(RuleFile((RuleGroup("g", (rule,)),))))
         assert loaded["groups"][0]["rules"][0]["expr"] == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2.0, "2"),
+        (0.95, "0.95"),
+        (1 - 0.995, "0.005"),  # float noise rounded away: 0.0050000000000000044
+        (14.4, "14.4"),
+        (1e-05, "1e-05"),
+        (99.9, "99.9"),
+        (float("inf"), "+Inf"),
+        (float("-inf"), "-Inf"),
+        (float("nan"), "NaN"),
+    ],
+)
+def test_format_number_spells_rule_and_threshold_numbers(value: float, text: str) -> None:
+    assert format_number(value) == text
+
+
+def test_format_number_exact_keeps_every_digit_of_a_sample() -> None:
+    assert format_number(0.1 + 0.2, significant=None) == "0.30000000000000004"
+    assert format_number(1234567890123.5, significant=None) == "1234567890123.5"
+    assert format_number(3.0, significant=None) == "3"
+    assert format_number(float("inf"), significant=None) == "+Inf"
+    for value in (0.1 + 0.2, 1e-300, 123456789.123456789, -2.5):
+        assert float(format_number(value, significant=None)) == value

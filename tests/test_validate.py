@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inferwatch import build, validate
-from inferwatch.artifacts import Artifact, ArtifactKind
-from inferwatch.build import Generator
-from inferwatch.cli import cli
+from inferwatch.app import generators
+from inferwatch.app.cli import cli
+from inferwatch.app.generators import Generator
+from inferwatch.app.validate import VALIDATORS, NoValidatorError, check_file
+from inferwatch.app.validate.grafana import check_grafana_dashboard
+from inferwatch.artifacts import Artifact, ArtifactKind, CheckResult
 from inferwatch.config import InferwatchConfig
 from inferwatch.tools import Toolbox
-from inferwatch.validate import VALIDATORS, NoValidatorError, check_file
 
 
 def test_every_artifact_kind_has_a_validator() -> None:
@@ -31,7 +32,8 @@ def test_a_kind_without_validator_is_never_written(tmp_path: Path, monkeypatch: 
     monkeypatch.delitem(VALIDATORS, ArtifactKind.GRAFANA_DASHBOARD)
     with pytest.raises(NoValidatorError):
         check_file(Toolbox.default(), tmp_path, "x.json", ArtifactKind.GRAFANA_DASHBOARD)
-    monkeypatch.setattr(build, "GENERATORS", [Generator("d", "tests.test_validate:unvalidated")])
+    monkeypatch.setattr(generators, "GENERATORS", (Generator("d", unvalidated),))
+    monkeypatch.setattr(generators, "PACKAGERS", ())
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["build", "--out", str(out)])
     assert result.exit_code == 6
@@ -39,7 +41,7 @@ def test_a_kind_without_validator_is_never_written(tmp_path: Path, monkeypatch: 
     assert not out.exists()
 
 
-def _check(tmp_path: Path, name: str, text: str, kind: ArtifactKind, tools: Toolbox) -> validate.CheckResult:
+def _check(tmp_path: Path, name: str, text: str, kind: ArtifactKind, tools: Toolbox) -> CheckResult:
     (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
     (tmp_path / name).write_text(text)
     [result] = check_file(tools, tmp_path, name, kind)
@@ -134,9 +136,9 @@ def test_document_links_must_resolve(tmp_path: Path) -> None:
 
 def test_grafana_dashboard_schema(tmp_path: Path) -> None:
     # The schema step of the GRAFANA_DASHBOARD validator (the dashboards' lint follows it in check_file).
-    def schema(name: str, text: str) -> validate.CheckResult:
+    def schema(name: str, text: str) -> CheckResult:
         (tmp_path / name).write_text(text)
-        [result] = validate.check_grafana_dashboard(Toolbox.default(), tmp_path, name)
+        [result] = check_grafana_dashboard(Toolbox.default(), tmp_path, name)
         return result
 
     dashboard = {"title": "x", "uid": "x", "schemaVersion": 41, "panels": [], "templating": {}, "annotations": {}}

@@ -17,7 +17,7 @@ import click
 
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.demo.scenario import DEFAULT_SCENARIO, GPU_COUNT, MIG_GPU, MIG_SLICES, busy_ratio
-from inferwatch.exporters.cli import build_app, configure_logging
+from inferwatch.exporters.run import build_app, configure_logging
 from inferwatch.exporters.server import serve
 from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
 

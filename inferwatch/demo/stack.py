@@ -26,8 +26,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.alerts.alertmanager import Receivers, render_alertmanager_config
+from inferwatch.app.pipeline import generate_all
 from inferwatch.artifacts import ArtifactKind
-from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.demo.config import DemoSettings
 from inferwatch.demo.engine_families import MEASURED_FAMILIES, EngineFamilies

@@ -16,15 +16,15 @@ from inferwatch.alerts.generate import artifacts, rule_files
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.alerts.runbooks import add_runbook_links, prose_template
 
+from inferwatch.app.cli import cli
+from inferwatch.app.validate.reference import reference_path
 from inferwatch.artifacts import ArtifactKind
-from inferwatch.cli import cli
 from inferwatch.config import InferwatchConfig, Thresholds, load_config
 from inferwatch.conventions import slo as slo_conventions
 from inferwatch.rules import AlertingRule
 from inferwatch.tools import Toolbox
 
 RAW_METRIC = re.compile(r"(?<![\w:])(vllm:|DCGM_|inferwatch_)\w")
-CRD = Path("reference/prometheus-operator-crds/monitoring.coreos.com_prometheusrules.yaml")
 
 
 def _project_rule_files(repo_root: Path) -> list[Path]:
@@ -107,17 +107,20 @@ def test_thresholds_reject_bad_values() -> None:
         Thresholds(kv_cache_usage_ratio=95)
 
 
-def _crd_schema(repo_root: Path) -> dict[str, Any]:
-    crd = yaml.safe_load((repo_root.parent / "shared" / CRD).read_text())
+CRD = "monitoring.coreos.com_prometheusrules.yaml"
+
+
+def _crd_schema() -> dict[str, Any]:
+    crd = yaml.safe_load(reference_path("prometheus-operator-crds", CRD).read_text())
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     schema: dict[str, Any] = version["schema"]["openAPIV3Schema"]
     return schema
 
 
-def test_prometheusrule_objects_match_the_crd_schema(repo_root: Path) -> None:
+def test_prometheusrule_objects_match_the_crd_schema() -> None:
     # The CRD's own patterns are Go regexps (`^(?i)…`), which Python's re refuses as a schema check;
     # validating instances compiles only the patterns of fields an object uses.
-    validator = jsonschema.Draft7Validator(_crd_schema(repo_root))
+    validator = jsonschema.Draft7Validator(_crd_schema())
     objects = [a for a in artifacts(InferwatchConfig()) if a.path.startswith("deploy/prometheusrules/")]
     assert len(objects) == 2 and all(a.kind is ArtifactKind.KUBERNETES for a in objects)
     for art in objects:

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from inferwatch.alerts import vllm_families
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 
 # What vLLM's vllm/v1/metrics/loggers.py looks like: prometheus_client families named by literals.
 LOGGERS = """

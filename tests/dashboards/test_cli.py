@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from inferwatch.config import load_config
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT

@@ -17,13 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from inferwatch.dashboards import PreviewResult, render_previews
-from inferwatch.exporters import cli as exporter_cli
+from inferwatch.dashboards.preview import render_previews
+from inferwatch.dashboards.results import PreviewResult
+from inferwatch.exporters import run as exporter_run
 from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
+from inferwatch.app.pipeline import generate_all
 from inferwatch.artifacts import ArtifactKind
-from inferwatch.build import generate_all
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.demo.engine_families import EngineFamilies
@@ -72,7 +73,7 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
     sock_dir = tmp / "pr"
     sock_dir.mkdir(parents=True)
     kubelet = PodResourcesServer(sock_dir / "kubelet.sock", node)
-    monkeypatch.setattr(exporter_cli, "open_backend", lambda *a, **k: nvml)
+    monkeypatch.setattr(exporter_run, "open_backend", lambda *a, **k: nvml)
     settings = ExporterSettings(
         mode="daemonset",
         gpu_backend="simulated",
@@ -83,7 +84,7 @@ def daemonset_exporter(tmp: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[t
     )
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(exporter_cli.build_app(settings), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(exporter_run.build_app(settings), host="127.0.0.1", port=port, log_level="warning")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

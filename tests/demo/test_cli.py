@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from inferwatch.demo.config import DemoSettings, demo_config
 from inferwatch.demo.scenario import DEFAULT_SCENARIO
 from inferwatch.demo.stack import Stack

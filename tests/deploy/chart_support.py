@@ -10,6 +10,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
+from inferwatch.app.validate.reference import reference_path
 from inferwatch.tools import Toolbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -83,8 +84,9 @@ def _strict(node: Any) -> Any:
     return node
 
 
-def kubeconform_schemas(dest: Path, shared: Path) -> Path:
-    """A folder kubeconform reads offline: kubernetes-validate's strict schemas and the operator CRDs.
+def kubeconform_schemas(dest: Path) -> Path:
+    """A folder kubeconform reads offline: kubernetes-validate's strict schemas and the operator CRDs
+    (those `inferwatch build` validates with, bundled in the package).
 
     kubernetes-validate's schemas carry https://kubernetes.io/ ids and point at "/api/_definitions.json";
     without the ids their references resolve to the file next door, so nothing is fetched.
@@ -95,7 +97,7 @@ def kubeconform_schemas(dest: Path, shared: Path) -> Path:
         schema = json.loads(path.read_text().replace('"/api/_definitions.json#', '"_definitions.json#'))
         schema.pop("$id", None)
         (dest / path.name).write_text(json.dumps(schema))
-    crd_dir = shared / "reference" / "prometheus-operator-crds"
+    crd_dir = reference_path("prometheus-operator-crds")
     for name in CRDS:
         crd = yaml.safe_load((crd_dir / f"monitoring.coreos.com_{name}.yaml").read_text())
         kind = crd["spec"]["names"]["kind"].lower()

@@ -21,16 +21,10 @@ import yaml
 from pydantic import BaseModel
 
 from inferwatch import __version__
+from inferwatch.app.chart.package import MAX_DASHBOARD_BYTES, chart_artifacts
+from inferwatch.app.chart.values import CHART_DIR, SIDECAR_POD_LABEL, SIDECAR_PORT_NAME, ChartValues
+from inferwatch.app.pipeline import generate_all
 from inferwatch.artifacts import Artifact, ArtifactKind
-from inferwatch.build import generate_all
-from inferwatch.chart import (
-    CHART_DIR,
-    MAX_DASHBOARD_BYTES,
-    SIDECAR_POD_LABEL,
-    SIDECAR_PORT_NAME,
-    ChartValues,
-    chart_artifacts,
-)
 from inferwatch.config import InferwatchConfig, load_config
 from inferwatch.errors import ValidationFailedError
 from inferwatch.tools import Toolbox
@@ -130,8 +124,8 @@ def test_render_matches_golden(tools: Toolbox, values: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def schema_dir(tmp_path_factory: pytest.TempPathFactory, repo_root: Path) -> Path:
-    return kubeconform_schemas(tmp_path_factory.mktemp("kubeconform-schemas"), repo_root.parent / "shared")
+def schema_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return kubeconform_schemas(tmp_path_factory.mktemp("kubeconform-schemas"))
 
 
 @pytest.mark.parametrize("values", CI_VALUES, ids=lambda p: p.name)

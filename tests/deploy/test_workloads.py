@@ -1,11 +1,11 @@
 """The generated vLLM/KServe/autoscaling manifests: strictly valid, and their sidecars configured right.
 
 Validation is `inferwatch build`'s own: kubeconform -strict against Kubernetes's schemas
-(kubernetes-validate, offline) and the KServe, prometheus-operator and KEDA CRDs in
-../shared/reference. Each sidecar's environment and arguments go back through the exporter's own
-loader and CLI parser, and must describe the pod they sit in: the vLLM port and scheme, the CA
-file mounted from KServe's certificate Secret, the metrics port, the GPU container and the
-downward-API identity.
+(kubernetes-validate, offline) and the KServe, prometheus-operator and KEDA CRDs bundled in
+inferwatch/app/validate/schemas. Each sidecar's environment and arguments go back through the
+exporter's own loader and CLI parser, and must describe the pod they sit in: the vLLM port and
+scheme, the CA file mounted from KServe's certificate Secret, the metrics port, the GPU container
+and the downward-API identity.
 """
 
 from __future__ import annotations
@@ -18,13 +18,6 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.exporters.cli import effective_settings, run
-
-from inferwatch.cli import AppContext, cli
-from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
-from inferwatch.errors import ConfigError
-from inferwatch.tools import Toolbox
-from inferwatch.validate import check_kubernetes
 from inferwatch.workloads.generate import WORKLOADS_DIR, manifests
 from inferwatch.workloads.sidecar import (
     DOWNWARD_FIELDS,
@@ -34,6 +27,14 @@ from inferwatch.workloads.sidecar import (
     SettingNameError,
     env_name,
 )
+
+from inferwatch.app.cli import cli
+from inferwatch.app.commands.exporter import effective_settings, run
+from inferwatch.app.context import AppContext
+from inferwatch.app.validate.kubernetes import check_kubernetes
+from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
+from inferwatch.errors import ConfigError
+from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT
 
 CONFIG = load_config(REPO_ROOT / "examples" / "inferwatch.yaml", {})

@@ -11,8 +11,8 @@ import yaml
 from click.testing import CliRunner
 from inferwatch.alerts.normalize import normalization_groups
 
+from inferwatch.app.cli import cli
 from inferwatch.backfill import Series
-from inferwatch.cli import cli
 from inferwatch.conventions import normalized as norm
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from tests.slo.test_spec import OPENSLO_INLINE, OPENSLO_REF
 from tests.support import mutations
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from tests.support.misbehaving import Misbehaving
 
 SPEC = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}}

@@ -16,7 +16,8 @@ from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import rule_counts, slo_rule_file
 from inferwatch.slo.windows import GOOGLE_30D, format_duration, parse_duration, windows_for
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
+from inferwatch.app.validate.reference import reference_path
 from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
@@ -27,11 +28,8 @@ from tests.support.promtool import group_order
 SLOTH_RULES_PER_SLO = 17
 MAX_RULES_PER_SLO = 12
 RAW = re.compile(r"\b(vllm:[a-z_]+|DCGM_[A-Z_]+|inferwatch_[a-z_]+|http_requests_total)\b")
-# shared/ lies beside the checkout (here and in CI's fresh clone alike).
-REFERENCE = (
-    Path(__file__).resolve().parents[3]
-    / "shared/reference/prometheus-operator-crds/monitoring.coreos.com_prometheusrules.yaml"
-)
+# The CRD `inferwatch build` validates PrometheusRule objects with (bundled in the package).
+REFERENCE = reference_path("prometheus-operator-crds", "monitoring.coreos.com_prometheusrules.yaml")
 
 
 def _slo(**over: Any) -> SLO:

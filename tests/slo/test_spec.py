@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from inferwatch.slo.loader import load_slo_files
 from inferwatch.slo.model import AvailabilitySLI, LatencySLI
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError
 

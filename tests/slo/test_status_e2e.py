@@ -23,8 +23,8 @@ from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
+from inferwatch.app.cli import cli
 from inferwatch.backfill import Series
-from inferwatch.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm

@@ -34,7 +34,7 @@ from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import custom_column_types, report_paths
 from inferwatch.slo.cost.week import IsoWeek
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.pricing import IdlePolicy
 from inferwatch.prom import PrometheusReader

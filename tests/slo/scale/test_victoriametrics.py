@@ -30,7 +30,7 @@ from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, slo_groups, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
 
-from inferwatch.cli import cli
+from inferwatch.app.cli import cli
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
