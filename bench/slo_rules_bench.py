@@ -70,14 +70,14 @@ from inferwatch.slo.windows import (
 )
 
 from bench.report import machine_description, update_section
-from inferwatch.backfill import create_blocks, install_blocks
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
-from inferwatch.prometheus_config import LocalStack, render_yaml
+from inferwatch.localstack.backfill import create_blocks, install_blocks
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.localstack.prometheus_config import LocalStack, render_yaml
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus
 
 log = logging.getLogger("bench.slo_rules")
 

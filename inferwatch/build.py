@@ -19,12 +19,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import Progress
 
-from inferwatch import prometheus_config
 from inferwatch.artifacts import Artifact
 from inferwatch.cli import AppContext, pass_app
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import UsageError, ValidationFailedError
 from inferwatch.fileio import write_all_atomic
+from inferwatch.localstack import prometheus_config
 from inferwatch.tools import Toolbox
 from inferwatch.validate import CheckResult, check_file
 

@@ -125,7 +125,7 @@ def up(
     """
     # One line per request would drown the demo's own progress lines.
     # The demo's own steps are shown on the console; its modules' INFO lines would repeat them.
-    for noisy in ("httpx", "httpcore", "inferwatch.demo"):
+    for noisy in ("httpx", "httpcore", "inferwatch.demo", "inferwatch.localstack"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Without a terminal (CI, a pipe) rich would wrap the summary at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)

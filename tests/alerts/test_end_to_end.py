@@ -17,8 +17,8 @@ from inferwatch.alerts.normalize import normalization_groups
 
 from inferwatch.config import InferwatchConfig, PrometheusSettings, Thresholds
 from inferwatch.conventions.normalized import histogram_series
+from inferwatch.localstack.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.prom import PrometheusReader, Sample
-from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.rules import RecordingRule, dump_yaml, to_prometheus_yaml
 from tests.alerts.conftest import Webhook
 from tests.conftest import Starter

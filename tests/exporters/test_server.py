@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tests.support.processes import wait_for
+from inferwatch.localstack.processes import wait_for
 
 
 class FakeSource:
