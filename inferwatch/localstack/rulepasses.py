@@ -102,6 +102,7 @@ def selectors(expr: str) -> list[Selector]:
     strings, numbers and durations are left out; a `{__name__="x"}` matcher selects `x`.
     """
     found: list[Selector] = []
+    equal: dict[str, str]
     i = 0
     while i < len(expr):
         ch = expr[i]
@@ -135,10 +136,10 @@ def selectors(expr: str) -> list[Selector]:
                 continue
             if after < len(expr) and expr[after] == "(":
                 continue  # a function or an aggregation
-            equal: dict[str, str] = {}
+            matchers: dict[str, str] = {}
             if after < len(expr) and expr[after] == "{":
-                equal, i = _matchers(expr, after)
-            found.append(Selector(word, equal))
+                matchers, i = _matchers(expr, after)
+            found.append(Selector(word, matchers))
         else:
             i += 1
     return found

@@ -17,7 +17,8 @@ import yaml
 from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
 
-from inferwatch import contract, prometheus_config
+from inferwatch import contract
+from inferwatch.localstack import prometheus_config
 from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from inferwatch.localstack.processes import wait_for
 from tests.conftest import Starter

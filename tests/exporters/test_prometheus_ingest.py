@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from inferwatch import contract, prometheus_config
+from inferwatch import contract
+from inferwatch.localstack import prometheus_config
 from inferwatch.localstack.processes import wait_for
 from tests.conftest import Starter
 from tests.exporters.fake_vllm import fake_vllm
