@@ -22,7 +22,7 @@ import pytest
 from inferwatch.tools import Toolbox
 
 REPO = Path(__file__).resolve().parents[2]
-N = 4  # namespace 3 has twelve hours without traffic: Sloth's ratio has no figure for it
+N = 3
 DAYS = 8  # more than one 162 h block: the history is written and imported as several files
 
 
@@ -43,12 +43,10 @@ def test_the_bench_runs_at_a_tiny_n_and_its_budgets_match_the_counts(tools: Tool
     sets = {s["name"]: s for s in result["sets"]}
     assert list(sets) == ["inferwatch", "Sloth v0.16.0", "Pyrra shape"]
     for s in sets.values():
-        assert s["groups"], s["name"]
+        assert s["groups"] and sum(g["series_recorded"] for g in s["groups"]) > 0, s
         for g in s["groups"]:
-            assert math.isfinite(g["eval_ms"]) and g["eval_ms"] > 0, (s["name"], g)
-            assert g["samples_scanned"] > 0 and g["series_recorded"] > 0, (s["name"], g)
-    ours, sloth = sets["inferwatch"], sets["Sloth v0.16.0"]
-    assert ours["no_figure"] == 0 and ours["budget_err_max_pp"] < 0.5, ours
-    assert sloth["no_figure"] == 1, sloth
-    backfill = result["backfill"]
-    assert backfill["samples"] > N * DAYS * 1440 and backfill["compactions"] >= 1, backfill
+            assert math.isfinite(g["eval_ms"]) and g["eval_ms"] > 0 and g["samples_scanned"] > 0, (s["name"], g)
+    # Issue 15's bound on inferwatch's budgets: within 0.1 pp of the exact count, a figure for every namespace.
+    ours = sets["inferwatch"]
+    assert ours["no_figure"] == 0 and ours["budget_err_max_pp"] < 0.1, ours
+    assert result["backfill"]["samples"] > 2 * N * DAYS * 1440, result["backfill"]
