@@ -10,7 +10,6 @@ from __future__ import annotations
 from inferwatch.alerts.definition import AlertDefinition, AlertGroup
 from inferwatch.alerts.groups import gpu, targets, vllm
 from inferwatch.alerts.runbooks import add_runbook_links
-
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.rules import RuleGroup
 

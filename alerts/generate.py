@@ -10,7 +10,6 @@ from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, render_aler
 from inferwatch.alerts.catalog import alert_definitions, alert_groups
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.alerts.runbooks import RUNBOOK_DIR, render_index, render_runbook, runbook_path
-
 from inferwatch.artifacts import (
     Artifact,
     ArtifactKind,

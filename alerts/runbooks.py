@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from inferwatch.alerts.definition import AlertDefinition
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
+from inferwatch.alerts.definition import AlertDefinition
 from inferwatch.conventions import slo
 from inferwatch.rules import AlertingRule, RuleGroup
 

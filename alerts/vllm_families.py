@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from inferwatch.alerts.normalize import normalization_groups
-
 from inferwatch.errors import ToolMissingError
 
 _VLLM_NAME = re.compile(r"^vllm:[a-zA-Z_][a-zA-Z0-9_:]*$")

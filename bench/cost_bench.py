@@ -25,18 +25,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-from inferwatch.slo.cost.collection import collect_report
-from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, slack_summary
-from inferwatch.slo.cost.week import IsoWeek
-
 from bench.report import machine_description, update_section
-from inferwatch.backfill import Series
 from inferwatch.config import Pricing, PrometheusSettings
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
+from inferwatch.localstack.backfill import Series
+from inferwatch.localstack.backfilled import BackfilledPrometheus
 from inferwatch.prom import PrometheusReader
+from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.render import render_csv, render_html, render_markdown, slack_summary
+from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus
 
 log = logging.getLogger("bench.cost")
 WEEK = IsoWeek(2026, 46)

@@ -30,7 +30,6 @@ import logging
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,9 +42,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pynvml
-from inferwatch.exporters import nvml
-from inferwatch.exporters.nvml import NvmlApi
-from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.parser import text_string_to_metric_families
@@ -53,6 +49,12 @@ from prometheus_client.registry import Collector
 
 from bench.report import gpu_description, machine_description, update_section
 from inferwatch.config.exporter import ExporterSettings
+from inferwatch.exporters import nvml
+from inferwatch.exporters.nvml import NvmlApi
+from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
+from inferwatch.localstack.launchers import loopback
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.processes import ProcessGroup, http_ok, wait_for
 
 log = logging.getLogger("bench.exporter")
 
@@ -283,40 +285,21 @@ def exporter_env(vllm_interval_s: float) -> dict[str, str]:
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextlib.contextmanager
 def child_server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """Run `cmd` (an HTTP server on `port`) until the block ends; yields once `/readyz` answers 200.
 
     The in-module children answer every GET with 200; `inferwatch exporter run` only once every
-    source has its first snapshot.
+    source has its first snapshot. The in-module children end when their stdin closes; the
+    exporter shuts down gracefully on SIGTERM (the local stack's supervisor does both).
     """
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, env={**os.environ, **(env or {})})
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(OSError):
-                probe = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                probe.request("GET", "/readyz")
-                ready = probe.getresponse().status == 200
-                probe.close()
-                if ready:
-                    break
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{' '.join(cmd[1:5])} did not become ready (exit status {child.poll()})")
-            time.sleep(0.1)
-        yield child
-    finally:
-        if child.stdin is not None:
-            child.stdin.close()  # the in-module children end when stdin closes
-        child.terminate()  # the exporter shuts down gracefully on SIGTERM
-        child.wait(timeout=30)
+    with ProcessGroup(Path.cwd(), grace_s=30) as group:
+        child = group.spawn(
+            " ".join(cmd[1:5]), cmd, loopback(port), env={**os.environ, **(env or {})}, cwd=Path.cwd(),
+            inherit_output=True, stdin_pipe=True,
+        )  # fmt: skip
+        wait_for(http_ok(child.url + "/readyz"), "/readyz answers 200", timeout=60, watch=[child])
+        yield child.proc
 
 
 def _bench_child(kind: str, url: str, port: int, real_nvml: bool) -> list[str]:
@@ -334,7 +317,7 @@ def measure(
     exporter's background work (vLLM scrapes and renders), so the percentiles see scrapes that
     arrive during it as often as a real Prometheus would, not a burst that fits between two cycles.
     """
-    port = _free_port()
+    port = free_port()
     if vllm_interval_s is None:
         cmd, env = _bench_child("baseline", url, port, real_nvml), {}
     else:
@@ -432,7 +415,7 @@ def measure_concurrent(
     name: str, url: str, total: int, concurrency: int, real_nvml: bool, *, baseline: bool
 ) -> ConcurrentResult:
     """Start one exporter (the real one at the default vLLM cadence, or the baseline) and hit it concurrently."""
-    port = _free_port()
+    port = free_port()
     if baseline:
         cmd, env = _bench_child("baseline", url, port, real_nvml), {}
     else:
@@ -489,7 +472,7 @@ def measure_oversized_memory(real_nvml: bool, stage_s: float = 6.0) -> list[tupl
     Payload.body = normal
     server = serve_bytes(Payload)
     url = f"http://127.0.0.1:{server.server_address[1]}/metrics"
-    port = _free_port()
+    port = free_port()
     out: list[tuple[str, float]] = []
     try:
         with child_server(exporter_command(url, port, real_nvml), port, exporter_env(1.0)) as child:
@@ -703,7 +686,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     # The payload has a process of its own, so that serving it never holds the client's GIL.
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/metrics"
     with child_server(_bench_child("payload", url, port, False), port):
         results = [

@@ -58,6 +58,15 @@ import httpx
 import numpy as np
 import numpy.typing as npt
 import yaml
+
+from bench.report import machine_description, update_section
+from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import normalized as norm
+from inferwatch.conventions import slo as c
+from inferwatch.localstack.backfill import create_blocks, install_blocks
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.localstack.prometheus_config import LocalStack, render_yaml
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import slo_rule_file, window_sum_expr
 from inferwatch.slo.windows import (
@@ -68,16 +77,7 @@ from inferwatch.slo.windows import (
     parse_duration,
     recorded_windows,
 )
-
-from bench.report import machine_description, update_section
-from inferwatch.backfill import create_blocks, install_blocks
-from inferwatch.config.slo import SLOSpec
-from inferwatch.conventions import normalized as norm
-from inferwatch.conventions import slo as c
-from inferwatch.prometheus_config import LocalStack, render_yaml
-from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus
 
 log = logging.getLogger("bench.slo_rules")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from inferwatch.dashboards import links, variables
-from inferwatch.dashboards.model import NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, Step
-from inferwatch.dashboards.units import currency_unit
-
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
+from inferwatch.dashboards import links, variables
+from inferwatch.dashboards.model import NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, Step
+from inferwatch.dashboards.units import currency_unit
 
 POD_SEL = f'{n.NAMESPACE}=~"$namespace",{n.POD}=~"$pod"'
 MODEL_SEL = f'{n.NAMESPACE}=~"$namespace",{n.MODEL}=~"$model_name"'

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
+from inferwatch.config import InferwatchConfig
 from inferwatch.dashboards import cost, gpu, inference, slos
 from inferwatch.dashboards.model import DashboardSpec
 from inferwatch.dashboards.render import dumps, to_json
-
-from inferwatch.artifacts import Artifact, ArtifactKind, generated_header
-from inferwatch.config import InferwatchConfig
 from inferwatch.rules import dump_yaml
 
 GENERATED_DIR = "dashboards/generated"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from inferwatch.dashboards import links, variables
-from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, StateText, Step
-
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import normalized as n
+from inferwatch.dashboards import links, variables
+from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, DashboardSpec, Panel, Query, Row, StateText, Step
 from inferwatch.promql import format_number as num
 
 INFO = f'{n.GPU_NODE_INFO}{{{n.NODE}=~"$node",{n.GPU_MODEL}=~"$gpu_model"}}'

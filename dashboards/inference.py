@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from inferwatch.dashboards import links, variables
-from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, ColumnLink, DashboardSpec, Panel, Query, Row, Step
-from inferwatch.dashboards.units import TOKENS_PER_SECOND, currency_unit
-
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import cost as cc
 from inferwatch.conventions import normalized as n
 from inferwatch.conventions import slo as sc
+from inferwatch.dashboards import links, variables
+from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, ColumnLink, DashboardSpec, Panel, Query, Row, Step
+from inferwatch.dashboards.units import TOKENS_PER_SECOND, currency_unit
 from inferwatch.promql import format_number as num
 
 F = variables.VLLM_FILTER

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from inferwatch.dashboards import variables
 
 from inferwatch import contract
 from inferwatch.artifacts import CheckResult
+from inferwatch.dashboards import variables
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 

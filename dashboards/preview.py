@@ -16,16 +16,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from rich.progress import Progress
+
+from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.dashboards import generate, variables
 from inferwatch.dashboards.draw import draw_dashboard
 from inferwatch.dashboards.model import DashboardSpec, Panel
 from inferwatch.dashboards.page import write_index
 from inferwatch.dashboards.render import to_json
 from inferwatch.dashboards.results import DashboardPreview, EmptyPanel, PanelData, PreviewResult, SeriesData
-from pydantic import ValidationError
-from rich.progress import Progress
-
-from inferwatch.config import InferwatchConfig, PrometheusSettings
 from inferwatch.errors import UsageError
 from inferwatch.prom import PrometheusReader, QueryError, RangeSeries
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
+
 from inferwatch.dashboards.model import DashboardSpec, Link, Panel, Row, Variable
 from inferwatch.dashboards.modernize import modernize
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from inferwatch.dashboards import links, variables
-from inferwatch.dashboards.model import BAD, GOOD, WARN, DashboardSpec, Link, Panel, Query, Row, StateText, Step
-from inferwatch.slo.loader import slos_from_specs
-from inferwatch.slo.model import SLO, LatencySLI
-from inferwatch.slo.windows import BurnRateWindow, format_duration, windows_for
-
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import normalized as n
 from inferwatch.conventions import slo as c
+from inferwatch.dashboards import links, variables
+from inferwatch.dashboards.model import BAD, GOOD, WARN, DashboardSpec, Link, Panel, Query, Row, StateText, Step
 from inferwatch.promql import format_number as num
+from inferwatch.slo.loader import slos_from_specs
+from inferwatch.slo.model import SLO, LatencySLI
+from inferwatch.slo.windows import BurnRateWindow, format_duration, windows_for
 
 NS = f'{n.NAMESPACE}=~"$namespace"'
 

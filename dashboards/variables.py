@@ -12,9 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from inferwatch.dashboards.model import Variable
-
 from inferwatch.conventions import normalized as n
+from inferwatch.dashboards.model import Variable
 from inferwatch.promql import escape_label_value, escape_regex_value
 
 DATASOURCE = Variable("datasource", "Data source", "prometheus", kind="datasource")

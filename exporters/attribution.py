@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from inferwatch.exporters.families import family
-from inferwatch.exporters.gpu import GpuSnapshot
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from inferwatch import contract
+from inferwatch.exporters.families import family
+from inferwatch.exporters.gpu import GpuSnapshot
 
 if TYPE_CHECKING:  # annotations only: a sidecar attributes without the kubelet, so without gRPC
     from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot

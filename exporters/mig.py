@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pynvml
+
 from inferwatch.exporters import nvml
 from inferwatch.exporters.nvml import NvmlApi
 

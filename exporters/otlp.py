@@ -20,9 +20,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from inferwatch.exporters.gpu import GpuSnapshot
-from inferwatch.exporters.vllm import VllmSnapshot
-from inferwatch.exporters.worker import PeriodicWorker
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics.export import (
     AggregationTemporality,
@@ -43,6 +40,9 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from prometheus_client.core import Metric as PromMetric
 
 from inferwatch import __version__
+from inferwatch.exporters.gpu import GpuSnapshot
+from inferwatch.exporters.vllm import VllmSnapshot
+from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
 

@@ -28,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from inferwatch.exporters import podresources_pb2 as _pb2
-from inferwatch.exporters import podresources_pb2_grpc as _pb2_grpc
-from inferwatch.exporters.families import single
-from inferwatch.exporters.worker import PeriodicWorker
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from inferwatch import contract
+from inferwatch.exporters import podresources_pb2 as _pb2
+from inferwatch.exporters import podresources_pb2_grpc as _pb2_grpc
+from inferwatch.exporters.families import single
+from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from prometheus_client.process_collector import ProcessCollector
+from prometheus_client.registry import Collector
+
+from inferwatch import contract
+from inferwatch.config.exporter import ExporterSettings
 from inferwatch.exporters.attribution import (
     AttributionCollector,
     KubeletGpuCollector,
@@ -27,12 +33,6 @@ from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSam
 from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.server import CachedPart, Source, create_app
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
-from prometheus_client import CollectorRegistry
-from prometheus_client.process_collector import ProcessCollector
-from prometheus_client.registry import Collector
-
-from inferwatch import contract
-from inferwatch.config.exporter import ExporterSettings
 
 log = logging.getLogger(__name__)
 

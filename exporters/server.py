@@ -22,10 +22,11 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from inferwatch.exporters.worker import PeriodicWorker
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.openmetrics import exposition as openmetrics
+
+from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
-from inferwatch.exporters import families, memory
-from inferwatch.exporters.memory import release_freed_memory
-from inferwatch.exporters.worker import PeriodicWorker
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from inferwatch import contract
+from inferwatch.exporters import families, memory
+from inferwatch.exporters.memory import release_freed_memory
+from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
 

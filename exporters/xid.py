@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pynvml
+
 from inferwatch.exporters import nvml
 from inferwatch.exporters.nvml import NvmlApi
 

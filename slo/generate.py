@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from inferwatch.slo.loader import slos_from_specs
-from inferwatch.slo.rules import slo_rule_file
-
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, markdown_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import slo as c
 from inferwatch.rules import to_prometheus_rule, to_prometheus_yaml
+from inferwatch.slo.loader import slos_from_specs
+from inferwatch.slo.rules import slo_rule_file
 
 RULES_FILE_NAME = "slo-rules.yaml"
 RULES_PATH = f"slo/generated/{RULES_FILE_NAME}"

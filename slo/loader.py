@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from inferwatch.slo.model import SLO, SpecWarning, compile_slo
-from inferwatch.slo.openslo import API_VERSION, OpenSLOProblems, is_openslo, to_specs
 from pydantic import ValidationError
 
 from inferwatch.config.slo import SLOSpec
 from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError, FieldProblem
+from inferwatch.slo.model import SLO, SpecWarning, compile_slo
+from inferwatch.slo.openslo import API_VERSION, OpenSLOProblems, is_openslo, to_specs
 
 # A few hundred bytes of nested YAML aliases (a "billion laughs" document) expand to gigabytes once
 # anything walks the values; SLO files are small, so a document that would expand beyond this

@@ -10,9 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from inferwatch.slo.windows import format_duration, parse_duration
-
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
+from inferwatch.slo.windows import format_duration, parse_duration
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from inferwatch.config.durations import duration_seconds
+from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
+from inferwatch.conventions import normalized as norm
+from inferwatch.conventions import slo as c
+from inferwatch.promql import by, escape_regex_value, format_number, le_regex, selector
+from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
 from inferwatch.slo.windows import (
     COARSE_STEP,
@@ -36,13 +42,6 @@ from inferwatch.slo.windows import (
     recorded_windows,
     windows_for,
 )
-
-from inferwatch.config.durations import duration_seconds
-from inferwatch.config.model import DEFAULT_RUNBOOK_BASE_URL
-from inferwatch.conventions import normalized as norm
-from inferwatch.conventions import slo as c
-from inferwatch.promql import by, escape_regex_value, format_number, le_regex, selector
-from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup
 
 HTTP_5XX = "5xx"
 

@@ -9,13 +9,12 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from inferwatch.slo.model import SLO
-from inferwatch.slo.windows import format_duration, windows_for
-
 from inferwatch.conventions import slo as c
 from inferwatch.errors import NoDataError
 from inferwatch.prom import PrometheusReader, Sample
 from inferwatch.promql import format_number, selector
+from inferwatch.slo.model import SLO
+from inferwatch.slo.windows import format_duration, windows_for
 
 log = logging.getLogger(__name__)
 

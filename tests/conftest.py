@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from inferwatch.localstack import launchers
+from inferwatch.localstack.launchers import DEFAULT_SIM_MODEL
+from inferwatch.localstack.processes import ManagedProcess, ProcessGroup
 from inferwatch.tools import Toolbox
-from tests.support.processes import (
-    RunningProcess,
-    start_alertmanager,
-    start_inference_sim,
-    start_prometheus,
-)
 
 # Shared fixtures that live in tests/support (a plugin module, so every test module sees them).
 pytest_plugins = ["tests.support.misbehaving"]
@@ -40,37 +36,53 @@ def tools() -> Toolbox:
     return box
 
 
-Starter = Callable[..., RunningProcess]
-
-
-def _process_factory(start: Callable[..., RunningProcess], tools: Toolbox) -> Iterator[Starter]:
-    started: list[RunningProcess] = []
-
-    def factory(*args: Any, **kwargs: Any) -> RunningProcess:
-        rp = start(tools, *args, **kwargs)
-        started.append(rp)
-        return rp
-
-    try:
-        yield factory
-    finally:
-        for rp in reversed(started):
-            rp.stop()
+Starter = Callable[..., ManagedProcess]
 
 
 @pytest.fixture
-def prometheus_factory(tools: Toolbox) -> Iterator[Starter]:
+def process_group(tmp_path: Path) -> Iterator[ProcessGroup]:
+    """A process group of the local stack for the test; every process in it is stopped at the end."""
+    with ProcessGroup(tmp_path / "logs", grace_s=10) as group:
+        yield group
+
+
+@pytest.fixture
+def prometheus_factory(tools: Toolbox, process_group: ProcessGroup) -> Starter:
     """``prometheus_factory(config_file, workdir, storage=?, extra_args=?)`` starts a real Prometheus 3."""
-    yield from _process_factory(start_prometheus, tools)
+
+    def start(
+        config_file: Path, workdir: Path, *, storage: Path | None = None, extra_args: Sequence[str] = ()
+    ) -> ManagedProcess:
+        return launchers.start_prometheus(
+            process_group, tools, config_file, storage or workdir / "data", extra_args=extra_args,
+            cwd=workdir, log_path=workdir / "prometheus.log",
+        )  # fmt: skip
+
+    return start
 
 
 @pytest.fixture
-def alertmanager_factory(tools: Toolbox) -> Iterator[Starter]:
+def alertmanager_factory(tools: Toolbox, process_group: ProcessGroup) -> Starter:
     """``alertmanager_factory(config_file, workdir)`` starts a real Alertmanager."""
-    yield from _process_factory(start_alertmanager, tools)
+
+    def start(config_file: Path, workdir: Path) -> ManagedProcess:
+        return launchers.start_alertmanager(
+            process_group, tools, config_file, workdir / "am-data", cwd=workdir, log_path=workdir / "alertmanager.log"
+        )
+
+    return start
 
 
 @pytest.fixture
-def inference_sim_factory(tools: Toolbox) -> Iterator[Starter]:
-    """``inference_sim_factory(workdir, model=?, extra_args=?)`` starts a real llm-d-inference-sim."""
-    yield from _process_factory(start_inference_sim, tools)
+def inference_sim_factory(tools: Toolbox, process_group: ProcessGroup) -> Starter:
+    """``inference_sim_factory(workdir, model=?, extra_args=?, port=?)`` starts a real llm-d-inference-sim."""
+
+    def start(
+        workdir: Path, *, model: str = DEFAULT_SIM_MODEL, extra_args: Sequence[str] = (), port: int | None = None
+    ) -> ManagedProcess:
+        return launchers.start_inference_sim(
+            process_group, tools, model=model, extra_args=extra_args, port=port, cwd=workdir,
+            log_path=workdir / "llm-d-inference-sim.log",
+        )  # fmt: skip
+
+    return start

@@ -8,11 +8,11 @@ import pytest
 
 from inferwatch.config import PrometheusSettings
 from inferwatch.errors import PrometheusUnavailableError
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.prom import PrometheusReader
-from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.tools import Toolbox
 from tests.conftest import Starter
-from tests.support.processes import free_port
 
 
 def test_prometheus_starts_with_generated_config_and_answers_buildinfo(

@@ -17,13 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inferwatch.workloads.pods import app_labels, metadata
-
 from inferwatch.config import InferwatchConfig
 from inferwatch.config.workload import WorkloadSpec
 from inferwatch.conventions import normalized as c
 from inferwatch.promql import format_number, selector
 from inferwatch.rules import RecordingRule, RuleGroup
+from inferwatch.workloads.pods import app_labels, metadata
 
 AUTOSCALING_GROUP = "inferwatch-autoscaling"
 MODEL_LABELS: tuple[str, ...] = (c.NAMESPACE, c.MODEL)

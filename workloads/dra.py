@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferwatch.workloads.pods import app_labels, metadata
-
 from inferwatch.config.workload import WorkloadSpec
+from inferwatch.workloads.pods import app_labels, metadata
 
 DRA_API_VERSION = "resource.k8s.io/v1"
 # The claim's name inside the pod (pod.spec.resourceClaims[].name), which containers list.

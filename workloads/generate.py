@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from inferwatch.workloads import autoscaling, dra, kserve, vllm
-
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.rules import RuleFile, dump_yaml, to_prometheus_rule, to_prometheus_yaml
+from inferwatch.workloads import autoscaling, dra, kserve, vllm
 
 WORKLOADS_DIR = "deploy/workloads"
 COMMAND = "inferwatch build"

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferwatch.config import InferwatchConfig
 from inferwatch.workloads.pods import gpu_placement, gpu_resources, metadata, sidecar_pod_labels
 from inferwatch.workloads.sidecar import METRICS_PORT_NAME, CaBundle, sidecar_container, sidecar_settings
 from inferwatch.workloads.vllm import vllm_url
-
-from inferwatch.config import InferwatchConfig
 
 ISVC_CONTAINER = "kserve-container"
 ISVC_PORT = 8080

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from inferwatch.workloads.sidecar import SIDECAR_LABEL
-
 from inferwatch.config.workload import WorkloadSpec
+from inferwatch.workloads.sidecar import SIDECAR_LABEL
 
 GPU_RESOURCE = "nvidia.com/gpu"
 # Set by NVIDIA GPU feature discovery (GPU operator) on nodes that have a GPU.

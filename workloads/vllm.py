@@ -12,11 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferwatch.config import InferwatchConfig
 from inferwatch.workloads import dra
 from inferwatch.workloads.pods import app_labels, gpu_placement, gpu_resources, metadata, sidecar_pod_labels
 from inferwatch.workloads.sidecar import sidecar_container, sidecar_settings
-
-from inferwatch.config import InferwatchConfig
 
 VLLM_CONTAINER = "vllm"
 VLLM_PORT_NAME = "http"

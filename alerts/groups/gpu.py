@@ -8,7 +8,6 @@ gpu_sample_age_*); the runbook prose of each alert is alerts/templates/<AlertNam
 from __future__ import annotations
 
 from inferwatch.alerts.definition import ALERT_GROUP_PREFIX, AlertDefinition, AlertGroup, held, hold, num, pct
-
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.conventions import normalized as c
 

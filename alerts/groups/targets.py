@@ -8,7 +8,6 @@ alerts/templates/<AlertName>.md.j2.
 from __future__ import annotations
 
 from inferwatch.alerts.definition import ALERT_GROUP_PREFIX, AlertDefinition, AlertGroup, held, hold
-
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.conventions import normalized as c
 

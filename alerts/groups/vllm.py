@@ -9,7 +9,6 @@ alert is alerts/templates/<AlertName>.md.j2.
 from __future__ import annotations
 
 from inferwatch.alerts.definition import ALERT_GROUP_PREFIX, AlertDefinition, AlertGroup, held, hold, num, pct
-
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.conventions import normalized as c
 

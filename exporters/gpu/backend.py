@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Literal
 
 import pynvml
+
 from inferwatch.exporters.nvml import NvmlApi, NvmlUnavailableError
 from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
 

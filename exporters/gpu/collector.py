@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from inferwatch.exporters.families import add, family
-from inferwatch.exporters.gpu.sampler import GpuSampler
-from inferwatch.exporters.gpu.snapshot import GpuSnapshot
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from inferwatch import __version__
 from inferwatch import contract as c
+from inferwatch.exporters.families import add, family
+from inferwatch.exporters.gpu.sampler import GpuSampler
+from inferwatch.exporters.gpu.snapshot import GpuSnapshot
 
 
 class GpuCollector(Collector):

@@ -22,6 +22,7 @@ from functools import partial
 from typing import Any
 
 import pynvml
+
 from inferwatch.exporters import mig as mig_reader
 from inferwatch.exporters import nvml
 from inferwatch.exporters.gpu.snapshot import FastReading, GpuSample, GpuSnapshot, SlowReading

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from inferwatch import prometheus_config
 from inferwatch.alerts import generate as alerts
 from inferwatch.app.chart import package as chart
 from inferwatch.artifacts import Artifact
 from inferwatch.config import InferwatchConfig
 from inferwatch.dashboards import generate as dashboards
 from inferwatch.exporters import reference as exporter
+from inferwatch.localstack import prometheus_config
 from inferwatch.slo import generate as slo
 from inferwatch.slo.cost import generate as cost
 from inferwatch.workloads import generate as workloads

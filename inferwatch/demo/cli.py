@@ -18,8 +18,9 @@ from rich.console import Console
 from inferwatch.demo.config import DEFAULT_BASE_PORT, DEFAULT_DURATION_S, DemoSettings
 from inferwatch.demo.run import run_demo
 from inferwatch.demo.view import render
+from inferwatch.errors import ExitCode
 
-INTERRUPTED_EXIT = 130
+INTERRUPTED_EXIT = ExitCode.INTERRUPTED
 
 
 @click.group(name="demo")
@@ -125,7 +126,7 @@ def up(
     """
     # One line per request would drown the demo's own progress lines.
     # The demo's own steps are shown on the console; its modules' INFO lines would repeat them.
-    for noisy in ("httpx", "httpcore", "inferwatch.demo"):
+    for noisy in ("httpx", "httpcore", "inferwatch.demo", "inferwatch.localstack"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # Without a terminal (CI, a pipe) rich would wrap the summary at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)

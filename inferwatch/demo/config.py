@@ -17,6 +17,8 @@ DEFAULT_DURATION_S = 600.0
 # The slowest part of the story: the SLO page needs ~3 minutes of incident (the 14-minute burn
 # window must reach 14.4x), plus its 2-minute `for:`, plus scrape, evaluation and routing delays.
 SLO_PAGE_NEEDS_S = 330.0
+# How long the demo's Prometheus (and the history's helper) keep samples: the backfilled week and more.
+RETENTION = "30d"
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,11 @@ class Ports:
     def receiver(self) -> int:
         """The webhook receiver that records pages."""
         return self.base + 2
+
+    @property
+    def history_prometheus(self) -> int:
+        """The helper Prometheus the history's rules are evaluated on."""
+        return self.base + 3
 
     def sim(self, i: int) -> int:
         """llm-d-inference-sim number ``i`` (rank ports follow it)."""

@@ -4,36 +4,24 @@ Raw series (what the sidecars and the DaemonSet exporter expose) are taken from 
 those very targets — the same label sets and histogram boundaries — and given values from the
 scenario (scenario.py) over every `step` from the start of the last full ISO week to now. They
 are written as OpenMetrics and turned into TSDB blocks with `promtool tsdb create-blocks-from
-openmetrics` (inferwatch.backfill).
+openmetrics` (inferwatch.localstack.backfill).
 
-Recorded series over that history come from the generated recording rules, pass by pass
-(normalization, then SLO events and the first cost level, then each further cost level): a
-helper Prometheus serves the blocks written so far and each rule's expression is evaluated as a
-range query on the rule's own interval — what `promtool tsdb create-blocks-from rules` does,
-but with one OpenMetrics file and a few day-long blocks per pass instead of one block per rule
-and two hours. The helper is restarted between passes so the next pass sees the previous one.
-The TSDB it leaves is the live Prometheus's starting point: the history ends where the live
-scrapes begin.
+Recorded series over that history come from the generated recording rules (inferwatch.demo.backfill
+says which), pass by pass in the order their expressions require: a helper Prometheus serves the
+blocks written so far and each rule's expression is evaluated as a range query on the rule's own
+interval (inferwatch.localstack.backfilled). The TSDB it leaves is the live Prometheus's starting
+point: the history ends where the live scrapes begin.
 """
 
 from __future__ import annotations
 
-import logging
 import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
-from inferwatch.backfill import Series, backfill_series
 from inferwatch.demo.scenario import Scenario, busy_ratio, gpu_uuid, request_rate
-from inferwatch.errors import ToolMissingError
-from inferwatch.prom import PrometheusReader
-from inferwatch.rules import RecordingRule
-from inferwatch.tools import Toolbox
-
-log = logging.getLogger(__name__)
+from inferwatch.localstack.backfill import Series
 
 Labels = Mapping[str, str]
 # A live scrape of one target, by sample name: every (label set, value) the target exposes.
@@ -41,8 +29,6 @@ SampleSets = Mapping[str, Sequence[tuple[Labels, float]]]
 
 IDLE_POWER_W = 70.0
 MAX_POWER_W = 700.0
-# Range queries are split so that no query returns more than this many points per series.
-MAX_POINTS_PER_QUERY = 10_000
 
 
 @dataclass(frozen=True)
@@ -257,97 +243,6 @@ def raw_series(
                 elif name == "inferwatch_gpu_allocation_ratio":
                     out.append(Series(name, labels, gauge(times, _constant(sample_value))))
     return out
-
-
-# ----- recorded series, pass by pass -----------------------------------------------------------------
-
-
-def referenced_records(expressions: Iterable[str], candidates: Iterable[str]) -> set[str]:
-    """The candidate series names that appear as whole names in any of ``expressions``."""
-    text = "\n".join(expressions)
-    found = set()
-    for name in candidates:
-        if re.search(rf"(?<![A-Za-z0-9_:]){re.escape(name)}(?![A-Za-z0-9_:])", text):
-            found.add(name)
-    return found
-
-
-def evaluate_rules(
-    reader: PrometheusReader,
-    rules: Sequence[tuple[RecordingRule, float]],
-    start: datetime,
-    end: datetime,
-) -> list[Series]:
-    """Evaluate each (rule, interval) as a range query over [start, end] on its interval's grid.
-
-    The result carries the rule's record name and extra labels, as a rule evaluation would.
-    """
-    out: list[Series] = []
-    for rule, interval in rules:
-        first = math.ceil(start.timestamp() / interval) * interval
-        span = interval * (MAX_POINTS_PER_QUERY - 1)
-        merged: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
-        t0 = first
-        while t0 <= end.timestamp():
-            t1 = min(t0 + span, end.timestamp())
-            for rs in reader.query_range(rule.expr, _utc(t0), _utc(t1), interval):
-                labels = {k: v for k, v in rs.labels.items() if k != "__name__"}
-                labels.update(rule.labels)
-                key = tuple(sorted(labels.items()))
-                merged.setdefault(key, []).extend((t, v) for t, v in rs.points if math.isfinite(v))
-            t0 = t1 + interval
-        for key, points in merged.items():
-            if points:
-                out.append(Series(rule.record, dict(key), points))
-        log.debug("history: %s -> %d series", rule.record, len(merged))
-    return out
-
-
-def _utc(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-@dataclass(frozen=True)
-class HistoryPlan:
-    """What to backfill: the span, the raw step, and the rule passes (each rule with its interval)."""
-
-    start: datetime
-    end: datetime
-    raw_step_s: float
-    passes: tuple[tuple[tuple[RecordingRule, float], ...], ...]
-
-
-HelperStarter = Callable[[Path], str]  # starts a Prometheus over a data dir, returns its URL
-HelperStopper = Callable[[], None]
-
-
-def build_tsdb(
-    plan: HistoryPlan,
-    raw: Sequence[Series],
-    work_dir: Path,
-    data_dir: Path,
-    tools: Toolbox,
-    start_helper: HelperStarter,
-    stop_helper: HelperStopper,
-    make_reader: Callable[[str], PrometheusReader],
-    progress: Callable[[str], None] = lambda _: None,
-) -> int:
-    """Backfill ``raw`` and every rule pass of ``plan`` into ``data_dir``; returns the samples written."""
-    if tools.find("promtool") is None:
-        raise ToolMissingError("promtool is not installed: run scripts/install-tools.sh")
-    progress(f"promtool: {len(raw)} raw series to TSDB blocks")
-    total = backfill_series(tools, raw, work_dir, data_dir)
-    progress(f"{total:,} raw samples backfilled")
-    for i, rules in enumerate(plan.passes):
-        progress(f"rule pass {i + 1}/{len(plan.passes)}: {len(rules)} rule(s)")
-        url = start_helper(data_dir)
-        try:
-            recorded = evaluate_rules(make_reader(url), rules, plan.start, plan.end)
-        finally:
-            stop_helper()
-        if recorded:
-            total += backfill_series(tools, recorded, work_dir, data_dir, name=f"pass-{i}")
-    return total
 
 
 def history_start(now: datetime, week_start: datetime) -> datetime:

@@ -27,9 +27,9 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from inferwatch.config import InferwatchConfig
-from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
+from inferwatch.localstack.receiver import Page
 from inferwatch.prom import PrometheusReader
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.model import CostReport

@@ -23,12 +23,12 @@ from rich.live import Live
 from inferwatch.config import PrometheusSettings
 from inferwatch.demo.config import DemoSettings, demo_config
 from inferwatch.demo.output import OutputFolder
-from inferwatch.demo.receiver import Page
 from inferwatch.demo.scenario import DEFAULT_SCENARIO, Scenario
 from inferwatch.demo.stack import Stack
 from inferwatch.demo.traffic import LoadGenerator, Timeline
 from inferwatch.demo.view import NamespaceCost, Snapshot, read_alerts, read_costs, read_targets, render, safely
 from inferwatch.fileio import write_atomic
+from inferwatch.localstack.receiver import Page
 from inferwatch.prom import PrometheusReader
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.status import StatusRow, slo_status

@@ -21,8 +21,8 @@ from rich.table import Table
 from rich.text import Text
 
 from inferwatch.conventions import cost as c
-from inferwatch.demo.receiver import Page
 from inferwatch.errors import InferwatchError
+from inferwatch.localstack.receiver import Page
 from inferwatch.prom import PrometheusReader
 from inferwatch.slo.cost.columns import sig_decimals
 from inferwatch.slo.status import StatusRow

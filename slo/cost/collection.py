@@ -16,6 +16,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from inferwatch.config import Pricing
+from inferwatch.config.pricing import IdlePolicy
+from inferwatch.errors import NoDataError
+from inferwatch.prom import RangeSeries, Sample
 from inferwatch.slo.cost.model import (
     WEEK_HOURS,
     CostReport,
@@ -28,11 +32,6 @@ from inferwatch.slo.cost.model import (
 )
 from inferwatch.slo.cost.queries import Query, report_queries
 from inferwatch.slo.cost.week import IsoWeek
-
-from inferwatch.config import Pricing
-from inferwatch.config.pricing import IdlePolicy
-from inferwatch.errors import NoDataError
-from inferwatch.prom import RangeSeries, Sample
 
 log = logging.getLogger(__name__)
 

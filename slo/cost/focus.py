@@ -20,7 +20,7 @@ from importlib import resources
 
 import yaml
 
-from inferwatch.errors import InferwatchError
+from inferwatch.errors import ExitCode, InferwatchError
 
 SPEC_FILE = "focus-1.2-columns.yaml"
 CUSTOM_PREFIX = "x_"
@@ -76,7 +76,7 @@ class FocusSpec:
 class FocusValidationError(InferwatchError):
     """A CSV does not conform to the FOCUS column spec."""
 
-    exit_code = 6
+    exit_code = ExitCode.VALIDATION_FAILED
 
     def __init__(self, problems: list[str]) -> None:
         self.problems = problems

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from inferwatch.slo.cost.rules import cost_rule_file
-
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.rules import to_prometheus_rule, to_prometheus_yaml
+from inferwatch.slo.cost.rules import cost_rule_file
 
 RULES_PATH = "slo/generated/cost-rules.yaml"
 PROMETHEUS_RULE_PATH = "deploy/prometheusrules/cost.yaml"

@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from inferwatch.slo.cost.week import IsoWeek
-
 from inferwatch.config.pricing import IdlePolicy
+from inferwatch.slo.cost.week import IsoWeek
 
 WEEK_HOURS = 168
 MOVERS = 5  # namespaces and models listed under "moved most"

@@ -17,6 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from inferwatch.config.pricing import IdlePolicy, Pricing
 from inferwatch.slo.cost.charts import bar_chart, line_chart
 from inferwatch.slo.cost.columns import (
     CHANGE_RATIO,
@@ -39,10 +43,6 @@ from inferwatch.slo.cost.focus import DataType
 from inferwatch.slo.cost.model import WEEK_HOURS, CostReport, NamespaceCost
 from inferwatch.slo.cost.publish import publish_set
 from inferwatch.slo.cost.week import IsoWeek
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
-
-from inferwatch.config.pricing import IdlePolicy, Pricing
 
 IDLE_ACCOUNT = "(idle)"
 SERVICE_NAME = "GPU inference (vLLM on Kubernetes)"

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, Receivers, alertmanager_config
 
+from inferwatch.alerts.alertmanager import ALERTMANAGER_CONFIG_PATH, Receivers, alertmanager_config
 from inferwatch.rules import dump_yaml
 from inferwatch.tools import Toolbox
 from tests.alerts.conftest import Webhook

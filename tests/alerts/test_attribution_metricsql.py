@@ -15,14 +15,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inferwatch.alerts.normalize import normalization_groups
 
-from inferwatch.backfill import Series
+from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.conventions import normalized as n
+from inferwatch.localstack.backfill import Series
 from inferwatch.rules import RecordingRule
 from inferwatch.tools import Toolbox
 from tests.slo.scale.victoriametrics import VictoriaMetricsHistory
-from tests.support.backfill import gauge_points
+from tests.support.series import gauge_points
 
 STEP = 60.0
 END = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=10)

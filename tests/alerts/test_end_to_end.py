@@ -4,37 +4,27 @@ inter-token-latency names are not counted twice, and a TTFT page reaches the pag
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+
 from inferwatch.alerts.alertmanager import Receivers, alertmanager_config
 from inferwatch.alerts.generate import rule_files
 from inferwatch.alerts.normalize import normalization_groups
-
 from inferwatch.config import InferwatchConfig, PrometheusSettings, Thresholds
 from inferwatch.conventions.normalized import histogram_series
+from inferwatch.localstack.processes import wait_for
+from inferwatch.localstack.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.prom import PrometheusReader, Sample
-from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
 from inferwatch.rules import RecordingRule, dump_yaml, to_prometheus_yaml
 from tests.alerts.conftest import Webhook
 from tests.conftest import Starter
 
 MODEL = "e2e-model"
 POD = {"namespace": "demo", "pod": "vllm-0", "model_name": MODEL}
-
-
-def _wait_for(what: str, probe: Callable[[], list[Sample] | bool], timeout: float = 60) -> list[Sample] | bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
@@ -84,19 +74,28 @@ def test_sim_to_prometheus_to_alertmanager(
         return probe
 
     sel = '{namespace="demo",pod="vllm-0",model_name="' + MODEL + '"}'
-    ttft = _wait_for("normalized TTFT", traffic_then(f"inferwatch:vllm_ttft_seconds_count:rate5m{sel} > 0"))
+    ttft = wait_for(
+        traffic_then(f"inferwatch:vllm_ttft_seconds_count:rate5m{sel} > 0"), "normalized TTFT", timeout=60, interval=0.5
+    )
     assert isinstance(ttft, list) and ttft[0].labels == {"__name__": "inferwatch:vllm_ttft_seconds_count:rate5m", **POD}
     for name in ("inferwatch:vllm_requests_running:sum", "inferwatch:vllm_kv_cache_usage:max"):
         assert reader.query(f"{name}{sel}"), name
     # The simulator counts a finished request up to ~15 ms after its first token: wait for the series.
-    reasons = _wait_for("normalized finish reasons", traffic_then(f"inferwatch:vllm_requests_finished:rate5m{sel}"))
+    reasons = wait_for(
+        traffic_then(f"inferwatch:vllm_requests_finished:rate5m{sel}"),
+        "normalized finish reasons",
+        timeout=60,
+        interval=0.5,
+    )
     assert isinstance(reasons, list)
     # The simulator says `finish_reason`; the normalized series says `finished_reason`, like vLLM.
     assert {s.labels.get("finished_reason") for s in reasons} <= {"length", "stop"}
     assert not any("finish_reason" in s.labels for s in reasons)
     # The simulator exposes inter-token latency under the current and the old name: counted once.
     # The rule's own expression and the single current name, evaluated at one instant, agree exactly.
-    _wait_for("normalized ITL", traffic_then(f"inferwatch:vllm_itl_seconds_count:rate5m{sel} > 0"))
+    wait_for(
+        traffic_then(f"inferwatch:vllm_itl_seconds_count:rate5m{sel} > 0"), "normalized ITL", timeout=60, interval=0.5
+    )
     rule = next(
         r
         for g in normalization_groups()
@@ -117,7 +116,7 @@ def test_sim_to_prometheus_to_alertmanager(
         assert normalized[0].value == raw[0].value, (normalized, raw)
         return True
 
-    _wait_for("ITL at an instant every scrape has committed", agree_at_a_committed_instant)
+    wait_for(agree_at_a_committed_instant, "ITL at an instant every scrape has committed", timeout=60, interval=0.5)
 
     # Traffic keeps flowing: below thresholds.latency_min_requests_per_second the alert stays quiet.
     def paged() -> bool:
@@ -125,5 +124,5 @@ def test_sim_to_prometheus_to_alertmanager(
         httpx.post(f"{sim.url}/v1/completions", json=body, timeout=30).raise_for_status()
         return bool(webhook.alertnames("/page"))
 
-    _wait_for("the TTFT page at the webhook", paged, timeout=90)
+    wait_for(paged, "the TTFT page at the webhook", timeout=90, interval=0.5)
     assert ("VLLMTimeToFirstTokenHigh", "demo") in webhook.alertnames("/page"), am.log()[-2000:]

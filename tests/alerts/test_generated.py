@@ -10,12 +10,12 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from inferwatch.alerts.catalog import GROUPS, alert_definitions, alert_groups
 from inferwatch.alerts.definition import ALERT_GROUP_PREFIX
 from inferwatch.alerts.generate import artifacts, rule_files
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.alerts.runbooks import add_runbook_links, prose_template
-
 from inferwatch.app.cli import cli
 from inferwatch.app.validate.reference import reference_path
 from inferwatch.artifacts import ArtifactKind

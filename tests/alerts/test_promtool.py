@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+
 from inferwatch.alerts.catalog import alert_definitions, alert_groups
 from inferwatch.alerts.generate import rule_files
-
 from inferwatch.config import InferwatchConfig, Thresholds
 from inferwatch.rules import AlertingRule, to_prometheus_yaml
 from inferwatch.tools import Toolbox

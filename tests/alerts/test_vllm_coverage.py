@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from inferwatch.alerts import vllm_families
 
+from inferwatch.alerts import vllm_families
 from inferwatch.app.cli import cli
 
 # What vLLM's vllm/v1/metrics/loggers.py looks like: prometheus_client families named by literals.

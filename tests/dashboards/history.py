@@ -12,16 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from inferwatch.slo.loader import slos_from_specs
-from inferwatch.slo.model import LatencySLI
-from inferwatch.slo.windows import format_duration, recorded_windows
-
-from inferwatch.backfill import Series
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import cost as cc
 from inferwatch.conventions import normalized as n
 from inferwatch.conventions import slo as sc
-from tests.support.backfill import gauge_points
+from inferwatch.localstack.backfill import Series
+from inferwatch.slo.loader import slos_from_specs
+from inferwatch.slo.model import LatencySLI
+from inferwatch.slo.windows import format_duration, recorded_windows
+from tests.support.series import gauge_points
 
 HOURS = 3
 STEP = 60.0

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 
 from inferwatch.app.cli import cli
 from inferwatch.config import load_config
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.localstack.ports import free_port
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT
 from tests.dashboards.history import cost_series
-from tests.support.backfill import BackfilledPrometheus
-from tests.support.processes import free_port
 
 
 @pytest.mark.parametrize(

@@ -6,13 +6,13 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from matplotlib.image import imread
+
+from inferwatch.config import load_config
 from inferwatch.dashboards import generate
 from inferwatch.dashboards.draw import draw_dashboard
 from inferwatch.dashboards.preview import PanelData, SeriesData
 from inferwatch.dashboards.render import to_json
-from matplotlib.image import imread
-
-from inferwatch.config import load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inferwatch.yaml"
 END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

@@ -17,27 +17,28 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from inferwatch.dashboards.preview import render_previews
-from inferwatch.dashboards.results import PreviewResult
-from inferwatch.exporters import run as exporter_run
-from inferwatch.exporters.podresources import ContainerDevices
-from inferwatch.exporters.simulated import SimulatedNvml
 
 from inferwatch.app.pipeline import generate_all
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.config import InferwatchConfig, PrometheusSettings, load_config
 from inferwatch.config.exporter import ExporterSettings
+from inferwatch.dashboards.preview import render_previews
+from inferwatch.dashboards.results import PreviewResult
 from inferwatch.demo.engine_families import EngineFamilies
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.exporters import run as exporter_run
+from inferwatch.exporters.podresources import ContainerDevices
+from inferwatch.exporters.simulated import SimulatedNvml
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.processes import wait_for
+from inferwatch.localstack.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.prom import PrometheusReader
-from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render
 from inferwatch.rules import dump_yaml
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT, Starter
 from tests.dashboards.history import H100, HELD, HOURS, TEAMS, cost_series, slo_series
-from tests.support.backfill import BackfilledPrometheus
 from tests.support.exporter import exporter_process
-from tests.support.processes import free_port, wait_for
 
 GPUS = [f"GPU-5{i:07d}-0000-4000-8000-00000000000{i}" for i in range(4)]
 MIG_HELD = "MIG-03000000-0000-4000-8000-000000000000"  # GPU 3's 3-slice instance

@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from inferwatch.dashboards.lint import check_dashboard, panels_of, series_names, structural_problems
 
 from inferwatch.app.pipeline import generate_all
 from inferwatch.app.validate import check_file
 from inferwatch.artifacts import ArtifactKind, CheckResult
 from inferwatch.config import load_config
+from inferwatch.dashboards.lint import check_dashboard, panels_of, series_names, structural_problems
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT
 

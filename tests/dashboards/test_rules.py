@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
-from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX, normalization_groups
 
+from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX, normalization_groups
 from inferwatch.rules import RuleFile, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.support.promtool import unit_test_doc

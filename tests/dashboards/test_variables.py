@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from inferwatch.dashboards.preview import format_legend
 from inferwatch.dashboards.variables import duration, intervals, label_values_query, regex_of, substitute
 

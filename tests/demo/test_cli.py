@@ -15,8 +15,8 @@ from inferwatch.demo.config import DemoSettings, demo_config
 from inferwatch.demo.scenario import DEFAULT_SCENARIO
 from inferwatch.demo.stack import Stack
 from inferwatch.errors import ToolMissingError
+from inferwatch.localstack.ports import free_port_range
 from inferwatch.tools import Toolbox
-from tests.support.processes import free_port_range
 
 
 def _up(*args: str) -> subprocess.CompletedProcess[str]:

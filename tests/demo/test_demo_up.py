@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from inferwatch.demo.receiver import read_notifications
+from inferwatch.localstack.ports import free_port_range, port_free
+from inferwatch.localstack.receiver import read_notifications
 from inferwatch.tools import Toolbox
-from tests.support.processes import free_port_range, port_free
 
 PORT_SPAN = 45
 QUIET_S = 60

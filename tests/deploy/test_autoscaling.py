@@ -20,7 +20,15 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
+
 from inferwatch.alerts.generate import rule_files
+from inferwatch.config import InferwatchConfig, PrometheusSettings
+from inferwatch.conventions import normalized as c
+from inferwatch.localstack.processes import wait_for
+from inferwatch.localstack.prometheus_config import LocalStack, ScrapeTarget, render_yaml
+from inferwatch.prom import PrometheusReader
+from inferwatch.rules import RuleFile, to_prometheus_yaml
+from inferwatch.tools import Toolbox
 from inferwatch.workloads.autoscaling import (
     ADAPTER_METRICS_QUERY,
     adapter_rules,
@@ -29,16 +37,8 @@ from inferwatch.workloads.autoscaling import (
     scaled_object,
     signals,
 )
-
-from inferwatch.config import InferwatchConfig, PrometheusSettings
-from inferwatch.conventions import normalized as c
-from inferwatch.prom import PrometheusReader
-from inferwatch.prometheus_config import LocalStack, ScrapeTarget, render_yaml
-from inferwatch.rules import RuleFile, to_prometheus_yaml
-from inferwatch.tools import Toolbox
 from tests.conftest import Starter
 from tests.support.exporter import exporter_process
-from tests.support.processes import wait_for
 from tests.support.promtool import unit_test_doc
 
 NAMESPACE = "demo"

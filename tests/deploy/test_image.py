@@ -12,21 +12,20 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from inferwatch import __version__
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.processes import ProcessGroup, http_ok, wait_for
 from inferwatch.tools import Toolbox
 from tests.deploy.chart_support import helm_template, objects, one, pod_spec
 from tests.support.exporter import scrape
-from tests.support.processes import free_port, wait_for
 
 # The module's image build and `buildah from` (a copy of the whole image on vfs) count against the first test.
 pytestmark = [pytest.mark.image, pytest.mark.timeout(900)]
@@ -82,32 +81,11 @@ def _serving(container: str, log: Path, *args: str, run_opts: tuple[str, ...] = 
     if not port:
         port = free_port()
         args = ("inferwatch", "exporter", "run", "--host", "127.0.0.1", "--port", str(port), *args)
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*BUILDAH, "run", "--isolation", "chroot", *run_opts, container, "--", *args],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        assert proc.poll() is None, f"exporter in the image exited {proc.returncode}:\n{log.read_text()}"
-        with contextlib.suppress(httpx.HTTPError):
-            return httpx.get(url + "/readyz", timeout=2).status_code == 200
-        return False
-
-    try:
-        wait_for(ready, "the exporter in the image to be ready", timeout=60)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
+    argv = [*BUILDAH, "run", "--isolation", "chroot", *run_opts, container, "--", *args]
+    with ProcessGroup(log.parent, grace_s=20) as group:
+        mp = group.spawn("exporter in the image", argv, f"http://127.0.0.1:{port}", log_path=log, cwd=Path.cwd())
+        wait_for(http_ok(mp.url + "/readyz"), "the exporter in the image to be ready", timeout=60, watch=[mp])
+        yield mp.url
 
 
 def test_image_runs_the_exporter_and_the_host_scrapes_it(container: str, tmp_path: Path) -> None:

@@ -18,6 +18,14 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
+
+from inferwatch.app.cli import cli
+from inferwatch.app.commands.exporter import effective_settings, run
+from inferwatch.app.context import AppContext
+from inferwatch.app.validate.kubernetes import check_kubernetes
+from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
+from inferwatch.errors import ConfigError
+from inferwatch.tools import Toolbox
 from inferwatch.workloads.generate import WORKLOADS_DIR, manifests
 from inferwatch.workloads.sidecar import (
     DOWNWARD_FIELDS,
@@ -27,14 +35,6 @@ from inferwatch.workloads.sidecar import (
     SettingNameError,
     env_name,
 )
-
-from inferwatch.app.cli import cli
-from inferwatch.app.commands.exporter import effective_settings, run
-from inferwatch.app.context import AppContext
-from inferwatch.app.validate.kubernetes import check_kubernetes
-from inferwatch.config import ExporterSettings, InferwatchConfig, load_config
-from inferwatch.errors import ConfigError
-from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT
 
 CONFIG = load_config(REPO_ROOT / "examples" / "inferwatch.yaml", {})

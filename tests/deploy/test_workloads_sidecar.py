@@ -22,11 +22,11 @@ from urllib.parse import urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from inferwatch.localstack.ports import free_port
 from inferwatch.tools import Toolbox
 from tests.conftest import REPO_ROOT
 from tests.deploy.test_workloads import CONFIG, POD_FIELDS, SIDECAR_IDS, SIDECARS, _sidecar, parse_back, resolve_env
 from tests.support.exporter import CONTRACT_GPU_SERIES
-from tests.support.processes import free_port
 
 OVERRIDES = {"INFERWATCH_EXPORTER__GPU_BACKEND": "simulated", "INFERWATCH_EXPORTER__SIMULATED_NVML_LATENCIES": "false"}
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from prometheus_client import CollectorRegistry
+
+from inferwatch import contract
 from inferwatch.exporters.attribution import (
     Allocation,
     AttributionCollector,
@@ -16,9 +19,6 @@ from inferwatch.exporters.attribution import (
 )
 from inferwatch.exporters.gpu import GpuSample, GpuSnapshot, MigSample
 from inferwatch.exporters.podresources import ContainerDevices, PodResourcesSnapshot
-from prometheus_client import CollectorRegistry
-
-from inferwatch import contract
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"

@@ -8,6 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import Metric
+from prometheus_client.parser import text_string_to_metric_families
+
+from inferwatch import contract
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.exporters import nvml
 from inferwatch.exporters.attribution import AttributionCollector, KubeletGpuCollector, daemonset_source
@@ -22,12 +27,7 @@ from inferwatch.exporters.reference import SERIES_DOC_PATH, render
 from inferwatch.exporters.server import render_metrics
 from inferwatch.exporters.simulated import SimulatedNvml
 from inferwatch.exporters.vllm import VllmCollector, VllmScrapeError, VllmScraper
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import Metric
-from prometheus_client.parser import text_string_to_metric_families
-
-from inferwatch import contract
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 from tests.exporters.fake_vllm import fake_vllm
 
 # A series twice: served once, the repair counted.

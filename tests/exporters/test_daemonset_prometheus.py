@@ -14,14 +14,15 @@ from pathlib import Path
 
 import httpx
 import yaml
+
+from inferwatch import contract
 from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.simulated import SimulatedNvml
-
-from inferwatch import contract, prometheus_config
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack import prometheus_config
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.processes import wait_for
 from tests.conftest import Starter
 from tests.support.exporter import exporter_process, scrape
-from tests.support.processes import wait_for
 
 EXPORTER_POD = {"namespace": "inferwatch-system", "pod": "inferwatch-node-x7k2p", "container": "exporter"}
 

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 
 import pynvml
 import pytest
+from prometheus_client import CollectorRegistry
+
 from inferwatch.exporters.gpu import (
     FastReading,
     GpuCollector,
@@ -20,7 +22,6 @@ from inferwatch.exporters.gpu import (
 )
 from inferwatch.exporters.nvml import NvmlUnavailableError
 from inferwatch.exporters.simulated import SimulatedNvml
-from prometheus_client import CollectorRegistry
 
 
 class FakeClock:

@@ -26,6 +26,7 @@ except pynvml.NVMLError as _err:  # no driver / no GPU: this module cannot prove
     pytest.skip(f"needs a real NVIDIA GPU with NVML ({_err}); CI has none", allow_module_level=True)
 pytest.importorskip("torch", reason="the GPU load is a PyTorch matmul; PyTorch is not installed")
 
+from inferwatch import contract  # noqa: E402
 from inferwatch.exporters.gpu import (  # noqa: E402
     GpuCollector,
     GpuSampleAgeCollector,
@@ -33,8 +34,6 @@ from inferwatch.exporters.gpu import (  # noqa: E402
     GpuSnapshot,
     open_backend,
 )
-
-from inferwatch import contract  # noqa: E402
 from tests.support.exporter import CONTRACT_GPU_SERIES, exporter_process, scrape  # noqa: E402
 
 pytestmark = pytest.mark.gpu

@@ -7,11 +7,12 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.metrics.v1 import metrics_pb2
+
 from inferwatch.exporters.gpu import GpuSample, GpuSnapshot
 from inferwatch.exporters.otlp import OtlpPusher
 from inferwatch.exporters.vllm import VllmSnapshot, parse_exposition, translate_families
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
-from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 VLLM_TEXT = """\
 # TYPE vllm:time_to_first_token_seconds histogram

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
+
 from inferwatch.exporters.attribution import AttributionCollector, daemonset_source
 from inferwatch.exporters.podresources import (
     ContainerDevices,
@@ -14,9 +16,7 @@ from inferwatch.exporters.podresources import (
     PodResourcesCollector,
     PodResourcesWatcher,
 )
-from prometheus_client import CollectorRegistry
-
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"

@@ -12,11 +12,12 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from inferwatch import contract, prometheus_config
+from inferwatch import contract
+from inferwatch.localstack import prometheus_config
+from inferwatch.localstack.processes import wait_for
 from tests.conftest import Starter
 from tests.exporters.fake_vllm import fake_vllm
 from tests.support.exporter import exporter_process
-from tests.support.processes import wait_for
 
 DUPLICATED = (
     "# HELP vllm:num_requests_running Number of requests running.\n"

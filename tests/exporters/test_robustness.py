@@ -11,16 +11,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
+
 from inferwatch.exporters.gpu import GpuCollector, GpuSampler, open_backend
 from inferwatch.exporters.podresources import ContainerDevices
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
-from prometheus_client import CollectorRegistry
-
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.processes import wait_for
 from tests.conftest import Starter
 from tests.exporters.test_vllm import OLD_ONLY, _chat, scrape_until, successes
 from tests.support.exporter import exporter_process, scrape
-from tests.support.processes import free_port, wait_for
 
 FIFTY_MB = 50 * 1024 * 1024
 
@@ -144,13 +145,10 @@ def test_refused_connection_is_down(gpu_sampler: GpuSampler) -> None:
         scraper.stop()
 
 
-def test_vllm_restart_counter_reset_passes_through(
-    tmp_path: Path, inference_sim_factory: Starter, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_vllm_restart_counter_reset_passes_through(tmp_path: Path, inference_sim_factory: Starter) -> None:
     port = free_port()
     # Both simulator runs on one port, as a restarted vLLM container would be.
-    monkeypatch.setattr("tests.support.processes.free_port", lambda: port)
-    sim = inference_sim_factory(tmp_path / "sim1", model="m")
+    sim = inference_sim_factory(tmp_path / "sim1", model="m", port=port)
     _chat(sim.url, "m", 3)
     scraper = VllmScraper(f"http://127.0.0.1:{port}/metrics", interval_s=60, timeout_s=3, max_body_bytes=1 << 22)
     registry = CollectorRegistry()
@@ -164,7 +162,7 @@ def test_vllm_restart_counter_reset_passes_through(
         sim.stop()
         scraper.scrape_once()
         assert registry.get_sample_value("inferwatch_vllm_up") == 0 and success() == 0
-        sim2 = inference_sim_factory(tmp_path / "sim2", model="m")
+        sim2 = inference_sim_factory(tmp_path / "sim2", model="m", port=port)
         _chat(sim2.url, "m", 1)
         # The counter restarts from zero; the pass-through must not hide the reset (Prometheus' rate() handles it).
         scrape_until(scraper, lambda: success() == 1, "the reset counter")

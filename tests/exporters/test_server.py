@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from fastapi.testclient import TestClient
-from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from tests.support.processes import wait_for
+from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
+from inferwatch.localstack.processes import wait_for
 
 
 class FakeSource:

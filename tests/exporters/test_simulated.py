@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pynvml
 import pytest
+
 from inferwatch.exporters import nvml
 from inferwatch.exporters.simulated import SimulatedNvml
 

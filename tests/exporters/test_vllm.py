@@ -12,9 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from inferwatch.exporters.vllm import VllmCollector, VllmScraper, parse_exposition, translate_families
 from prometheus_client import CollectorRegistry, generate_latest
 
+from inferwatch.exporters.vllm import VllmCollector, VllmScraper, parse_exposition, translate_families
 from tests.conftest import Starter
 
 OLD_ONLY = """\

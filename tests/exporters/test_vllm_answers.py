@@ -11,14 +11,14 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from inferwatch.exporters import memory
-from inferwatch.exporters import vllm as vllm_module
-from inferwatch.exporters.server import render_metrics
-from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch import contract
+from inferwatch.exporters import memory
+from inferwatch.exporters import vllm as vllm_module
+from inferwatch.exporters.server import render_metrics
+from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 from tests.exporters.fake_vllm import FakeVllm, fake_vllm
 
 RUNNING = "# TYPE vllm:num_requests_running gauge\n"

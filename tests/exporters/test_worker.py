@@ -6,9 +6,9 @@ import logging
 import threading
 
 import pytest
-from inferwatch.exporters.worker import PeriodicWorker, next_deadline
 
-from tests.support.processes import wait_for
+from inferwatch.exporters.worker import PeriodicWorker, next_deadline
+from inferwatch.localstack.processes import wait_for
 
 
 def test_the_cadence_keeps_its_phase_after_a_slow_step() -> None:

@@ -9,14 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.alerts.normalize import normalization_groups
 
+from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.app.cli import cli
-from inferwatch.backfill import Series
 from inferwatch.conventions import normalized as norm
+from inferwatch.localstack.backfill import Series
+from inferwatch.localstack.backfilled import BackfilledPrometheus
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus, counter_points
+from tests.support.series import counter_points
 
 SPEC = {"name": "chat-ttft", "objective": 99, "sli": {"kind": "ttft", "threshold_seconds": 1.0}}
 

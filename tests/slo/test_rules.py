@@ -11,10 +11,6 @@ import jsonschema
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
-from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import rule_counts, slo_rule_file
-from inferwatch.slo.windows import GOOGLE_30D, format_duration, parse_duration, windows_for
 
 from inferwatch.app.cli import cli
 from inferwatch.app.validate.reference import reference_path
@@ -22,6 +18,10 @@ from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
 from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
+from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.rules import rule_counts, slo_rule_file
+from inferwatch.slo.windows import GOOGLE_30D, format_duration, parse_duration, windows_for
 from inferwatch.tools import Toolbox
 from tests.support.promtool import group_order
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 import yaml
-from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import alert_rules, slo_rule_file
 
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
 from inferwatch.promql import escape_label_value
 from inferwatch.rules import AlertingRule, dump_yaml, to_prometheus_yaml
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.rules import alert_rules, slo_rule_file
 from inferwatch.tools import Toolbox
 from tests.support.promtool import unit_test_doc
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.slo.loader import load_slo_files
-from inferwatch.slo.model import AvailabilitySLI, LatencySLI
 
 from inferwatch.app.cli import cli
 from inferwatch.config.yamlfile import MAX_CONFIG_BYTES, MAX_NESTING
 from inferwatch.errors import ConfigError
+from inferwatch.slo.loader import load_slo_files
+from inferwatch.slo.model import AvailabilitySLI, LatencySLI
 
 TTFT = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 2.5}}
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.status import STATE_EXHAUSTED, STATE_NO_DATA, STATE_OK, STATE_PAGE, STATE_TICKET, slo_status
-
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
 from inferwatch.prom import PrometheusReader, Sample
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.status import STATE_EXHAUSTED, STATE_NO_DATA, STATE_OK, STATE_PAGE, STATE_TICKET, slo_status
 
 
 class CannedReader(PrometheusReader):

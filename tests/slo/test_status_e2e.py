@@ -18,21 +18,22 @@ import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
-from inferwatch.alerts.normalize import normalization_groups
-from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
-from inferwatch.slo.status import slo_status
 
+from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.app.cli import cli
-from inferwatch.backfill import Series
 from inferwatch.config import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
+from inferwatch.localstack.backfill import Series
+from inferwatch.localstack.backfilled import BackfilledPrometheus
 from inferwatch.prom import PrometheusReader
-from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
+from inferwatch.rules import RecordingRule, RuleGroup
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, window_rules, window_sum_rules
+from inferwatch.slo.status import slo_status
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus, counter_points
+from tests.support.series import counter_points
 
 # The 30-day backfill of the module fixture counts against the first test's time (215 s seen under load).
 pytestmark = pytest.mark.timeout(900)
@@ -130,11 +131,6 @@ def edge_bound_pp(
     return 100 * bound / error_budget
 
 
-def _rules_file(path: Path, name: str, rules: tuple[RecordingRule, ...]) -> Path:
-    path.write_text(to_prometheus_yaml(RuleFile((RuleGroup(name, rules),))))
-    return path
-
-
 @pytest.fixture(scope="module")
 def history(
     tools: Toolbox, tmp_path_factory: pytest.TempPathFactory
@@ -161,18 +157,18 @@ def history(
     )
     start_dt = datetime.fromtimestamp(start, UTC)
     last = end_dt - timedelta(minutes=10)
-    hist.backfill_rules(_rules_file(work / "p1.yaml", "normalize", normalize), start_dt, end_dt)
-    hist.backfill_rules(_rules_file(work / "p2.yaml", "sli", sli_rules(slo)), start_dt, end_dt)
-    # the hourly group, on its own 1 h interval and the offset Prometheus would give it: its hourly
-    # sums over the history, then (a pass of their own, as they read them) its window sums
-    hourly = work / "p2h.yaml"
-    hourly.write_text(to_prometheus_yaml(RuleFile((RuleGroup("hourly", hourly_rules(slo), interval="1h"),))))
-    hist.backfill_rules(hourly, start_dt, end_dt)
-    # same group name and file, so the same evaluation times as the hourly sums, as in one group
-    hourly.write_text(to_prometheus_yaml(RuleFile((RuleGroup("hourly", window_sum_rules(slo), interval="1h"),))))
-    hist.backfill_rules(hourly, end_dt - timedelta(hours=2), end_dt)
-    hist.backfill_rules(_rules_file(work / "p3.yaml", "windows", window_rules(slo)), last, end_dt)
-    hist.backfill_rules(_rules_file(work / "p4.yaml", "budget", (budget_rule(slo),)), last, end_dt)
+    groups = (
+        RuleGroup("normalize", normalize),
+        RuleGroup("sli", sli_rules(slo)),
+        # the hourly group, on its own 1 h interval and the offset Prometheus would give it: its
+        # hourly sums over the history, its window sums (a later pass, as they read them) at the end
+        RuleGroup("hourly", (*hourly_rules(slo), *window_sum_rules(slo)), interval="1h"),
+        RuleGroup("windows", window_rules(slo)),
+        RuleGroup("budget", (budget_rule(slo),)),
+    )
+    starts = {r.record: end_dt - timedelta(hours=2) for r in window_sum_rules(slo)}
+    starts |= {r.record: last for r in (*window_rules(slo), budget_rule(slo))}
+    hist.backfill_groups(groups, start_dt, end_dt, starts=starts)
     try:
         tau = last_window_sum(hist.url, end_dt)
         at_tau = {}
@@ -247,7 +243,7 @@ def test_check_against_scraped_buckets(
 
 def test_status_unreachable_prometheus_exits_3(tmp_path: Path) -> None:
     """A Prometheus that does not answer: a clear error naming the URL, exit status 3."""
-    from tests.support.processes import free_port
+    from inferwatch.localstack.ports import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     config = tmp_path / "inferwatch.yaml"

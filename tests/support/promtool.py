@@ -3,8 +3,8 @@
 promtool evaluates a test's rule groups one after another at each step, in the order of
 `group_eval_order`; without it the order is Go's map order, random per run, so a test whose
 expected values depend on one group reading another's output of the same minute passes half
-the time. Every test file here lists every group, in the order the rule files hold them (the
-generators write dependencies first).
+the time. Every test file here lists every group, each after the groups whose series it reads
+(inferwatch.localstack.rulepasses derives the order from the rules' expressions).
 """
 
 from __future__ import annotations
@@ -12,16 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
+from inferwatch.localstack.rulepasses import group_eval_order, load_rule_groups
 
 
 def group_order(rule_dir: Path, rule_files: list[str]) -> list[str]:
-    """Every group name of ``rule_files`` (relative to ``rule_dir``), in file order."""
-    names: list[str] = []
-    for name in rule_files:
-        doc = yaml.safe_load((rule_dir / name).read_text()) or {}
-        names += [g["name"] for g in doc.get("groups") or []]
-    return names
+    """Every group name of ``rule_files`` (relative to ``rule_dir``), each after the groups it reads."""
+    return group_eval_order([g for name in rule_files for g in load_rule_groups(rule_dir / name)])
 
 
 def unit_test_doc(rule_dir: Path, rule_files: list[str], tests: list[dict[str, Any]]) -> dict[str, Any]:

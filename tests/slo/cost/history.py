@@ -22,16 +22,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from inferwatch.alerts.normalize import normalization_groups
-from inferwatch.slo.cost.rules import cost_groups
-from inferwatch.slo.cost.week import IsoWeek
-
-from inferwatch.backfill import Series
 from inferwatch.config import Pricing
 from inferwatch.conventions import normalized as n
-from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
+from inferwatch.localstack.backfill import Series
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
+from inferwatch.slo.cost.rules import cost_groups
+from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.tools import Toolbox
-from tests.support.backfill import BackfilledPrometheus, counter_points, gauge_points
-from tests.support.processes import start_prometheus
+from tests.support.series import counter_points, gauge_points
 
 WEEK = IsoWeek(2026, 46)
 # One sample (and one rule evaluation) every two minutes keeps the backfill quick on 2 cores.
@@ -233,24 +232,6 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
     return out
 
 
-class ShortLookbackPrometheus(BackfilledPrometheus):
-    """Backfilled samples carry no staleness markers, so a vanished gauge would live on for the
-    5-minute lookback in every rule pass; a live Prometheus marks it stale at once. A lookback
-    of one sample step gives the backfill the live behaviour: every rule pass sees each input
-    sample exactly once."""
-
-    def start(self) -> None:
-        """Start Prometheus with a lookback of one sample step."""
-        if self.process is None:
-            self.process = start_prometheus(
-                self.tools,
-                self.config_file,
-                self.workdir,
-                storage=self.data_dir,
-                extra_args=[f"--query.lookback-delta={LOOKBACK}"],
-            )
-
-
 # The normalized series the cost rules and the report read; the other normalization rules
 # would only record nothing over this history.
 USED = {
@@ -276,13 +257,14 @@ def _normalization_used() -> RuleFile:
 
 
 def build_history(tools: Toolbox, workdir: Path, start: datetime = START, end: datetime = END) -> BackfilledPrometheus:
-    """Backfill raw series, then normalization rules, then the cost rules level by level."""
-    hist = ShortLookbackPrometheus(tools, workdir)
+    """Backfill raw series, then the normalization and cost rules, pass by pass as they read each other.
+
+    Backfilled samples carry no staleness markers, so a vanished gauge would live on for the
+    5-minute lookback in every rule pass; a live Prometheus marks it stale at once. A lookback
+    of one sample step gives the backfill the live behaviour: every rule pass sees each input
+    sample exactly once.
+    """
+    hist = BackfilledPrometheus(tools, workdir, extra_args=[f"--query.lookback-delta={LOOKBACK}"])
     hist.add_raw(raw_series(start, end))
-    hist.start()
-    passes = [_normalization_used()] + [RuleFile((g,)) for g in cost_groups(PRICING)]
-    for i, rule_file in enumerate(passes):
-        path = workdir / f"pass-{i}.yaml"
-        path.write_text(to_prometheus_yaml(rule_file))
-        hist.backfill_rules(path, start, end, eval_interval=f"{STEP:g}s")
+    hist.backfill_groups([*_normalization_used().groups, *cost_groups(PRICING)], start, end, eval_interval=f"{STEP:g}s")
     return hist

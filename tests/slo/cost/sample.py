@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+from inferwatch.config.pricing import IdlePolicy
 from inferwatch.slo.cost.model import (
     CostReport,
     DailyPoint,
@@ -15,8 +16,6 @@ from inferwatch.slo.cost.model import (
     share_idle,
 )
 from inferwatch.slo.cost.week import IsoWeek
-
-from inferwatch.config.pricing import IdlePolicy
 
 WEEK = IsoWeek(2026, 46)
 HOSTILE_NAMESPACE = "team\"q'<i>x</i>|n,=1+2"

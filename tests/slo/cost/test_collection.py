@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pytest
-from inferwatch.slo.cost.collection import collect_report
-from inferwatch.slo.cost.model import CostReport, DailyPoint
-from inferwatch.slo.cost.queries import Query, query_count, report_queries
-from inferwatch.slo.cost.week import IsoWeek
 
 from inferwatch.config import Pricing
 from inferwatch.config.pricing import IdlePolicy
 from inferwatch.errors import NoDataError, PrometheusUnavailableError
 from inferwatch.prom import RangeSeries, Sample
+from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.model import CostReport, DailyPoint
+from inferwatch.slo.cost.queries import Query, query_count, report_queries
+from inferwatch.slo.cost.week import IsoWeek
 
 WEEK = IsoWeek(2026, 46)
 BEFORE = WEEK.previous()

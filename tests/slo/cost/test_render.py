@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
 from inferwatch.slo.cost.columns import Kind, coverage_note, display, sig_decimals
 from inferwatch.slo.cost.focus import validate_focus_csv
 from inferwatch.slo.cost.model import CostReport, share_idle
@@ -28,7 +29,6 @@ from inferwatch.slo.cost.render import (
     slack_escape,
     slack_summary,
 )
-
 from tests.slo.cost.sample import (
     HOSTILE_MODEL,
     HOSTILE_NAMESPACE,

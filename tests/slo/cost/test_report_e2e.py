@@ -27,22 +27,22 @@ from typing import Any, ClassVar
 import pytest
 import yaml
 from click.testing import CliRunner
+
+from inferwatch.app.cli import cli
+from inferwatch.config import PrometheusSettings
+from inferwatch.config.pricing import IdlePolicy
+from inferwatch.localstack.backfilled import BackfilledPrometheus
+from inferwatch.localstack.ports import free_port
+from inferwatch.prom import PrometheusReader
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.columns import coverage_note
 from inferwatch.slo.cost.focus import validate_focus_csv
 from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import custom_column_types, report_paths
 from inferwatch.slo.cost.week import IsoWeek
-
-from inferwatch.app.cli import cli
-from inferwatch.config import PrometheusSettings
-from inferwatch.config.pricing import IdlePolicy
-from inferwatch.prom import PrometheusReader
 from inferwatch.tools import Toolbox
 from tests.slo.cost.history import GPUS, HOLDINGS, NODES, PODS, PRICING, STEP, WEEK, build_history
-from tests.support.backfill import BackfilledPrometheus
 from tests.support.misbehaving import Misbehaving
-from tests.support.processes import free_port
 
 # Backfilling two histories and the cost rules pass by pass takes minutes on a loaded machine.
 pytestmark = pytest.mark.timeout(900)

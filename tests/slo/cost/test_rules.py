@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 import yaml
-from inferwatch.slo.cost.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
-from inferwatch.slo.cost.rules import cost_groups, cost_rule_file
 
 from inferwatch.config import InferwatchConfig, Pricing, load_config, parse_config
 from inferwatch.conventions import cost as c
 from inferwatch.errors import ConfigError
 from inferwatch.rules import to_prometheus_yaml
+from inferwatch.slo.cost.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
+from inferwatch.slo.cost.rules import cost_groups, cost_rule_file
 from inferwatch.tools import Toolbox
 
 RAW_METRIC = re.compile(r"(?<![\w:])(vllm:|DCGM_|inferwatch_|kube_)\w")

@@ -16,20 +16,20 @@ import dataclasses
 from pathlib import Path
 
 import httpx
-from inferwatch.alerts.normalize import normalization_groups
-from inferwatch.exporters.podresources import ContainerDevices
-from inferwatch.exporters.simulated import SimulatedNvml
-from inferwatch.slo.cost.rules import cost_groups
 
-from inferwatch import prometheus_config
+from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.config import Pricing
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.exporters.podresources import ContainerDevices
+from inferwatch.exporters.simulated import SimulatedNvml
+from inferwatch.localstack import prometheus_config
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.processes import wait_for
 from inferwatch.rules import RuleFile, RuleGroup, to_prometheus_yaml
+from inferwatch.slo.cost.rules import cost_groups
 from tests.conftest import Starter
 from tests.support.exporter import exporter_process
-from tests.support.processes import wait_for
 
 GPU_HOUR = 3.6  # $ per GPU-hour: one GPU costs $0.001 a second
 GPUS = [g.uuid for g in SimulatedNvml(4).gpus]  # the simulator's UUIDs are deterministic

@@ -22,20 +22,21 @@ import httpx
 import pytest
 import yaml
 from click.testing import CliRunner
+
 from inferwatch.alerts.normalize import normalization_groups
+from inferwatch.app.cli import cli
+from inferwatch.config import PrometheusSettings
+from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import normalized as norm
+from inferwatch.localstack.processes import ProcessGroup, wait_for
+from inferwatch.prom import PrometheusReader
+from inferwatch.rules import RecordingRule, RuleGroup
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, slo_groups, window_rules, window_sum_rules
 from inferwatch.slo.status import slo_status
-
-from inferwatch.app.cli import cli
-from inferwatch.config import PrometheusSettings
-from inferwatch.config.slo import SLOSpec
-from inferwatch.conventions import normalized as norm
-from inferwatch.prom import PrometheusReader
-from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
 from tests.slo.cost.history import END, PRICING, START, WEEK, _normalization_used, build_history, raw_series
 from tests.slo.scale.victoriametrics import VictoriaMetricsHistory, start_vmalert
@@ -49,7 +50,6 @@ from tests.slo.test_status_e2e import (
     edge_bound_pp,
     last_window_sum,
 )
-from tests.support.processes import wait_for
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(1200)]
 
@@ -60,11 +60,6 @@ GENERATED = [
     REPO / "slo/generated/slo-rules.yaml",
     REPO / "slo/generated/cost-rules.yaml",
 ]
-
-
-def _file(path: Path, groups: tuple[RuleGroup, ...]) -> Path:
-    path.write_text(to_prometheus_yaml(RuleFile(groups)))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +86,17 @@ def vm_history(
         start_dt = datetime.fromtimestamp(start, UTC)
         last = end_dt - timedelta(minutes=10)
         main = slo_groups(slo)[0]
-        vm.replay(_file(work / "p1.yaml", (RuleGroup("normalize", normalize),)), start_dt, end_dt)
-        vm.replay(_file(work / "p2.yaml", (RuleGroup("sli", sli_rules(slo)),)), start_dt, end_dt)
-        vm.replay(_file(work / "p3.yaml", (RuleGroup("hourly", hourly_rules(slo), interval="1h"),)), start_dt, end_dt)
-        sums = RuleGroup("window-sums", window_sum_rules(slo), interval="1h")
-        vm.replay(_file(work / "p3w.yaml", (sums,)), end_dt - timedelta(hours=2), end_dt)
-        # one pass per dependency level: vmalert's replay does not wait for a rule's results to be searchable
-        vm.replay(_file(work / "p4.yaml", (RuleGroup("windows", window_rules(slo)),)), last, end_dt)
-        vm.replay(_file(work / "p5.yaml", (RuleGroup("budget", (budget_rule(slo),)),)), last, end_dt)
+        groups = (
+            RuleGroup("normalize", normalize),
+            RuleGroup("sli", sli_rules(slo)),
+            RuleGroup("hourly", hourly_rules(slo), interval="1h"),
+            RuleGroup("window-sums", window_sum_rules(slo), interval="1h"),
+            RuleGroup("windows", window_rules(slo)),
+            RuleGroup("budget", (budget_rule(slo),)),
+        )
+        starts = {r.record: end_dt - timedelta(hours=2) for r in window_sum_rules(slo)}
+        starts |= {r.record: last for r in (*window_rules(slo), budget_rule(slo))}
+        vm.replay_groups(groups, start_dt, end_dt, starts)
         assert main.rules[: len(sli_rules(slo))] == sli_rules(slo)
         tau = last_window_sum(vm.url, end_dt)
         at_tau = {
@@ -147,8 +145,8 @@ def test_generated_rule_files_evaluate_on_vmalert(
     first run up to an hour later, so their expressions are run once through VictoriaMetrics's API.
     """
     vm = vm_history[0]
-    alert = start_vmalert(tools, GENERATED, vm.url, tmp_path)
-    try:
+    with ProcessGroup(tmp_path) as group:
+        alert = start_vmalert(group, tools, GENERATED, vm.url, tmp_path)
 
         def groups() -> list[dict[str, Any]]:
             body = httpx.get(f"{alert.url}/api/v1/rules", timeout=10).json()
@@ -179,8 +177,6 @@ def test_generated_rule_files_evaluate_on_vmalert(
             for r in g["rules"]:
                 answer = httpx.get(f"{vm.url}/api/v1/query", params={"query": r["query"]}, timeout=30).json()
                 assert answer["status"] == "success", (g["name"], r["name"], answer)
-    finally:
-        alert.stop()
 
 
 def _cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> tuple[CostReport, CostReport]:
@@ -194,11 +190,7 @@ def _cost_reports(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> t
     vm = VictoriaMetricsHistory(tools, work)
     try:
         vm.add_raw(raw_series())
-        passes = [_normalization_used()] + [RuleFile((g,)) for g in cost_groups(PRICING)]
-        for i, rule_file in enumerate(passes):
-            path = work / f"pass-{i}.yaml"
-            path.write_text(to_prometheus_yaml(rule_file))
-            vm.replay(path, START, END)
+        vm.replay_groups([*_normalization_used().groups, *cost_groups(PRICING)], START, END)
         on_vm = collect_report(PrometheusReader(PrometheusSettings(url=vm.url)), WEEK, PRICING)
     finally:
         vm.stop()

@@ -1,6 +1,6 @@
 """VictoriaMetrics single-node and vmalert on loopback: the scale-out backend the generated rules must run on.
 
-`VictoriaMetricsHistory` mirrors tests/support/backfill.py for VictoriaMetrics: raw series are
+`VictoriaMetricsHistory` mirrors inferwatch.localstack.backfilled for VictoriaMetrics: raw series are
 imported through `/api/v1/import/prometheus` (the text format, millisecond timestamps), and
 recorded series come from `vmalert` in replay mode (`-replay.timeFrom/-replay.timeTo`), which
 evaluates each rule over the range with range queries at its group's interval and writes the
@@ -10,20 +10,32 @@ results back by remote write — pass by pass, like `promtool tsdb create-blocks
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import httpx
 
-from inferwatch.backfill import Series
+from inferwatch.localstack.backfill import Series
+from inferwatch.localstack.launchers import loopback
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.processes import ManagedProcess, ProcessGroup, http_ok, wait_for
+from inferwatch.localstack.rulepasses import pass_runs
 from inferwatch.promql import escape_label_value
+from inferwatch.rules import RuleGroup, to_prometheus_yaml
 from inferwatch.tools import Toolbox
-from tests.support.processes import RunningProcess, _spawn, free_port, wait_http_ok
 
 
-def start_victoriametrics(tools: Toolbox, workdir: Path) -> RunningProcess:
+def _start(
+    group: ProcessGroup, name: str, argv: list[str], port: int, ready_path: str, workdir: Path
+) -> ManagedProcess:
+    mp = group.spawn(name, argv, loopback(port), cwd=workdir, log_path=workdir / f"{name}.log")
+    wait_for(http_ok(mp.url + ready_path), f"{ready_path} answers 200", timeout=60, watch=[mp])
+    return mp
+
+
+def start_victoriametrics(group: ProcessGroup, tools: Toolbox, workdir: Path) -> ManagedProcess:
     """victoria-metrics (single node) on a free port, storing under ``workdir``, ready when returned.
 
     The response cache is off (a backfill lands behind what it may have cached) and the latest
@@ -39,13 +51,12 @@ def start_victoriametrics(tools: Toolbox, workdir: Path) -> RunningProcess:
         "-search.latencyOffset=0s",
         "-loggerLevel=WARN",
     ]
-    proc, log = _spawn("victoria-metrics", argv, workdir)
-    rp = RunningProcess("victoria-metrics", proc, f"http://127.0.0.1:{port}", log, workdir)
-    wait_http_ok(rp, "/health", timeout=60)
-    return rp
+    return _start(group, "victoria-metrics", argv, port, "/health", workdir)
 
 
-def start_vmalert(tools: Toolbox, rule_files: Sequence[Path], datasource: str, workdir: Path) -> RunningProcess:
+def start_vmalert(
+    group: ProcessGroup, tools: Toolbox, rule_files: Sequence[Path], datasource: str, workdir: Path
+) -> ManagedProcess:
     """vmalert evaluating ``rule_files`` live against ``datasource`` (results written back to it)."""
     port = free_port()
     argv = [
@@ -58,10 +69,7 @@ def start_vmalert(tools: Toolbox, rule_files: Sequence[Path], datasource: str, w
         "-evaluationInterval=5s",
         "-loggerLevel=WARN",
     ]
-    proc, log = _spawn("vmalert", argv, workdir)
-    rp = RunningProcess("vmalert", proc, f"http://127.0.0.1:{port}", log, workdir)
-    wait_http_ok(rp, "/-/healthy", timeout=60)
-    return rp
+    return _start(group, "vmalert", argv, port, "/-/healthy", workdir)
 
 
 def _exposition(series: Iterable[Series]) -> Iterable[str]:
@@ -78,8 +86,11 @@ class VictoriaMetricsHistory:
 
     tools: Toolbox
     workdir: Path
-    process: RunningProcess | None = field(default=None, init=False)
+    process: ManagedProcess | None = field(default=None, init=False)
     _passes: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.group = ProcessGroup(self.workdir)
 
     @property
     def url(self) -> str:
@@ -91,12 +102,12 @@ class VictoriaMetricsHistory:
     def start(self) -> None:
         """Start VictoriaMetrics (idempotent)."""
         if self.process is None:
-            self.process = start_victoriametrics(self.tools, self.workdir)
+            self.process = start_victoriametrics(self.group, self.tools, self.workdir)
 
     def stop(self) -> None:
         """Stop VictoriaMetrics."""
         if self.process is not None:
-            self.process.stop()
+            self.group.stop_all()
             self.process = None
 
     def flush(self) -> None:
@@ -141,3 +152,17 @@ class VictoriaMetricsHistory:
             )
         self.flush()
         return proc.stdout + proc.stderr
+
+    def replay_groups(
+        self, groups: Sequence[RuleGroup], start: datetime, end: datetime, starts: Mapping[str, datetime] | None = None
+    ) -> None:
+        """Replay every recording rule of ``groups`` over [start, end], pass by pass as the rules read each other.
+
+        One pass per dependency level: vmalert's replay does not wait for a rule's results to be
+        searchable. ``starts``: records replayed from a later start (see `pass_runs`).
+        """
+        for i, runs in enumerate(pass_runs(groups, start, starts)):
+            for k, (since, rule_file) in enumerate(runs):
+                path = self.workdir / f"pass-{i}-{k}.yaml"
+                path.write_text(to_prometheus_yaml(rule_file))
+                self.replay(path, since, end)

@@ -1,4 +1,4 @@
-"""The demo's pager records Alertmanager's webhook notifications; a page is a firing alert sent to /page."""
+"""The webhook receiver records Alertmanager's notifications; a page is a firing alert sent to /page."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from inferwatch.demo.receiver import WebhookReceiver, read_notifications
-from tests.support.processes import free_port
+from inferwatch.localstack.ports import free_port
+from inferwatch.localstack.receiver import WebhookReceiver, read_notifications
 
 
 def _payload(status: str, alertname: str) -> dict[str, object]:

@@ -2,10 +2,10 @@
 
 The DaemonSet exporter reads which container holds which device from the kubelet's
 `/var/lib/kubelet/pod-resources/kubelet.sock`. Outside Kubernetes there is no kubelet, so the
-demo serves the same API (the vendored `podresources_pb2*` stubs, the real protocol) from a
+local stack serves the same API (the vendored `podresources_pb2*` stubs, the real protocol) from a
 `NodeAllocation`: exclusive GPU UUIDs, time-slice replicas `GPU-…::N` and MIG UUIDs, exactly as
-the NVIDIA device plugin hands them to the kubelet. The exporter's tests use the same server for
-what a real kubelet does to its clients: restart (the socket is removed and recreated, see
+the NVIDIA device plugin hands them to the kubelet. The demo's node runs on it, and the tests use
+it for what a real kubelet does to its clients: restart (the socket is removed and recreated, see
 `restart`) and, before Kubernetes 1.23, answer `GetAllocatableResources` with UNIMPLEMENTED.
 """
 

@@ -1,12 +1,11 @@
-"""The demo's local kubelet speaks the real pod-resources v1 protocol: the exporter's own client reads it."""
+"""The local kubelet speaks the real pod-resources v1 protocol: the exporter's own client reads it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from inferwatch.exporters.podresources import ContainerDevices, PodResourcesClient
-
-from inferwatch.demo.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
+from inferwatch.localstack.podresources_server import GPU_RESOURCE, NodeAllocation, PodResourcesServer
 
 GPU_A = "GPU-aaaaaaaa-0000-4000-8000-000000000000"
 GPU_B = "GPU-bbbbbbbb-0000-4000-8000-000000000000"

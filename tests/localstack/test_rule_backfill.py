@@ -1,4 +1,4 @@
-"""The backfill helper's check for evaluations promtool skips at the end of its 2 h rule blocks."""
+"""The rule backfill's check for evaluations promtool skips at the end of its 2 h rule blocks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.support.backfill import lost_rule_evaluations
+from inferwatch.localstack.backfill import lost_rule_evaluations
 
 BLOCK_START = datetime(2026, 11, 9, tzinfo=UTC)
 STEP_MS = 120_000

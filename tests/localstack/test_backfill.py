@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from inferwatch.backfill import BackfillError, Series, backfill_series
+from inferwatch.localstack.backfill import BackfillError, Series, backfill_series
 from inferwatch.tools import Toolbox
 
 T0 = 1_700_000_000

@@ -97,5 +97,7 @@ def render_yaml(stack: LocalStack, header: str = "") -> str:
 def artifacts(targets: Sequence[ScrapeTarget] | None = None) -> list[Artifact]:
     """The committed local-stack Prometheus configuration."""
     stack = DEFAULT_LOCAL_STACK if targets is None else LocalStack(targets=tuple(targets))
-    header = generated_header("local stack Prometheus config", "inferwatch/prometheus_config.py", "inferwatch build")
+    header = generated_header(
+        "local stack Prometheus config", "inferwatch/localstack/prometheus_config.py", "inferwatch build"
+    )
     return [Artifact(LOCAL_CONFIG_PATH, render_yaml(stack, header), ArtifactKind.PROMETHEUS_CONFIG)]

@@ -1,9 +1,10 @@
-"""The demo's pager: a webhook receiver on loopback that records every notification Alertmanager sends.
+"""A webhook receiver on loopback that records every notification posted to it: the demo's pager, the tests' too.
 
 Alertmanager's webhook payload (version 4) carries a group of alerts, each `firing` or
 `resolved`. A *page* is one firing alert in one notification to the `page` receiver; the
-receiver keeps every notification in memory and appends it to a JSON-lines file, so the pages
-survive the demo and the output folder can list them.
+receiver keeps every notification in memory and, given a log file, appends it there as JSON
+lines, so the pages survive the demo and the output folder can list them. Any JSON object is
+recorded (a Slack-style webhook's too), by the path it was posted to.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ class Page:
 class WebhookReceiver:
     """A threaded HTTP server on ``127.0.0.1:port`` recording Alertmanager notifications."""
 
-    def __init__(self, port: int, log_file: Path) -> None:
-        """Bind at once (raises OSError when the port is taken); `start()` serves."""
+    def __init__(self, port: int = 0, log_file: Path | None = None) -> None:
+        """Bind at once (raises OSError when the port is taken; 0: a free port); `start()` serves."""
         self._lock = threading.Lock()
         self._notifications: list[Notification] = []
         self._log_file = log_file
@@ -112,12 +113,20 @@ class WebhookReceiver:
             self._server.shutdown()
         self._server.server_close()
 
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def _record(self, notification: Notification) -> None:
         with self._lock:
             self._notifications.append(notification)
-            with self._log_file.open("a") as f:
-                f.write(json.dumps({"received_at": notification.received_at, "path": notification.path,
-                                    "payload": notification.payload}) + "\n")  # fmt: skip
+            if self._log_file is not None:
+                with self._log_file.open("a") as f:
+                    f.write(json.dumps({"received_at": notification.received_at, "path": notification.path,
+                                        "payload": notification.payload}) + "\n")  # fmt: skip
         for alert in notification.firing():
             log.info("%s received: %s %s", notification.receiver, alert.get("labels", {}).get("alertname"),
                      alert.get("labels", {}))  # fmt: skip
@@ -130,6 +139,10 @@ class WebhookReceiver:
     def pages(self) -> list[Page]:
         """Every firing alert delivered to the page receiver, one entry per notification it was in."""
         return pages_of(self.notifications())
+
+    def payloads(self, path: str) -> list[dict[str, Any]]:
+        """The payloads posted to ``path`` (e.g. `/page`), oldest first."""
+        return [n.payload for n in self.notifications() if n.path == path]
 
 
 def pages_of(notifications: list[Notification]) -> list[Page]:
