@@ -48,7 +48,8 @@ test-scale: setup
 
 # The Kubernetes tier: a real kube-apiserver (+ kube-controller-manager) on kine, prometheus-operator
 # and Prometheus with Kubernetes SD, all built from the Go module proxy by scripts/install-k8s-tools.sh
-# (about 25 minutes the first time on 2 cores, seconds once built; never part of `make test`).
+# (~24 CPU-minutes: about 15 minutes the first time on an idle 2-core machine, seconds once built;
+# never part of `make test`).
 # CI runs it after `test-scale`.
 .PHONY: test-k8s k8s-tools
 .tools/.k8s-installed: scripts/install-k8s-tools.sh .tools/.installed
