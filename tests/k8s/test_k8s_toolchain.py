@@ -7,9 +7,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from inferwatch.localstack.ports import free_port
 from inferwatch.tools import Toolbox
 from tests.conftest import Starter
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.k8s
 
