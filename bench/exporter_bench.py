@@ -652,7 +652,7 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
     ]
     if not real_nvml:
         lines.append(
-            "\nNVML is the simulated backend with the per-call costs measured on an H100 (DESIGN.md): "
+            "\nNVML is the simulated backend with the per-call costs measured on an H100 (this page's H100 section): "
             "most reads 3 µs, total energy and field values 4 ms, MIG mode 150 µs."
         )
     return "\n".join(lines)

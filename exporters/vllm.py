@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 VLLM_PREFIX = "vllm:"
 
-# Older family name -> current one (vLLM v1 renamed these; see DESIGN.md "One normalization layer").
+# Older family name -> current one (vLLM v1 renamed these; see docs/design.md, "One normalization layer").
 RENAMED_FAMILIES: dict[str, str] = {
     "vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc",
     "vllm:gpu_prefix_cache_queries": "vllm:prefix_cache_queries",

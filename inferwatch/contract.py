@@ -4,7 +4,7 @@ This module is the one place a series name of the exporter is spelled. The colle
 their metric families from it (`inferwatch.exporters.families`), the normalization rules read
 the names from it, the tests check a scrape against it, and the series table of the docs
 (docs/exporter-series.md) is generated from it. Once a name lands here, changing it is a
-breaking change that needs a migration note (see DESIGN.md).
+breaking change that needs a migration note (docs/design.md, "The exporter's contract").
 
 Conventions: prefix `inferwatch_`, base units (seconds, bytes, joules, watts, hertz, ratio 0–1),
 counters end in `_total`; an *info* series is a gauge that is always 1 and carries identity labels.

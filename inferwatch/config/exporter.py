@@ -51,7 +51,7 @@ class ExporterSettings(BaseModel):
     simulated_gpus: int = Field(2, ge=1, le=64, description="number of fake GPUs of the simulated backend")
     simulated_nvml_latencies: bool = Field(
         True,
-        description="simulated backend: each NVML call takes as long as on an H100 (DESIGN.md), so the demo "
+        description="simulated backend: each NVML call takes as long as on an H100 (docs/benchmarks.md), so the demo "
         "and the benchmark load the exporter as a real GPU would",
     )
 

@@ -20,9 +20,8 @@ from inferwatch.errors import ValidationFailedError
 
 CHART_DIR = "deploy/helm/inferwatch"
 COMMAND = "inferwatch build"
-# What the generated headers name as the values' source (the module they were first written in;
-# kept so the committed chart files stay byte for byte what they were).
-SOURCE = "inferwatch/chart.py"
+# What the generated headers name as the values' source.
+SOURCE = "inferwatch/app/chart/values.py"
 # The label the vLLM pod manifests set on pods that run the inferwatch sidecar; the PodMonitor
 # selects on it. deploy/workloads/ sets it; the chart's values default to it.
 SIDECAR_POD_LABEL = "inferwatch.io/sidecar"
