@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 class IdlePolicy(StrEnum):
     """What the weekly report does with the cost of GPU time nobody holds."""
 
-    SEPARATE = "separate"  # an "(idle)" line of its own (default: idle capacity stays visible)
+    SEPARATE = "separate"  # idle GPU time is a line of its own (default: idle capacity stays visible)
     SHARE = "share"  # spread over namespaces in proportion to their GPU cost
 
 

@@ -16,7 +16,10 @@ Attribution (docs/cost.md explains it for readers):
 - usage-based cost is the held cost times the GPU's busy ratio; allocated / usage = utilization;
 - the cost of a model is the cost of the pods whose vLLM reports that model;
 - input vs output: a model's cost splits by measured prefill vs decode time, or, when those
-  histograms are missing, by token counts (every token weighs the same).
+  histograms are missing, by token counts (every token weighs the same);
+- what the weekly report prices (the ``SKU_*`` series): GPU-seconds held, busy and idle and joules
+  per namespace (and model) and GPU model, all in the first level from the same inputs, so that
+  held + idle = the GPUs and a namespace's models + the rest = the namespace at every evaluation.
 """
 
 from __future__ import annotations
