@@ -1,6 +1,7 @@
 """Typed configuration (inferwatch.yaml): one model, loaded once at the entry point and passed down."""
 
 from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS, HistogramBuckets, is_boundary
+from inferwatch.config.cost_report import CostReportSettings, FocusVersion
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.model import (
     DEFAULTS_SOURCE,
@@ -18,7 +19,9 @@ from inferwatch.config.thresholds import Thresholds
 __all__ = [
     "DEFAULTS_SOURCE",
     "VLLM_DEFAULT_BUCKETS",
+    "CostReportSettings",
     "ExporterSettings",
+    "FocusVersion",
     "HistogramBuckets",
     "InferwatchConfig",
     "Pricing",

@@ -25,6 +25,7 @@ from pydantic_settings import (
 from pydantic_settings.sources.utils import parse_env_vars
 
 from inferwatch.config.buckets import HistogramBuckets, is_boundary
+from inferwatch.config.cost_report import CostReportSettings
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
@@ -91,6 +92,7 @@ class InferwatchConfig(BaseModel):
     )
     slos: list[SLOSpec] = Field(default_factory=list, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
+    cost_report: CostReportSettings = Field(default_factory=CostReportSettings)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
 

@@ -32,6 +32,7 @@ from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.localstack.receiver import Page
 from inferwatch.prom import PrometheusReader
 from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.focus_csv import FocusIdentity
 from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import publish_report
 from inferwatch.slo.cost.week import IsoWeek
@@ -124,8 +125,9 @@ class OutputFolder:
             state.problems.append(f"slo status: {err}")
         try:
             week = IsoWeek.last_full(now)
-            report = collect_report(reader, week, self.config.pricing)
-            paths = publish_report(self.out_dir / "cost", week, report, self.config.pricing)
+            report = collect_report(reader, week, self.config.pricing, settings=self.config.cost_report)
+            who = FocusIdentity.of(self.config.pricing, self.config.cost_report)
+            paths = publish_report(self.out_dir / "cost", report, who)
             state.cost = report
             state.cost_files = {k: str(p.relative_to(self.out_dir)) for k, p in paths.items()}
         except InferwatchError as err:
