@@ -142,7 +142,7 @@ class PrometheusReader:
     def _answer(self, resp: requests.Response, what: str) -> Any:
         url, code = self.settings.url, resp.status_code
         ctype = resp.headers.get("Content-Type", "")
-        excerpt = self._client.redact(body_excerpt(resp.content, ctype))
+        excerpt = body_excerpt(resp.content, ctype, redact=self._client.redact)
         if code in (401, 403):
             verb = "authentication failed" if code == 401 else "authenticated, but not allowed"
             raise PrometheusAuthError(

@@ -377,7 +377,7 @@ def _tls_problems(settings: PrometheusSettings, now: datetime) -> list[FieldProb
             )
         elif not_before > now:
             problems.append(
-                FieldProblem(f"{where}.cert_file", f"{t.cert_file} is valid only from {not_before:%Y-%m-%d %H:%M} UTC")
+                FieldProblem(f"{where}.cert_file", f"{t.cert_file} is not valid before {not_before:%Y-%m-%d %H:%M} UTC")
             )
     return problems
 
@@ -419,14 +419,19 @@ _TAGS = re.compile(r"<[^>]+>")
 _SKIPPED = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.S | re.I)
 
 
-def body_excerpt(body: bytes, content_type: str, limit: int = 160) -> str:
-    """A short, printable excerpt of an answer's body: an HTML page's text (its title first), never bytes."""
+def body_excerpt(
+    body: bytes, content_type: str, limit: int = 160, redact: Callable[[str], str] = lambda text: text
+) -> str:
+    """A short, printable excerpt of an answer's body: an HTML page's text (its title first), never bytes.
+
+    ``redact`` runs before the text is cut, so no part of a secret survives at the cut.
+    """
     text = body[:8192].decode("utf-8", "replace")
     if "html" in content_type.lower() or text.lstrip().startswith("<"):
         title = re.search(r"<title[^>]*>(.*?)</title", text, re.S | re.I)
         rest = _TAGS.sub(" ", _SKIPPED.sub(" ", text))
         text = html.unescape((title.group(1) + ": " if title else "") + rest)
-    return printable_excerpt(text, limit) or "(empty body)"
+    return printable_excerpt(redact(text), limit) or "(empty body)"
 
 
 def auth_settings_hint(settings: PrometheusSettings, body: str = "") -> str:
