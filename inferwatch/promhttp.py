@@ -204,11 +204,29 @@ def _quiet_urllib3_retries() -> None:
 
 
 class TlsAdapter(HTTPAdapter):
-    """An HTTPAdapter that gives urllib3 the TLS settings (CA, client certificate, server name, versions)."""
+    """An HTTPAdapter that gives urllib3 the TLS settings (CA, client certificate, server name, versions).
+
+    requests sets the trusted CAs and client certificate on the connection pool at every request
+    (`cert_verify`, from ``session.verify`` and ``session.cert``); this adapter sets them from
+    `tls_config` there instead, and gives the rest (server name, TLS versions, an inline CA) to the
+    pool's connections through the pool key, so two settings never share a pool.
+    """
 
     def __init__(self, settings: PrometheusSettings, retry: Retry) -> None:
         self._tls = settings.tls_config
         super().__init__(max_retries=retry)
+
+    def _trust(self) -> dict[str, Any]:
+        t = self._tls
+        out: dict[str, Any] = {}
+        if t.insecure_skip_verify:
+            out.update(cert_reqs="CERT_NONE", ca_certs=None, ca_cert_dir=None, assert_hostname=False)
+        elif t.ca_file is not None or t.ca is not None:
+            # Only this CA, not the system's (as Prometheus does with ca_file).
+            out.update(cert_reqs="CERT_REQUIRED", ca_certs=t.ca_file, ca_cert_dir=None)
+        if t.cert_file is not None:
+            out.update(cert_file=t.cert_file, key_file=t.key_file)
+        return out
 
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: bool | str, cert: Any = None
@@ -218,17 +236,13 @@ class TlsAdapter(HTTPAdapter):
         if host_params.get("scheme") != "https":
             return host_params, pool_kwargs
         t = self._tls
-        if t.insecure_skip_verify:
-            pool_kwargs.update(cert_reqs="CERT_NONE", assert_hostname=False)
-            pool_kwargs.pop("ca_certs", None)
-            pool_kwargs.pop("ca_cert_dir", None)
-        elif t.ca_file is not None or t.ca is not None:
-            pool_kwargs.pop("ca_cert_dir", None)
-            pool_kwargs["ca_certs"] = t.ca_file
-            if t.ca is not None:
-                pool_kwargs["ca_cert_data"] = t.ca
-        if t.cert_file is not None:
-            pool_kwargs.update(cert_file=t.cert_file, key_file=t.key_file)
+        for key, value in self._trust().items():
+            if value is None:
+                pool_kwargs.pop(key, None)
+            else:
+                pool_kwargs[key] = value
+        if t.ca is not None and not t.insecure_skip_verify:
+            pool_kwargs["ca_cert_data"] = t.ca
         if t.server_name:
             pool_kwargs["server_hostname"] = t.server_name
         if t.min_version:
@@ -236,6 +250,13 @@ class TlsAdapter(HTTPAdapter):
         if t.max_version:
             pool_kwargs["ssl_maximum_version"] = _TLS_VERSION[t.max_version]
         return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
+        """requests' own CA and certificate choice, then the `tls_config` of the settings over it."""
+        super().cert_verify(conn, url, verify, cert)
+        if url.lower().startswith("https"):
+            for key, value in self._trust().items():
+                setattr(conn, key, value)
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
         """Send; the per-request warning of an unverified connection is logged once instead (see build_session)."""

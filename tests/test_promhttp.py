@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import ssl
+import threading
+from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +322,70 @@ def test_a_command_url_keeps_the_configs_credentials(misbehaving_prometheus: str
 
 def test_auth_error_is_a_prometheus_unavailable_error() -> None:
     assert PrometheusAuthError("x").exit_code == 3
+
+
+# ---------------------------------------------------------------- TLS: CA, server name, client certificates
+
+
+@pytest.fixture
+def tls_endpoint(tmp_path: Path) -> Iterator[tuple[str, TestCA]]:
+    """The misbehaving endpoint over TLS; its certificate names only prometheus.internal; it requires a
+    client certificate signed by the same CA."""
+    ca = TestCA(tmp_path / "tls")
+    server = ca.issue("server", sans=("prometheus.internal",))
+    ca.issue("client", client=True)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(server.cert), str(server.key))
+    ctx.load_verify_locations(cafile=str(ca.ca_file))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    Misbehaving.mode, Misbehaving.hits, Misbehaving.seen = "empty", 0, []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Misbehaving)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{httpd.server_address[1]}", ca
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _tls(ca: TestCA, **extra: Any) -> dict[str, Any]:
+    return {"ca_file": str(ca.ca_file), "cert_file": str(ca.dir / "client.crt"), "key_file": str(ca.dir / "client.key"),
+            "server_name": "prometheus.internal", **extra}  # fmt: skip
+
+
+def test_tls_with_server_name_and_client_certificate(tls_endpoint: tuple[str, TestCA]) -> None:
+    url, ca = tls_endpoint
+    assert PrometheusReader(PrometheusSettings(url=url, retries=0, tls_config=_tls(ca))).query("up") == []
+    inline = {**_tls(ca), "ca": ca.ca_file.read_text()}
+    del inline["ca_file"]
+    assert PrometheusReader(PrometheusSettings(url=url, retries=0, tls_config=inline)).query("up") == []
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"server_name": None}, "not trusted or does not carry its name"),
+        ({"cert_file": None, "key_file": None}, "check prometheus.tls_config"),
+        ({"ca_file": None}, "not trusted"),
+    ],
+)
+def test_tls_failures_exit_3_naming_tls_config(
+    tls_endpoint: tuple[str, TestCA], tmp_path: Path, change: dict[str, Any], words: str
+) -> None:
+    url, ca = tls_endpoint
+    settings = {k: v for k, v in {**_tls(ca), **change}.items() if v is not None}
+    res = _run(tmp_path, {"url": url, "tls_config": settings})
+    assert res.exit_code == 3, res.output
+    assert "TLS with Prometheus" in res.output and words in res.output
+
+
+def test_insecure_skip_verify_accepts_any_certificate_and_says_so(
+    tls_endpoint: tuple[str, TestCA], caplog: pytest.LogCaptureFixture
+) -> None:
+    url, ca = tls_endpoint
+    tls = {k: v for k, v in _tls(ca, insecure_skip_verify=True).items() if k not in ("ca_file", "server_name")}
+    with caplog.at_level(logging.WARNING):
+        assert PrometheusReader(PrometheusSettings(url=url, retries=0, tls_config=tls)).query("up") == []
+    assert "insecure_skip_verify" in caplog.text
