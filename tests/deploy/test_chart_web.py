@@ -211,3 +211,15 @@ def test_notes_say_how_to_scrape_the_secured_exporter(tools: Toolbox, tmp_path: 
     assert "curl -sk -u" in tls and "get secret inferwatch-scrape" in tls and "https://127.0.0.1:9400/metrics" in tls
     proxy = _notes(tools, tmp_path / "proxy", "-f", str(CHART / "ci" / "kube-rbac-proxy-values.yaml"))
     assert "Authorization: Bearer $(kubectl -n monitoring create token" in proxy
+
+
+def test_documented_tls_scrape_config_is_valid_and_matches_the_chart(tools: Toolbox, tmp_path: Path) -> None:
+    doc = (CHART.parents[2] / "docs" / "deploy.md").read_text()
+    block = doc.split("<!-- scrape-config-tls -->\n```yaml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "prometheus.yml").write_text(block)
+    proc = tools.run("promtool", "check", "config", "--syntax-only", str(tmp_path / "prometheus.yml"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (job,) = yaml.safe_load(block)["scrape_configs"]
+    certificate = one(_render(tools, "exporter-tls-values.yaml"), "Certificate")
+    assert job["scheme"] == "https" and job["tls_config"]["server_name"] in certificate["spec"]["dnsNames"]
+    assert job["basic_auth"]["username"] == "prometheus" and "password_file" in job["basic_auth"]
