@@ -46,7 +46,7 @@ from urllib3.util.retry import Retry
 from inferwatch.config.prometheus import REDACTED, PrometheusSettings, unsafe_characters
 from inferwatch.errors import ExitCode, FieldProblem, InferwatchError
 
-log = logging.getLogger("inferwatch.prom")
+log = logging.getLogger(__name__)
 
 # Server-side failures worth another attempt: 429 (Retry-After is honoured), 500 for internal
 # errors of Prometheus or a proxy, 502-504 while it restarts or is overloaded. A 4xx other than

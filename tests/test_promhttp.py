@@ -148,7 +148,7 @@ def test_503_is_retried_with_one_log_line_per_attempt(
     with caplog.at_level(logging.DEBUG):
         res = _run(tmp_path, {"url": misbehaving_prometheus})
     assert res.exit_code == 3 and "HTTP 503 Service Unavailable after 3 attempt(s)" in res.output
-    lines = [r.getMessage() for r in caplog.records if r.name == "inferwatch.prom"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "inferwatch.promhttp"]
     assert len(lines) == 2 and "attempt=1/3" in lines[0] and "attempt=2/3" in lines[1], lines
     assert all("cause=HTTP 503" in line and "\n" not in line for line in lines)
     assert not any(r.getMessage().startswith("Retrying (") for r in caplog.records), "urllib3's own warning"
@@ -160,7 +160,7 @@ def test_unreachable_prometheus_logs_each_attempt_in_one_line(tmp_path: Path, ca
     with caplog.at_level(logging.WARNING):
         res = _run(tmp_path, {"url": f"http://127.0.0.1:{free_port()}"})
     assert res.exit_code == 3 and "did not answer" in res.output
-    lines = [r.getMessage() for r in caplog.records if r.name == "inferwatch.prom"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "inferwatch.promhttp"]
     assert len(lines) == 2 and all("object at 0x" not in line and "Retry(" not in line for line in lines), lines
 
 
