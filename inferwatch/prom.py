@@ -115,7 +115,8 @@ class PrometheusReader:
 
     def _no_answer(self, what: str, err: requests.RequestException) -> PrometheusUnavailableError:
         url = self.settings.url
-        reason = self._client.redact(printable_excerpt(str(getattr(err, "args", [err])[0] if err.args else err), 200))
+        # Redacted before it is cut, so no part of a secret survives at the cut.
+        reason = printable_excerpt(self._client.redact(str(err.args[0] if err.args else err)), 200)
         if isinstance(err, requests.exceptions.SSLError):
             return PrometheusUnavailableError(
                 f"TLS with Prometheus at {url} failed ({what}) {self._attempts()}: {_tls_reason(reason)}; "
