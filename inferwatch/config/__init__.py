@@ -6,13 +6,13 @@ from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.model import (
     DEFAULTS_SOURCE,
     InferwatchConfig,
-    PrometheusSettings,
     display_path,
     edge_problems,
     load_config,
     parse_config,
 )
 from inferwatch.config.pricing import Pricing
+from inferwatch.config.prometheus import PrometheusSettings
 from inferwatch.config.slo import SLOSpec
 from inferwatch.config.thresholds import Thresholds
 

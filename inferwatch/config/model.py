@@ -28,6 +28,7 @@ from inferwatch.config.buckets import HistogramBuckets, is_boundary
 from inferwatch.config.cost_report import CostReportSettings
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
+from inferwatch.config.prometheus import PrometheusSettings
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.config.workload import WorkloadSpec
@@ -44,24 +45,6 @@ _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
-
-
-class PrometheusSettings(BaseModel):
-    """Where inferwatch's CLI reads aggregated results from."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    url: str = Field("http://127.0.0.1:9090", description="base URL of Prometheus (or a compatible API)")
-    timeout_s: float = Field(10.0, gt=0, le=300, description="timeout of one query")
-    retries: int = Field(3, ge=0, le=10, description="retries of a failed query before giving up")
-    retry_backoff_s: float = Field(0.5, ge=0, le=30, description="first back-off between retries (doubles)")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
 
 
 class InferwatchConfig(BaseModel):

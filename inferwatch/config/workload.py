@@ -64,6 +64,29 @@ class AutoscalingSpec(BaseModel):
         return self
 
 
+class SidecarWebSpec(BaseModel):
+    """The sidecars' web configuration (exporter-toolkit's file, TLS and basic auth), from a Secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str = Field(
+        "",
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$",
+        max_length=253,
+        description="Secret in the model's namespace holding web-config.yml and the files it names by relative "
+        "path (tls.crt, tls.key, a client CA); mounted into each sidecar. Empty: plain HTTP, no authentication",
+    )
+    config_key: str = Field("web-config.yml", min_length=1, description="key of the web configuration in the Secret")
+    tls: bool = Field(False, description="the file enables TLS: the probes and the PodMonitor use https")
+    ca_key: str = Field(
+        "ca.crt", description="key of the CA in the Secret the LLMInferenceService's PodMonitor verifies with"
+    )
+    server_name: str = Field("", description="name the sidecars' certificate carries, for the PodMonitor")
+    basic_auth_secret: str = Field(
+        "", description="Secret (username, password) the LLMInferenceService's PodMonitor scrapes with; empty: none"
+    )
+
+
 class WorkloadSpec(BaseModel):
     """One model served by vLLM: what the plain, InferenceService and LLMInferenceService manifests run."""
 
@@ -104,3 +127,8 @@ class WorkloadSpec(BaseModel):
         description="labels of the LLMInferenceService's PodMonitor (the Prometheus's podMonitorSelector)",
     )
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    sidecar_web: SidecarWebSpec = Field(
+        default_factory=SidecarWebSpec,
+        description="who may read the sidecars' /metrics (the chart's monitoring.podMonitor scheme, tlsConfig and "
+        "basicAuth must match for the plain Deployment)",
+    )

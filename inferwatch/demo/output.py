@@ -30,7 +30,7 @@ from inferwatch.config import InferwatchConfig
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.localstack.receiver import Page
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.focus_csv import FocusIdentity
 from inferwatch.slo.cost.model import CostReport
@@ -110,7 +110,7 @@ class OutputFolder:
         """Query the live stack and rewrite every file; a part that fails is named on the index page."""
         now = now or datetime.now(UTC)
         state = OutputState(refreshed_at=now.timestamp())
-        reader = PrometheusReader(self.config.prometheus)
+        reader = reader_for(self.config)
         try:
             slos, _ = slos_from_specs(self.config.slos, "demo.yaml")
             state.slo_rows = slo_status(reader, slos, now)

@@ -7,6 +7,7 @@ schema's ``description``; unknown keys are refused (additionalProperties false e
 
 from __future__ import annotations
 
+import logging
 import textwrap
 from typing import Any, Literal, get_args
 
@@ -14,9 +15,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
+from inferwatch.app.chart.security import ExporterWebValues, PrometheusClientValues
 from inferwatch.artifacts import generated_header
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import ValidationFailedError
+
+log = logging.getLogger(__name__)
 
 CHART_DIR = "deploy/helm/inferwatch"
 COMMAND = "inferwatch build"
@@ -110,6 +114,9 @@ class ExporterValues(_Section):
         description="extra environment variables, e.g. INFERWATCH_EXPORTER__<KEY> overrides of single settings",
     )
     terminationGracePeriodSeconds: int = Field(30, ge=0, description="time the exporter gets to stop on SIGTERM")
+    web: ExporterWebValues = Field(
+        default_factory=ExporterWebValues, description="who may read /metrics: TLS, basic auth or kube-rbac-proxy"
+    )
 
 
 class ServiceValues(_Section):
@@ -139,6 +146,19 @@ class PodMonitorValues(_Section):
     )
     interval: str = Field("15s", description="scrape interval")
     scrapeTimeout: str = Field("10s", description="scrape timeout")
+    scheme: Literal["http", "https"] = Field(
+        "http", description="scheme of the sidecars' /metrics (https when workload.sidecar_web enables TLS)"
+    )
+    tlsConfig: dict[str, Any] = Field(
+        default_factory=dict,
+        description="tlsConfig of the endpoint (ca, serverName, insecureSkipVerify, cert, keySecret)",
+    )
+    basicAuth: dict[str, Any] = Field(
+        default_factory=dict, description="basicAuth of the endpoint: {username: {name, key}, password: {name, key}}"
+    )
+    authorization: dict[str, Any] = Field(
+        default_factory=dict, description="authorization of the endpoint: {type: Bearer, credentials: {name, key}}"
+    )
 
 
 class MonitoringValues(_Section):
@@ -284,6 +304,11 @@ class ChartValues(_Section):
     prometheusRules: PrometheusRulesValues = Field(default_factory=PrometheusRulesValues, description="the rules")
     dashboards: DashboardsValues = Field(default_factory=DashboardsValues, description="the Grafana dashboards")
     costReport: CostReportValues = Field(default_factory=CostReportValues, description="the weekly cost report")
+    prometheusClient: PrometheusClientValues = Field(
+        default_factory=PrometheusClientValues,
+        description="how the cost report (and any in-cluster reader) authenticates to Prometheus: credentials "
+        "come from the ServiceAccount, Secrets and ConfigMaps, never from values",
+    )
     networkPolicy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues, description="NetworkPolicies")
     test: TestValues = Field(default_factory=TestValues, description="the helm test hook")
     global_: dict[str, Any] = Field(
@@ -347,9 +372,37 @@ def _emit(model: type[BaseModel], data: dict[str, Any], pad: str) -> list[str]:
     return lines
 
 
+def without_credentials(config: InferwatchConfig) -> InferwatchConfig:
+    """``config`` without the ways into Prometheus that carry or point at credentials.
+
+    The chart's ``inferwatch`` block lands in values.yaml and a ConfigMap: it never carries a secret
+    (nor a path on the machine that built it); the chart fills in its own from ``prometheusClient``.
+    Each setting left out is logged.
+    """
+    p = config.prometheus
+    dropped = [name for name in ("authorization", "basic_auth") if getattr(p, name) is not None]
+    headers = {}
+    for name, header in p.http_headers.items():
+        if header.secrets or header.files:
+            dropped.append(f"http_headers.{name}.{'secrets' if header.secrets else 'files'}")
+        if header.values:
+            headers[name] = header.model_copy(update={"secrets": [], "files": []})
+    proxy = p.proxy_url
+    if proxy is not None and "proxy_url" in p.inline_secrets():
+        dropped.append("proxy_url")
+        proxy = None
+    if not dropped:
+        return config
+    for name in dropped:
+        log.warning("prometheus.%s is left out of the chart's values: the chart's pods get credentials from "
+                    "prometheusClient (a ServiceAccount token, Secrets), never from values", name)  # fmt: skip
+    update = {"authorization": None, "basic_auth": None, "http_headers": headers, "proxy_url": proxy}
+    return config.model_copy(update={"prometheus": p.model_copy(update=update)})
+
+
 def chart_values(config: InferwatchConfig) -> ChartValues:
-    """The chart's default values for ``config`` (its ``inferwatch`` block is that configuration)."""
-    return ChartValues(inferwatch=config)
+    """The chart's default values for ``config`` (its ``inferwatch`` block is that configuration, less credentials)."""
+    return ChartValues(inferwatch=without_credentials(config))
 
 
 def values_data(config: InferwatchConfig) -> dict[str, Any]:
@@ -361,11 +414,12 @@ def values_data(config: InferwatchConfig) -> dict[str, Any]:
 def render_values_yaml(config: InferwatchConfig) -> str:
     """values.yaml: every key with its description as the comment above it."""
     header = generated_header("chart values", f"{SOURCE} and inferwatch.yaml", COMMAND)
-    body = _emit(ChartValues, values_data(config), "")
+    data = values_data(config)
+    body = _emit(ChartValues, data, "")
     text = header + "# Override with `helm install -f my-values.yaml`; values.schema.json rejects unknown keys.\n\n"
     text += "\n".join(body) + "\n"
     # The emitted text must mean exactly the data it documents.
-    if yaml.safe_load(text) != values_data(config):
+    if yaml.safe_load(text) != data:
         raise ValidationFailedError("values.yaml does not round-trip to the chart's default values")
     return text
 

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, Progress, TextColumn
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.config import FocusVersion
 from inferwatch.errors import InferwatchError
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.focus_csv import FocusIdentity
 from inferwatch.slo.cost.layout import money
@@ -75,7 +75,7 @@ def report_command(
     """Query Prometheus for one week's cost (and the week before) and write the HTML, Markdown and FOCUS CSV report."""
     config = app.config
     week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(datetime.now(UTC))
-    reader = PrometheusReader(config.prometheus)
+    reader = reader_for(config)
     console = Console(stderr=True)
     with Progress(
         TextColumn("querying Prometheus"),

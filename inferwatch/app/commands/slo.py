@@ -13,10 +13,10 @@ from rich.table import Table
 
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.app.pipeline import build, generate_all
-from inferwatch.config import HistogramBuckets, PrometheusSettings
+from inferwatch.config import HistogramBuckets
 from inferwatch.config.durations import duration_seconds
 from inferwatch.errors import ConfigError, FieldProblem, UsageError
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.buckets import is_boundary, scraped_boundaries
 from inferwatch.slo.generate import RULES_PATH
 from inferwatch.slo.loader import load_slo_files, slos_from_specs
@@ -127,7 +127,8 @@ def check_command(
         )
     boundaries: dict[str, list[float]] | None = None
     if prometheus_url:
-        reader = PrometheusReader(PrometheusSettings(url=prometheus_url))
+        # The config's authentication, TLS and headers, at the URL given.
+        reader = reader_for(app.config, prometheus_url)
         kinds = sorted({s.sli.kind for s in slos if isinstance(s.sli, LatencySLI)})
         boundaries = {k: scraped_boundaries(reader, k, at, lookback) for k in kinds}
     problems = bucket_problems(slos, app.config.buckets, boundaries)
@@ -203,7 +204,7 @@ def status_command(app: AppContext, output: str, at_text: str | None) -> None:
     """One row per SLO series: objective, SLI over the window, budget left, burn rates, state."""
     slos = _config_slos(app)
     at = _parse_at(at_text)
-    reader = PrometheusReader(app.config.prometheus)
+    reader = reader_for(app.config)
     rows = slo_status(reader, slos, at)
     if output == "json":
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))
