@@ -38,7 +38,11 @@ def test_declared_sglang_buckets_or_an_slos_own_engines_settle_it() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "common"),
-    [("ttft", (0.1, 1, 10, 20, 40, 80)), ("tpot", (0.01, 0.025, 0.1, 0.2, 0.4, 1)), ("e2e", (0.8, 1, 2, 10, 20, 40, 60))],
+    [
+        ("ttft", (0.1, 1, 10, 20, 40, 80)),
+        ("tpot", (0.01, 0.025, 0.1, 0.2, 0.4, 1)),
+        ("e2e", (0.8, 1, 2, 10, 20, 40, 60)),
+    ],
 )
 def test_the_boundaries_both_engines_share_by_default(kind: str, common: tuple[float, ...]) -> None:
     """docs/engines.md's table: the thresholds that work on vLLM and SGLang alike, out of the box."""
