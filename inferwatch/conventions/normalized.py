@@ -131,6 +131,11 @@ MODEL_REQUESTS_WAITING = "inferwatch:vllm_model_requests_waiting:sum"
 MODEL_KV_CACHE_USAGE = "inferwatch:vllm_model_kv_cache_usage:sum"
 # Pods of one model that report vLLM metrics.
 MODEL_PODS = "inferwatch:vllm_model_pods:count"
+# The same two signals per InferencePool as the llm-d router sees them (labels namespace, pool): requests
+# waiting at the pool's endpoints (average per endpoint x ready endpoints) plus those the router holds in
+# its flow-control queues, which no engine counts; and the endpoints' KV-cache usage summed.
+POOL_REQUESTS_WAITING = "inferwatch:router_pool_requests_waiting:sum"
+POOL_KV_CACHE_USAGE = "inferwatch:router_pool_kv_cache_usage:sum"
 
 # --- series the dashboards read (group inferwatch-normalize-dashboards) ------------------------
 NODE = "node"
