@@ -63,6 +63,10 @@ class PrometheusSettings(BaseModel):
         return v.rstrip("/")
 
 
+def _vllm_only() -> list[Engine]:
+    return ["vllm"]
+
+
 class InferwatchConfig(BaseModel):
     """Everything inferwatch is told: loaded once at the entry point and passed down.
 
@@ -86,7 +90,7 @@ class InferwatchConfig(BaseModel):
         "so one ruleSelector picks up normalization, alert, SLO and cost rules",
     )
     engines: list[Engine] = Field(
-        default_factory=lambda: ["vllm"],
+        default_factory=_vllm_only,
         min_length=1,
         description="the serving engines (vllm, sglang) that run the models the SLOs judge: a latency SLO's "
         "threshold must be a bucket boundary on each (an SLO's own engines: overrides this)",
