@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import inferwatch.alerts.normalize.sglang as sglang
 from inferwatch import contract as x
 from inferwatch.alerts.normalize.expressions import TARGET_MEMORY, first_of, float_le, labelled, rate
+from inferwatch.alerts.normalize.lora import lora_rules
 from inferwatch.conventions import normalized as c
 from inferwatch.rules import RecordingRule
 
@@ -125,8 +126,8 @@ def _gauge_rules() -> list[RecordingRule]:
 
 
 def engine_rules() -> list[RecordingRule]:
-    """Every engine series: histograms, counters, gauges and which engine a pod runs."""
-    return _histogram_rules() + _counter_rules() + _gauge_rules()
+    """Every engine series: histograms, counters, gauges, which engine a pod runs and its LoRA adapters."""
+    return _histogram_rules() + _counter_rules() + _gauge_rules() + lora_rules()
 
 
 def engine_target_up() -> RecordingRule:

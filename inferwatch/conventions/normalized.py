@@ -77,6 +77,15 @@ VLLM_REQUESTS_WAITING = "inferwatch:vllm_requests_waiting:sum"
 VLLM_KV_CACHE_USAGE = "inferwatch:vllm_kv_cache_usage:max"  # ratio 0-1, max over engine
 # =1 per pod serving a model: labels namespace, model_name, pod, serving_engine (vllm | sglang).
 SERVING_ENGINE_INFO = "inferwatch:serving_engine:info"
+# =1 per LoRA adapter with at least one running (or waiting) request on a vLLM pod: labels
+# namespace, model_name (the base model), pod, lora_adapter, state (running | waiting). vLLM names
+# the adapters but does not count their requests (vllm:lora_requests_info); the two series before
+# it are the steps: the label combination vLLM set last per pod, and its names one per series.
+LORA_ADAPTER = "lora_adapter"
+LORA_STATE = "state"
+VLLM_LORA_LATEST = "inferwatch:vllm_lora_requests:latest"
+VLLM_LORA_SPLIT = "inferwatch:vllm_lora_adapters:split"
+VLLM_LORA_ADAPTERS = "inferwatch:vllm_lora_adapter:info"
 
 # What an engine never reports, by key (a histogram kind or `finish_reason`, `lora`), with what a
 # reader misses (the dashboards say
