@@ -24,7 +24,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from inferwatch.config.buckets import HistogramBuckets, is_boundary
+from inferwatch.config.buckets import Engine, HistogramBuckets, is_boundary
 from inferwatch.config.cost_report import CostReportSettings
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
@@ -45,6 +45,10 @@ _LABEL_KEY = re.compile(
     r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$"
 )
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+
+
+def _vllm_only() -> list[Engine]:
+    return ["vllm"]
 
 
 class InferwatchConfig(BaseModel):
@@ -69,9 +73,16 @@ class InferwatchConfig(BaseModel):
         description="extra labels on every generated PrometheusRule (e.g. release: kube-prometheus-stack), "
         "so one ruleSelector picks up normalization, alert, SLO and cost rules",
     )
+    engines: list[Engine] = Field(
+        default_factory=_vllm_only,
+        min_length=1,
+        description="the serving engines (vllm, sglang) that run the models the SLOs judge: a latency SLO's "
+        "threshold must be a bucket boundary on each (an SLO's own engines: overrides this)",
+    )
     buckets: HistogramBuckets = Field(
         default_factory=HistogramBuckets,
-        description="histogram boundaries of deployments started with --custom-histogram-buckets",
+        description="histogram boundaries of deployments started with custom buckets (vLLM's "
+        "--custom-histogram-buckets, SGLang's --bucket-* flags under sglang:)",
     )
     slos: list[SLOSpec] = Field(default_factory=list, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
@@ -133,19 +144,29 @@ def edge_problems(config: InferwatchConfig) -> list[FieldProblem]:
                 FieldProblem(f"slos.{i}.name", f"SLO name {slo.name!r} is already used by slos.{seen[slo.name]}")
             )
         seen.setdefault(slo.name, i)
-        threshold = slo.sli.threshold_seconds
-        if slo.sli.kind in LATENCY_KINDS and threshold is not None:
-            known = config.buckets.boundaries(slo.sli.kind)
-            if not is_boundary(threshold, known):
-                problems.append(
-                    FieldProblem(
-                        f"slos.{i}.sli.threshold_seconds",
-                        f"SLO {slo.name!r}: {threshold:g} is not a bucket boundary of "
-                        f"{config.buckets.origin(slo.sli.kind)} ({', '.join(f'{b:g}' for b in known)}); the rule "
-                        f"would count nothing. Pick a boundary, or declare the deployment's "
-                        f"--custom-histogram-buckets under buckets.{slo.sli.kind}",
-                    )
+        problems += _threshold_problems(config, i)
+    return problems
+
+
+def _threshold_problems(config: InferwatchConfig, i: int) -> list[FieldProblem]:
+    """A latency SLO's threshold must be a bucket boundary on every engine serving what it judges."""
+    slo = config.slos[i]
+    threshold = slo.sli.threshold_seconds
+    if slo.sli.kind not in LATENCY_KINDS or threshold is None:
+        return []
+    problems = []
+    for engine in slo.engines or config.engines:
+        known = config.buckets.boundaries(slo.sli.kind, engine)
+        if not is_boundary(threshold, known):
+            problems.append(
+                FieldProblem(
+                    f"slos.{i}.sli.threshold_seconds",
+                    f"SLO {slo.name!r}: {threshold:g} is not a bucket boundary of "
+                    f"{config.buckets.origin(slo.sli.kind, engine)} ({', '.join(f'{b:g}' for b in known)}); the rule "
+                    f"would count nothing on {engine}. Pick a boundary, or declare the deployment's "
+                    f"{config.buckets.flag(slo.sli.kind, engine)}",
                 )
+            )
     return problems
 
 

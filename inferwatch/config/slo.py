@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from inferwatch.config.buckets import Engine
+
 SLIKind = Literal["ttft", "tpot", "e2e", "availability"]
 SLOWindow = Literal["30d", "28d", "7d"]
 GroupLabel = Literal["namespace", "model_name"]
@@ -83,6 +85,12 @@ class SLOSpec(BaseModel):
     )
     matchers: dict[FilterLabel, str] = Field(
         default_factory=dict, description="only count series whose labels equal these values, e.g. namespace: prod"
+    )
+    engines: list[Engine] | None = Field(
+        None,
+        min_length=1,
+        description="the serving engines of what this SLO judges (default: the top-level engines); a latency "
+        "threshold must be a bucket boundary on each",
     )
 
     _objective_number = field_validator("objective", mode="before")(_not_bool)

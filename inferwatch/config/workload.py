@@ -7,6 +7,8 @@ LLMInferenceService with the inferwatch sidecar, and autoscaling on inferwatch's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inferwatch import __version__
@@ -51,6 +53,19 @@ class AutoscalingSpec(BaseModel):
         "http://prometheus-operated.monitoring.svc:9090",
         pattern=r"^https?://",
         description="in-cluster Prometheus that evaluates inferwatch's rules (KEDA's serverAddress)",
+    )
+    signals_from: Literal["engines", "router"] = Field(
+        "engines",
+        description="where the scaling signals come from: the model's engines (vLLM or SGLang queues and KV "
+        "caches), or the llm-d router's view of the model's InferencePool, which also counts requests it holds "
+        "in its flow-control queues",
+    )
+    inference_pool: str | None = Field(
+        None,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=253,
+        description="with signals_from: router, the InferencePool the router routes the model through "
+        "(default: the workload's name)",
     )
 
     @model_validator(mode="after")

@@ -35,6 +35,9 @@ PREFILL_SHARE = "inferwatch:cost_prefill_share:ratio"  # share of GPU time spent
 MODEL_ALLOCATED_COST_RATE = "inferwatch:cost_model_allocated:rate"
 MODEL_BUSY_COST_RATE = "inferwatch:cost_model_busy:rate"
 MODEL_INPUT_COST_RATE = "inferwatch:cost_model_input:rate"  # allocated cost of prompt tokens
+# GPU energy of the pods serving the model (joules per second), and per 1,000 tokens (prompt + generated).
+MODEL_ENERGY_JOULES_RATE = "inferwatch:cost_model_energy_joules:rate"
+ENERGY_PER_THOUSAND_TOKENS = "inferwatch:cost_energy_per_thousand_tokens:joules"
 COST_PER_MTOK_ALLOCATED = "inferwatch:cost_per_million_tokens:allocated"
 COST_PER_MTOK_USAGE = "inferwatch:cost_per_million_tokens:usage"
 COST_PER_MTOK_INPUT = "inferwatch:cost_per_million_prompt_tokens:allocated"

@@ -30,6 +30,7 @@ from inferwatch.config import Pricing
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
+from inferwatch.slo.cost.energy import energy_group
 
 _NS_POD = f"{n.NAMESPACE}, {n.POD}"
 _NS_MODEL = f"{n.NAMESPACE}, {n.MODEL}"
@@ -225,11 +226,12 @@ def _level4() -> list[RecordingRule]:
 
 
 def cost_groups(pricing: Pricing) -> tuple[RuleGroup, ...]:
-    """The cost rule groups, one per dependency level, evaluated every ``pricing.rule_interval_s``."""
+    """The cost rule groups, one per dependency level, then energy per token (every ``pricing.rule_interval_s``)."""
     interval = f"{pricing.rule_interval_s}s"
     levels = [_level0(pricing), _level1(), _level2(pricing), _level3(), _level4()]
-    return tuple(
-        RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)
+    return (
+        *(RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)),
+        energy_group(pricing),
     )
 
 

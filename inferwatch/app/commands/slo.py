@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,31 +44,39 @@ def _print_warnings(warnings: list[SpecWarning]) -> None:
 
 
 def bucket_problems(
-    slos: list[SLO], buckets: HistogramBuckets, scraped: dict[str, list[float]] | None = None
+    slos: list[SLO],
+    buckets: HistogramBuckets,
+    scraped: dict[str, list[float]] | None = None,
+    engines: Sequence[str] = ("vllm",),
 ) -> list[FieldProblem]:
     """Latency thresholds that are not a bucket boundary of their histogram: the configured ``buckets``
-    (vLLM's defaults unless declared), or the boundaries Prometheus holds (``scraped``)."""
+    of every engine in ``engines`` (each engine's defaults unless declared), or the boundaries every
+    pod's histogram in Prometheus has (``scraped``)."""
     problems: list[FieldProblem] = []
     for slo in slos:
         if not isinstance(slo.sli, LatencySLI):
             continue
         kind = slo.sli.kind
-        known = scraped[kind] if scraped is not None else list(buckets.boundaries(kind))
-        where = "scraped by Prometheus" if scraped is not None else f"of {buckets.origin(kind)}"
-        if not known:
-            problems.append(
-                FieldProblem(
-                    f"{slo.source}: SLO {slo.name!r}: sli.kind", f"Prometheus holds no {kind} histogram buckets"
+        sources = (
+            [(scraped[kind], "scraped by Prometheus")]
+            if scraped is not None
+            else [(list(buckets.boundaries(kind, e)), f"of {buckets.origin(kind, e)}") for e in engines]
+        )
+        for known, where in sources:
+            if not known:
+                problems.append(
+                    FieldProblem(
+                        f"{slo.source}: SLO {slo.name!r}: sli.kind", f"Prometheus holds no {kind} histogram buckets"
+                    )
                 )
-            )
-        elif not is_boundary(slo.sli.threshold, known):
-            problems.append(
-                FieldProblem(
-                    f"{slo.source}: SLO {slo.name!r}: sli.threshold_seconds",
-                    f"{slo.sli.threshold:g} is not a bucket boundary {where} for {kind} "
-                    f"({', '.join(f'{b:g}' for b in known)})",
+            elif not is_boundary(slo.sli.threshold, known):
+                problems.append(
+                    FieldProblem(
+                        f"{slo.source}: SLO {slo.name!r}: sli.threshold_seconds",
+                        f"{slo.sli.threshold:g} is not a bucket boundary {where} for {kind} "
+                        f"({', '.join(f'{b:g}' for b in known)})",
+                    )
                 )
-            )
     return problems
 
 
@@ -131,7 +140,7 @@ def check_command(
         reader = reader_for(app.config, prometheus_url)
         kinds = sorted({s.sli.kind for s in slos if isinstance(s.sli, LatencySLI)})
         boundaries = {k: scraped_boundaries(reader, k, at, lookback) for k in kinds}
-    problems = bucket_problems(slos, app.config.buckets, boundaries)
+    problems = bucket_problems(slos, app.config.buckets, boundaries, app.config.engines)
     if problems:
         raise ConfigError(", ".join(str(p) for p in paths), problems)
     click.echo(f"{len(slos)} SLO(s) ok ({len(warnings)} warning(s))")
