@@ -14,8 +14,8 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import DaemonSet
 from lightkube.resources.authorization_v1 import SubjectAccessReview
 from lightkube.resources.batch_v1 import CronJob
-from lightkube.resources.node_v1 import RuntimeClass
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod, Service
+from lightkube.resources.node_v1 import RuntimeClass
 
 from inferwatch.localstack.kube import KubeCluster
 from inferwatch.localstack.processes import wait_for
