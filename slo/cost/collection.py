@@ -111,7 +111,9 @@ def collect_report(
     if (not math.isfinite(total) and not answers.keyed["allocated_cost"]) or not observed > 0:
         raise NoDataError(
             f"Prometheus holds no cost series for {week.label} ({week.start:%Y-%m-%d} to {week.end:%Y-%m-%d} UTC): "
-            "are the cost recording rules loaded (slo/generated/cost-rules.yaml)?"
+            "are inferwatch's cost recording rules (inferwatch:cost_*) loaded, in a cluster the chart's PrometheusRule "
+            "<release>-cost? Right after an install there is no full week yet: report the week so far with "
+            "--week current."
         )
     report = _assemble(week, pricing, answers)
     if not with_previous:

@@ -73,3 +73,16 @@ def events(kube: Client, namespace: str, reason: str = "") -> list[Event]:
 
 def messages(evts: list[Event]) -> str:
     return "\n".join(f"{e.reason}: {e.message}" for e in evts)
+
+
+def ensure_namespace(kube: Client, name: str, labels: Mapping[str, str] | None = None) -> str:
+    """The namespace ``name``, created (with ``labels``) unless it exists: shared by modules, e.g. `llm`."""
+    from lightkube import ApiError
+    from lightkube.resources.core_v1 import Namespace
+
+    try:
+        kube.create(Namespace(metadata=ObjectMeta(name=name, labels=dict(labels or {}))))
+    except ApiError as err:
+        if err.status.code != 409:
+            raise
+    return name

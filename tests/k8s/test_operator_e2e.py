@@ -35,7 +35,7 @@ from lightkube import Client
 from lightkube.codecs import load_all_yaml
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod, Secret
+from lightkube.resources.core_v1 import ConfigMap, Pod, Secret
 from lightkube.types import PatchType
 
 from inferwatch.exporters.podresources import ContainerDevices
@@ -47,7 +47,7 @@ from inferwatch.tools import Toolbox
 from tests.k8s import netns
 from tests.k8s.conftest import PSA
 from tests.k8s.netns import PodNetwork
-from tests.k8s.support import CHART, WORKLOADS, add_gpu_node, helm_ok
+from tests.k8s.support import CHART, WORKLOADS, add_gpu_node, ensure_namespace, helm_ok
 
 PrometheusCR = create_namespaced_resource("monitoring.coreos.com", "v1", "Prometheus", "prometheuses")
 SELECTOR = {"release": "kube-prometheus-stack"}
@@ -223,7 +223,7 @@ def world(
     workdir = tmp_path_factory.mktemp("e2e")
     tools = kube_cluster.tools
     for ns, labels in (("monitoring", {}), ("inferwatch", {PSA: "privileged"}), ("llm", {})):
-        kube.create(Namespace(metadata=ObjectMeta(name=ns, labels=labels)))
+        ensure_namespace(kube, ns, labels)
     prom_spec = {"serviceMonitorSelector": {"matchLabels": SELECTOR}, "podMonitorSelector": {"matchLabels": SELECTOR},
                  "ruleSelector": {"matchLabels": SELECTOR}, "serviceMonitorNamespaceSelector": {},
                  "podMonitorNamespaceSelector": {}, "ruleNamespaceSelector": {}, "evaluationInterval": "5s",

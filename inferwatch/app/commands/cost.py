@@ -48,7 +48,12 @@ def cost() -> None:
 
 
 @cost.command(name="report")
-@click.option("--week", "week_text", default=None, help="ISO week, e.g. 2026-W47 (default: the last full week, UTC).")
+@click.option(
+    "--week",
+    "week_text",
+    default=None,
+    help="ISO week, e.g. 2026-W47, or current (the week so far); default: the last full week, UTC.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -61,7 +66,11 @@ def cost() -> None:
 def report_command(app: AppContext, week_text: str | None, out: Path, webhook: str | None) -> None:
     """Query Prometheus for one week's cost (and the week before) and write the HTML, Markdown and FOCUS CSV report."""
     config = app.config
-    week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(datetime.now(UTC))
+    now = datetime.now(UTC)
+    if week_text == "current":
+        week = IsoWeek.containing(now)
+    else:
+        week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(now)
     reader = PrometheusReader(config.prometheus)
     console = Console(stderr=True)
     with Progress(
