@@ -224,10 +224,15 @@ def world(
     tools = kube_cluster.tools
     for ns, labels in (("monitoring", {}), ("inferwatch", {PSA: "privileged"}), ("llm", {})):
         ensure_namespace(kube, ns, labels)
-    prom_spec = {"serviceMonitorSelector": {"matchLabels": SELECTOR}, "podMonitorSelector": {"matchLabels": SELECTOR},
-                 "ruleSelector": {"matchLabels": SELECTOR}, "serviceMonitorNamespaceSelector": {},
-                 "podMonitorNamespaceSelector": {}, "ruleNamespaceSelector": {}, "evaluationInterval": "5s",
-                 "scrapeInterval": "5s"}  # fmt: skip
+    # Selectors as kube-prometheus-stack's (the release label), but only this module's release: the
+    # session's other modules install the chart too, with the same label, in other namespaces.
+    ours = {"matchLabels": {"kubernetes.io/metadata.name": "inferwatch"}}
+    prom_spec = {
+        "serviceMonitorSelector": {"matchLabels": SELECTOR}, "podMonitorSelector": {"matchLabels": SELECTOR},
+        "ruleSelector": {"matchLabels": SELECTOR}, "serviceMonitorNamespaceSelector": ours,
+        "podMonitorNamespaceSelector": ours, "ruleNamespaceSelector": ours, "evaluationInterval": "5s",
+        "scrapeInterval": "5s",
+    }  # fmt: skip
     kube.create(PrometheusCR(metadata=ObjectMeta(name="k8s", namespace="monitoring"), spec=prom_spec))
     nets = [PodNetwork.create(i) for i in range(3)]
     kubelet: PodResourcesServer | None = None
