@@ -112,16 +112,16 @@ def _llm_template(config: InferwatchConfig, vllm_port: int) -> dict[str, Any]:
 def llm_inference_service(config: InferwatchConfig, *, disaggregated: bool) -> dict[str, Any]:
     """LLMInferenceService of the model; `disaggregated` adds prefill pods (P/D), each with a sidecar."""
     spec = config.workload
+    # No sidecar label on these pods: the PodMonitor below scrapes them (keeping KServe's role
+    # label), and the chart's PodMonitor, which selects by that label, would scrape them a second time.
     body: dict[str, Any] = {
         "model": {"uri": spec.model_uri, "name": spec.served_model_name},
         "replicas": spec.replicas,
-        "labels": sidecar_pod_labels(),
         "template": _llm_template(config, LLMISVC_DECODE_PORT_BEHIND_PROXY if disaggregated else LLMISVC_PORT),
     }
     if disaggregated:
         body["prefill"] = {
             "replicas": spec.replicas,
-            "labels": sidecar_pod_labels(),
             "template": _llm_template(config, LLMISVC_PORT),
         }
     body["router"] = {"route": {}, "gateway": {}, "scheduler": {}}
@@ -145,12 +145,15 @@ def llm_pod_monitor(config: InferwatchConfig) -> dict[str, Any]:
             "selector": {"matchLabels": {**LLMISVC_PART_OF, "app.kubernetes.io/name": spec.name}},
             "podTargetLabels": [ROLE_LABEL],
             "podMetricsEndpoints": [
+                # honorLabels: the sidecar's attribution labels (namespace, pod, container of the GPU
+                # holder) and vLLM's own (model_name, engine) are kept, as the chart's monitors keep them.
                 {
                     "port": METRICS_PORT_NAME,
                     "path": "/metrics",
                     "interval": "15s",
                     "scrapeTimeout": "10s",
                     **web_endpoint(config),
+                    "honorLabels": True,
                 }
             ],
         },

@@ -257,7 +257,9 @@ def collect_report(
     if not data.coverage:
         raise NoDataError(
             f"Prometheus holds no cost series for {week.label} ({week.start:%Y-%m-%d} to {week.end:%Y-%m-%d} UTC): "
-            "are the cost recording rules loaded (slo/generated/cost-rules.yaml)?"
+            "are inferwatch's cost recording rules (inferwatch:cost_*) loaded, in a cluster the chart's PrometheusRule "
+            "<release>-cost? Right after an install there is no full week yet: report the week so far with "
+            "--week current."
         )
     prices = price_list(pricing)
     share = pricing.idle_policy is IdlePolicy.SHARE

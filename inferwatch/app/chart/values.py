@@ -86,6 +86,11 @@ class ExporterValues(_Section):
     priorityClassName: str = Field(
         "system-node-critical", description="priority class, so node pressure evicts workloads before the exporter"
     )
+    priorityClassQuota: bool = Field(
+        True,
+        description="with a system-* priority class: a ResourceQuota in the release's namespace that admits the "
+        "exporter's pods where the cluster keeps those classes to kube-system (GKE); false to leave that to you",
+    )
     logFormat: Literal["logfmt", "json"] = Field("logfmt", description="log line format of the exporter")
     nodeSelector: dict[str, str] = Field(
         default_factory=lambda: {"nvidia.com/gpu.present": "true"},
@@ -125,6 +130,11 @@ class ServiceValues(_Section):
     type: Literal["ClusterIP"] = Field("ClusterIP", description="Service type (ClusterIP only: metrics stay inside)")
     port: int = Field(9400, ge=1, le=65535, description="Service port of /metrics")
     annotations: dict[str, str] = Field(default_factory=dict, description="extra annotations of the Service")
+    scrapeAnnotations: bool = Field(
+        True,
+        description="without the operator: prometheus.io/* annotations for a kubernetes-service-endpoints job; "
+        "false when your own job (docs/deploy.md) scrapes the exporter, or it is scraped twice",
+    )
 
 
 class ServiceMonitorValues(_Section):
@@ -232,6 +242,11 @@ class CostReportValues(_Section):
 
     enabled: bool = Field(True, description="run the weekly cost report")
     schedule: str = Field("0 6 * * 1", description="cron schedule; Monday 06:00 reports the ISO week that just ended")
+    week: str = Field(
+        "",
+        pattern=r"^(|current|\d{4}-W\d{2})$",
+        description="ISO week to report (2026-W47, or current: the week so far); empty means the last full week",
+    )
     timeZone: str = Field("Etc/UTC", description="time zone of the schedule")
     prometheusUrl: str = Field(
         "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",

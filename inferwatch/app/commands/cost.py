@@ -53,7 +53,12 @@ def cost() -> None:
 
 
 @cost.command(name="report")
-@click.option("--week", "week_text", default=None, help="ISO week, e.g. 2026-W47 (default: the last full week, UTC).")
+@click.option(
+    "--week",
+    "week_text",
+    default=None,
+    help="ISO week, e.g. 2026-W47, or current (the week so far); default: the last full week, UTC.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -74,7 +79,11 @@ def report_command(
 ) -> None:
     """Query Prometheus for one week's cost (and the week before) and write the HTML, Markdown and FOCUS CSV report."""
     config = app.config
-    week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(datetime.now(UTC))
+    now = datetime.now(UTC)
+    if week_text == "current":
+        week = IsoWeek.containing(now)
+    else:
+        week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(now)
     reader = reader_for(config)
     console = Console(stderr=True)
     with Progress(

@@ -227,3 +227,22 @@ port: metrics
 scheme: HTTPS
 {{- end }}
 {{- end }}
+
+{{/*
+Refuse to install an exporter that Pod Security Admission would never let run. With attribution the
+exporter's pod mounts a hostPath (the kubelet's pod-resources socket), outside the baseline and
+restricted levels: in such a namespace the DaemonSet would be "deployed" with no pod, ever (one
+FailedCreate event). The namespace is read from the cluster (`lookup`; nothing during
+`helm template`), so a namespace made by --create-namespace, unlabelled, passes here: the cluster's
+default level then decides, and `helm test` finds no exporter behind the Service.
+*/}}
+{{- define "inferwatch.checkPodSecurity" -}}
+{{- if .Values.exporter.attribution }}
+{{- $ns := lookup "v1" "Namespace" "" .Release.Namespace }}
+{{- $level := "" }}
+{{- if $ns }}{{ $level = index (default (dict) $ns.metadata.labels) "pod-security.kubernetes.io/enforce" | default "" }}{{ end }}
+{{- if has $level (list "baseline" "restricted") }}
+{{- fail (printf "\n\nnamespace %s enforces the Pod Security level %q, which refuses the exporter's pods: GPU attribution mounts the kubelet's pod-resources socket (a hostPath volume). Either label the namespace privileged, as docs/deploy.md says:\n\n  kubectl label namespace %s pod-security.kubernetes.io/enforce=privileged --overwrite\n\nor install without attribution (the exporter then runs non-root and passes restricted):\n\n  --set exporter.attribution=false\n" .Release.Namespace $level .Release.Namespace) }}
+{{- end }}
+{{- end }}
+{{- end }}
