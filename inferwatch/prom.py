@@ -121,15 +121,21 @@ class PrometheusReader:
         result: list[RangeSeries] = self._call(f"range query {expr!r}", run)
         return result
 
-    def build_info(self) -> dict[str, str]:
-        """Prometheus's /api/v1/status/buildinfo (version, revision, …)."""
-
-        def fetch() -> dict[str, str]:
-            resp = self._session.get(f"{self.settings.url}/api/v1/status/buildinfo", timeout=self.settings.timeout_s)
+    def _status(self, page: str) -> dict[str, Any]:
+        def fetch() -> dict[str, Any]:
+            resp = self._session.get(f"{self.settings.url}/api/v1/status/{page}", timeout=self.settings.timeout_s)
             if resp.status_code != 200:
                 raise PrometheusApiClientException(f"HTTP Status Code {resp.status_code} ({resp.text[:200]!r})")
-            data: dict[str, str] = resp.json()["data"]
+            data: dict[str, Any] = resp.json()["data"]
             return data
 
-        result: dict[str, str] = self._call("buildinfo", fetch)
+        result: dict[str, Any] = self._call(page, fetch)
         return result
+
+    def build_info(self) -> dict[str, str]:
+        """Prometheus's /api/v1/status/buildinfo (version, revision, …)."""
+        return {str(k): str(v) for k, v in self._status("buildinfo").items()}
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Prometheus's /api/v1/status/runtimeinfo (storageRetention, …)."""
+        return self._status("runtimeinfo")

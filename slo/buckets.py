@@ -9,24 +9,31 @@ configuration is loaded; `slo check --prometheus` also reads the `le` values Pro
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import datetime
 
 from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS, is_boundary
 from inferwatch.conventions.normalized import histogram_series
 from inferwatch.prom import PrometheusReader
+from inferwatch.promql import selector
 
 __all__ = ["VLLM_DEFAULT_BUCKETS", "is_boundary", "scraped_boundaries"]
 
 
 def scraped_boundaries(
-    reader: PrometheusReader, kind: str, at: datetime | None = None, lookback: str = "1d"
+    reader: PrometheusReader,
+    kind: str,
+    at: datetime | None = None,
+    lookback: str = "1d",
+    matchers: Mapping[str, str] | None = None,
 ) -> list[float]:
-    """The finite `le` values of the normalized ``kind`` histogram Prometheus held over ``lookback`` before ``at``.
+    """The finite `le` values of the normalized ``kind`` histogram Prometheus held over ``lookback`` before ``at``
+    (only of the series whose labels equal ``matchers``, e.g. one namespace's model).
 
     Both spellings ("2" from Go clients or Prometheus 3's normalization, "2.0" from vLLM on
     Prometheus 2) parse to the same float.
     """
-    series = histogram_series(kind, "bucket")
+    series = selector(histogram_series(kind, "bucket"), dict(matchers or {}))
     # Over a whole lookback, so a histogram that saw no scrape in the last minutes still counts.
     samples = reader.query(f"count by (le) (last_over_time({series}[{lookback}]))", at)
     out: set[float] = set()

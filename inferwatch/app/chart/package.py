@@ -38,7 +38,7 @@ MAX_DASHBOARD_BYTES = 1_000_000
 RULE_INPUTS = ("thresholds", "slos", "pricing")
 
 
-def _prometheus_rule_name(art: Artifact) -> str | None:
+def prometheus_rule_name(art: Artifact) -> str | None:
     """The object name when ``art`` is a file holding exactly one PrometheusRule, else None.
 
     Workload manifests hold several objects per file; only a file that is one PrometheusRule is embedded.
@@ -81,7 +81,7 @@ def chart_artifacts(config: InferwatchConfig, upstream: Sequence[Artifact]) -> l
     # Named by the object, not the file: two generators may both call a file prometheusrule.yaml.
     rules: dict[str, str] = {}
     for art in sorted(upstream, key=lambda a: a.path):
-        rule = _prometheus_rule_name(art)
+        rule = prometheus_rule_name(art)
         if rule is None:
             continue
         name = _dns_name(rule, limit=50)
