@@ -17,10 +17,10 @@ from inferwatch.alerts.generate import artifacts, rule_files
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.alerts.runbooks import add_runbook_links, prose_template
 from inferwatch.app.cli import cli
-from inferwatch.app.validate.reference import reference_path
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.config import InferwatchConfig, Thresholds, load_config
 from inferwatch.conventions import slo as slo_conventions
+from inferwatch.reference import reference_path
 from inferwatch.rules import AlertingRule
 from inferwatch.tools import Toolbox
 

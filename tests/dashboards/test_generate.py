@@ -9,12 +9,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from inferwatch.app.validate.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.config import InferwatchConfig, Thresholds, load_config
 from inferwatch.dashboards import generate
 from inferwatch.dashboards.lint import panels_of
 from inferwatch.dashboards.modernize import SCHEMA_VERSION
+from inferwatch.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from tests.conftest import REPO_ROOT
 
 # Grafana's schemas: the current dashboard schema as `inferwatch build` bundles it, the 11.6 one and

@@ -10,7 +10,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from inferwatch.app.validate.reference import reference_path
+from inferwatch.reference import reference_path
 from inferwatch.tools import Toolbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
