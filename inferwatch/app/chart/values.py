@@ -252,6 +252,37 @@ class NetworkPolicyValues(_Section):
     )
 
 
+class ControllerValues(_Section):
+    """The SLO controller (`inferwatch controller run`): InferenceSLOs of every namespace become PrometheusRules,
+    and the thresholds, SLOs and prices of these values become the global rules without a rebuild."""
+
+    enabled: bool = Field(
+        False,
+        description="run the controller; it then generates the rule objects from these values (so `helm upgrade "
+        "--set inferwatch.thresholds...` changes the alerts) and the chart ships no pre-built rules",
+    )
+    replicas: int = Field(1, ge=1, le=5, description="replicas; they elect a leader through a Lease, so 2 are safe")
+    prometheusUrl: str = Field(
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        description="Prometheus the controller reads bucket boundaries, retention and error budgets from",
+    )
+    prometheusPort: int = Field(9090, ge=1, le=65535, description="port of that URL, for the NetworkPolicy egress rule")
+    statusPeriod: str = Field("60s", pattern=r"^[1-9][0-9]*[smh]$", description="how often every status is refreshed")
+    watchNamespace: str = Field("", description="watch InferenceSLOs of this namespace only; empty means every one")
+    logLevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log verbosity")
+    resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        description="resources of the controller container",
+    )
+    nodeSelector: dict[str, str] = Field(default_factory=dict, description="node selector of the controller pods")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="tolerations of the controller pods")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="affinity of the controller pods")
+    podAnnotations: dict[str, str] = Field(default_factory=dict, description="extra annotations of the controller pods")
+
+
 class TestValues(_Section):
     """The `helm test` hook."""
 
@@ -276,7 +307,8 @@ class ChartValues(_Section):
         default_factory=InferwatchConfig,
         description="inferwatch.yaml (docs: examples/inferwatch.yaml), mounted into the exporter and the report. "
         "thresholds, slos and pricing are compiled into the shipped rules: change them with "
-        "`inferwatch -c my.yaml build` (docs/deploy.md), not here. The DaemonSet sets exporter.mode itself "
+        "`inferwatch -c my.yaml build` (docs/deploy.md), not here, unless controller.enabled (then the controller "
+        "regenerates the rules from them). The DaemonSet sets exporter.mode itself "
         "and leaves out exporter.vllm_url",
     )
     exporter: ExporterValues = Field(default_factory=ExporterValues, description="the exporter DaemonSet")
@@ -286,6 +318,7 @@ class ChartValues(_Section):
     dashboards: DashboardsValues = Field(default_factory=DashboardsValues, description="the Grafana dashboards")
     costReport: CostReportValues = Field(default_factory=CostReportValues, description="the weekly cost report")
     networkPolicy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues, description="NetworkPolicies")
+    controller: ControllerValues = Field(default_factory=ControllerValues, description="the SLO controller")
     test: TestValues = Field(default_factory=TestValues, description="the helm test hook")
     global_: dict[str, Any] = Field(
         default_factory=dict, alias="global", description="values shared with parent/sub charts (unused here)"

@@ -12,6 +12,7 @@ import click
 
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.app.controller.crd import render_crd
+from inferwatch.app.controller.health import serve_health
 from inferwatch.app.controller.kube import KubernetesCluster
 from inferwatch.app.controller.leader import LeaseElector, LeaseSettings
 from inferwatch.app.controller.reconciler import Reconciler
@@ -83,6 +84,13 @@ def crd_command() -> None:
     default=None,
     help="NAMESPACE/NAME of the Lease (default: the ConfigMap's namespace, inferwatch-controller).",
 )
+@click.option(
+    "--health-port",
+    default=8081,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port of /healthz and /readyz for the kubelet's probes (0: none).",
+)
 @pass_app
 def run_command(
     app: AppContext,
@@ -95,6 +103,7 @@ def run_command(
     workers: int,
     leader_elect: bool,
     lease_ref: str | None,
+    health_port: int,
 ) -> None:
     """Reconcile InferenceSLOs into PrometheusRules and write their budgets into status until stopped.
 
@@ -117,6 +126,8 @@ def run_command(
     runtime = Runtime(reconciler, cluster, RuntimeSettings(namespace, configmap, float(period), workers))
     finished = threading.Event()
     lost = threading.Event()
+    if health_port:
+        serve_health("0.0.0.0", health_port, runtime.healthy)
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)

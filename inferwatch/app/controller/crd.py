@@ -194,9 +194,8 @@ def inference_slo_crd() -> dict[str, Any]:
         "x-kubernetes-validations": [
             {
                 "rule": f"self.metadata.name.matches('{NAME_PATTERN}') && size(self.metadata.name) <= {MAX_NAME}",
-                "message": f"the name is the SLO's name: a DNS label of at most {MAX_NAME} characters "
+                "message": f"metadata.name is the SLO's name: a DNS label of at most {MAX_NAME} characters "
                 "(lower-case letters, digits and '-')",
-                "fieldPath": ".metadata.name",
                 "reason": "FieldValueInvalid",
             }
         ],

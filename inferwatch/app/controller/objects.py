@@ -40,6 +40,7 @@ class RuleObjectSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prefix: str = Field("inferwatch", description="name prefix of the global rule objects (the release's fullname)")
+    enabled: bool = Field(True, description="apply the global rule objects (the chart's prometheusRules.enabled)")
     labels: dict[str, str] = Field(
         default_factory=dict, description="labels of every rule object, the release/rule labels Prometheus selects on"
     )
@@ -120,7 +121,7 @@ def global_rule_objects(
     return [
         _rule_object(f"{settings.prefix}-{short}", namespace, settings.labels, owner, spec)
         for short, spec in sorted(specs.items())
-        if short not in settings.disabled
+        if settings.enabled and short not in settings.disabled
     ]
 
 

@@ -325,7 +325,8 @@ class Reconciler:
         try:
             for obj in global_rule_objects(config, settings, namespace, owner, specs):
                 self.cluster.apply_rule(obj, FIELD_MANAGER)
-            for short in sorted(set(settings.disabled) & set(specs)):
+            off = set(specs) if not settings.enabled else set(settings.disabled) & set(specs)
+            for short in sorted(off):
                 rule_name = f"{settings.prefix}-{short}"
                 if controlled_by(self.cluster.get_rule(namespace, rule_name), owner["uid"]):
                     self.cluster.delete_rule(namespace, rule_name)
@@ -333,7 +334,7 @@ class Reconciler:
             raise Retry(str(err)) from None
         changed = (config.model_dump(), settings) != (self.config.model_dump(), self.settings)
         self.config, self.settings = config, settings
-        log.info("configuration from %s applied: %d global rule objects", source, len(specs) - len(settings.disabled))
+        log.info("configuration from %s applied: %d global rule objects", source, len(specs) - len(off))
         return changed
 
     def _tell_configmap(self, configmap: Mapping[str, Any], message: str) -> None:

@@ -223,6 +223,10 @@ class Runtime:
             thread.start()
             self._threads.append(thread)
 
+    def healthy(self) -> bool:
+        """Every thread started is still running (a follower, which started none, is healthy)."""
+        return not self.stop.is_set() and all(t.is_alive() for t in self._threads)
+
     def shutdown(self, timeout_s: float = 5.0) -> None:
         """Stop every thread (a watch in flight ends at its timeout; threads are daemons)."""
         self.stop.set()
