@@ -11,6 +11,8 @@ series the rules would record (budget and burn rates), which the test changes to
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -271,6 +273,15 @@ def test_an_inference_slo_becomes_a_checked_owned_rule_and_its_status_fills_in(
     status = obj["status"]
     assert status["state"] == "ok" and status["budgetRemaining"] == "80.0%" and status["observedGeneration"] == 1
     assert status["sloName"] == slo_name and status["lastEvaluated"].endswith("Z")
+
+    # `inferwatch slo status` shows it beside the config's SLOs (the same rows as the object's status).
+    env = {**os.environ, "INFERWATCH_PROMETHEUS__URL": installed.prometheus_url}
+    cli = [sys.executable, "-m", "inferwatch", "slo", "status", "--inference-slos", "-n", ns, "-o", "json"]
+    proc = subprocess.run(
+        [*cli, "--kubeconfig", str(kube_cluster.kubeconfig)], capture_output=True, text=True, env=env, check=False
+    )
+    rows = {r["slo"]: r for r in json.loads(proc.stdout)}
+    assert rows[slo_name]["state"] == "ok" and rows[slo_name]["budget_remaining_percent"] == 80.0, proc.stderr
 
     rule = kube.get(PrometheusRule, "inferenceslo-chat-ttft", namespace=ns)
     ref = rule.metadata.ownerReferences[0]

@@ -116,11 +116,11 @@ class KubernetesCluster:
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None = None) -> KubernetesCluster:
-        """The pod's ServiceAccount (in-cluster) when no kubeconfig is given, else the kubeconfig."""
+        """The kubeconfig given, else the pod's ServiceAccount (in-cluster), else $KUBECONFIG or ~/.kube/config."""
         from lightkube import Client, ConfigError, KubeConfig
 
         try:
-            config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_service_account()
+            config = KubeConfig.from_file(kubeconfig) if kubeconfig else KubeConfig.from_env()
             single = config.get(context_name=context)
         except (ConfigError, OSError) as err:
             raise ClusterError(f"no Kubernetes credentials: {err}") from None
