@@ -10,6 +10,7 @@ series the rules would record (budget and burn rates), which the test changes to
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -30,10 +31,13 @@ from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Event
 
 from inferwatch.app.chart.package import CRD_PATH
+from inferwatch.config import PrometheusSettings
 from inferwatch.localstack.kube import KubeCluster
 from inferwatch.localstack.launchers import start_prometheus
 from inferwatch.localstack.ports import free_port
 from inferwatch.localstack.processes import LocalStackError, ManagedProcess, ProcessGroup, wait_for
+from inferwatch.prom import PrometheusReader
+from inferwatch.slo.buckets import scraped_boundaries
 from inferwatch.tools import Toolbox
 
 REPO = Path(__file__).resolve().parents[2]
@@ -256,6 +260,8 @@ def test_an_inference_slo_becomes_a_checked_owned_rule_and_its_status_fills_in(
     served.namespace = ns  # the served histogram is this team's
     slo_name = f"{ns}/chat-ttft"
     served.slo[slo_name] = (0.8, {"1h": 0.5, "5m": 0.4, "6h": 0.3, "30m": 0.2})
+    reader = PrometheusReader(PrometheusSettings(url=installed.prometheus_url))
+    wait_for(lambda: scraped_boundaries(reader, "ttft", matchers={"namespace": ns}), "the team's histogram is scraped")
     kube.apply(
         InferenceSLO.from_dict({"metadata": {"name": "chat-ttft", "namespace": ns}, "spec": TTFT}), field_manager="team"
     )
@@ -413,6 +419,39 @@ def test_helm_upgrade_of_a_threshold_changes_the_alert_rule(
         "the alert takes the new threshold",
         controller,
     )
+
+
+def test_a_thousand_inference_slos_at_once_with_bad_ones_among_them(
+    kube: Client, installed: Installed, controller: ManagedProcess, namespace: Callable[..., str]
+) -> None:
+    ns = namespace("bulk")
+    bad = {f"slo-{i}" for i in range(7, 1000, 100)}  # ten thresholds off vLLM's e2e buckets (none scraped here)
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        specs = [
+            (name, {**TTFT, "sli": {"kind": "e2e", "threshold_seconds": 7.7 if name in bad else 5.0}})
+            for name in (f"slo-{i}" for i in range(1000))
+        ]
+
+        def create(item: tuple[str, dict[str, Any]]) -> None:
+            body = {"metadata": {"name": item[0], "namespace": ns}, "spec": item[1]}
+            kube.create(InferenceSLO.from_dict(body))
+
+        list(pool.map(create, specs))
+    created = time.monotonic() - started
+
+    def settled() -> dict[str, int] | None:
+        counts: dict[str, int] = {}
+        for obj in kube.list(InferenceSLO, namespace=ns):
+            reason = ready(obj).get("reason", "pending")
+            counts[reason] = counts.get(reason, 0) + 1
+        return counts if counts.get("pending", 0) == 0 and sum(counts.values()) == 1000 else None
+
+    counts = eventually(settled, "1,000 InferenceSLOs reconciled", controller, timeout=600)
+    assert counts == {"RuleApplied": 990, "ThresholdNotABucket": 10}, counts
+    assert len(list(kube.list(PrometheusRule, namespace=ns))) == 990
+    total = time.monotonic() - started
+    print(f"1,000 InferenceSLOs: created in {created:.0f}s, all reconciled {total:.0f}s after the first")
 
 
 def test_two_replicas_one_leader_and_a_takeover(

@@ -52,8 +52,10 @@ class PrometheusFactsReader:
         if hit is not None and now - hit[0] < CACHE_S:
             return hit[1]
         value = fetch()
-        with self._lock:
-            self._cache[key] = (now, value)
+        # "No histogram yet" is not kept: the first scrape of a new model must count at once.
+        if value != ():
+            with self._lock:
+                self._cache[key] = (now, value)
         return value
 
     def retention(self) -> float | None:

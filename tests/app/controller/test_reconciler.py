@@ -163,3 +163,12 @@ def test_status_carries_budget_burn_rates_and_state_and_an_event_on_change() -> 
     rec.refresh(KEY)
     assert cluster.status(KEY)["state"] == "ok"
     assert ("team-a/chat-ttft", "Normal", "SLOStateOk") in [e[:3] for e in cluster.events]
+
+
+def test_a_histogram_scraped_for_the_first_time_counts_at_once() -> None:
+    cluster, prom, rec = make(lambda expr: [])
+    submit(cluster, rec, TTFT)  # no histogram yet: vLLM's defaults hold 2.5
+    assert cluster.ready(KEY)["status"] == "True"
+    prom.answer = buckets(0.5, 1.0, 2.0)  # the model's first scrape: custom buckets without 2.5
+    rec.reconcile(KEY)
+    assert cluster.ready(KEY)["reason"] == "ThresholdNotABucket"
