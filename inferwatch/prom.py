@@ -207,6 +207,11 @@ class PrometheusReader:
         data = self._request("GET", "/api/v1/status/buildinfo", "buildinfo")
         return self._decode("buildinfo", lambda: {str(k): str(v) for k, v in data.items()})
 
+    def runtime_info(self) -> dict[str, Any]:
+        """Prometheus's /api/v1/status/runtimeinfo (storageRetention, …)."""
+        data = self._request("GET", "/api/v1/status/runtimeinfo", "runtimeinfo")
+        return self._decode("runtimeinfo", lambda: {str(k): v for k, v in data.items()})
+
 
 def _tls_reason(reason: str) -> str:
     for needle, says in (

@@ -8,13 +8,12 @@ schema's ``description``; unknown keys are refused (additionalProperties false e
 from __future__ import annotations
 
 import logging
-import textwrap
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.fields import FieldInfo
 
+from inferwatch.app.chart.emit import drop_none, emit_values
 from inferwatch.app.chart.security import ExporterWebValues, PrometheusClientValues
 from inferwatch.artifacts import generated_header
 from inferwatch.config import InferwatchConfig
@@ -286,6 +285,37 @@ class NetworkPolicyValues(_Section):
     )
 
 
+class ControllerValues(_Section):
+    """The SLO controller (`inferwatch controller run`): InferenceSLOs of every namespace become PrometheusRules,
+    and the thresholds, SLOs and prices of these values become the global rules without a rebuild."""
+
+    enabled: bool = Field(
+        False,
+        description="run the controller; it then generates the rule objects from these values (so `helm upgrade "
+        "--set inferwatch.thresholds...` changes the alerts) and the chart ships no pre-built rules",
+    )
+    replicas: int = Field(1, ge=1, le=5, description="replicas; they elect a leader through a Lease, so 2 are safe")
+    prometheusUrl: str = Field(
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        description="Prometheus the controller reads bucket boundaries, retention and error budgets from",
+    )
+    prometheusPort: int = Field(9090, ge=1, le=65535, description="port of that URL, for the NetworkPolicy egress rule")
+    statusPeriod: str = Field("60s", pattern=r"^[1-9][0-9]*[smh]$", description="how often every status is refreshed")
+    watchNamespace: str = Field("", description="watch InferenceSLOs of this namespace only; empty means every one")
+    logLevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log verbosity")
+    resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        description="resources of the controller container",
+    )
+    nodeSelector: dict[str, str] = Field(default_factory=dict, description="node selector of the controller pods")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="tolerations of the controller pods")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="affinity of the controller pods")
+    podAnnotations: dict[str, str] = Field(default_factory=dict, description="extra annotations of the controller pods")
+
+
 class TestValues(_Section):
     """The `helm test` hook."""
 
@@ -310,7 +340,8 @@ class ChartValues(_Section):
         default_factory=InferwatchConfig,
         description="inferwatch.yaml (docs: examples/inferwatch.yaml), mounted into the exporter and the report. "
         "thresholds, slos and pricing are compiled into the shipped rules: change them with "
-        "`inferwatch -c my.yaml build` (docs/deploy.md), not here. The DaemonSet sets exporter.mode itself "
+        "`inferwatch -c my.yaml build` (docs/deploy.md), not here, unless controller.enabled (then the controller "
+        "regenerates the rules from them). The DaemonSet sets exporter.mode itself "
         "and leaves out exporter.vllm_url",
     )
     exporter: ExporterValues = Field(default_factory=ExporterValues, description="the exporter DaemonSet")
@@ -325,6 +356,7 @@ class ChartValues(_Section):
         "come from the ServiceAccount, Secrets and ConfigMaps, never from values",
     )
     networkPolicy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues, description="NetworkPolicies")
+    controller: ControllerValues = Field(default_factory=ControllerValues, description="the SLO controller")
     test: TestValues = Field(default_factory=TestValues, description="the helm test hook")
     global_: dict[str, Any] = Field(
         default_factory=dict, alias="global", description="values shared with parent/sub charts (unused here)"
@@ -332,59 +364,6 @@ class ChartValues(_Section):
 
 
 # ---------------------------------------------------------------- values.yaml
-
-
-def drop_none(value: Any) -> Any:
-    """``value`` with None left out of every mapping, as Helm drops nulls."""
-    if isinstance(value, dict):
-        return {k: drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [drop_none(v) for v in value]
-    return value
-
-
-def _comment(text: str, pad: str) -> list[str]:
-    return [f"{pad}# {line}" for line in textwrap.wrap(text, width=max(40, 110 - len(pad)))]
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-
-
-def _description(field: FieldInfo) -> str:
-    """A field's description, else the first line of its model's (or list item model's) docstring."""
-    if field.description:
-        return field.description
-    args = get_args(field.annotation)
-    model = _model_of(field.annotation) or (_model_of(args[0]) if args else None)
-    doc = (model.__doc__ or "").strip().splitlines() if model else []
-    return f"{'a list of: ' if args else ''}{doc[0]}" if doc else ""
-
-
-def _yaml_block(key: str, value: Any, pad: str) -> list[str]:
-    text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
-    return [pad + line for line in text.rstrip("\n").splitlines()]
-
-
-def _emit(model: type[BaseModel], data: dict[str, Any], pad: str) -> list[str]:
-    lines: list[str] = []
-    for name, field in model.model_fields.items():
-        key = field.alias or name
-        if not pad and lines:
-            lines.append("")
-        lines.extend(_comment(_description(field), pad))
-        if key not in data:
-            lines.append(f"{pad}# {key}:   (unset)")
-            continue
-        value = data[key]
-        sub = _model_of(field.annotation)
-        if sub is not None and isinstance(value, dict):
-            # An empty section stays `{}`; its unset settings follow as comments.
-            lines.append(f"{pad}{key}:" if value else f"{pad}{key}: {{}}")
-            lines.extend(_emit(sub, value, pad + "  "))
-        else:
-            lines.extend(_yaml_block(key, value, pad))
-    return lines
 
 
 def without_credentials(config: InferwatchConfig) -> InferwatchConfig:
@@ -430,7 +409,7 @@ def render_values_yaml(config: InferwatchConfig) -> str:
     """values.yaml: every key with its description as the comment above it."""
     header = generated_header("chart values", f"{SOURCE} and inferwatch.yaml", COMMAND)
     data = values_data(config)
-    body = _emit(ChartValues, data, "")
+    body = emit_values(ChartValues, data, "")
     text = header + "# Override with `helm install -f my-values.yaml`; values.schema.json rejects unknown keys.\n\n"
     text += "\n".join(body) + "\n"
     # The emitted text must mean exactly the data it documents.

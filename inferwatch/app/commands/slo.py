@@ -205,13 +205,57 @@ def _table(rows: list[StatusRow]) -> Table:
     return table
 
 
+def _cluster_slos(kubeconfig: Path | None, context: str | None, namespace: str | None) -> list[SLO]:
+    """The InferenceSLOs of the cluster (named <namespace>/<name>); those that do not validate are skipped
+    with a warning naming the field, as the controller's Ready condition does."""
+    from inferwatch.app.controller.kube import KubernetesCluster
+    from inferwatch.app.controller.model import InferenceSLO, compile_inference_slo
+
+    cluster = KubernetesCluster.connect(str(kubeconfig) if kubeconfig else None, context)
+    objs, _ = cluster.list_slos(namespace)
+    slos: list[SLO] = []
+    for obj in objs:
+        item = InferenceSLO.from_object(obj)
+        compiled = compile_inference_slo(item)
+        if compiled.slo is None:
+            problems = "; ".join(str(p) for p in compiled.problems)
+            click.echo(f"warning: InferenceSLO {item.key} skipped: {problems}", err=True)
+            continue
+        slos.append(compiled.slo)
+    return slos
+
+
 @slo.command(name="status")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--at", "at_text", default=None, help="Evaluate at this time (unix seconds or ISO 8601; default now).")
+@click.option(
+    "--inference-slos",
+    "with_cluster",
+    is_flag=True,
+    help="Also the InferenceSLO objects of the cluster (named <namespace>/<name>), beside the config's SLOs.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --inference-slos: the kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", default=None, help="With --inference-slos: the kubeconfig context.")
+@click.option("--namespace", "-n", default=None, help="With --inference-slos: this namespace only (default: all).")
 @pass_app
-def status_command(app: AppContext, output: str, at_text: str | None) -> None:
+def status_command(
+    app: AppContext,
+    output: str,
+    at_text: str | None,
+    with_cluster: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    namespace: str | None,
+) -> None:
     """One row per SLO series: objective, SLI over the window, budget left, burn rates, state."""
     slos = _config_slos(app)
+    if with_cluster:
+        slos += _cluster_slos(kubeconfig, context, namespace)
     at = _parse_at(at_text)
     reader = reader_for(app.config)
     rows = slo_status(reader, slos, at)

@@ -94,14 +94,17 @@ seccompProfile:
 
 {{/*
 Refuse values whose thresholds, SLOs or prices differ from the ones the shipped rules were
-generated from: the alerts would silently disagree with inferwatch.yaml.
+generated from: the alerts would silently disagree with inferwatch.yaml. (With controller.enabled
+the controller generates the rules from the values, so they may differ.)
 */}}
 {{- define "inferwatch.checkRuleInputs" -}}
+{{- if not .Values.controller.enabled }}
 {{- $built := .Files.Get "files/rules-config.json" | fromJson }}
 {{- $given := dict "thresholds" .Values.inferwatch.thresholds "slos" .Values.inferwatch.slos "pricing" .Values.inferwatch.pricing }}
 {{- range $key := list "thresholds" "slos" "pricing" }}
 {{- if ne (toJson (get $built $key)) (toJson (get $given $key)) }}
-{{- fail (printf "inferwatch.%s differs from the %s the chart's rules were generated from: the rules would not match it. Regenerate the chart from your config with `inferwatch -c my.yaml build` (docs/deploy.md) instead of overriding inferwatch.%s in values" $key $key $key) }}
+{{- fail (printf "inferwatch.%s differs from the %s the chart's rules were generated from: the rules would not match it. Regenerate the chart from your config with `inferwatch -c my.yaml build` (docs/deploy.md), or set controller.enabled=true so the controller generates the rules from these values" $key $key) }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}
