@@ -638,14 +638,14 @@ def run(
     ours_budget = f"1 - (1 - ({good_w}) / ({total_w})) / {slo.error_budget:.12g}"
     sloth_budget = _sloth_budget_query(sloth_file, slo)
     try:
-        out = [
+        measured = [
             measure_set(hist, "inferwatch", [ours], ours_budget, h, slo, interval, settle_s),
             measure_set(hist, "Sloth v0.16.0", [sloth_file], sloth_budget, h, slo, interval, settle_s),
             measure_set(hist, "Pyrra shape", [pyrra], pyrra_budget_query(slo), h, slo, interval, settle_s),
         ]
     finally:
         hist.stop()
-    return out, figures
+    return measured, figures
 
 
 def _sloth_budget_query(sloth_file: Path, slo: SLO) -> str:

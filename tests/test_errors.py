@@ -10,9 +10,9 @@ from tests.test_architecture import REPO_ROOT, product_modules
 
 
 def test_statuses_are_the_documented_ones() -> None:
-    assert InferwatchError.exit_code == ExitCode.FAILURE == 1
-    assert ConfigError.exit_code == ExitCode.USAGE == 2
-    assert ValidationFailedError.exit_code == ExitCode.VALIDATION_FAILED == 6
+    assert InferwatchError.exit_code == ExitCode.FAILURE and int(ExitCode.FAILURE) == 1
+    assert ConfigError.exit_code == ExitCode.USAGE and int(ExitCode.USAGE) == 2
+    assert ValidationFailedError.exit_code == ExitCode.VALIDATION_FAILED and int(ExitCode.VALIDATION_FAILED) == 6
     assert len({int(c) for c in ExitCode}) == len(ExitCode)
 
 

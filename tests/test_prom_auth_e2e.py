@@ -45,7 +45,7 @@ pytestmark = pytest.mark.timeout(600)
 
 WEEK = IsoWeek.parse("2026-W40")
 AT = WEEK.start + timedelta(days=1, hours=12)
-SLO = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}}
+SLO: dict[str, Any] = {"name": "chat-ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}}
 READER, READER_PASSWORD = "reader", "reader-pa55"
 SCRAPER, SCRAPER_PASSWORD = "prometheus", "scrape-pa55"
 TOKEN, TENANT = "sa-token-for-the-cost-job", "team-a"
@@ -104,7 +104,7 @@ def stack(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     password_file = work / "pki" / "scrape-password"
     password_file.write_text(SCRAPER_PASSWORD + "\n")
     exporter_web = _web_config(work / "pki" / "exporter-web.yml", SCRAPER, SCRAPER_PASSWORD)
-    tls = WebAccess(ca.ca_file).verify()
+    tls = ssl.create_default_context(cafile=str(ca.ca_file))
     with exporter_process(work / "exporter", ["--gpu-backend", "simulated", "--web.config.file", str(exporter_web)],
                           tls=tls) as exporter:  # fmt: skip
         hist = BackfilledPrometheus(
@@ -114,7 +114,7 @@ def stack(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             access=WebAccess(ca.ca_file, (READER, READER_PASSWORD)),
         )
         address = exporter.url.removeprefix("https://")
-        secured = {"scheme": "https", "tls_config": {"ca_file": str(ca.ca_file)}}
+        secured: dict[str, Any] = {"scheme": "https", "tls_config": {"ca_file": str(ca.ca_file)}}
         hist.config_file.write_text(
             render_yaml(
                 LocalStack(

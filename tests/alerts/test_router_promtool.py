@@ -38,7 +38,9 @@ def _labels(names: tuple[str, ...], values: tuple[str, ...], pool: str = POOL) -
     return "{" + ",".join(f'{k}="{v}"' for k, v in pairs if v) + "}"
 
 
-def expected_router(payload: str, prefix: str, *, fairness: bool, pool: str = POOL) -> list[tuple[str, list]]:
+def expected_router(
+    payload: str, prefix: str, *, fairness: bool, pool: str = POOL
+) -> list[tuple[str, list[tuple[str, float]]]]:
     """What each router series reads for one router target serving ``payload`` under ``prefix`` names."""
     model = ("model_name", "target_model_name")
     names = {

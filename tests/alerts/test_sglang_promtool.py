@@ -120,6 +120,6 @@ def test_every_engine_alert_has_an_sglang_history() -> None:
 def test_every_engine_alert_fires_and_stays_quiet_on_sglang(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     cases = [t for c in FIRING + QUIET if (t := sglang_case(c)) is not None]
     tests = [_alert_test(c) for c in cases]
-    for i, t in enumerate(tests):
-        t["name"] = f"{i}: {t['name']} (SGLang)"
+    for i, test in enumerate(tests):
+        test["name"] = f"{i}: {test['name']} (SGLang)"
     _run_tests(tools, promtool, rules_dir, tests, "sglang-alerts")

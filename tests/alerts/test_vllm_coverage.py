@@ -54,7 +54,7 @@ def test_lists_declared_families_normalization_does_not_read(fake_vllm: Path) ->
 
 
 def test_without_vllm_installed_exit_5(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(vllm_families.importlib.util, "find_spec", lambda _name: None)
+    monkeypatch.setattr(f"{vllm_families.__name__}.importlib.util.find_spec", lambda _name: None)
     result = CliRunner().invoke(cli, ["rules", "vllm-coverage"])
     assert result.exit_code == 5
     assert "vLLM is not installed" in result.stderr and ".[vllm]" in result.stderr

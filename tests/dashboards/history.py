@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import cost as cc
@@ -20,7 +21,7 @@ from inferwatch.localstack.backfill import Series
 from inferwatch.slo.loader import slos_from_specs
 from inferwatch.slo.model import LatencySLI
 from inferwatch.slo.windows import format_duration, recorded_windows
-from tests.support.series import gauge_points
+from tests.support.series import constant, gauge_points
 
 HOURS = 3
 STEP = 60.0
@@ -45,6 +46,30 @@ def _wave(base: float, t: float) -> float:
     return base * (1 + 0.3 * math.sin(t / 2400))
 
 
+def _scaled_wave(base: float, scale: float, t: float) -> float:
+    return _wave(base, t) * scale
+
+
+def _burn_wave(burn: float, t: float) -> float:
+    return burn * (1 + 0.2 * math.sin(t / 900))
+
+
+def _budget_left(burn: float, start: float, end: float, t: float) -> float:
+    return 1 - burn * (t - start) / (end - start)
+
+
+def _ticket_open(ticket: bool, end: float, t: float) -> float:
+    return float(ticket and end - t < 3600)
+
+
+def _times(value: Callable[[float], float], factor: float, offset: float = 0.0) -> Callable[[float], float]:
+    return lambda t: offset + value(t) * factor
+
+
+def _per(numerator: Callable[[float], float], base: float, factor: float) -> Callable[[float], float]:
+    return lambda t: numerator(t) / _wave(base, t) * factor
+
+
 def _gauge(name: str, labels: dict[str, str], value: Callable[[float], float], start: float, end: float) -> Series:
     return Series(name, labels, gauge_points(value, start, end, STEP))
 
@@ -58,22 +83,16 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
             kind = slo.sli.kind if isinstance(slo.sli, LatencySLI) else "availability"
             ratio = GOOD_RATIO[(kind, ns)]
             labels = {sc.SLO_LABEL: slo.name, "namespace": ns}
-            out.append(_gauge(sc.TOTAL_EVENTS, labels, lambda t, r=rps: _wave(r, t), start, end))
-            out.append(_gauge(sc.GOOD_EVENTS, labels, lambda t, r=rps, q=ratio: _wave(r, t) * q, start, end))
+            out.append(_gauge(sc.TOTAL_EVENTS, labels, partial(_wave, rps), start, end))
+            out.append(_gauge(sc.GOOD_EVENTS, labels, partial(_scaled_wave, rps, ratio), start, end))
             burn = (1 - ratio) / slo.error_budget
             for w in recorded_windows(slo.period):
                 window = {**labels, sc.WINDOW_LABEL: format_duration(w)}
-                out.append(
-                    _gauge(sc.BURN_RATE, window, lambda t, b=burn: b * (1 + 0.2 * math.sin(t / 900)), start, end)
-                )
-            out.append(
-                _gauge(
-                    sc.ERROR_BUDGET_REMAINING, labels, lambda t, b=burn: 1 - b * (t - start) / (end - start), start, end
-                )
-            )
+                out.append(_gauge(sc.BURN_RATE, window, partial(_burn_wave, burn), start, end))
+            out.append(_gauge(sc.ERROR_BUDGET_REMAINING, labels, partial(_budget_left, burn, start, end), start, end))
             # A burn above 1 over the long windows kept a ticket open through the last hour.
             ticket = burn > 1
-            out.append(_gauge(n.SLO_ALERT_STATE, labels, lambda t, k=ticket: float(k and end - t < 3600), start, end))
+            out.append(_gauge(n.SLO_ALERT_STATE, labels, partial(_ticket_open, ticket, end), start, end))
     return out
 
 
@@ -100,25 +119,25 @@ def cost_series(config: InferwatchConfig, start: float, end: float) -> list[Seri
             return _wave(h * 0.6, t)
 
         out += [
-            gauge(cc.ALLOCATED_GPU_SECONDS_RATE, by_pod, lambda t, h=held: h),
+            gauge(cc.ALLOCATED_GPU_SECONDS_RATE, by_pod, constant(held)),
             gauge(cc.BUSY_GPU_SECONDS_RATE, by_pod, busy),
-            gauge(cc.ALLOCATED_COST_RATE, by_pod, lambda t, h=held: h * gpu_hour),
-            gauge(cc.BUSY_COST_RATE, by_pod, lambda t, b=busy: b(t) * gpu_hour),
-            gauge(cc.ENERGY_JOULES_RATE, by_pod, lambda t, b=busy: 120 + b(t) * 400),
-            gauge(cc.MODEL_ALLOCATED_COST_RATE, by_model, lambda t, h=held: h * gpu_hour),
-            gauge(cc.PROMPT_TOKENS_RATE, by_model, lambda t, k=tokens: _wave(k * 0.7, t)),
-            gauge(cc.GENERATION_TOKENS_RATE, by_model, lambda t, k=tokens: _wave(k * 0.3, t)),
-            gauge(cc.COST_PER_MTOK_ALLOCATED, by_model, lambda t, h=held, k=tokens: h * gpu_hour / _wave(k, t) * 1e6),
-            gauge(cc.COST_PER_MTOK_USAGE, by_model, lambda t, b=busy, k=tokens: b(t) * gpu_hour / _wave(k, t) * 1e6),
-            gauge(cc.MODEL_ENERGY_JOULES_RATE, by_model, lambda t, b=busy: 120 + b(t) * 400),
+            gauge(cc.ALLOCATED_COST_RATE, by_pod, constant(held * gpu_hour)),
+            gauge(cc.BUSY_COST_RATE, by_pod, _times(busy, gpu_hour)),
+            gauge(cc.ENERGY_JOULES_RATE, by_pod, _times(busy, 400, 120)),
+            gauge(cc.MODEL_ALLOCATED_COST_RATE, by_model, constant(held * gpu_hour)),
+            gauge(cc.PROMPT_TOKENS_RATE, by_model, partial(_wave, tokens * 0.7)),
+            gauge(cc.GENERATION_TOKENS_RATE, by_model, partial(_wave, tokens * 0.3)),
+            gauge(cc.COST_PER_MTOK_ALLOCATED, by_model, _per(constant(held * gpu_hour), tokens, 1e6)),
+            gauge(cc.COST_PER_MTOK_USAGE, by_model, _per(_times(busy, gpu_hour), tokens, 1e6)),
+            gauge(cc.MODEL_ENERGY_JOULES_RATE, by_model, _times(busy, 400, 120)),
             gauge(
                 cc.ENERGY_PER_THOUSAND_TOKENS,
                 by_model,
-                lambda t, b=busy, k=tokens: (120 + b(t) * 400) / _wave(k, t) * 1e3,
+                _per(_times(busy, 400, 120), tokens, 1e3),
             ),
         ]
     # Nobody holds half of the time-sliced GPU 2 and 4/7 of the MIG-partitioned GPU 3.
     for index, idle in ((2, 0.5), (3, 4 / 7)):
         labels = {"gpu_uuid": f"GPU-5{index:07d}-0000-4000-8000-00000000000{index}", "gpu_model": H100}
-        out.append(gauge(cc.GPU_IDLE_COST_RATE, labels, lambda t, i=idle: i * gpu_hour))
+        out.append(gauge(cc.GPU_IDLE_COST_RATE, labels, constant(idle * gpu_hour)))
     return out

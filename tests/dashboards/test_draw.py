@@ -11,8 +11,8 @@ from matplotlib.image import imread
 from inferwatch.config import load_config
 from inferwatch.dashboards import generate
 from inferwatch.dashboards.draw import draw_dashboard
-from inferwatch.dashboards.preview import PanelData, SeriesData
 from inferwatch.dashboards.render import to_json
+from inferwatch.dashboards.results import PanelData, SeriesData
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inferwatch.yaml"
 END = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)

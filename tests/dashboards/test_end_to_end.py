@@ -16,7 +16,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -291,7 +293,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
         prom_config = render(
             LocalStack(targets=tuple(targets), rule_files=tuple(rules), scrape_interval="1s", evaluation_interval="1s")
         )
-        for job in prom_config["scrape_configs"]:  # type: ignore[union-attr]
+        for job in cast(list[dict[str, Any]], prom_config["scrape_configs"]):
             job["honor_labels"] = True  # exporters name the pods they attribute GPUs to
         (tmp_path / "prometheus.yml").write_text(dump_yaml(prom_config))
         prom = prometheus_factory(tmp_path / "prometheus.yml", tmp_path / "prom", storage=data_dir)
@@ -331,7 +333,7 @@ def test_every_dashboard_previews_without_an_empty_panel(
             "inferwatch:cost_per_million_tokens:usage",
             "inferwatch:cost_gpu_idle:rate",
         ):
-            wait_for(lambda e=expr: ready(e), f"{expr} in Prometheus", timeout=150, interval=2)
+            wait_for(partial(ready, expr), f"{expr} in Prometheus", timeout=150, interval=2)
 
         # A minute and a half of traffic, so the live panels show more than a sliver.
         time.sleep(LIVE_SECONDS)
@@ -368,14 +370,14 @@ def test_every_dashboard_previews_without_an_empty_panel(
         return {s.legend: s.points[-1][1] for s in d.series}
 
     # Four GPUs, all held (GPU 2 by time-slicing, GPU 3 through a MIG slice); GPU 2 is idle; none lost.
-    fleet = "inferwatch-gpu-fleet"
-    assert [last(fleet, t) for t in ("GPUs", "GPUs allocated", "Allocated but idle", "GPUs lost")] == [
+    fleet_uid = "inferwatch-gpu-fleet"
+    assert [last(fleet_uid, t) for t in ("GPUs", "GPUs allocated", "Allocated but idle", "GPUs lost")] == [
         {"GPUs": 4},
         {"allocated": 4},
         {"idle": 1},
         {"lost": 0},
     ]
-    table = next(x for x in result.dashboards if x.uid == fleet).panel("GPU → node / pod / namespace")
+    table = next(x for x in result.dashboards if x.uid == fleet_uid).panel("GPU → node / pod / namespace")
     shares = {(s.labels["gpu_uuid"], s.labels["pod"]): round(s.points[-1][1], 3) for s in table.series}
     assert shares == {
         (GPUS[0], "a-0"): 1.0,

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from inferwatch.dashboards.page import write_index
-from inferwatch.dashboards.preview import DashboardPreview, EmptyPanel
+from inferwatch.dashboards.results import DashboardPreview, EmptyPanel
 
 
 def test_hostile_strings_are_escaped(tmp_path: Path) -> None:

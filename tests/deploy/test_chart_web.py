@@ -5,6 +5,7 @@ ConfigMaps. The CI permutations are ci/exporter-tls-values.yaml and ci/kube-rbac
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,6 @@ import yaml
 from inferwatch.app.chart.values import render_values_yaml, without_credentials
 from inferwatch.config import parse_config
 from inferwatch.exporters.web.config import WebConfig
-from inferwatch.localstack.launchers import WebAccess
 from inferwatch.tools import Toolbox
 from tests.deploy.chart_support import CHART, HelmFailed, helm_template, objects, one, pod_spec
 from tests.support.certs import TestCA
@@ -183,7 +183,7 @@ def secured_exporter(tmp_path: Path) -> Iterator[tuple[str, TestCA, Path]]:
     (creds / "username").write_text("prometheus\n")
     (creds / "password").write_text("hook-pa55\n")
     args = ["--gpu-backend", "simulated", "--web.config.file", str(web)]
-    with exporter_process(tmp_path / "exporter", args, tls=WebAccess(ca.ca_file).verify()) as exp:
+    with exporter_process(tmp_path / "exporter", args, tls=ssl.create_default_context(cafile=str(ca.ca_file))) as exp:
         yield exp.url + "/metrics", ca, creds
 
 

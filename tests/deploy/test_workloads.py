@@ -89,7 +89,8 @@ def _pod_specs(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _sidecar(pod: dict[str, Any]) -> dict[str, Any]:
-    found = [c for c in [*pod.get("initContainers", []), *pod.get("containers", [])] if c["name"] == SIDECAR_CONTAINER]
+    containers: list[dict[str, Any]] = [*pod.get("initContainers", []), *pod.get("containers", [])]
+    found = [c for c in containers if c["name"] == SIDECAR_CONTAINER]
     assert len(found) == 1, pod
     return found[0]
 

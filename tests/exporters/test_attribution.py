@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -26,6 +28,11 @@ MIG_1 = "MIG-11111111-0000-4000-8000-000000000000"
 MIG_2 = "MIG-22222222-0000-4000-8000-000000000000"
 KUBELET = contract.ALLOCATION_FROM_KUBELET
 SIDECAR = contract.ALLOCATION_FROM_SIDECAR
+
+
+def _approx(share: float) -> float:
+    """A share inside an Allocation compared approximately (pytest.approx equals a float)."""
+    return cast(float, pytest.approx(share))
 
 
 def _gpu(uuid: str, index: int, mig: str = "disabled") -> GpuSample:
@@ -75,8 +82,8 @@ def test_mig_instances_are_slices_over_max_of_their_parent() -> None:
         SNAPSHOT,
     )
     assert got == [
-        Allocation(GPU_B, "llm", "pod-a", "a", pytest.approx(3 / 7), KUBELET),
-        Allocation(GPU_B, "llm", "pod-b", "b", pytest.approx(1 / 7), KUBELET),
+        Allocation(GPU_B, "llm", "pod-a", "a", _approx(3 / 7), KUBELET),
+        Allocation(GPU_B, "llm", "pod-b", "b", _approx(1 / 7), KUBELET),
     ]
 
 
@@ -96,7 +103,7 @@ def test_sidecar_holds_its_visible_gpus_and_mig_shares() -> None:
     # One series per GPU: the two MIG instances of GPU_B add up.
     assert got == [
         Allocation(GPU_A, "llm", "vllm-0", "vllm", 1.0, SIDECAR),
-        Allocation(GPU_B, "llm", "vllm-0", "vllm", pytest.approx(4 / 7), SIDECAR),
+        Allocation(GPU_B, "llm", "vllm-0", "vllm", _approx(4 / 7), SIDECAR),
     ]
     assert sidecar_allocations(who, None) == []
 

@@ -133,8 +133,13 @@ def test_the_heap_is_given_back_after_an_oversized_answer(
 ) -> None:
     """Issue 17: RSS stayed ~40 MB up after a body refused at the size limit (glibc kept the freed pages)."""
     trims: list[int] = []
-    monkeypatch.setattr(vllm_module, "release_freed_memory", lambda: trims.append(scraper_calls[0]) or True)
     scraper_calls = [0]
+
+    def trim() -> bool:
+        trims.append(scraper_calls[0])
+        return True
+
+    monkeypatch.setattr(vllm_module, "release_freed_memory", trim)
 
     def scrape() -> None:
         scraper_calls[0] += 1

@@ -123,7 +123,7 @@ def test_psa_refuses_the_attribution_pod_where_the_docs_say(
     _install(kube_cluster, ns)
     (pod,) = _wait_exporter_pod(kube, ns)
     kube.patch(Namespace, ns, {"metadata": {"labels": {PSA: "baseline"}}})
-    kube.delete(Pod, pod.metadata.name if pod.metadata else "", namespace=ns)
+    kube.delete(Pod, str(pod.metadata.name) if pod.metadata else "", namespace=ns)
     message = _wait_failed_create(kube, ns)
     assert 'violates PodSecurity "baseline:latest"' in message, message
     assert 'hostPath volumes (volume "pod-resources")' in message, message

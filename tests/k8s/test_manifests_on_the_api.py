@@ -21,6 +21,7 @@ from lightkube.resources.core_v1 import Pod, Service
 
 from inferwatch.localstack.kube import KubeCluster
 from tests.k8s.conftest import NamespaceMaker
+from tests.k8s.objects import namespaced
 from tests.k8s.support import CHART, REPO_ROOT, WORKLOADS, ensure_namespace, helm, helm_ok
 
 MANIFESTS = sorted(p for p in WORKLOADS.rglob("*.yaml") if "kind:" in p.read_text())
@@ -82,7 +83,7 @@ def _sidecar_only_pod(manifest: Path) -> dict[str, Any]:
 @pytest.mark.parametrize("manifest", sorted((WORKLOADS / "vllm").glob("*.yaml")), ids=lambda p: p.name)
 def test_the_sidecar_passes_restricted(kube: Client, namespace: NamespaceMaker, manifest: Path) -> None:
     ns = namespace("sidecar-restricted", psa="restricted")
-    pod = from_dict(_sidecar_only_pod(manifest))
+    pod = namespaced(_sidecar_only_pod(manifest))
     kube.create(pod, namespace=ns, dry_run=True)  # 403 with the violated checks otherwise
 
 
@@ -96,10 +97,10 @@ def test_the_charts_report_and_test_pods_pass_restricted(
     assert cron.spec
     job_pod = cron.spec.jobTemplate.spec.template.to_dict()  # type: ignore[union-attr]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "report"}, "spec": job_pod["spec"]}
-    kube.create(from_dict(pod), namespace=ns, dry_run=True)
+    kube.create(namespaced(pod), namespace=ns, dry_run=True)
     rendered = helm_ok(kube_cluster, "get", "hooks", "inferwatch", "-n", ns)
     (hook,) = [d for d in yaml.safe_load_all(rendered) if d and d["kind"] == "Pod"]
-    kube.create(from_dict(hook), namespace=ns, dry_run=True)
+    kube.create(namespaced(hook), namespace=ns, dry_run=True)
 
 
 def test_the_docs_report_reader_pod_passes_restricted(kube: Client, namespace: NamespaceMaker) -> None:
@@ -108,7 +109,7 @@ def test_the_docs_report_reader_pod_passes_restricted(kube: Client, namespace: N
     text = DEPLOY_DOC.read_text()
     overrides = json.loads(re.search(r"--overrides='\n(.*?)'\n", text, re.S).group(1))  # type: ignore[union-attr]
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "reports"}, **overrides}
-    kube.create(from_dict(pod), namespace=ns, dry_run=True)
+    kube.create(namespaced(pod), namespace=ns, dry_run=True)
 
 
 # ---- the API server's errors ------------------------------------------------------------------------

@@ -23,8 +23,9 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +189,7 @@ def _generated_config(kube: Client, cluster: KubeCluster, workdir: Path) -> tupl
     return path, rules
 
 
-def _two(pods: Iterator[Pod]) -> tuple[Pod, Pod] | None:
+def _two(pods: Iterable[Pod]) -> tuple[Pod, Pod] | None:
     found = sorted(pods, key=lambda p: str(p.metadata.name if p.metadata else ""))
     return (found[0], found[1]) if len(found) == 2 else None
 
@@ -296,7 +297,7 @@ def test_both_jobs_find_their_pods_and_are_up(world: World) -> None:
     # the job labels the operator gives: the Service's name, and <namespace>/<PodMonitor name>
     for job in ("inferwatch-exporter", "inferwatch/inferwatch-sidecars"):
         try:
-            up = wait_for(lambda j=job: _all_up(world, j), f"every {job} target up", timeout=60, interval=1)
+            up = wait_for(partial(_all_up, world, job), f"every {job} target up", timeout=60, interval=1)
         except WaitTimeoutError:
             pytest.fail(f"{job}: not every target is up; Prometheus's targets:\n{world.targets()}")
         assert len(up) == (1 if job == "inferwatch-exporter" else 2), (job, up)

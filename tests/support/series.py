@@ -39,3 +39,8 @@ def gauge_points(
             points.append((t, v))
         t += step
     return points
+
+
+def constant(value: float) -> Callable[[float], float]:
+    """A rate or gauge that is ``value`` at every time (typed, unlike a lambda binding a loop variable)."""
+    return lambda _t: value

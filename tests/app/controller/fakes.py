@@ -40,8 +40,14 @@ class FakeCluster:
         old = self.slos.get(key)
         if old is None:
             self._uid += 1
-            meta = {"namespace": namespace, "name": name, "uid": f"uid-{self._uid}", "generation": 1}
-            obj = {"apiVersion": crd.API_VERSION, "kind": crd.KIND, "metadata": meta, "spec": dict(spec), "status": {}}
+            meta: dict[str, Any] = {"namespace": namespace, "name": name, "uid": f"uid-{self._uid}", "generation": 1}
+            obj: dict[str, Any] = {
+                "apiVersion": crd.API_VERSION,
+                "kind": crd.KIND,
+                "metadata": meta,
+                "spec": dict(spec),
+                "status": {},
+            }
         else:
             obj = old
             if obj["spec"] != spec:
@@ -93,7 +99,8 @@ class FakeCluster:
         self.events.append((f"{involved['namespace']}/{involved['name']}", kind, reason, message))
 
     def status(self, key: str) -> dict[str, Any]:
-        return self.slos[key]["status"]
+        status: dict[str, Any] = self.slos[key]["status"]
+        return status
 
     def ready(self, key: str) -> dict[str, Any]:
         return next(c for c in self.status(key).get("conditions", []) if c["type"] == "Ready")

@@ -85,10 +85,10 @@ def test_an_api_server_that_goes_away_mid_run_delays_only_the_keys_it_failed() -
     for key in rec.replace_all(cluster.list_slos(None)[0]):
         runtime.queue.add(f"slo:{key}")
     for _ in range(10):
-        key = runtime.queue.get(0)
-        assert key is not None
-        runtime.handle(key)
-        runtime.queue.done(key)
+        queued = runtime.queue.get(0)
+        assert queued is not None
+        runtime.handle(queued)
+        runtime.queue.done(queued)
     cluster.down = True
     outcome = drain(runtime)
     assert outcome["retry"] == 10 and len(cluster.rules) == 10

@@ -33,7 +33,7 @@ from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.tools import Toolbox
-from tests.support.series import counter_points, gauge_points
+from tests.support.series import constant, counter_points, gauge_points
 
 WEEK = IsoWeek(2026, 46)
 # One sample (and one rule evaluation) every two minutes keeps the backfill quick on 2 cores.
@@ -162,6 +162,10 @@ class Holding:
     held: Callable[[float], bool]
     mig_uuid: str = ""
 
+    def ratio_at(self, t: float) -> float | None:
+        """The share held at ``t``; None (no sample: the pod is gone) while not held."""
+        return self.ratio if self.held(t) else None
+
 
 HOLDINGS = (
     Holding("GPU-A", "team-a", "a-0", 1.0, lambda t: True),
@@ -200,7 +204,7 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
             Series(
                 "inferwatch_gpu_energy_joules_total",
                 {"gpu_uuid": g.uuid},
-                counter_points(lambda t, w=g.watts: w, s, e, STEP),
+                counter_points(constant(g.watts), s, e, STEP),
             )
         )
     for h in HOLDINGS:
@@ -211,7 +215,7 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
             Series(
                 "inferwatch_gpu_allocation_ratio",
                 labels,
-                gauge_points(lambda t, h=h: h.ratio if h.held(t) else None, s, e, STEP),
+                gauge_points(h.ratio_at, s, e, STEP),
             )
         )
     for ns, ns_labels in NAMESPACE_LABELS.items():
@@ -224,21 +228,17 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
         if p.prefill_decode:
             prefill, decode = p.prefill_decode
             out.append(
-                Series(
-                    "vllm:request_prefill_time_seconds_sum", labels, counter_points(lambda t, v=prefill: v, s, e, STEP)
-                )
+                Series("vllm:request_prefill_time_seconds_sum", labels, counter_points(constant(prefill), s, e, STEP))
             )
             out.append(
-                Series(
-                    "vllm:request_decode_time_seconds_sum", labels, counter_points(lambda t, v=decode: v, s, e, STEP)
-                )
+                Series("vllm:request_decode_time_seconds_sum", labels, counter_points(constant(decode), s, e, STEP))
             )
         for le, share in TTFT_BUCKETS:
             out.append(
                 Series(
                     "vllm:time_to_first_token_seconds_bucket",
                     {**labels, "le": le},
-                    counter_points(lambda t, f=share: REQUESTS_PER_S * f, s, e, STEP),
+                    counter_points(constant(REQUESTS_PER_S * share), s, e, STEP),
                 )
             )
     return out

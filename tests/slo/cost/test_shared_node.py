@@ -76,13 +76,13 @@ def test_each_namespace_pays_for_its_own_gpus_on_a_shared_node(tmp_path: Path, p
 
     try:
         with (
-            exporter_process(tmp_path / "node", node_args) as node,
+            exporter_process(tmp_path / "node", node_args) as node_exporter,
             exporter_process(tmp_path / "sidecar-a", simulated, downward_api(ns_a, pod_a)) as sidecar_a,
             exporter_process(tmp_path / "sidecar-b", simulated, downward_api(ns_b, pod_b)) as sidecar_b,
         ):
             job = next(t for t in prometheus_config.DEFAULT_LOCAL_STACK.targets if t.job == "inferwatch-exporter")
             targets = [
-                dataclasses.replace(job, address=node.url.removeprefix("http://"), labels=EXPORTER_POD),
+                dataclasses.replace(job, address=node_exporter.url.removeprefix("http://"), labels=EXPORTER_POD),
                 *(
                     # As the chart's PodMonitor finds them: the vLLM pod's labels, the exporter's kept.
                     dataclasses.replace(
