@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import start_http_server
 
 from inferwatch.config.buckets import VLLM_DEFAULT_BUCKETS
+from inferwatch.localstack.served import stop_serving
 
 PREEMPTIONS = "vllm:num_preemptions"  # exposed as vllm:num_preemptions_total
 TPOT = "vllm:request_time_per_output_token_seconds"
@@ -65,10 +66,5 @@ class EngineFamilies:
 
     def stop(self) -> None:
         """Stop serving (safe to call more than once, or before `start`)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server, self._thread = None, None

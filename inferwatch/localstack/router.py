@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
+
+from inferwatch.localstack.served import WithoutCreated, stop_serving
 
 VERSION = "v0.10.0"
 GENERATIONS = ("g2", "g1", "g0")
@@ -32,16 +31,6 @@ INPUT_TOKENS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 
 OUTPUT_TOKENS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 SCHEDULER = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1)
 _GO_LE = re.compile(r'le="(\d+)\.0"')
-
-
-class _WithoutCreated(Collector):
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        for family in self._registry.collect():
-            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
-            yield family
 
 
 class _Generation:
@@ -110,7 +99,7 @@ class RouterMetrics:
         self.shed_code = shed_code
         self._registry = CollectorRegistry()
         self.served = CollectorRegistry()
-        self.served.register(_WithoutCreated(self._registry))
+        self.served.register(WithoutCreated(self._registry))
         self._gens = [_Generation(g, self._registry) for g in generations]
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -194,10 +183,5 @@ class RouterMetrics:
 
     def stop(self) -> None:
         """Stop serving (safe to call more than once, or before `start`)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server, self._thread = None, None

@@ -14,15 +14,13 @@ series the way SGLang's tokenizer manager and scheduler move them.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import start_http_server
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 
 from inferwatch.config.buckets import SGLANG_DEFAULT_BUCKETS
+from inferwatch.localstack.served import WithoutCreated, stop_serving
 
 VERSION = "0.5.23"
 # Defaults of metrics_collector.py other than the SLO kinds' (inferwatch.config.buckets).
@@ -33,18 +31,6 @@ QUEUE_BUCKETS = (0.0, 0.001, 0.005, 0.01, 0.05, 0.1, 0.2, 0.5, 1, 2, 3, 4, 5, 10
 STAGE_BUCKETS = tuple(0.001 * 1.62**i for i in range(30))  # exponential_buckets(0.001, 1.62, 30)
 
 
-class _WithoutCreated(Collector):
-    """The registry's families without `_created` samples (SGLang's multiprocess registry has none)."""
-
-    def __init__(self, registry: CollectorRegistry) -> None:
-        self._registry = registry
-
-    def collect(self) -> Iterator[Metric]:
-        for family in self._registry.collect():
-            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
-            yield family
-
-
 class SglangMetrics:
     """One SGLang server's metrics (``dp_size`` data-parallel ranks, one scheduler view each), on loopback."""
 
@@ -53,7 +39,7 @@ class SglangMetrics:
         self.model_name = model_name
         self._registry = CollectorRegistry()
         self.served = CollectorRegistry()
-        self.served.register(_WithoutCreated(self._registry))
+        self.served.register(WithoutCreated(self._registry))
         tok = ["model_name", "engine_type"]
         sched = ["model_name", "engine_type", "tp_rank", "pp_rank", "moe_ep_rank"] + (
             ["dp_rank"] if dp_size > 1 else []
@@ -186,10 +172,5 @@ class SglangMetrics:
 
     def stop(self) -> None:
         """Stop serving (safe to call more than once, or before `start`)."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        stop_serving(self._server, self._thread)
+        self._server, self._thread = None, None
