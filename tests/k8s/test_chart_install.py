@@ -32,6 +32,7 @@ RELEASE = "inferwatch"
 ServiceMonitor = create_namespaced_resource("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors")
 PodMonitor = create_namespaced_resource("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors")
 PrometheusRule = create_namespaced_resource("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules")
+Certificate = create_namespaced_resource("cert-manager.io", "v1", "Certificate", "certificates")
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,7 @@ class Installs:
     service_monitors: int = 1
     pod_monitors: int = 1
     rules_config_map: bool = False  # the same rules as a ConfigMap, for a Prometheus without the operator
+    certificate: bool = False  # cert-manager's Certificate for the exporter's TLS
     # The SLO controller: its Deployment, the InferenceSLO CRD and the ConfigMap of the values; it
     # generates the rule objects itself, so the chart ships none pre-built.
     controller: bool = False
@@ -78,7 +80,7 @@ EXPECTED = {
     "default": Installs(),
     "controller": Installs(rules=0, controller=True),
     "cost-webhook": Installs(),
-    "exporter-tls": Installs(),
+    "exporter-tls": Installs(certificate=True),
     "kube-rbac-proxy": Installs(),
     "no-attribution": Installs(),
     "no-dashboards": Installs(pod_monitors=0),
@@ -119,6 +121,8 @@ def test_every_ci_values_file_installs(
     assert len(list(kube.list(PodMonitor, namespace=ns))) == expected.pod_monitors
     rules_cm = functools.partial(kube.get, ConfigMap, f"{RELEASE}-rules", namespace=ns)
     assert _absent(rules_cm) != expected.rules_config_map
+    certificate = functools.partial(kube.get, Certificate, f"{RELEASE}-exporter", namespace=ns)
+    assert _absent(certificate) != expected.certificate
     controller = functools.partial(kube.get, Deployment, f"{RELEASE}-controller", namespace=ns)
     assert _absent(controller) != expected.controller
     if expected.controller:
