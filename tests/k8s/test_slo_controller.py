@@ -28,6 +28,7 @@ import pytest
 import yaml
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Event
 
@@ -154,6 +155,7 @@ class Installed:
     namespace: str
     kubeconfig: Path
     prometheus_url: str
+    args: list[str]  # the chart's Deployment's, its --config a copy of the mounted ConfigMap's inferwatch.yaml
 
 
 @pytest.fixture(scope="module")
@@ -186,19 +188,28 @@ def installed(
         "dashboards.enabled=false",
         "--set",
         f"controller.prometheusUrl={prometheus.url}",
+        "--set",
+        "controller.statusPeriod=5s",
     ]
     helm(
         k8s_tools, kube_cluster, "install", RELEASE, str(CHART), "-n", ns, "--create-namespace", *values, "--wait=false"
     )
     work = tmp_path_factory.mktemp("controller")
-    return Installed(ns, sa_kubeconfig(kube_cluster, ns, CONTROLLER, work / "kubeconfig"), prometheus.url)
+    # What the pod runs: the Deployment's args, and at its --config the ConfigMap's inferwatch.yaml (the
+    # chart's `prometheus:` settings at controller.prometheusUrl), which the kubelet would mount there.
+    (container,) = kube.get(Deployment, CONTROLLER, namespace=ns).spec.template.spec.containers
+    args = list(container.args)
+    config = work / "inferwatch.yaml"
+    config.write_text(kube.get(ConfigMap, CONTROLLER, namespace=ns).data["inferwatch.yaml"])
+    args[args.index("--config") + 1] = str(config)
+    kubeconfig = sa_kubeconfig(kube_cluster, ns, CONTROLLER, work / "kubeconfig")
+    return Installed(ns, kubeconfig, prometheus.url, args)
 
 
 def start_controller(group: ProcessGroup, inst: Installed, name: str, log_dir: Path) -> ManagedProcess:
+    """The controller as the chart's Deployment runs it, with its ServiceAccount's token (not in-cluster)."""
     argv = [
-        sys.executable, "-m", "inferwatch", "controller", "run", "--kubeconfig", str(inst.kubeconfig),
-        "--config-map", f"{inst.namespace}/{CONTROLLER}", "--lease", f"{inst.namespace}/{CONTROLLER}",
-        "--prometheus-url", inst.prometheus_url, "--status-period", "5s",
+        sys.executable, "-m", "inferwatch", *inst.args, "--kubeconfig", str(inst.kubeconfig),
         "--health-port", "0",  # two replicas run on this one host
     ]  # fmt: skip
     return group.spawn(name, argv, log_path=log_dir / f"{name}.log")
