@@ -364,6 +364,43 @@ def test_an_inference_slo_becomes_a_checked_owned_rule_and_its_status_fills_in(
     )
 
 
+# What `kubectl get` asks for: the server renders the CRD's printer columns into a Table.
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def test_kubectl_get_shows_objective_budget_left_and_state(
+    kube: Client, kube_cluster: KubeCluster, installed: Installed, controller: ManagedProcess,
+    exposition: tuple[Exposition, int], namespace: Callable[..., str],
+) -> None:  # fmt: skip
+    """`kubectl get inferenceslo` shows a team its SLOs at a glance: the printer columns of the CRD, filled by
+    the API server from the spec and the status the controller wrote."""
+    served, _ = exposition
+    ns = namespace("columns")
+    served.namespace = ns
+    served.slo[f"{ns}/chat-ttft"] = (0.42, {"1h": 0.5, "5m": 0.4, "6h": 0.3, "30m": 0.2})
+    reader = PrometheusReader(PrometheusSettings(url=installed.prometheus_url))
+    wait_for(lambda: scraped_boundaries(reader, "ttft", matchers={"namespace": ns}), "the team's histogram is scraped")
+    body = {"metadata": {"name": "chat-ttft", "namespace": ns}, "spec": {**TTFT, "objective": 99.5}}
+    kube.apply(InferenceSLO.from_dict(body), field_manager="team")
+    eventually(
+        lambda: kube.get(InferenceSLO, "chat-ttft", namespace=ns).get("status", {}).get("budgetRemaining") == "42.0%",
+        "status fills in",
+        controller,
+    )
+
+    resp = kube_cluster.api("GET", f"/apis/inferwatch.io/v1alpha1/namespaces/{ns}/inferenceslos", accept=TABLE)
+    assert resp.status_code == 200, resp.text
+    table = resp.json()
+    assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    assert columns == ["Name", "Objective", "Window", "Budget Left", "State", "Ready", "Age"]
+    (row,) = table["rows"]
+    cells = dict(zip(columns, row["cells"], strict=True))
+    assert cells["Name"] == "chat-ttft" and cells["Objective"] == 99.5 and cells["Window"] == "30d"
+    assert (cells["Budget Left"], cells["State"], cells["Ready"]) == ("42.0%", "ok", "True")
+    kube.delete(InferenceSLO, "chat-ttft", namespace=ns)
+
+
 def test_the_api_server_refuses_what_the_schema_and_cel_rules_can_see(
     kube_cluster: KubeCluster, installed: Installed, namespace: Callable[..., str]
 ) -> None:
