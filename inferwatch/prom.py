@@ -30,6 +30,7 @@ import requests
 from pydantic import ValidationError
 
 from inferwatch.config import InferwatchConfig, PrometheusSettings
+from inferwatch.config.prometheus import redact_url
 from inferwatch.errors import ConfigError, ExitCode, FieldProblem, InferwatchError, PrometheusUnavailableError
 from inferwatch.promhttp import (
     RETRIED_STATUSES,
@@ -227,11 +228,12 @@ def _tls_reason(reason: str) -> str:
     return reason
 
 
-def reader_for(config: InferwatchConfig, url: str | None = None) -> PrometheusReader:
-    """A reader of ``config``'s Prometheus settings (at ``url`` instead, for a --prometheus flag).
+def reader_for(config: InferwatchConfig, url: str | None = None, option: str = "--prometheus") -> PrometheusReader:
+    """A reader of ``config``'s Prometheus settings (at ``url`` instead, given by the command's flag
+    ``option``: its authentication, TLS and headers stay those of the config).
 
     Raises ConfigError naming the config file and field for a file the settings name that is
-    missing or wrong, and for a URL that is not http(s).
+    missing or wrong, and naming ``option`` for a URL that is not http(s) or carries a password.
     """
     settings = config.prometheus
     if url is not None:
@@ -239,5 +241,6 @@ def reader_for(config: InferwatchConfig, url: str | None = None) -> PrometheusRe
             settings = settings.with_url(url)
         except ValidationError as err:
             message = printable_excerpt(str(err.errors()[0]["msg"]).removeprefix("Value error, "), 200)
-            raise ConfigError("--prometheus", [FieldProblem(repr(url), message)]) from None
+            # The URL as Prometheus prints one: a password in it (the reason for the refusal) is not echoed.
+            raise ConfigError(option, [FieldProblem(repr(redact_url(url)), message)]) from None
     return PrometheusReader(settings, source=config.source)

@@ -17,6 +17,19 @@ What Prometheus's own HTTP client does with an ``<http_config>``, done with requ
 
 Secrets never reach a message: `ClientSecrets` holds every secret value sent, and `redact`
 replaces them in any text (a proxy that echoes the request in its error page included).
+
+Why requests and urllib3 here, and not a Prometheus client library: the readers used
+prometheus-api-client until issue 22, and dropped it for three reasons. Its exception put the
+answer's raw bytes into the message (``HTTP Status Code 502 (b'<html>…')``: a proxy's error page,
+possibly echoing the request's credentials, dumped into the user's terminal and logs); it carried
+the status code only inside that text, so a 401 could not be told from a 503 without parsing it
+(authentication failures need their own message, and only some statuses are worth a retry); and it
+takes a URL, headers and a bool for TLS, not Prometheus's HTTP client configuration (a token or
+password file re-read when it rotates, a CA, client certificate and server name, tenant headers, a
+proxy), which is the shape users already write for Prometheus itself. requests (sessions, auth
+hooks, proxies) and urllib3 (TLS contexts, ``Retry``) are the well-kept layers that library stood
+on; this module adds only the mapping from those settings to them, and `inferwatch.prom` the
+Prometheus API's JSON and its errors.
 """
 
 from __future__ import annotations

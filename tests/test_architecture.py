@@ -242,3 +242,16 @@ def test_nothing_reads_the_shared_folder_beside_the_checkout() -> None:
                 if pattern.search(line) and path != Path(__file__):
                     wrong.append(f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}")
     assert not wrong, "\n".join(sorted(set(wrong)))
+
+
+def test_the_map_in_design_md_names_every_room_of_the_core() -> None:
+    """docs/design.md's map is where a newcomer finds a module: every module and package directly under
+    inferwatch/ is on it (the Prometheus reader's HTTP layer, promhttp.py, once was not)."""
+    design = (REPO_ROOT / "docs" / "design.md").read_text()
+    start = design.index("```\ninferwatch/")
+    floor_plan = design[start : design.index("```", start + 3)]
+    named = set(re.findall(r"[\w.]+\.py|\w+/", floor_plan))
+    core = REPO_ROOT / "inferwatch"
+    rooms = {p.name for p in core.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+    rooms |= {f"{p.name}/" for p in core.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert sorted(rooms - named) == []

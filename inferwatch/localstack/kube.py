@@ -270,12 +270,18 @@ class KubeCluster:
         return ctx
 
     def api(
-        self, method: str, path: str, body: bytes | None = None, content_type: str = "application/json"
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        accept: str = "application/json",
     ) -> httpx.Response:
-        """One raw request as admin (e.g. a CRD file as it is, or a path no typed client knows)."""
+        """One raw request as admin (e.g. a CRD file as it is, a path no typed client knows, or
+        ``accept`` asking for what kubectl asks: a Table of the printer columns)."""
         if self._http is None:
             self._http = httpx.Client(base_url=self.url, verify=self.ssl_context(), trust_env=False, timeout=60)
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        headers = {"Content-Type": content_type, "Accept": accept}
         return self._http.request(method, path, content=body, headers=headers)
 
     def client(self, *, namespace: str | None = None, dry_run: bool = False) -> Client:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,38 @@ def pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
     else:
         spec = obj["spec"]["template"]["spec"]
     return spec
+
+
+def container(obj: dict[str, Any], name: str) -> dict[str, Any]:
+    """The container ``name`` of an object's pod spec."""
+    return next(c for c in pod_spec(obj)["containers"] if c["name"] == name)
+
+
+def mounted_volume(obj: dict[str, Any], ctr: dict[str, Any], path: str) -> dict[str, Any]:
+    """The volume of ``obj``'s pod that serves file ``path`` in container ``ctr`` (the deepest mount)."""
+    mount = max((m for m in ctr["volumeMounts"] if path.startswith(m["mountPath"] + "/")),
+                key=lambda m: len(m["mountPath"]))  # fmt: skip
+    return next(v for v in pod_spec(obj)["volumes"] if v["name"] == mount["name"])
+
+
+def prometheus_files(prometheus: Any) -> list[str]:
+    """Every file a reader's `prometheus:` settings (PrometheusSettings) name: CA, token, basic auth."""
+    files = [prometheus.tls_config.ca_file]
+    if prometheus.authorization is not None:
+        files.append(prometheus.authorization.credentials_file)
+    if prometheus.basic_auth is not None:
+        files += [prometheus.basic_auth.username_file, prometheus.basic_auth.password_file]
+    return files
+
+
+def assert_served(obj: dict[str, Any], ctr: dict[str, Any], paths: Sequence[str | None]) -> None:
+    """Each of ``paths`` is a file some volume of ``obj``'s pod puts where ``ctr`` mounts it."""
+    for path in paths:
+        assert path is not None
+        volume = mounted_volume(obj, ctr, path)
+        items = [i["path"] for src in volume.get("projected", {}).get("sources", [volume]) for kind in src.values()
+                 if isinstance(kind, dict) for i in kind.get("items", [{"path": kind.get("path")}])]  # fmt: skip
+        assert Path(path).name in items, (path, volume)
 
 
 def _strict(node: Any) -> Any:

@@ -20,7 +20,18 @@ from inferwatch.app.chart.values import render_values_yaml, without_credentials
 from inferwatch.config import parse_config
 from inferwatch.exporters.web.config import WebConfig
 from inferwatch.tools import Toolbox
-from tests.deploy.chart_support import CHART, HelmFailed, helm_template, objects, one, pod_spec
+from tests.deploy.chart_support import (
+    CHART,
+    HelmFailed,
+    assert_served,
+    container,
+    helm_template,
+    mounted_volume,
+    objects,
+    one,
+    pod_spec,
+    prometheus_files,
+)
 from tests.support.certs import TestCA
 from tests.support.exporter import exporter_process
 
@@ -32,30 +43,19 @@ def _render(tools: Toolbox, values: str, *sets: str) -> list[dict[str, Any]]:
     return objects(helm_template(tools, *args))
 
 
-def _container(obj: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(c for c in pod_spec(obj)["containers"] if c["name"] == name)
-
-
-def _mounted(obj: dict[str, Any], container: dict[str, Any], path: str) -> dict[str, Any]:
-    """The volume that serves ``path`` in ``container`` (no volume is mounted inside another here)."""
-    mount = max((m for m in container["volumeMounts"] if path.startswith(m["mountPath"] + "/")),
-                key=lambda m: len(m["mountPath"]))  # fmt: skip
-    return next(v for v in pod_spec(obj)["volumes"] if v["name"] == mount["name"])
-
-
 def test_exporter_tls_and_basic_auth_match_the_service_monitor(tools: Toolbox) -> None:
     objs = _render(tools, "exporter-tls-values.yaml")
     ds = one(objs, "DaemonSet", "-exporter")
-    exporter = _container(ds, "exporter")
+    exporter = container(ds, "exporter")
     args = exporter["args"]
     web_file = args[args.index("--web.config.file") + 1]
-    web_secret = _mounted(ds, exporter, web_file)["secret"]["secretName"]
+    web_secret = mounted_volume(ds, exporter, web_file)["secret"]["secretName"]
     mounts = [m["mountPath"] for m in exporter["volumeMounts"]]
     assert not [a for a in mounts for b in mounts if a != b and a.startswith(b + "/")], "nested mounts"
     web = WebConfig.model_validate(yaml.safe_load(one(objs, "Secret", web_secret)["stringData"]["web-config.yml"]))
     assert set(web.basic_auth_users) == {"prometheus"}
-    tls_volume = _mounted(ds, exporter, web.tls_server_config.cert_file)
-    assert _mounted(ds, exporter, web.tls_server_config.key_file) == tls_volume
+    tls_volume = mounted_volume(ds, exporter, web.tls_server_config.cert_file)
+    assert mounted_volume(ds, exporter, web.tls_server_config.key_file) == tls_volume
     certificate = one(objs, "Certificate")
     assert tls_volume["secret"]["secretName"] == certificate["spec"]["secretName"]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
@@ -70,7 +70,7 @@ def test_exporter_tls_and_basic_auth_match_the_service_monitor(tools: Toolbox) -
 def test_kube_rbac_proxy_fronts_the_exporter_as_kube_prometheus_does(tools: Toolbox) -> None:
     objs = _render(tools, "kube-rbac-proxy-values.yaml")
     ds = one(objs, "DaemonSet", "-exporter")
-    exporter, proxy = _container(ds, "exporter"), _container(ds, "kube-rbac-proxy")
+    exporter, proxy = container(ds, "exporter"), container(ds, "kube-rbac-proxy")
     env = {e["name"]: e.get("value") for e in exporter["env"]}
     assert env["INFERWATCH_EXPORTER__LISTEN_HOST"] == "127.0.0.1" and "ports" not in exporter
     assert f"--upstream=http://127.0.0.1:{env['INFERWATCH_EXPORTER__PORT']}/" in proxy["args"]
@@ -97,19 +97,8 @@ def test_cost_report_reads_its_credentials_from_mounted_files(tools: Toolbox, va
     objs = _render(tools, values)
     config = parse_config(yaml.safe_load(one(objs, "ConfigMap", "-config")["data"]["inferwatch.yaml"]), "cm")
     cronjob = one(objs, "CronJob")
-    report = _container(cronjob, "cost-report")
     p = config.prometheus
-    files = [p.tls_config.ca_file]
-    if p.authorization is not None:
-        files.append(p.authorization.credentials_file)
-    if p.basic_auth is not None:
-        files += [p.basic_auth.username_file, p.basic_auth.password_file]
-    for path in files:
-        assert path is not None
-        volume = _mounted(cronjob, report, path)
-        items = [i["path"] for src in volume.get("projected", {}).get("sources", [volume]) for kind in src.values()
-                 if isinstance(kind, dict) for i in kind.get("items", [{"path": kind.get("path")}])]  # fmt: skip
-        assert Path(path).name in items, (path, volume)
+    assert_served(cronjob, container(cronjob, "cost-report"), prometheus_files(p))
     assert p.http_headers["X-Scope-OrgID"].values
     assert pod_spec(cronjob)["automountServiceAccountToken"] is False
 

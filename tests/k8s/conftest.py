@@ -1,8 +1,9 @@
 """The Kubernetes tier's fixtures: one real control plane per test session, shared by every module.
 
 `kube_cluster` starts kine + kube-apiserver + kube-controller-manager (inferwatch.localstack.kube)
-with the CRDs inferwatch depends on (the bundled prometheus-operator, KServe and KEDA ones, plus the
-operator's own other kinds) Established; `prometheus_operator` adds prometheus-operator on first
+with the CRDs inferwatch depends on (the bundled prometheus-operator, KServe and KEDA ones, the
+operator's own other kinds, and cert-manager's Certificate, which the chart creates for the exporter's
+TLS, from tests/data) Established; `prometheus_operator` adds prometheus-operator on first
 use. Tests isolate themselves by namespace (`namespace`), not by cluster: a cluster costs ~30 s
 (most of it the KServe CRDs), a namespace nothing. Everything is stopped at the session's end.
 """
@@ -23,6 +24,10 @@ from inferwatch.localstack.processes import ManagedProcess, ProcessGroup
 from inferwatch.tools import Toolbox
 
 K8S_TOOLS = ("kine", "kube-apiserver", "kube-controller-manager", "prometheus-operator")
+
+# cert-manager's CRDs (Apache-2.0, LICENSE and SOURCE.txt beside them): the chart's exporter.web.tls.certManager
+# makes a Certificate, which helm cannot install where the API server does not serve the kind.
+CERT_MANAGER_CRDS = sorted((Path(__file__).resolve().parents[1] / "data" / "cert-manager-crds").glob("*.yaml"))
 
 # pod-security.kubernetes.io/enforce=<level>, the labels docs/deploy.md tells users to set.
 PSA = "pod-security.kubernetes.io/enforce"
@@ -56,7 +61,7 @@ def k8s_group(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessGroup
 def kube_cluster(k8s_tools: Toolbox, k8s_group: ProcessGroup, tmp_path_factory: pytest.TempPathFactory) -> KubeCluster:
     """kube-apiserver (on kine) + kube-controller-manager, with the CRDs we depend on, for the session."""
     cluster = KubeCluster.start(k8s_group, k8s_tools, tmp_path_factory.mktemp("kube"))
-    cluster.install_crds(cluster_crd_files(k8s_tools))
+    cluster.install_crds([*cluster_crd_files(k8s_tools), *CERT_MANAGER_CRDS])
     cluster.start_controller_manager()
     return cluster
 

@@ -3,15 +3,20 @@ Pod Security Admission as docs/deploy.md tells users to set it, the ServiceAccou
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
-from lightkube import Client
+from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
 from lightkube.models.authorization_v1 import NonResourceAttributes, ResourceAttributes, SubjectAccessReviewSpec
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.apps_v1 import DaemonSet
+from lightkube.resources.apiextensions_v1 import CustomResourceDefinition
+from lightkube.resources.apps_v1 import DaemonSet, Deployment
 from lightkube.resources.authorization_v1 import SubjectAccessReview
 from lightkube.resources.batch_v1 import CronJob
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Pod, Service
@@ -27,6 +32,7 @@ RELEASE = "inferwatch"
 ServiceMonitor = create_namespaced_resource("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors")
 PodMonitor = create_namespaced_resource("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors")
 PrometheusRule = create_namespaced_resource("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules")
+Certificate = create_namespaced_resource("cert-manager.io", "v1", "Certificate", "certificates")
 
 
 @pytest.fixture(scope="module")
@@ -55,29 +61,90 @@ def _wait_failed_create(kube: Client, ns: str) -> str:
     return messages(found)
 
 
-@pytest.mark.parametrize("values", CI_VALUES, ids=[v.name.removesuffix("-values.yaml") for v in CI_VALUES])
+@dataclass(frozen=True)
+class Installs:
+    """What a CI values file must install, besides the exporter's DaemonSet and Service and the cost
+    report's CronJob, which every one of them ships."""
+
+    rules: int = 5  # pre-built PrometheusRule objects (files/prometheusrules/)
+    service_monitors: int = 1
+    pod_monitors: int = 1
+    rules_config_map: bool = False  # the same rules as a ConfigMap, for a Prometheus without the operator
+    certificate: bool = False  # cert-manager's Certificate for the exporter's TLS
+    # The SLO controller: its Deployment, the InferenceSLO CRD and the ConfigMap of the values; it
+    # generates the rule objects itself, so the chart ships none pre-built.
+    controller: bool = False
+
+
+EXPECTED = {
+    "default": Installs(),
+    "controller": Installs(rules=0, controller=True),
+    "cost-webhook": Installs(),
+    "exporter-tls": Installs(certificate=True),
+    "kube-rbac-proxy": Installs(),
+    "no-attribution": Installs(),
+    "no-dashboards": Installs(pod_monitors=0),
+    "plain-prometheus": Installs(rules=0, service_monitors=0, pod_monitors=0, rules_config_map=True),
+}
+
+
+def _ci_name(values: Path) -> str:
+    return values.name.removesuffix("-values.yaml")
+
+
+def test_every_ci_values_file_states_what_it_installs() -> None:
+    """A new values file gets its row in EXPECTED: the install test below checks nothing it is not told."""
+    assert sorted(_ci_name(v) for v in CI_VALUES) == sorted(EXPECTED)
+
+
+def _absent(read: Callable[[], object]) -> bool:
+    try:
+        read()
+    except ApiError as err:
+        return err.status.code == 404
+    return False
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=[_ci_name(v) for v in CI_VALUES])
 def test_every_ci_values_file_installs(
     kube_cluster: KubeCluster, kube: Client, namespace: NamespaceMaker, gpu_node: str, values: Path
 ) -> None:
-    ns = namespace(values.name.removesuffix("-values.yaml"), psa="privileged")
+    expected = EXPECTED[_ci_name(values)]
+    ns = namespace(_ci_name(values), psa="privileged")
     out = _install(kube_cluster, ns, "-f", str(values))
     assert "STATUS: deployed" in out
-    settings = yaml.safe_load(values.read_text()) or {}
-    operator = settings.get("monitoring", {}).get("operator", True)
     assert kube.get(DaemonSet, f"{RELEASE}-exporter", namespace=ns)
     assert kube.get(Service, f"{RELEASE}-exporter", namespace=ns)
     assert kube.get(CronJob, f"{RELEASE}-cost-report", namespace=ns)
-    rules = list(kube.list(PrometheusRule, namespace=ns))
-    monitors = list(kube.list(ServiceMonitor, namespace=ns))
-    if operator:
-        assert len(rules) == 5 and len(monitors) == 1
-    else:
-        assert not rules and not monitors
-        assert kube.get(ConfigMap, f"{RELEASE}-rules", namespace=ns)
+    assert len(list(kube.list(PrometheusRule, namespace=ns))) == expected.rules
+    assert len(list(kube.list(ServiceMonitor, namespace=ns))) == expected.service_monitors
+    assert len(list(kube.list(PodMonitor, namespace=ns))) == expected.pod_monitors
+    rules_cm = functools.partial(kube.get, ConfigMap, f"{RELEASE}-rules", namespace=ns)
+    assert _absent(rules_cm) != expected.rules_config_map
+    certificate = functools.partial(kube.get, Certificate, f"{RELEASE}-exporter", namespace=ns)
+    assert _absent(certificate) != expected.certificate
+    controller = functools.partial(kube.get, Deployment, f"{RELEASE}-controller", namespace=ns)
+    assert _absent(controller) != expected.controller
+    if expected.controller:
+        _assert_controller_installed(kube, ns, yaml.safe_load(values.read_text()))
     # the DaemonSet controller made the exporter's pod for the GPU node: admitted
     (pod,) = _wait_exporter_pod(kube, ns)
     assert pod.spec and pod.spec.affinity  # pinned to the node through node affinity
     assert not events(kube, ns, "FailedCreate")
+
+
+def _assert_controller_installed(kube: Client, ns: str, values: dict[str, Any]) -> None:
+    """The controller's Deployment (as many replicas as asked), the InferenceSLO CRD (from the chart's
+    crds/) served, and the ConfigMap the controller reads the values' thresholds from."""
+    deployment = kube.get(Deployment, f"{RELEASE}-controller", namespace=ns)
+    assert deployment.spec and deployment.spec.replicas == values["controller"]["replicas"]
+    crd = kube.get(CustomResourceDefinition, "inferenceslos.inferwatch.io")
+    established = [c for c in (crd.status.conditions if crd.status else None) or [] if c.type == "Established"]
+    assert established and established[0].status == "True"
+    data = kube.get(ConfigMap, f"{RELEASE}-controller", namespace=ns).data or {}
+    config = yaml.safe_load(data["inferwatch.yaml"])
+    assert config["thresholds"]["kv_cache_usage_ratio"] == values["inferwatch"]["thresholds"]["kv_cache_usage_ratio"]
+    assert yaml.safe_load(data["rules.yaml"])["prefix"] == RELEASE
 
 
 def test_upgrade_from_one_values_file_to_another(

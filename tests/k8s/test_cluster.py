@@ -44,6 +44,7 @@ def test_api_server_is_the_pinned_version_and_serves_our_crds(kube_cluster: Kube
         "inferenceservices.serving.kserve.io",
         "llminferenceservices.serving.kserve.io",
         "scaledobjects.keda.sh",
+        "certificates.cert-manager.io",
     ):
         assert crd in names
 

@@ -28,6 +28,7 @@ import pytest
 import yaml
 from lightkube import ApiError, Client
 from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.coordination_v1 import Lease
 from lightkube.resources.core_v1 import ConfigMap, Event
 
@@ -155,6 +156,7 @@ class Installed:
     namespace: str
     kubeconfig: Path
     prometheus_url: str
+    args: list[str]  # the chart's Deployment's, its --config a copy of the mounted ConfigMap's inferwatch.yaml
 
 
 @pytest.fixture(scope="module")
@@ -187,19 +189,30 @@ def installed(
         "dashboards.enabled=false",
         "--set",
         f"controller.prometheusUrl={prometheus.url}",
+        "--set",
+        "controller.statusPeriod=5s",
     ]
     helm(
         k8s_tools, kube_cluster, "install", RELEASE, str(CHART), "-n", ns, "--create-namespace", *values, "--wait=false"
     )
     work = tmp_path_factory.mktemp("controller")
-    return Installed(ns, sa_kubeconfig(kube_cluster, ns, CONTROLLER, work / "kubeconfig"), prometheus.url)
+    # What the pod runs: the Deployment's args, and at its --config the ConfigMap's inferwatch.yaml (the
+    # chart's `prometheus:` settings at controller.prometheusUrl), which the kubelet would mount there.
+    deployment = kube.get(Deployment, CONTROLLER, namespace=ns)
+    assert deployment.spec is not None and deployment.spec.template.spec is not None
+    (container,) = deployment.spec.template.spec.containers
+    args = list(container.args or [])
+    config = work / "inferwatch.yaml"
+    config.write_text((kube.get(ConfigMap, CONTROLLER, namespace=ns).data or {})["inferwatch.yaml"])
+    args[args.index("--config") + 1] = str(config)
+    kubeconfig = sa_kubeconfig(kube_cluster, ns, CONTROLLER, work / "kubeconfig")
+    return Installed(ns, kubeconfig, prometheus.url, args)
 
 
 def start_controller(group: ProcessGroup, inst: Installed, name: str, log_dir: Path) -> ManagedProcess:
+    """The controller as the chart's Deployment runs it, with its ServiceAccount's token (not in-cluster)."""
     argv = [
-        sys.executable, "-m", "inferwatch", "controller", "run", "--kubeconfig", str(inst.kubeconfig),
-        "--config-map", f"{inst.namespace}/{CONTROLLER}", "--lease", f"{inst.namespace}/{CONTROLLER}",
-        "--prometheus-url", inst.prometheus_url, "--status-period", "5s",
+        sys.executable, "-m", "inferwatch", *inst.args, "--kubeconfig", str(inst.kubeconfig),
         "--health-port", "0",  # two replicas run on this one host
     ]  # fmt: skip
     return group.spawn(name, argv, log_path=log_dir / f"{name}.log")
@@ -351,6 +364,43 @@ def test_an_inference_slo_becomes_a_checked_owned_rule_and_its_status_fills_in(
     eventually(
         lambda: get_or_none(kube, PrometheusRule, "inferenceslo-chat-ttft", ns) is None, "the rule goes", controller
     )
+
+
+# What `kubectl get` asks for: the server renders the CRD's printer columns into a Table.
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
+
+
+def test_kubectl_get_shows_objective_budget_left_and_state(
+    kube: Client, kube_cluster: KubeCluster, installed: Installed, controller: ManagedProcess,
+    exposition: tuple[Exposition, int], namespace: Callable[..., str],
+) -> None:  # fmt: skip
+    """`kubectl get inferenceslo` shows a team its SLOs at a glance: the printer columns of the CRD, filled by
+    the API server from the spec and the status the controller wrote."""
+    served, _ = exposition
+    ns = namespace("columns")
+    served.namespace = ns
+    served.slo[f"{ns}/chat-ttft"] = (0.42, {"1h": 0.5, "5m": 0.4, "6h": 0.3, "30m": 0.2})
+    reader = PrometheusReader(PrometheusSettings(url=installed.prometheus_url))
+    wait_for(lambda: scraped_boundaries(reader, "ttft", matchers={"namespace": ns}), "the team's histogram is scraped")
+    body = {"metadata": {"name": "chat-ttft", "namespace": ns}, "spec": {**TTFT, "objective": 99.5}}
+    kube.apply(InferenceSLO.from_dict(body), field_manager="team")
+    eventually(
+        lambda: kube.get(InferenceSLO, "chat-ttft", namespace=ns).get("status", {}).get("budgetRemaining") == "42.0%",
+        "status fills in",
+        controller,
+    )
+
+    resp = kube_cluster.api("GET", f"/apis/inferwatch.io/v1alpha1/namespaces/{ns}/inferenceslos", accept=TABLE)
+    assert resp.status_code == 200, resp.text
+    table = resp.json()
+    assert (table["kind"], table["apiVersion"]) == ("Table", "meta.k8s.io/v1")
+    columns = [c["name"] for c in table["columnDefinitions"]]
+    assert columns == ["Name", "Objective", "Window", "Budget Left", "State", "Ready", "Age"]
+    (row,) = table["rows"]
+    cells = dict(zip(columns, row["cells"], strict=True))
+    assert cells["Name"] == "chat-ttft" and cells["Objective"] == 99.5 and cells["Window"] == "30d"
+    assert (cells["Budget Left"], cells["State"], cells["Ready"]) == ("42.0%", "ok", "True")
+    kube.delete(InferenceSLO, "chat-ttft", namespace=ns)
 
 
 def test_the_api_server_refuses_what_the_schema_and_cel_rules_can_see(

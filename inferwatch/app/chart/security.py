@@ -6,8 +6,8 @@ cert-manager or an existing TLS Secret and bcrypt ``basic_auth_users``, or kube-
 (Prometheus's ServiceAccount token, checked with a TokenReview and a SubjectAccessReview). The
 ServiceMonitor gets the matching ``scheme``, ``tlsConfig`` and ``basicAuth`` or bearer token.
 
-``prometheusClient`` is the readers' side (the cost report CronJob, and any in-cluster reader to
-come): the chart fills the ``prometheus:`` settings of the mounted inferwatch.yaml with files it
+``prometheusClient`` is the readers' side (the cost report CronJob and the SLO controller's
+Deployment): the chart fills the ``prometheus:`` settings of each one's mounted inferwatch.yaml with files it
 mounts, a projected ServiceAccount token, a basic-auth Secret, a CA from a ConfigMap or Secret, a
 tenant header, so no credential is ever in values, the ConfigMap or the pod spec.
 """
@@ -105,13 +105,13 @@ class ExporterWebValues(_Section):
 class ServiceAccountTokenValues(_Section):
     """The pod's ServiceAccount token as a bearer token (OpenShift's Thanos querier, kube-rbac-proxy)."""
 
-    enabled: bool = Field(False, description="send a projected token of the chart's ServiceAccount")
+    enabled: bool = Field(False, description="send a projected token of the pod's ServiceAccount")
     audience: str = Field("", description="audience of the token; empty: the API server's (what TokenReview expects)")
     expirationSeconds: int = Field(3600, ge=600, description="lifetime; the kubelet rotates it, inferwatch re-reads it")
     clusterRole: str = Field(
         "",
-        description="bind the ServiceAccount to this ClusterRole, e.g. cluster-monitoring-view on OpenShift; "
-        "empty: bind nothing (grant access yourself)",
+        description="bind the readers' ServiceAccounts (the chart's, the controller's) to this ClusterRole, e.g. "
+        "cluster-monitoring-view on OpenShift; empty: bind nothing (grant access yourself)",
     )
 
 
@@ -134,7 +134,8 @@ class ClientCAValues(_Section):
 
 
 class PrometheusClientValues(_Section):
-    """How the chart's Prometheus readers (the cost report) authenticate; filled into inferwatch.yaml's prometheus:."""
+    """How the chart's Prometheus readers (the cost report, the SLO controller) authenticate; filled into their
+    inferwatch.yaml's prometheus:."""
 
     serviceAccountToken: ServiceAccountTokenValues = Field(
         default_factory=ServiceAccountTokenValues, description="a bearer token of the pod's ServiceAccount"

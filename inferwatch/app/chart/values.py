@@ -297,7 +297,8 @@ class ControllerValues(_Section):
     replicas: int = Field(1, ge=1, le=5, description="replicas; they elect a leader through a Lease, so 2 are safe")
     prometheusUrl: str = Field(
         "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
-        description="Prometheus the controller reads bucket boundaries, retention and error budgets from",
+        description="Prometheus the controller reads bucket boundaries, retention and error budgets from (with "
+        "prometheusClient's authentication, CA and tenant)",
     )
     prometheusPort: int = Field(9090, ge=1, le=65535, description="port of that URL, for the NetworkPolicy egress rule")
     statusPeriod: str = Field("60s", pattern=r"^[1-9][0-9]*[smh]$", description="how often every status is refreshed")
@@ -352,7 +353,7 @@ class ChartValues(_Section):
     costReport: CostReportValues = Field(default_factory=CostReportValues, description="the weekly cost report")
     prometheusClient: PrometheusClientValues = Field(
         default_factory=PrometheusClientValues,
-        description="how the cost report (and any in-cluster reader) authenticates to Prometheus: credentials "
+        description="how the cost report and the SLO controller authenticate to Prometheus: credentials "
         "come from the ServiceAccount, Secrets and ConfigMaps, never from values",
     )
     networkPolicy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues, description="NetworkPolicies")

@@ -19,7 +19,7 @@ from inferwatch.app.controller.reconciler import Reconciler
 from inferwatch.app.controller.runtime import Runtime, RuntimeSettings
 from inferwatch.config.durations import duration_seconds
 from inferwatch.errors import InferwatchError, UsageError
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,8 @@ def crd_command() -> None:
 @click.option(
     "--prometheus-url",
     default=None,
-    help="Prometheus to read buckets, retention and budgets from (default: prometheus.url of the configuration).",
+    help="Prometheus to read buckets, retention and budgets from (default: prometheus.url of the configuration; "
+    "its authentication, TLS and headers apply either way).",
 )
 @click.option("--status-period", default="60s", show_default=True, help="How often every status is refreshed.")
 @click.option("--workers", default=4, show_default=True, type=click.IntRange(1, 64), help="Parallel steps.")
@@ -118,11 +119,11 @@ def run_command(
     configmap = _namespaced(config_map, "--config-map")
     lease = _namespaced(lease_ref, "--lease") or ((configmap[0] if configmap else "default"), "inferwatch-controller")
     config = app.config
-    settings = (
-        config.prometheus if prometheus_url is None else config.prometheus.model_copy(update={"url": prometheus_url})
-    )
+    # The configuration's way into Prometheus (authentication, TLS, headers: the chart mounts the files),
+    # at --prometheus-url when given, checked like every other command's: before the API server is asked.
+    reader = reader_for(config, prometheus_url, "--prometheus-url")
     cluster = KubernetesCluster.connect(str(kubeconfig) if kubeconfig else None, context)
-    reconciler = Reconciler(cluster, PrometheusReader(settings), config)
+    reconciler = Reconciler(cluster, reader, config)
     runtime = Runtime(reconciler, cluster, RuntimeSettings(namespace, configmap, float(period), workers))
     finished = threading.Event()
     lost = threading.Event()

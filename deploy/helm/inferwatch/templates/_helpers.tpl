@@ -158,7 +158,40 @@ the controller generates the rules from the values, so they may differ.)
 {{- end }}
 {{- end }}
 
-{{/* Volumes of a Prometheus reader's pod: what prometheusClient names, mounted where configmap.yaml says. */}}
+{{/*
+The `prometheus:` settings of a Prometheus reader's inferwatch.yaml (the cost report's, the SLO
+controller's): the values' inferwatch.prometheus at `url`, with what prometheusClient names filled in as
+the files inferwatch.prometheusClientMounts mounts, so no credential is ever in a ConfigMap or pod
+spec. Called with (dict "root" $ "url" URL); YAML, for fromYaml.
+*/}}
+{{- define "inferwatch.prometheusSettings" -}}
+{{- $pc := .root.Values.prometheusClient }}
+{{- $p := deepCopy .root.Values.inferwatch.prometheus }}
+{{- $_ := set $p "url" .url }}
+{{- if not $p.tls_config }}{{ $_ = set $p "tls_config" dict }}{{ end }}
+{{- if not $p.http_headers }}{{ $_ = set $p "http_headers" dict }}{{ end }}
+{{- if $pc.serviceAccountToken.enabled }}
+{{- $_ = set $p "authorization" (dict "type" "Bearer" "credentials_file" "/var/run/secrets/inferwatch/prometheus-token/token") }}
+{{- end }}
+{{- if $pc.basicAuth.existingSecret }}
+{{- $_ = set $p "basic_auth" (dict "username_file" "/var/run/secrets/inferwatch/prometheus-basic-auth/username" "password_file" "/var/run/secrets/inferwatch/prometheus-basic-auth/password") }}
+{{- end }}
+{{- if or $pc.ca.configMap $pc.ca.secret }}
+{{- $_ = set $p.tls_config "ca_file" "/etc/inferwatch-prometheus-ca/ca.crt" }}
+{{- end }}
+{{- if $pc.serverName }}
+{{- $_ = set $p.tls_config "server_name" $pc.serverName }}
+{{- end }}
+{{- range $name, $value := $pc.headers }}
+{{- $_ = set $p.http_headers $name (dict "values" (list $value)) }}
+{{- end }}
+{{- if $pc.tenant }}
+{{- $_ = set $p.http_headers "X-Scope-OrgID" (dict "values" (list $pc.tenant)) }}
+{{- end }}
+{{- toYaml $p }}
+{{- end }}
+
+{{/* Volumes of a Prometheus reader's pod: what prometheusClient names, mounted where inferwatch.prometheusSettings says. */}}
 {{- define "inferwatch.prometheusClientVolumes" -}}
 {{- $pc := .Values.prometheusClient }}
 {{- if $pc.serviceAccountToken.enabled }}
