@@ -61,10 +61,10 @@ def _history() -> list[Series]:
         series.append(Series(sc.BURN_RATE, {**slo, sc.WINDOW_LABEL: window}, [(t, 0.2) for t in around]))
     start = WEEK.start + timedelta(days=1, hours=9)
     grid = [(start + timedelta(minutes=m)).timestamp() for m in range(0, 180)]
-    series.append(
-        Series(cc.GPU_COST_RATE, {"gpu_uuid": "GPU-1", "gpu_model": "NVIDIA H100"}, [(t, 0.001) for t in grid])
-    )
-    series.append(Series(cc.ALLOCATED_COST_RATE, {"namespace": TENANT}, [(t, 0.0008) for t in grid]))
+    # What the report prices: GPU-seconds held per namespace and GPU model, and the idle rest (one H100).
+    h100 = {"gpu_model": "NVIDIA H100"}
+    series.append(Series(cc.SKU_ALLOCATED_GPU_SECONDS_RATE, {"namespace": TENANT, **h100}, [(t, 0.8) for t in grid]))
+    series.append(Series(cc.SKU_IDLE_GPU_SECONDS_RATE, h100, [(t, 0.2) for t in grid]))
     return series
 
 
