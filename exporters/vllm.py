@@ -117,8 +117,13 @@ def parse_exposition(text: str) -> list[Metric]:
     if not text.strip():
         # vLLM always declares its families; an empty 200 is a broken endpoint, not "no data".
         raise VllmScrapeError("empty", "HTTP 200 with an empty body")
+    families: list[Metric] = []
     try:
-        families = list(text_string_to_metric_families(text))
+        for family in text_string_to_metric_families(text):
+            families.append(family)
+            # In pieces: the parse of ~250 KB holds the GIL for tens of ms; between two families a
+            # scrape waiting on the exporter's event loop gets it (see inferwatch.exporters.server._InPieces).
+            time.sleep(0)
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise VllmScrapeError("unparseable", f"unparseable exposition: {err}") from err
     if not families:
