@@ -32,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from inferwatch.exporters.priority import SCRAPES
 from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
@@ -68,12 +69,11 @@ RENDER_POLL_S = 0.05
 
 
 class _InPieces:
-    """A registry's families one at a time, offering the interpreter to a waiting thread between two.
+    """A registry's families one at a time, stepping aside for scrapes between two (inferwatch.exporters.priority).
 
     A background render of the vLLM part formats ~2,000 samples; in one piece it holds the GIL for
     tens of milliseconds, and a scrape arriving meanwhile gets it back only at forced switches. Each
-    family is a piece of well under a millisecond; `time.sleep(0)` after it releases the GIL, so a
-    scrape waiting on the event loop runs then (issue 23: scrape p99 on real NVML).
+    family is a piece of well under a millisecond (issue 23: scrape p99 on real NVML).
     """
 
     def __init__(self, registry: CollectorRegistry) -> None:
@@ -83,7 +83,7 @@ class _InPieces:
         """The registry's families, with a yield of the interpreter after each."""
         for family in self._registry.collect():
             yield family
-            time.sleep(0)
+            SCRAPES.step_aside()
 
 
 def _render(registry: CollectorRegistry | _InPieces, openmetrics_format: bool) -> bytes:
@@ -230,12 +230,22 @@ def create_app(
     # rendering never blocks the loop. `registry` holds small collectors of snapshots (process,
     # attribution), cheap enough for the loop.
     async def metrics(request: Request) -> Response:
-        om = wants_openmetrics(request.headers.get("accept"))
-        parts: list[bytes] = []
-        for part in cached:
-            latest = part.latest(om)
-            parts.append(latest if latest is not None else await run_in_threadpool(part.render, om))
-        body = b"".join([*parts, _render(registry, om)])
+        SCRAPES.begin()  # background parses and renders step aside until it is answered
+        try:
+            om = wants_openmetrics(request.headers.get("accept"))
+            parts: list[bytes] = []
+            for part in cached:
+                latest = part.latest(om)
+                if latest is None:
+                    SCRAPES.end()  # waiting on a render now: the render must not step aside for it
+                    try:
+                        latest = await run_in_threadpool(part.render, om)
+                    finally:
+                        SCRAPES.begin()
+                parts.append(latest)
+            body = b"".join([*parts, _render(registry, om)])
+        finally:
+            SCRAPES.end()
         if om:
             return Response(content=body + EOF_LINE, media_type=openmetrics.CONTENT_TYPE_LATEST)
         return Response(content=body, media_type=CONTENT_TYPE_PLAIN_0_0_4)
