@@ -19,6 +19,7 @@ import logging
 import re
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -322,6 +323,9 @@ def _pool(url: str, verify: bool | str, timeout_s: float) -> urllib3.PoolManager
         if verify is False:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+            # Said once here, not by urllib3 at every scrape: the setting asks for it.
+            log.warning("vLLM endpoint %s: TLS certificate not verified (exporter.vllm_tls_verify: false)", url)
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     return urllib3.PoolManager(
         num_pools=1, maxsize=1, retries=False, timeout=urllib3.Timeout(total=timeout_s), ssl_context=context
     )

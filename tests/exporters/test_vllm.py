@@ -207,13 +207,18 @@ def test_tls_endpoint_verified_with_the_configured_ca(tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{server.server_address[1]}/metrics"
     trusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20, verify=str(cert))
     untrusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20)
+    unverified = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20, verify=False)
     try:
         snap = trusted.scrape_once()
         assert snap.up, snap.error
         bad = untrusted.scrape_once()
         assert not bad.up and bad.error is not None and "CERTIFICATE_VERIFY_FAILED" in bad.error
+        # exporter.vllm_tls_verify: false reads the endpoint without checking its certificate
+        skipped = unverified.scrape_once()
+        assert skipped.up, skipped.error
     finally:
         trusted.stop()
         untrusted.stop()
+        unverified.stop()
         server.shutdown()
         server.server_close()
