@@ -66,6 +66,7 @@ image-prepare: setup
 	bash deploy/build-image.sh prepare
 image: image-prepare
 	bash deploy/build-image.sh build localhost/inferwatch:dev
+	bash deploy/build-image.sh build-full localhost/inferwatch:dev-full
 pytest: image-prepare
 
 # The product's main job on this machine, no Docker, Kubernetes or GPU needed: simulated vLLM

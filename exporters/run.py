@@ -1,4 +1,4 @@
-"""The exporter assembled from its settings: structured logging, start-up checks and the FastAPI app.
+"""The exporter assembled from its settings: structured logging, start-up checks and the Starlette app.
 
 `inferwatch exporter run` (inferwatch.app.commands.exporter) turns the `exporter:` settings and its
 flags into an ExporterSettings and calls `check_start` and `build_app`; the demo serves
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -37,6 +36,8 @@ from inferwatch.exporters.server import CachedPart, Source, create_app
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
 
 if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
     from inferwatch.exporters.web import ReloadingTLS, WebConfigFile
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,8 @@ def configure_logging(fmt: str) -> None:
         root.addHandler(logging.StreamHandler())
     for handler in root.handlers:
         handler.setFormatter(formatter)
-    # httpx logs every request at INFO; the vLLM scraper logs what matters (state changes) itself.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # urllib3 logs each connection at DEBUG; the vLLM scraper logs what matters (state changes) itself.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
 def check_start(settings: ExporterSettings) -> None:
@@ -140,7 +141,7 @@ def _registry_of(collector: Collector) -> CollectorRegistry:
     return registry
 
 
-def build_app(settings: ExporterSettings, backend: NvmlApi | None = None, web: WebSetup | None = None) -> FastAPI:
+def build_app(settings: ExporterSettings, backend: NvmlApi | None = None, web: WebSetup | None = None) -> Starlette:
     """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape.
 
     `backend` replaces the one `settings.gpu_backend` names (the demo passes simulated GPUs whose
@@ -204,7 +205,7 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None, web: W
             gpus=sampler.snapshot,
         )
         sources.append(Source("otlp", pusher, lambda: True))
-    app: FastAPI = create_app(registry, sources, cached=cached)
+    app = create_app(registry, sources, cached=cached)
     if web is not None:
         from inferwatch.exporters.web import WebGuard
 

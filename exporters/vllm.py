@@ -19,10 +19,11 @@ import logging
 import re
 import ssl
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-import httpx
+import urllib3
 from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -31,10 +32,12 @@ from prometheus_client.samples import Sample
 from inferwatch import contract
 from inferwatch.exporters import families, memory
 from inferwatch.exporters.memory import release_freed_memory
+from inferwatch.exporters.priority import SCRAPES
 from inferwatch.exporters.worker import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
+READ_CHUNK_BYTES = 64 * 1024
 VLLM_PREFIX = "vllm:"
 ENGINE_PREFIXES = contract.ENGINE_PREFIXES
 
@@ -116,8 +119,13 @@ def parse_exposition(text: str) -> list[Metric]:
     if not text.strip():
         # vLLM always declares its families; an empty 200 is a broken endpoint, not "no data".
         raise VllmScrapeError("empty", "HTTP 200 with an empty body")
+    families: list[Metric] = []
     try:
-        families = list(text_string_to_metric_families(text))
+        for family in text_string_to_metric_families(text):
+            families.append(family)
+            # In pieces: the parse of ~250 KB holds the GIL for tens of ms; between two families a
+            # scrape being answered goes first (inferwatch.exporters.priority).
+            SCRAPES.step_aside()
     except (ValueError, TypeError, IndexError, KeyError) as err:
         raise VllmScrapeError("unparseable", f"unparseable exposition: {err}") from err
     if not families:
@@ -179,20 +187,18 @@ class VllmScraper:
         interval_s: float,
         timeout_s: float,
         max_body_bytes: int,
-        client: httpx.Client | None = None,
         verify: bool | str = True,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """`client` is injectable for tests; otherwise one is built with `verify` (on/off, or a CA file path)."""
+        """`verify`: check an https endpoint's certificate against the system's CAs (True), a CA file
+        (its path) or not at all (False)."""
         if interval_s <= 0 or timeout_s <= 0 or max_body_bytes <= 0:
             raise ValueError("interval_s, timeout_s and max_body_bytes must be > 0")
         self.url = url
         self._interval = interval_s
         self._timeout = timeout_s
         self._max_body = max_body_bytes
-        tls: bool | ssl.SSLContext = ssl.create_default_context(cafile=verify) if isinstance(verify, str) else verify
-        self._client = client or httpx.Client(verify=tls, timeout=timeout_s, follow_redirects=False)
-        self._own_client = client is None
+        self._pool = _pool(url, verify, timeout_s)
         self._clock = clock
         self._snapshot: VllmSnapshot | None = None
         self._last_error: str | None = None
@@ -214,10 +220,9 @@ class VllmScraper:
         self._worker.start()
 
     def stop(self) -> None:
-        """Stop the background worker and close the HTTP client."""
+        """Stop the background worker and close the HTTP connection."""
         self._worker.stop()
-        if self._own_client:
-            self._client.close()
+        self._pool.clear()
 
     def scrape_once(self) -> VllmSnapshot:
         """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
@@ -273,30 +278,68 @@ class VllmScraper:
         body = bytearray()  # one growing buffer, not hundreds of socket-read chunks left in the heap
         self._body_bytes = 0
         try:
-            with self._client.stream("GET", self.url, headers={"Accept": "text/plain"}) as resp:
-                if resp.status_code != 200:
-                    raise VllmScrapeError("http_status", f"HTTP {resp.status_code}")
-                declared = resp.headers.get("content-length")
-                if declared is not None and declared.isdigit() and int(declared) > self._max_body:
-                    raise VllmScrapeError(
-                        "too_large", f"body of {declared} bytes exceeds the {self._max_body}-byte limit"
-                    )
-                for chunk in resp.iter_bytes():
-                    self._body_bytes += len(chunk)
-                    if self._body_bytes > self._max_body:
-                        raise VllmScrapeError("too_large", f"body exceeds the {self._max_body}-byte limit")
-                    # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
-                    if self._clock() > deadline:
-                        raise VllmScrapeError("timeout", f"scrape exceeded {self._timeout}s")
-                    body += chunk
-        except httpx.TimeoutException as err:
-            raise VllmScrapeError("timeout", f"timed out after {self._timeout}s ({type(err).__name__})") from err
-        except httpx.HTTPError as err:
-            raise VllmScrapeError("connection", f"{type(err).__name__}: {err}") from err
+            resp = self._pool.request(
+                "GET", self.url, headers={"Accept": "text/plain"}, preload_content=False, decode_content=True
+            )
+        except urllib3.exceptions.HTTPError as err:
+            raise _scrape_error(err, self._timeout) from err
+        complete = False
+        try:
+            if resp.status != 200:
+                raise VllmScrapeError("http_status", f"HTTP {resp.status}")
+            declared = resp.headers.get("content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self._max_body:
+                raise VllmScrapeError("too_large", f"body of {declared} bytes exceeds the {self._max_body}-byte limit")
+            for chunk in resp.stream(READ_CHUNK_BYTES):
+                self._body_bytes += len(chunk)
+                if self._body_bytes > self._max_body:
+                    raise VllmScrapeError("too_large", f"body exceeds the {self._max_body}-byte limit")
+                # A server that trickles bytes defeats per-read timeouts; bound the whole exchange.
+                if self._clock() > deadline:
+                    raise VllmScrapeError("timeout", f"scrape exceeded {self._timeout}s")
+                body += chunk
+            complete = True
+        except urllib3.exceptions.HTTPError as err:
+            raise _scrape_error(err, self._timeout) from err
+        finally:
+            if not complete:  # refused or cut short: the connection is not reused
+                resp.close()
+            resp.release_conn()
         try:
             return body.decode("utf-8")
         except UnicodeDecodeError as err:
             raise VllmScrapeError("not_utf8", f"body is not UTF-8: {err}") from err
+
+
+def _pool(url: str, verify: bool | str, timeout_s: float) -> urllib3.PoolManager:
+    """One keep-alive connection to the engine: no retries and no redirects (a failure is counted, not hidden).
+
+    The TLS context is made only for an https URL: the system's CA store, parsed, costs a sidecar
+    several MB of memory it does not need for the usual http://localhost endpoint.
+    """
+    context: ssl.SSLContext | None = None
+    if url.startswith("https:"):
+        context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+        if verify is False:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            # Said once here, not by urllib3 at every scrape: the setting asks for it.
+            log.warning("vLLM endpoint %s: TLS certificate not verified (exporter.vllm_tls_verify: false)", url)
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+    return urllib3.PoolManager(
+        num_pools=1, maxsize=1, retries=False, timeout=urllib3.Timeout(total=timeout_s), ssl_context=context
+    )
+
+
+def _scrape_error(err: urllib3.exceptions.HTTPError, timeout_s: float) -> VllmScrapeError:
+    """The scrape error of a failed exchange: a time limit reached, or any other connection failure.
+
+    urllib3's NewConnectionError (refused, unreachable) derives from its connect timeout; it is a
+    connection failure all the same.
+    """
+    if isinstance(err, urllib3.exceptions.TimeoutError) and not isinstance(err, urllib3.exceptions.NewConnectionError):
+        return VllmScrapeError("timeout", f"timed out after {timeout_s}s ({type(err).__name__})")
+    return VllmScrapeError("connection", f"{type(err).__name__}: {err}")
 
 
 class VllmCollector(Collector):

@@ -1,8 +1,9 @@
 """The distribution works outside the repository: the wheel, installed into a clean virtualenv.
 
 The wheel is built from this checkout with `python -m build` (no isolation, so no network), and
-installed with its dependencies from the wheelhouse `deploy/build-image.sh prepare` collected
-(`make image-prepare`, part of `make test`), so the test needs no network either. The last test
+installed with its dependencies (no extras, as in the exporter image) from the wheelhouse
+`deploy/build-image.sh prepare` collected (`make image-prepare`, part of `make test`), so the test
+needs no network either. The last test
 checks a clone with the installed CLI, every validator included: the reference schemas come from
 the wheel itself.
 """
@@ -89,9 +90,13 @@ def test_installed_package_runs_outside_the_repository(venv: Path, tmp_path: Pat
     assert str(venv) in where.stdout and str(REPO_ROOT) not in where.stdout
     checked = _run([exe, "-c", str(REPO_ROOT / "examples" / "inferwatch.yaml"), "config", "check"], cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    for group in (["exporter", "run"], ["cost", "report"], ["slo"], ["rules"]):
+    for group in (["exporter", "run"], ["slo"], ["rules"]):
         helped = _run([exe, *group, "--help"], cwd=tmp_path)
         assert helped.returncode == 0, f"{group}: {helped.stderr}"
+    # Installed without extras (as in the exporter image): the report names its extra, exit 2, one line.
+    report = _run([exe, "cost", "report", "--help"], cwd=tmp_path)
+    assert report.returncode == 2, report.stdout + report.stderr
+    assert "inferwatch[report]" in report.stderr and len(report.stderr.strip().splitlines()) == 1
 
 
 def test_installed_package_generates_what_the_repository_commits(venv: Path, tmp_path: Path) -> None:

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.markup import escape
 
 from inferwatch.config import InferwatchConfig, load_config
 from inferwatch.errors import InferwatchError
+from inferwatch.extras import ExtraMissingError, extra_error
 
-stderr = Console(stderr=True)
+# A subcommand whose module imports an extra's library at import: without the extra it is listed
+# and answers every call with one line naming the extra (exit 2), instead of an ImportError.
+COMMAND_EXTRAS = {"cost": "report", "demo": "report"}
 
 
 @dataclass
@@ -68,6 +69,10 @@ class InferwatchGroup(click.Group):
         target = self.lazy.get(cmd_name)
         if target is None:
             return super().get_command(ctx, cmd_name)
+        extra = COMMAND_EXTRAS.get(cmd_name)
+        missing = extra_error(extra, f"`inferwatch {cmd_name}`") if extra is not None else None
+        if missing is not None:
+            return _needs_extra(cmd_name, extra or "", missing)
         module, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module), attribute)
         if not isinstance(command, click.Command):
@@ -78,11 +83,31 @@ class InferwatchGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InferwatchError as err:
+            # Imported here: a sidecar's `exporter run` keeps rich (and its Pygments) out of its memory.
+            from rich.console import Console
+            from rich.markup import escape
+
             # Escaped: a message quoting user input ("[bold]", a PromQL range) is not markup, and
             # control characters (an ANSI escape in a config key) are shown, not sent to the terminal.
             message = escape(printable(str(err)))
+            stderr = Console(stderr=True)
             stderr.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(int(err.exit_code))
+
+
+def _needs_extra(name: str, extra: str, error: ExtraMissingError) -> click.Command:
+    """A stand-in for a subcommand whose extra is missing: any call, `--help` included, raises ``error``."""
+
+    def fail() -> None:
+        raise error
+
+    return click.Command(
+        name,
+        callback=fail,
+        help=f"(needs inferwatch[{extra}]: not installed here)",
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
 
 
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")

@@ -136,7 +136,7 @@ def test_refused_connection_is_down(gpu_sampler: GpuSampler) -> None:
     scraper = VllmScraper(f"http://127.0.0.1:{free_port()}/metrics", interval_s=60, timeout_s=1, max_body_bytes=1024)
     try:
         snap = scraper.scrape_once()
-        assert not snap.up and snap.error is not None and "ConnectError" in snap.error
+        assert not snap.up and snap.error is not None and "Connection refused" in snap.error
         registry = _registry(gpu_sampler, scraper)
         assert registry.get_sample_value("inferwatch_vllm_up") == 0
         scraper.scrape_once()

@@ -1,13 +1,13 @@
-"""The FastAPI app: /metrics formats, /healthz, /readyz gating, and the sources' lifespan."""
+"""The Starlette app: /metrics formats, /healthz, /readyz gating, and the sources' lifespan."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from starlette.testclient import TestClient
 
 from inferwatch.exporters.server import CachedPart, Source, create_app, wants_openmetrics
 from inferwatch.localstack.processes import wait_for

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper, parse_exposition, translate_families
 from tests.conftest import Starter
+from tests.exporters.fake_vllm import fake_vllm
 
 OLD_ONLY = """\
 # HELP vllm:gpu_cache_usage_perc GPU KV-cache usage.
@@ -89,17 +90,13 @@ def test_current_name_wins_when_both_are_present() -> None:
 
 
 def test_collector_exposes_pass_through_once_with_up_and_duration() -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=OLD_ONLY))
-    scraper = VllmScraper(
-        "http://vllm.test/metrics",
-        interval_s=60,
-        timeout_s=2,
-        max_body_bytes=1 << 20,
-        client=httpx.Client(transport=transport),
-    )
-    registry = _registry(scraper)
-    assert registry.get_sample_value("inferwatch_vllm_up") == 0  # before the first scrape
-    scraper.scrape_once()
+    with fake_vllm() as vllm:
+        vllm.serve(OLD_ONLY)
+        scraper = VllmScraper(vllm.url, interval_s=60, timeout_s=2, max_body_bytes=1 << 20)
+        registry = _registry(scraper)
+        assert registry.get_sample_value("inferwatch_vllm_up") == 0  # before the first scrape
+        scraper.scrape_once()
+        scraper.stop()
     assert registry.get_sample_value("inferwatch_vllm_up") == 1
     duration = registry.get_sample_value("inferwatch_vllm_scrape_duration_seconds")
     assert duration is not None and duration >= 0
@@ -165,15 +162,11 @@ def test_real_simulator_pass_through(tmp_path: Path, inference_sim_factory: Star
 
 @pytest.mark.parametrize("status", [500, 404])
 def test_http_error_status_is_down(status: int) -> None:
-    transport = httpx.MockTransport(lambda request: httpx.Response(status, text="nope"))
-    scraper = VllmScraper(
-        "http://vllm.test/metrics",
-        interval_s=60,
-        timeout_s=2,
-        max_body_bytes=1024,
-        client=httpx.Client(transport=transport),
-    )
-    snap = scraper.scrape_once()
+    with fake_vllm() as vllm:
+        vllm.serve("nope", status)
+        scraper = VllmScraper(vllm.url, interval_s=60, timeout_s=2, max_body_bytes=1024)
+        snap = scraper.scrape_once()
+        scraper.stop()
     assert not snap.up and snap.error == f"HTTP {status}"
     registry = _registry(scraper)
     assert registry.get_sample_value("inferwatch_vllm_up") == 0
@@ -214,13 +207,18 @@ def test_tls_endpoint_verified_with_the_configured_ca(tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{server.server_address[1]}/metrics"
     trusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20, verify=str(cert))
     untrusted = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20)
+    unverified = VllmScraper(url, interval_s=60, timeout_s=5, max_body_bytes=1 << 20, verify=False)
     try:
         snap = trusted.scrape_once()
         assert snap.up, snap.error
         bad = untrusted.scrape_once()
         assert not bad.up and bad.error is not None and "CERTIFICATE_VERIFY_FAILED" in bad.error
+        # exporter.vllm_tls_verify: false reads the endpoint without checking its certificate
+        skipped = unverified.scrape_once()
+        assert skipped.up, skipped.error
     finally:
         trusted.stop()
         untrusted.stop()
+        unverified.stop()
         server.shutdown()
         server.server_close()

@@ -38,7 +38,9 @@ class _Section(BaseModel):
 
 
 class ImageValues(_Section):
-    """The one image the exporter, the cost-report CronJob and the test hook run."""
+    """The images: the exporter image (the DaemonSet and the test hook; inferwatch without extras) and its
+    fuller variant, tagged `<tag><fullTagSuffix>`, which the cost-report CronJob and the SLO controller run
+    (inferwatch[report,controller]: matplotlib and the Kubernetes client; deploy/build-image.sh build-full)."""
 
     repository: str = Field(
         "ghcr.io/inferwatch/inferwatch", description="image repository (built from deploy/Containerfile)"
@@ -48,6 +50,16 @@ class ImageValues(_Section):
         "",
         pattern=r"^(sha256:[0-9a-f]{64})?$",
         description="image digest (sha256:…); when set it pins the image instead of the tag",
+    )
+    fullTagSuffix: str = Field(
+        "-full",
+        pattern=r"^[A-Za-z0-9_.-]*$",
+        description="the fuller image (cost report, controller) is the tag with this suffix",
+    )
+    fullDigest: str = Field(
+        "",
+        pattern=r"^(sha256:[0-9a-f]{64})?$",
+        description="digest (sha256:…) of the fuller image; when set it pins that image instead of its tag",
     )
     pullPolicy: Literal["Always", "IfNotPresent", "Never"] = Field(
         "IfNotPresent", description="when the kubelet pulls the image"

@@ -19,6 +19,7 @@ from inferwatch.app.controller.reconciler import Reconciler
 from inferwatch.app.controller.runtime import Runtime, RuntimeSettings
 from inferwatch.config.durations import duration_seconds
 from inferwatch.errors import InferwatchError, UsageError
+from inferwatch.extras import require
 from inferwatch.prom import reader_for
 
 log = logging.getLogger(__name__)
@@ -108,8 +109,9 @@ def run_command(
 ) -> None:
     """Reconcile InferenceSLOs into PrometheusRules and write their budgets into status until stopped.
 
-    Exits 0 on SIGTERM, 1 when it loses the leader Lease, 2 on bad options.
+    Exits 0 on SIGTERM, 1 when it loses the leader Lease, 2 on bad options or without inferwatch[controller].
     """
+    require("controller", "`inferwatch controller run`")
     try:
         period = duration_seconds(status_period)
     except ValueError as err:

@@ -13,6 +13,7 @@ from rich.progress import Progress
 
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.errors import NoDataError, UsageError
+from inferwatch.extras import require
 
 _RELATIVE = re.compile(r"^now(?:-(\d+)([smhdw]))?$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -70,6 +71,7 @@ def preview(
     fail_on_empty: bool,
 ) -> None:
     """Run every panel's queries, draw each dashboard to PNG, write index.html, list empty panels."""
+    require("report", "`inferwatch dashboards preview`")
     from inferwatch.dashboards.preview import render_previews
 
     now = datetime.now(UTC)

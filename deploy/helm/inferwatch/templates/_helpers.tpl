@@ -63,6 +63,16 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* The fuller image (inferwatch[report,controller]) of the cost report and the controller: the exporter
+image leaves matplotlib and the Kubernetes client out. */}}
+{{- define "inferwatch.fullImage" -}}
+{{- if .Values.image.fullDigest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.fullDigest }}
+{{- else }}
+{{- printf "%s:%s%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) .Values.image.fullTagSuffix }}
+{{- end }}
+{{- end }}
+
 {{/* Container security context of every container: Pod Security "restricted" unless root is asked for. */}}
 {{- define "inferwatch.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
