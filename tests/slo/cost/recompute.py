@@ -237,6 +237,12 @@ def assert_ties_out(csv_text: str, md: str, html: str, currency: str, team_keys:
     assert len(tables["Namespaces"]) == len(f.namespaces)
     for (cluster, ns, model), value in f.models.items():
         assert _row(tables["Models"], cluster=cluster, namespace=ns, model=model)[cost] == money(value)
+    # Energy per 1,000 tokens: the model's figure on each of its rows, as the Models table shows it.
+    for r in f.rows:
+        if r.get("x_JoulesPerThousandTokens"):
+            key = {"cluster": _unquote(r["x_Cluster"]), "namespace": _unquote(r["x_Namespace"])}
+            row = _row(tables["Models"], **key, model=_unquote(r["x_Model"]))
+            assert row["J/1k tokens"] == f"{Decimal(r['x_JoulesPerThousandTokens']):,.0f}", (key, r["x_Model"])
     assert len(tables["Models"]) == len(f.models)
     for key, values in f.teams.items():
         rows = tables[f"Cost by namespace label {key}"]
