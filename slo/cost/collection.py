@@ -90,6 +90,7 @@ def _run(
     # Instant queries and range points cover (t - window, t]; shift by a millisecond so a sample
     # exactly at an hour's start belongs to that hour, and one exactly at the week's end to the next week.
     at = week.end - timedelta(milliseconds=1)
+    week_start = week.start.timestamp()
     answers = _Answers()
 
     def key(labels: Mapping[str, str], q: Query) -> Key:
@@ -104,9 +105,7 @@ def _run(
             first = week.start + timedelta(seconds=step) - timedelta(milliseconds=1)
             series = reader.query_range(q.expr, first, at, step)
             index = {
-                key(s.labels, q): {
-                    round((t - week.start.timestamp()) / step) - 1: v for t, v in s.points if math.isfinite(v)
-                }
+                key(s.labels, q): {round((t - week_start) / step) - 1: v for t, v in s.points if math.isfinite(v)}
                 for s in series
             }
             if q.step == "hour":
