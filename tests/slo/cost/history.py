@@ -281,6 +281,15 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
     return out
 
 
+def _tenant_tokens(share: Callable[[float], float], pods: list[Pod], *, prompt: bool) -> Callable[[float], float]:
+    """A tenant's prompt (or generated) tokens per second: its share of the pods' tokens."""
+
+    def rate(t: float) -> float:
+        return share(t) * sum(p.prompt(t) if prompt else p.generation(t) for p in pods)
+
+    return rate
+
+
 def _router_and_lora(s: float, e: float) -> list[Series]:
     """team-a's router tokens per tenant (llm_d_epp_*), and a-0's LoRA adapters (vllm:lora_requests_info)."""
     out = []
@@ -288,8 +297,8 @@ def _router_and_lora(s: float, e: float) -> list[Series]:
     for tenant, share in TENANTS.items():
         labels = {"namespace": "team-a", "job": "epp", "instance": "epp.team-a:9090", "model_name": "chat",
                   "target_model_name": "chat", "fairness_id": tenant, "priority": "0"}  # fmt: skip
-        for part, rate in (("input", lambda p, t: p.prompt(t)), ("output", lambda p, t: p.generation(t))):
-            tokens = lambda t, f=share, r=rate: f(t) * sum(r(p, t) for p in team_a)  # noqa: E731
+        for part in ("input", "output"):
+            tokens = _tenant_tokens(share, team_a, prompt=part == "input")
             out.append(Series(f"llm_d_epp_request_{part}_tokens_sum", labels, counter_points(tokens, s, e, STEP)))
     a0 = {"namespace": "team-a", "pod": "a-0", "job": "vllm", "max_lora": "4", "waiting_lora_adapters": ""}
     for adapters in ADAPTER_SETS:

@@ -238,11 +238,11 @@ def assert_ties_out(csv_text: str, md: str, html: str, currency: str, team_keys:
     for (cluster, ns, model), value in f.models.items():
         assert _row(tables["Models"], cluster=cluster, namespace=ns, model=model)[cost] == money(value)
     # Energy per 1,000 tokens: the model's figure on each of its rows, as the Models table shows it.
-    for r in f.rows:
-        if r.get("x_JoulesPerThousandTokens"):
-            key = {"cluster": _unquote(r["x_Cluster"]), "namespace": _unquote(r["x_Namespace"])}
-            row = _row(tables["Models"], **key, model=_unquote(r["x_Model"]))
-            assert row["J/1k tokens"] == f"{Decimal(r['x_JoulesPerThousandTokens']):,.0f}", (key, r["x_Model"])
+    for line in f.rows:
+        if line.get("x_JoulesPerThousandTokens"):
+            where = {"cluster": _unquote(line["x_Cluster"]), "namespace": _unquote(line["x_Namespace"])}
+            shown = _row(tables["Models"], **where, model=_unquote(line["x_Model"]))
+            assert shown["J/1k tokens"] == f"{Decimal(line['x_JoulesPerThousandTokens']):,.0f}", where
     assert len(tables["Models"]) == len(f.models)
     for key, values in f.teams.items():
         rows = tables[f"Cost by namespace label {key}"]
