@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -303,9 +304,7 @@ def _router_and_lora(s: float, e: float) -> list[Series]:
     a0 = {"namespace": "team-a", "pod": "a-0", "job": "vllm", "max_lora": "4", "waiting_lora_adapters": ""}
     for adapters in ADAPTER_SETS:
         labels = {**a0, "running_lora_adapters": adapters}
-        out.append(
-            Series("vllm:lora_requests_info", labels, gauge_points(lambda t, a=adapters: _set_at(a, t), s, e, STEP))
-        )
+        out.append(Series("vllm:lora_requests_info", labels, gauge_points(partial(_set_at, adapters), s, e, STEP)))
     running = {"namespace": "team-a", "pod": "a-0", "model_name": PODS[0].model, "engine": "0"}
     out.append(Series("vllm:num_requests_running", running, gauge_points(lambda t: 4.0, s, e, STEP)))
     return out
