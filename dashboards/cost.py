@@ -1,4 +1,4 @@
-"""The Cost dashboard: spend by namespace and model, cost per 1M tokens, idle GPUs, GPU-hours, energy per token."""
+"""The Cost dashboard: spend by namespace, model, tenant and LoRA adapter, cost per 1M tokens, idle GPUs, energy."""
 
 from __future__ import annotations
 
@@ -190,6 +190,63 @@ def _energy() -> Row:
     )
 
 
+def _tenants(config: InferwatchConfig) -> Row:
+    money = currency_unit(config.pricing.currency)
+    cur = config.pricing.currency
+    ns_sel = f'{n.NAMESPACE}=~"$namespace"'
+    return Row(
+        "Tenants and LoRA adapters",
+        (
+            Panel(
+                "timeseries",
+                f"Spend by tenant ({cur}/h)",
+                f"Each namespace's held GPU cost split by the llm-d router's tenants (`fairness_id`, the "
+                f"x-llm-d-inference-fairness-id header) by their share of its tokens, from "
+                f'`{c.TENANT_ALLOCATED_COST_RATE}`; "no tenant reported" is the rest '
+                f"(`{c.TENANT_UNATTRIBUTED_COST_RATE}`): "
+                "requests without the header, past the router's 1,000-tenant cap, or not through the router. "
+                "Tenants + no tenant reported = the namespace.",
+                money,
+                (
+                    Query(
+                        _per_hour(
+                            f"sum by ({n.NAMESPACE}, {n.FAIRNESS_ID}) ({c.TENANT_ALLOCATED_COST_RATE}{{{ns_sel}}})"
+                        ),
+                        "{{namespace}}/{{fairness_id}}",
+                    ),
+                    Query(
+                        _per_hour(f"sum by ({n.NAMESPACE}) ({c.TENANT_UNATTRIBUTED_COST_RATE}{{{ns_sel}}})"),
+                        "{{namespace}}/no tenant reported",
+                    ),
+                ),
+                stacked=True,
+                width=12,
+            ),
+            Panel(
+                "timeseries",
+                f"Spend by LoRA adapter ({cur}/h)",
+                f"Each model's held GPU cost split among the LoRA adapters its vLLM pods run, from "
+                f"`{c.LORA_ALLOCATED_COST_RATE}`: vLLM names the running adapters but does not count their requests, "
+                "so each running adapter counts as one (docs/cost.md). The model's cost minus its adapters' is the "
+                "time no adapter ran.",
+                money,
+                (
+                    Query(
+                        _per_hour(
+                            f"sum by ({n.NAMESPACE}, {n.MODEL}, {n.LORA_ADAPTER}) "
+                            f"({c.LORA_ALLOCATED_COST_RATE}{{{MODEL_SEL}}})"
+                        ),
+                        "{{namespace}}/{{model_name}}/{{lora_adapter}}",
+                    ),
+                ),
+                stacked=True,
+                width=12,
+                empty_when="no vLLM pod runs LoRA adapters (vLLM started with --enable-lora)",
+            ),
+        ),
+    )
+
+
 def _breakdown(config: InferwatchConfig) -> Row:
     step = config.pricing.rule_interval_s
     return Row(
@@ -222,8 +279,8 @@ def dashboard(config: InferwatchConfig) -> DashboardSpec:
         name=links.COST_UID,
         title="inferwatch / Cost",
         description="GPU cost per namespace and model, cost per 1M tokens, idle GPUs, GPU-hours, energy and "
-        "energy per 1,000 tokens.",
+        "energy per 1,000 tokens, cost per tenant and per LoRA adapter.",
         variables=variables.COMMON,
-        rows=(_spend(config), _efficiency(config), _energy(), _breakdown(config)),
+        rows=(_spend(config), _efficiency(config), _energy(), _tenants(config), _breakdown(config)),
         links=(links.WEEKLY_REPORT,),
     )

@@ -57,3 +57,26 @@ SKU_MODEL_ALLOCATED_GPU_SECONDS_RATE = "inferwatch:cost_sku_model_allocated_gpu_
 SKU_MODEL_BUSY_GPU_SECONDS_RATE = "inferwatch:cost_sku_model_busy_gpu_seconds:rate"
 # Label gpu_model: GPU-seconds per second nobody held (whole GPUs, unheld MIG slices).
 SKU_IDLE_GPU_SECONDS_RATE = "inferwatch:cost_sku_idle_gpu_seconds:rate"
+
+# --- per tenant: the llm-d router's fairness_id (docs/cost.md, "Cost per tenant") -----------------
+# Tokens the router served per tenant (prompt + completion, from the responses' usage), labels
+# namespace, fairness_id; the router's "default-flow" (no header), "other" (past its cap of 1,000
+# tenants) and "" (a router older than llm-d-router v0.9.0) are no tenant and left out.
+TENANT_TOKENS_RATE = "inferwatch:cost_tenant_tokens:rate5m"
+# A tenant's share of its namespace's tokens: its router tokens / the namespace's engine tokens (or
+# the router's, where those are more), labels namespace, fairness_id.
+TENANT_SHARE = "inferwatch:cost_tenant_share:ratio"
+# Held GPU cost per second by tenant (labels namespace, fairness_id), and what no tenant reported
+# (label namespace): tenants + unattributed = the namespace's inferwatch:cost_allocated:rate.
+TENANT_ALLOCATED_COST_RATE = "inferwatch:cost_tenant_allocated:rate"
+TENANT_UNATTRIBUTED_COST_RATE = "inferwatch:cost_tenant_unattributed:rate"
+# The fairness ids that name no tenant.
+NO_TENANT_IDS = ("", "default-flow", "other")
+
+# --- per LoRA adapter: vLLM's running adapters (docs/cost.md, "Cost per LoRA adapter") ------------
+# Each running adapter's share of its pod (1 / the adapters running on the pod: vLLM names them but
+# does not count their requests), labels namespace, pod, model_name, lora_adapter.
+LORA_SHARE = "inferwatch:cost_lora_share:ratio"
+# Held GPU cost per second by adapter (labels namespace, model_name, lora_adapter); the model's
+# inferwatch:cost_model_allocated:rate minus its adapters is the time no adapter was running.
+LORA_ALLOCATED_COST_RATE = "inferwatch:cost_lora_allocated:rate"

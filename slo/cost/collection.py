@@ -47,6 +47,7 @@ from inferwatch.slo.cost.model import (
     ratio,
 )
 from inferwatch.slo.cost.queries import Query, report_queries
+from inferwatch.slo.cost.split import Weights, split_lines
 from inferwatch.slo.cost.week import IsoWeek
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ def _run(
     # Instant queries and range points cover (t - window, t]; shift by a millisecond so a sample
     # exactly at an hour's start belongs to that hour, and one exactly at the week's end to the next week.
     at = week.end - timedelta(milliseconds=1)
+    week_start = week.start.timestamp()
     answers = _Answers()
 
     def key(labels: Mapping[str, str], q: Query) -> Key:
@@ -103,9 +105,7 @@ def _run(
             first = week.start + timedelta(seconds=step) - timedelta(milliseconds=1)
             series = reader.query_range(q.expr, first, at, step)
             index = {
-                key(s.labels, q): {
-                    round((t - week.start.timestamp()) / step) - 1: v for t, v in s.points if math.isfinite(v)
-                }
+                key(s.labels, q): {round((t - week_start) / step) - 1: v for t, v in s.points if math.isfinite(v)}
                 for s in series
             }
             if q.step == "hour":
@@ -209,6 +209,39 @@ def _labels(a: _Answers) -> dict[Key, dict[str, str]]:
     }
 
 
+def _positive(values: Values) -> dict[Key, float]:
+    return {k: v for k, v in values.items() if math.isfinite(v) and v > 0}
+
+
+def _named_first(parts: dict[str, float]) -> list[tuple[str, float]]:
+    return sorted(parts.items(), key=lambda kv: (kv[0] == "", kv[0]))
+
+
+def _attribution(a: _Answers) -> tuple[Weights, Weights]:
+    """The weights of the ledger's split: each namespace's tenants and the rest, each model's adapters and the rest.
+
+    Tenants weigh their recorded held cost, the rest the recorded cost no tenant reported; adapters
+    weigh theirs, the rest the model's recorded cost less its adapters'.
+    """
+    tenants: dict[Key, dict[str, float]] = {}
+    for (cluster, ns, tenant), v in _positive(a.keyed.get("tenant_cost", {})).items():
+        tenants.setdefault((cluster, ns), {})[tenant] = v
+    rest = a.keyed.get("tenant_unattributed", {})
+    for key, parts in tenants.items():
+        parts[""] = max(rest.get(key, 0.0), 0.0) if math.isfinite(rest.get(key, 0.0)) else 0.0
+    adapters: dict[Key, dict[str, float]] = {}
+    for (cluster, ns, model, adapter), v in _positive(a.keyed.get("adapter_cost", {})).items():
+        adapters.setdefault((cluster, ns, model), {})[adapter] = v
+    model_cost = a.keyed.get("model_cost", {})
+    for key, parts in adapters.items():
+        whole = model_cost.get(key, 0.0)
+        parts[""] = max(whole - sum(parts.values()), 0.0) if math.isfinite(whole) else 0.0
+    return (
+        {k: _named_first(v) for k, v in tenants.items()},
+        {k: _named_first(v) for k, v in adapters.items()},
+    )
+
+
 def _daily(data: WeekData, prices: PriceList, share: bool) -> dict[str, dict[Key, list[DailyPoint]]]:
     """Cost and utilization per namespace and $/1M tokens per model, day by day (the charts)."""
     out: dict[str, dict[Key, list[DailyPoint]]] = {"cost": {}, "per_mtok": {}, "utilization": {}}
@@ -263,7 +296,8 @@ def collect_report(
         )
     prices = price_list(pricing)
     share = pricing.idle_policy is IdlePolicy.SHARE
-    lines = build_lines(data, prices, share)
+    tenants, adapters = _attribution(a)
+    lines = split_lines(build_lines(data, prices, share), tenants, adapters)
     labels = _labels(a)
     inputs, model_costs = a.keyed.get("input_cost", {}), a.keyed.get("model_cost", {})
     daily = _daily(data, prices, share)
@@ -284,6 +318,10 @@ def collect_report(
         p95_ttft=a.keyed.get("p95_ttft", {}),
         model_p95_ttft=a.keyed.get("model_p95_ttft", {}),
         prefill_share={k: ratio(v, model_costs.get(k, math.nan)) for k, v in inputs.items()},
+        model_energy=a.keyed.get("model_energy", {}),
+        tenant_namespaces=frozenset(tenants),
+        tenant_tokens=a.keyed.get("tenant_tokens", {}),
+        adapter_models=frozenset(adapters),
         idle_gpus=_idle_gpus(a, lines, prices),
         low_utilization=_low_utilization(a, pricing.low_utilization),
         silent_pods=tuple(

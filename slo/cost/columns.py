@@ -16,7 +16,16 @@ from enum import StrEnum
 from typing import Generic, TypeVar
 
 from inferwatch.slo.cost.compare import Change
-from inferwatch.slo.cost.model import CostReport, Group, IdleGpu, ModelCost, NamespaceCost, PodUtilization
+from inferwatch.slo.cost.model import (
+    AdapterCost,
+    CostReport,
+    Group,
+    IdleGpu,
+    ModelCost,
+    NamespaceCost,
+    PodUtilization,
+    TenantCost,
+)
 
 R = TypeVar("R")
 Value = float | int | Decimal | str | None
@@ -27,6 +36,7 @@ class Kind(StrEnum):
 
     TEXT = "text"
     MONEY = "money"
+    JOULES = "joules"
     PER_MTOK = "per_mtok"
     HOURS = "hours"
     RATIO = "ratio"
@@ -65,6 +75,8 @@ def display(kind: Kind, v: Value) -> str:
         return f"{v:,.{sig_decimals(v)}f}"
     if kind is Kind.HOURS:
         return f"{v:,.1f}"
+    if kind is Kind.JOULES:
+        return f"{v:,.0f}"
     if kind is Kind.RATIO:
         return f"{v * 100:.1f} %"
     if kind is Kind.SIGNED_RATIO:
@@ -123,6 +135,7 @@ def namespace_columns(report: CostReport) -> tuple[Column[NamespaceCost], ...]:
         Column("usage-based {cur}/1M", Kind.PER_MTOK, lambda r: r.usage_per_mtok),
         Column("tokens", Kind.COUNT, lambda r: r.tokens),
         Column("energy (kWh)", Kind.HOURS, lambda r: r.energy_kwh),
+        Column("J/1k tokens", Kind.JOULES, lambda r: r.joules_per_thousand_tokens),
         *energy,
         Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s),
         Column("hours with data", Kind.COUNT, lambda r: r.observed_hours),
@@ -139,7 +152,30 @@ MODEL_COLUMNS: tuple[Column[ModelCost], ...] = (
     Column("output {cur}/1M", Kind.PER_MTOK, lambda r: r.output_per_mtok),
     Column("prompt tokens", Kind.COUNT, lambda r: r.prompt_tokens),
     Column("generation tokens", Kind.COUNT, lambda r: r.generation_tokens),
+    Column("energy (kWh)", Kind.HOURS, lambda r: r.model_energy_kwh),
+    Column("J/1k tokens", Kind.JOULES, lambda r: r.joules_per_thousand_tokens),
     Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s),
+)
+
+TENANT_COLUMNS: tuple[Column[TenantCost], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
+    Column("namespace", Kind.TEXT, lambda r: r.namespace),
+    Column("tenant", Kind.TEXT, lambda r: r.name),
+    Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
+    Column("share of the namespace", Kind.RATIO, lambda r: r.share),
+    Column("GPU-hours", Kind.HOURS, lambda r: r.gpu_hours),
+    Column("router tokens", Kind.COUNT, lambda r: r.router_tokens),
+    Column("{cur}/1M tokens", Kind.PER_MTOK, lambda r: r.per_mtok),
+)
+
+ADAPTER_COLUMNS: tuple[Column[AdapterCost], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
+    Column("namespace", Kind.TEXT, lambda r: r.namespace),
+    Column("model", Kind.TEXT, lambda r: r.model),
+    Column("LoRA adapter", Kind.TEXT, lambda r: r.name),
+    Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
+    Column("share of the model", Kind.RATIO, lambda r: r.share),
+    Column("GPU-hours", Kind.HOURS, lambda r: r.gpu_hours),
 )
 
 WASTE_COLUMNS: tuple[Column[ModelCost], ...] = (

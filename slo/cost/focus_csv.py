@@ -46,7 +46,7 @@ ALLOCATION_METHOD = "inferwatch-gpu-share"  # documented in docs/cost.md
 DATA_GENERATOR = "inferwatch"
 # The revision of the columns inferwatch writes; with the FOCUS version it is the DataGeneratorVersion
 # (FOCUS: it changes whenever FocusVersion does).
-SCHEMA_REVISION = "2"
+SCHEMA_REVISION = "3"
 SCHEMA_CREATED = "2026-12-06T00:00:00Z"  # when this column set was defined (SCHEMA_REVISION)
 _NAMESPACE = uuid.UUID("6b1c0e5e-8f5d-4b8e-9a55-2f6f4f2b1c11")  # for deterministic ids
 RATIO_STEPS = 10**9  # AllocatedRatio is written with 9 decimals, the ratios of one pool adding up to 1
@@ -111,6 +111,8 @@ CUSTOM_COLUMNS: dict[str, DataType] = {
     "x_Model": DataType.STRING,
     "x_GpuModel": DataType.STRING,
     "x_CostKind": DataType.STRING,  # held | idle | idle share
+    "x_Tenant": DataType.STRING,  # the llm-d router's fairness_id; "" = none reported (or not split)
+    "x_LoraAdapter": DataType.STRING,  # the LoRA adapter; "" = none running (or not split)
     "x_BusyGpuHours": DataType.DECIMAL,
     "x_UnusedGpuHours": DataType.DECIMAL,
     "x_UnusedCost": DataType.DECIMAL,
@@ -119,6 +121,7 @@ CUSTOM_COLUMNS: dict[str, DataType] = {
     "x_EnergyKwh": DataType.DECIMAL,
     "x_EnergyCost": DataType.DECIMAL,
     "x_P95TimeToFirstTokenSeconds": DataType.DECIMAL,
+    "x_JoulesPerThousandTokens": DataType.DECIMAL,
     "x_ObservedHours": DataType.DECIMAL,
     "x_ClusterObservedHours": DataType.DECIMAL,
     "x_PeriodHours": DataType.DECIMAL,
@@ -194,16 +197,34 @@ def _ratios(lines: tuple[Line, ...]) -> dict[int, float]:
     return out
 
 
-def _description(ln: Line) -> str:
+def _description(report: CostReport, ln: Line) -> str:
     gpu = ln.sku.label
     if ln.kind is LineKind.IDLE:
         return f"{gpu} GPU time nobody held"
     who = f"{ln.namespace}/{ln.model}" if ln.model else f"namespace {ln.namespace}"
     if ln.kind is LineKind.IDLE_SHARE:
-        return f"Share of idle {gpu} GPU time charged to {who}"
-    if not ln.model:
-        return f"{gpu} GPU time held by namespace {ln.namespace}, not attributed to a model"
-    return f"{gpu} GPU time held by {who}"
+        text = f"Share of idle {gpu} GPU time charged to {who}"
+    elif not ln.model:
+        text = f"{gpu} GPU time held by namespace {ln.namespace}, not attributed to a model"
+    else:
+        text = f"{gpu} GPU time held by {who}"
+    if (ln.cluster, ln.namespace, ln.model) in report.adapter_models:
+        text += f", LoRA adapter {ln.adapter}" if ln.adapter else ", no LoRA adapter running"
+    if (ln.cluster, ln.namespace) in report.tenant_namespaces:
+        text += f", tenant {ln.tenant}" if ln.tenant else ", no tenant reported"
+    return text
+
+
+def _allocated_tags(ln: Line) -> dict[str, str]:
+    """What an allocated portion is of: the model, the tenant, the LoRA adapter (where known)."""
+    tags = {"inferwatch/model": ln.model, "inferwatch/tenant": ln.tenant, "inferwatch/lora-adapter": ln.adapter}
+    return {k: v for k, v in tags.items() if v}
+
+
+def _joules_per_thousand(report: CostReport, ln: Line) -> float | None:
+    """The model's GPU joules per 1,000 tokens over the week (the model's figure, on each of its rows)."""
+    model = report.model_by_key.get((ln.cluster, ln.namespace, ln.model)) if ln.model else None
+    return None if model is None else model.joules_per_thousand_tokens
 
 
 def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) -> dict[str, str]:
@@ -217,8 +238,8 @@ def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) 
     if not idle:
         tags.update(report.namespace_labels.get((ln.cluster, ln.namespace), {}))
         tags["inferwatch/namespace"] = ln.namespace
-    if ln.model and who.version == "1.2":
-        tags["inferwatch/model"] = ln.model
+    if who.version == "1.2":
+        tags.update(_allocated_tags(ln))
     energy_cost = ln.energy_cost(report.prices)
     row = {
         "BillingAccountId": who.billing_account,
@@ -230,7 +251,7 @@ def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) 
         "ChargePeriodEnd": end,
         "ChargeCategory": "Usage",
         "ChargeClass": "",
-        "ChargeDescription": _description(ln),
+        "ChargeDescription": _description(report, ln),
         "ChargeFrequency": "Usage-Based",
         "BilledCost": cost,
         "EffectiveCost": cost,
@@ -272,12 +293,14 @@ def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) 
         if idle or ratio is None
         else "/".join(p for p in (ln.cluster, ln.namespace, ln.model) if p),
         "AllocatedResourceName": "" if idle or ratio is None else "/".join(p for p in (ln.namespace, ln.model) if p),
-        "AllocatedTags": _json({"inferwatch/model": ln.model}) if ln.model and ratio is not None else "",
+        "AllocatedTags": _json(_allocated_tags(ln)) if ratio is not None else "",
         "x_Cluster": ln.cluster,
         "x_Namespace": ln.namespace,
         "x_Model": ln.model,
         "x_GpuModel": ln.sku.gpu_model,
         "x_CostKind": str(ln.kind),
+        "x_Tenant": ln.tenant,
+        "x_LoraAdapter": ln.adapter,
         "x_BusyGpuHours": _number(ln.busy_gpu_hours),
         "x_UnusedGpuHours": _number(ln.unused_gpu_hours),
         "x_UnusedCost": _number(ln.unused_cost, 2) if ln.kind is LineKind.HELD else "",
@@ -286,6 +309,7 @@ def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) 
         "x_EnergyKwh": _number(ln.energy_kwh) if ln.kind is LineKind.HELD else "",
         "x_EnergyCost": _number(energy_cost, 2) if energy_cost is not None and ln.kind is LineKind.HELD else "",
         "x_P95TimeToFirstTokenSeconds": _number(report.model_p95_ttft.get((ln.cluster, ln.namespace, ln.model)), 4),
+        "x_JoulesPerThousandTokens": _number(_joules_per_thousand(report, ln), 3),
         "x_ObservedHours": "" if idle else str(report.ns_observed_hours.get((ln.cluster, ln.namespace), 0)),
         "x_ClusterObservedHours": str(report.coverage.get(ln.cluster, 0)),
         "x_PeriodHours": str(WEEK_HOURS),

@@ -15,12 +15,14 @@ from typing import Any
 
 from inferwatch.config.pricing import IdlePolicy
 from inferwatch.slo.cost.columns import (
+    ADAPTER_COLUMNS,
     GROUP_COLUMNS,
     IDLE_GPU_COLUMNS,
     LOW_UTILIZATION_COLUMNS,
     MODEL_CHANGE_COLUMNS,
     MODEL_COLUMNS,
     NAMESPACE_CHANGE_COLUMNS,
+    TENANT_COLUMNS,
     WASTE_COLUMNS,
     Kind,
     Table,
@@ -30,7 +32,7 @@ from inferwatch.slo.cost.columns import (
 )
 from inferwatch.slo.cost.compare import Comparison
 from inferwatch.slo.cost.ledger import ZERO
-from inferwatch.slo.cost.model import NOT_ATTRIBUTED, WEEK_HOURS, Bill, CostReport, NamespaceCost
+from inferwatch.slo.cost.model import NO_ADAPTER, NO_TENANT, NOT_ATTRIBUTED, WEEK_HOURS, Bill, CostReport, NamespaceCost
 from inferwatch.slo.cost.queries import P95_TTFT_QUANTILE
 
 TABLE_ROWS = 20  # rows of the savings tables; the rest are added up in a note
@@ -119,6 +121,35 @@ def unattributed_note(report: CostReport) -> str:
         more = f" and {len(silent) - 10} more" if len(silent) > 10 else ""
         text += f" Pods that held GPUs all week without vLLM metrics: {shown}{more}."
     return text
+
+
+def tenant_note(report: CostReport) -> str:
+    """What "no tenant reported" is, how much it was, and how tenants add up."""
+    rows = report.tenants
+    if not rows:
+        return ""
+    whole = sum((t.cost for t in rows), ZERO)
+    rest = sum((t.cost for t in rows if not t.tenant), ZERO)
+    cur = report.currency
+    return (
+        f"Tenants are the llm-d router's fairness_id (the x-llm-d-inference-fairness-id header); each pays its "
+        f"namespace's cost by its share of the namespace's tokens, evaluation by evaluation. {NO_TENANT}: "
+        f"{money(rest)} {cur} of {money(whole)} {cur} — tokens of requests without the header (the router's "
+        "default-flow), past the router's 1,000-tenant cap (other), or that did not pass through the router. "
+        "A namespace's tenants and this row add up to the namespace."
+    )
+
+
+def adapter_note(report: CostReport) -> str:
+    """How adapters are charged: vLLM names running adapters but does not count their requests."""
+    if not report.adapters:
+        return ""
+    return (
+        "LoRA adapters from vLLM's running-adapter list: vLLM names the adapters with running requests but does "
+        "not count them, so each running adapter pays an equal share of its pod while it runs (an approximation, "
+        f"docs/cost.md). {NO_ADAPTER}: the model's GPU time while no adapter ran. A model's adapters and this row "
+        "add up to the model."
+    )
 
 
 @dataclass(frozen=True)
@@ -268,6 +299,12 @@ def tables(report: CostReport) -> list[Table]:
         )
     out.append(table("namespaces", "Namespaces", namespace_columns(report), _by_cost(report), cur))
     out.append(table("models", "Models", MODEL_COLUMNS, report.models, cur, unattributed_note(report)))
+    if report.tenants:
+        out.append(table("tenants", "Cost by tenant", TENANT_COLUMNS, report.tenants, cur, tenant_note(report)))
+    if report.adapters:
+        out.append(
+            table("adapters", "Cost by LoRA adapter", ADAPTER_COLUMNS, report.adapters, cur, adapter_note(report))
+        )
     out.append(_waste_table(report))
     out.append(_idle_table(report))
     low, low_note = _limited(report.low_utilization, lambda p: p.unused_cost, cur)

@@ -125,6 +125,8 @@ class Line:
     energy_kwh: Decimal = ZERO
     prompt_tokens: int = 0
     generation_tokens: int = 0
+    tenant: str = ""  # the llm-d router's fairness_id the line is attributed to ("": none reported)
+    adapter: str = ""  # the LoRA adapter the line is attributed to ("": none running)
 
     @property
     def cost(self) -> Decimal:
@@ -272,7 +274,7 @@ def _idle_lines(data: WeekData, prices: PriceList, hours: Mapping[str, Hours | N
     return out
 
 
-def _share_hours(cents: Decimal, idle: Line) -> Decimal:
+def share_hours(cents: Decimal, idle: Line) -> Decimal:
     """The GPU-hours of ``idle``'s GPU model that cost ``cents``: a share line keeps its list price."""
     if idle.sku.unit_price <= 0:
         return ZERO
@@ -305,7 +307,7 @@ def _shared(lines: list[Line]) -> list[Line]:
             shares = apportion_decimal(cents, [float(per_ns[ns][m]) for m in ordered], CENT)
             for model, share in zip(ordered, shares, strict=True):
                 if share > 0:
-                    out.append(Line(LineKind.IDLE_SHARE, idle.cluster, ns, model, idle.sku, _share_hours(share, idle)))
+                    out.append(Line(LineKind.IDLE_SHARE, idle.cluster, ns, model, idle.sku, share_hours(share, idle)))
     return out
 
 

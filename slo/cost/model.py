@@ -39,6 +39,15 @@ from inferwatch.slo.cost.week import IsoWeek
 
 __all__ = ["MOVERS", "NOT_ATTRIBUTED", "WEEK_HOURS", "Bill", "CostReport", "Key", "per_mtok", "ratio"]
 
+NO_TENANT = "(no tenant reported)"
+NO_ADAPTER = "(no adapter running)"
+JOULES_PER_KWH = 3_600_000
+
+
+def joules_per_thousand(joules: float, tokens: int) -> float:
+    """Joules per 1,000 tokens (NaN without tokens or energy)."""
+    return joules / tokens * 1000 if tokens > 0 and math.isfinite(joules) else math.nan
+
 
 @dataclass(frozen=True)
 class ModelCost(Figures):
@@ -50,11 +59,22 @@ class ModelCost(Figures):
     lines: tuple[Line, ...]
     prefill_share: float = math.nan  # share of the model's GPU time spent in prefill
     p95_ttft_s: float = math.nan
+    energy_joules: float = math.nan  # the model's pods' GPU energy (the energy per 1,000 tokens rule)
 
     @property
     def name(self) -> str:
         """The model, or "(not attributed to a model)"."""
         return self.model or NOT_ATTRIBUTED
+
+    @property
+    def model_energy_kwh(self) -> float:
+        """The model's pods' GPU energy in kWh."""
+        return self.energy_joules / JOULES_PER_KWH
+
+    @property
+    def joules_per_thousand_tokens(self) -> float:
+        """GPU joules per 1,000 tokens (prompt + generated)."""
+        return joules_per_thousand(self.energy_joules, self.tokens)
 
     @property
     def input_cost(self) -> Decimal:
@@ -101,6 +121,56 @@ class NamespaceCost(Figures):
     def unattributed(self) -> ModelCost | None:
         """The part of its GPU time no model accounts for, if any."""
         return next((m for m in self.models if not m.model), None)
+
+    @property
+    def joules_per_thousand_tokens(self) -> float:
+        """Its models' GPU joules per 1,000 of its tokens."""
+        joules = [m.energy_joules for m in self.models if math.isfinite(m.energy_joules)]
+        return joules_per_thousand(sum(joules), self.tokens) if joules else math.nan
+
+
+@dataclass(frozen=True)
+class TenantCost(Figures):
+    """One tenant (the llm-d router's fairness_id) of one namespace; tenant ``""``: no tenant reported."""
+
+    cluster: str
+    namespace: str
+    tenant: str
+    lines: tuple[Line, ...]
+    namespace_cost: Decimal
+    router_tokens: float = math.nan  # the tokens the router counted for the tenant
+
+    @property
+    def name(self) -> str:
+        """The tenant, or "(no tenant reported)"."""
+        return self.tenant or NO_TENANT
+
+    @property
+    def share(self) -> float:
+        """Its part of its namespace's cost."""
+        return ratio(float(self.cost), float(self.namespace_cost))
+
+
+@dataclass(frozen=True)
+class AdapterCost(Figures):
+    """One LoRA adapter of one model; adapter ``""``: the model's time no adapter was running."""
+
+    cluster: str
+    namespace: str
+    model: str
+    adapter: str
+    lines: tuple[Line, ...]
+    model_cost: Decimal
+
+    @property
+    def name(self) -> str:
+        """The adapter, or "(no adapter running)"."""
+        return self.adapter or NO_ADAPTER
+
+    @property
+    def share(self) -> float:
+        """Its part of its model's cost."""
+        return ratio(float(self.cost), float(self.model_cost))
 
 
 @dataclass(frozen=True)
@@ -192,6 +262,10 @@ class CostReport:
     p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace)
     model_p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
     prefill_share: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
+    model_energy: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model) -> joules
+    tenant_namespaces: frozenset[Key] = frozenset()  # (cluster, namespace) whose lines are split by tenant
+    tenant_tokens: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, tenant), router's
+    adapter_models: frozenset[Key] = frozenset()  # (cluster, namespace, model) whose lines are split by adapter
     idle_gpus: tuple[IdleGpu, ...] = ()
     low_utilization: tuple[PodUtilization, ...] = ()
     silent_pods: tuple[SilentPod, ...] = ()
@@ -232,6 +306,7 @@ class CostReport:
                     tuple(lines),
                     self.prefill_share.get((cluster, ns, model), math.nan),
                     self.model_p95_ttft.get((cluster, ns, model), math.nan),
+                    self.model_energy.get((cluster, ns, model), math.nan) if model else math.nan,
                 )
             )
         return tuple(
@@ -250,6 +325,32 @@ class CostReport:
     @property
     def _charged(self) -> list[Line]:
         return [ln for ln in self.lines if ln.kind is not LineKind.IDLE]
+
+    @cached_property
+    def tenants(self) -> tuple[TenantCost, ...]:
+        """Each tenant of each namespace the router reports tenants for, "no tenant reported" last."""
+        by: dict[Key, list[Line]] = {}
+        for ln in self._charged:
+            if (ln.cluster, ln.namespace) in self.tenant_namespaces:
+                by.setdefault((ln.cluster, ln.namespace, ln.tenant), []).append(ln)
+        costs = {(ns.cluster, ns.namespace): ns.cost for ns in self.namespaces}
+        return tuple(
+            TenantCost(c, ns, t, tuple(lines), costs[(c, ns)], self.tenant_tokens.get((c, ns, t), math.nan))
+            for (c, ns, t), lines in sorted(by.items(), key=lambda kv: (kv[0][:2], kv[0][2] == "", kv[0][2]))
+        )
+
+    @cached_property
+    def adapters(self) -> tuple[AdapterCost, ...]:
+        """Each LoRA adapter of each model that ran adapters, "no adapter running" last."""
+        by: dict[Key, list[Line]] = {}
+        for ln in self._charged:
+            if (ln.cluster, ln.namespace, ln.model) in self.adapter_models:
+                by.setdefault((ln.cluster, ln.namespace, ln.model, ln.adapter), []).append(ln)
+        costs = {(m.cluster, m.namespace, m.model): m.cost for m in self.models}
+        return tuple(
+            AdapterCost(c, ns, m, a, tuple(lines), costs[(c, ns, m)])
+            for (c, ns, m, a), lines in sorted(by.items(), key=lambda kv: (kv[0][:3], kv[0][3] == "", kv[0][3]))
+        )
 
     def groups(self, key: str) -> tuple[Group, ...]:
         """Namespaces added up by their label ``key`` (namespaces without it last)."""
@@ -330,6 +431,11 @@ class CostReport:
     def models(self) -> tuple[ModelCost, ...]:
         """Every (namespace, model) row, the not-attributed parts included."""
         return tuple(m for ns in self.namespaces for m in ns.models)
+
+    @cached_property
+    def model_by_key(self) -> Mapping[Key, ModelCost]:
+        """Each model row by (cluster, namespace, model)."""
+        return {(m.cluster, m.namespace, m.model): m for m in self.models}
 
     @property
     def price_note(self) -> str:

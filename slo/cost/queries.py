@@ -86,11 +86,13 @@ def hourly_queries(interval_s: float, cluster: str) -> list[Query]:
 
 
 def week_queries(interval_s: float, cluster: str) -> list[Query]:
-    """What is asked once for the week: latency, the prefill share, labels, savings detail, a price check."""
+    """Asked once for the week: latency, prefill share, tenants, adapters, energy, labels, savings, a price check."""
     ns = (cluster, n.NAMESPACE)
     ns_model = (cluster, n.NAMESPACE, n.MODEL)
     ns_pod = (cluster, n.NAMESPACE, n.POD)
     gpu = (cluster, n.GPU_UUID)
+    ns_tenant = (cluster, n.NAMESPACE, n.FAIRNESS_ID)
+    ns_adapter = (cluster, n.NAMESPACE, n.MODEL, n.LORA_ADAPTER)
 
     def weekly(series: str, by: tuple[str, ...], scale: float = 1.0) -> str:
         return integral(series, WEEK, by, interval_s, scale)
@@ -109,6 +111,13 @@ def week_queries(interval_s: float, cluster: str) -> list[Query]:
         Query("input_cost", weekly(c.MODEL_INPUT_COST_RATE, ns_model), ns_model),
         Query("model_cost", weekly(c.MODEL_ALLOCATED_COST_RATE, ns_model), ns_model),
         Query("recorded_gpu_cost", weekly(c.GPU_COST_RATE, (cluster,)), (cluster,)),
+        # Tenants and LoRA adapters: the recorded split of held cost, the weights of the ledger's split.
+        Query("tenant_cost", weekly(c.TENANT_ALLOCATED_COST_RATE, ns_tenant), ns_tenant),
+        Query("tenant_unattributed", weekly(c.TENANT_UNATTRIBUTED_COST_RATE, ns), ns),
+        Query("tenant_tokens", weekly(c.TENANT_TOKENS_RATE, ns_tenant), ns_tenant),
+        Query("adapter_cost", weekly(c.LORA_ALLOCATED_COST_RATE, ns_adapter), ns_adapter),
+        # The energy of the pods serving each model (the dashboards' energy per 1,000 tokens rule), in joules.
+        Query("model_energy", weekly(c.MODEL_ENERGY_JOULES_RATE, ns_model), ns_model),
         # The label set each namespace had last (kube-state-metrics exposes allowed labels as label_<key>).
         Query("namespace_labels", f"topk by ({_by(ns)}) (1, {labels_seen})", ns, all_labels=True),
         Query("gpu_idle_hours", weekly(c.GPU_IDLE_SECONDS_RATE, gpu, HOUR), gpu),

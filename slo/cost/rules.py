@@ -30,6 +30,7 @@ from inferwatch.config import Pricing
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
+from inferwatch.slo.cost.attribution import attribution_groups
 from inferwatch.slo.cost.energy import energy_group
 
 _NS_POD = f"{n.NAMESPACE}, {n.POD}"
@@ -226,12 +227,13 @@ def _level4() -> list[RecordingRule]:
 
 
 def cost_groups(pricing: Pricing) -> tuple[RuleGroup, ...]:
-    """The cost rule groups, one per dependency level, then energy per token (every ``pricing.rule_interval_s``)."""
+    """The cost rule groups: one per dependency level, then energy, tenants and adapters (every rule interval)."""
     interval = f"{pricing.rule_interval_s}s"
     levels = [_level0(pricing), _level1(), _level2(pricing), _level3(), _level4()]
     return (
         *(RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)),
         energy_group(pricing),
+        *attribution_groups(pricing),
     )
 
 

@@ -24,7 +24,7 @@ def slack_escape(text: str) -> str:
 
 
 def slack_summary(report: CostReport) -> dict[str, str]:
-    """The webhook's message (``{"text": …}``): notes, summary, savings, teams, movers, top idle GPUs and waste."""
+    """The webhook's message (``{"text": …}``): notes, summary, savings, teams, tenants, movers, idle GPUs, waste."""
     cur = report.currency
     lines = [f"*GPU cost {report.week.label}*"]
     lines += [f":warning: {slack_escape(n)}" for n in notes(report)]
@@ -43,6 +43,14 @@ def slack_summary(report: CostReport) -> dict[str, str]:
         groups = sorted(report.groups(key), key=lambda g: -g.cost)
         lines.append(f"By {slack_escape(key)}:")
         lines += [f"• {slack_escape(g.name)}: {money(g.cost)} {cur}" for g in groups[:TOP]]
+    tenants = sorted(report.tenants, key=lambda t: (-t.cost, t.cluster, t.namespace, t.tenant == "", t.tenant))
+    if tenants:
+        lines.append("By tenant (llm-d router):")
+        lines += [
+            f"• {slack_escape(t.cluster + '/' + t.namespace + '/' + t.name)}: {money(t.cost)} {cur} "
+            f"({display(Kind.RATIO, t.share)} of the namespace)"
+            for t in tenants[:TOP]
+        ]
     if comp is not None:
         changes = [*comp.namespace_changes()[:TOP], *comp.model_changes()[:TOP]]
         if changes:

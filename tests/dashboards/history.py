@@ -97,7 +97,7 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
 
 
 def cost_series(config: InferwatchConfig, start: float, end: float) -> list[Series]:
-    """Per-pod and per-model cost rates, GPU-seconds, energy (per 1,000 tokens too), tokens and idle GPU cost.
+    """Per-pod, per-model, per-tenant and per-adapter cost rates, GPU-seconds, energy, tokens and idle GPU cost.
 
     Sampled every `pricing.rule_interval_s`, as the cost rules record them (the spend panels
     integrate over that interval), at the live stack's scale: the GPUs each team holds there, H100
@@ -136,6 +136,21 @@ def cost_series(config: InferwatchConfig, start: float, end: float) -> list[Seri
                 _per(_times(busy, 400, 120), tokens, 1e3),
             ),
         ]
+
+    # team-a's router names two tenants (60 % and 25 % of its tokens); its pod runs two LoRA adapters.
+    def const(value: float) -> Callable[[float], float]:
+        return lambda t: value
+
+    a_cost = HELD["team-a"] * gpu_hour
+    for tenant, share in (("acme", 0.6), ("globex", 0.25)):
+        labels = {"namespace": "team-a", "fairness_id": tenant}
+        out.append(gauge(cc.TENANT_ALLOCATED_COST_RATE, labels, const(share * a_cost)))
+    for ns in TEAMS:
+        rest = 0.15 if ns == "team-a" else 1.0
+        out.append(gauge(cc.TENANT_UNATTRIBUTED_COST_RATE, {"namespace": ns}, const(rest * HELD[ns] * gpu_hour)))
+    for adapter in ("sql-lora", "chat-lora"):
+        labels = {"namespace": "team-a", "model_name": TEAMS["team-a"][0], "lora_adapter": adapter}
+        out.append(gauge(cc.LORA_ALLOCATED_COST_RATE, labels, const(a_cost / 2)))
     # Nobody holds half of the time-sliced GPU 2 and 4/7 of the MIG-partitioned GPU 3.
     for index, idle in ((2, 0.5), (3, 4 / 7)):
         labels = {"gpu_uuid": f"GPU-5{index:07d}-0000-4000-8000-00000000000{index}", "gpu_model": H100}

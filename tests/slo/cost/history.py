@@ -10,6 +10,10 @@ Monday of W46: before that, its half of GPU-B was idle.
 - GPU-M (A100, 2.00/h): MIG, one 3/7 instance held by team-m/m-0; 4/7 of it is idle;
 - GPU-D (L4, not listed: default 1.00/h): nobody holds it all week.
 
+team-a has an llm-d router naming tenants acme (half of team-a's tokens) and globex (30 % in daytime,
+10 % at night); its a-0 (Llama) runs two LoRA adapters in weekday daytime, one on weekday nights and
+none at weekends.
+
 The raw series are what the inferwatch exporter, vLLM and kube-state-metrics (namespace labels:
 team-a and team-b are team "search", team-c "ads", team-m has no label) expose (sampled every two
 minutes); the normalization and cost rules are backfilled over them pass by pass.
@@ -20,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import yaml
@@ -182,6 +187,38 @@ NAMESPACE_LABELS = {
 }
 TTFT_BUCKETS = (("0.5", 0.9), ("1.0", 0.97), ("+Inf", 1.0))
 REQUESTS_PER_S = 10.0
+# team-a's llm-d router: each tenant's share of team-a's tokens (prompt and generated alike); the
+# default flow (no header) is no tenant, and the rest (10 % in daytime, 30 % at night) skips the router.
+TENANTS = {
+    "acme": lambda t: 0.5,
+    "globex": lambda t: 0.3 if daytime(t) else 0.1,
+    "default-flow": lambda t: 0.1,
+}
+# a-0's LoRA adapters running: both in weekday daytime, sql-lora alone on weekday nights, none at weekends.
+ADAPTER_SETS = ("sql-lora,chat-lora", "sql-lora", "")
+
+
+def running_adapters(t: float) -> str:
+    """The running_lora_adapters label vLLM sets on a-0 at ``t``."""
+    if not is_weekday(t):
+        return ""
+    return ADAPTER_SETS[0] if daytime(t) else ADAPTER_SETS[1]
+
+
+def _set_at(adapters: str, t: float) -> float | None:
+    """vllm:lora_requests_info's value for a label combination at ``t``: when vLLM last set it (None: not yet).
+
+    vLLM sets the current combination to the time at every step and keeps the others at the last
+    time they were current; combinations change on the hour here.
+    """
+    if running_adapters(t) == adapters:
+        return t
+    hour = t - t % HOUR
+    for _ in range(72):
+        if running_adapters(hour - STEP) == adapters:
+            return hour - STEP
+        hour -= HOUR
+    return None
 
 
 def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
@@ -221,6 +258,7 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
     for ns, ns_labels in NAMESPACE_LABELS.items():
         ksm = {"namespace": ns, **ns_labels, "job": "kube-state-metrics"}
         out.append(Series("kube_namespace_labels", ksm, gauge_points(lambda t: 1.0, s, e, STEP)))
+    out += _router_and_lora(s, e)
     for p in PODS:
         labels = {"namespace": p.namespace, "pod": p.name, "model_name": p.model, "engine": "0"}
         out.append(Series("vllm:prompt_tokens_total", labels, counter_points(p.prompt, s, e, STEP)))
@@ -244,6 +282,34 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
     return out
 
 
+def _tenant_tokens(share: Callable[[float], float], pods: list[Pod], *, prompt: bool) -> Callable[[float], float]:
+    """A tenant's prompt (or generated) tokens per second: its share of the pods' tokens."""
+
+    def rate(t: float) -> float:
+        return share(t) * sum(p.prompt(t) if prompt else p.generation(t) for p in pods)
+
+    return rate
+
+
+def _router_and_lora(s: float, e: float) -> list[Series]:
+    """team-a's router tokens per tenant (llm_d_epp_*), and a-0's LoRA adapters (vllm:lora_requests_info)."""
+    out = []
+    team_a = [p for p in PODS if p.namespace == "team-a"]
+    for tenant, share in TENANTS.items():
+        labels = {"namespace": "team-a", "job": "epp", "instance": "epp.team-a:9090", "model_name": "chat",
+                  "target_model_name": "chat", "fairness_id": tenant, "priority": "0"}  # fmt: skip
+        for part in ("input", "output"):
+            tokens = _tenant_tokens(share, team_a, prompt=part == "input")
+            out.append(Series(f"llm_d_epp_request_{part}_tokens_sum", labels, counter_points(tokens, s, e, STEP)))
+    a0 = {"namespace": "team-a", "pod": "a-0", "job": "vllm", "max_lora": "4", "waiting_lora_adapters": ""}
+    for adapters in ADAPTER_SETS:
+        labels = {**a0, "running_lora_adapters": adapters}
+        out.append(Series("vllm:lora_requests_info", labels, gauge_points(partial(_set_at, adapters), s, e, STEP)))
+    running = {"namespace": "team-a", "pod": "a-0", "model_name": PODS[0].model, "engine": "0"}
+    out.append(Series("vllm:num_requests_running", running, gauge_points(lambda t: 4.0, s, e, STEP)))
+    return out
+
+
 # The normalized series the cost rules and the report read; the other normalization rules
 # would only record nothing over this history.
 USED = {
@@ -257,6 +323,12 @@ USED = {
     n.histogram_series("prefill", "sum"),
     n.histogram_series("decode", "sum"),
     n.histogram_series("ttft", "bucket"),
+    n.ROUTER_INPUT_TOKENS_RATE,
+    n.ROUTER_OUTPUT_TOKENS_RATE,
+    n.SERVING_ENGINE_INFO,
+    n.VLLM_LORA_LATEST,
+    n.VLLM_LORA_SPLIT,
+    n.VLLM_LORA_ADAPTERS,
 }
 
 

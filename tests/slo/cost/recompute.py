@@ -18,6 +18,8 @@ from decimal import Decimal
 from html.parser import HTMLParser
 
 NOT_ATTRIBUTED = "(not attributed to a model)"
+NO_TENANT = "(no tenant reported)"
+NO_ADAPTER = "(no adapter running)"
 IDLE_KINDS = ("idle", "idle share")
 
 
@@ -45,6 +47,8 @@ class CsvFigures:
     model_unused: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     namespace_unused: dict[tuple[str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     teams: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    tenants: dict[tuple[str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    adapters: dict[tuple[str, str, str, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     clusters: set[str] = field(default_factory=set)
     rows: list[dict[str, str]] = field(default_factory=list)
 
@@ -83,7 +87,22 @@ def csv_figures(text: str, team_keys: tuple[str, ...] = ()) -> CsvFigures:
         for key in team_keys:
             value = tags.get(label_key(key)) or f"(no {key} label)"
             f.teams.setdefault(key, defaultdict(Decimal))[value] += cost
+    _split_figures(f)
     return f
+
+
+def _split_figures(f: CsvFigures) -> None:
+    """Tenants of the namespaces with any tenant row, adapters of the models with any adapter row."""
+    charged = [r for r in f.rows if r["x_CostKind"] != "idle"]
+    names = [(r, _unquote(r["x_Cluster"]), _unquote(r["x_Namespace"]), _unquote(r["x_Model"])) for r in charged]
+    with_tenants = {(c, ns) for r, c, ns, _ in names if r.get("x_Tenant")}
+    with_adapters = {(c, ns, m) for r, c, ns, m in names if r.get("x_LoraAdapter")}
+    for r, cluster, ns, model in names:
+        cost = Decimal(r["BilledCost"])
+        if (cluster, ns) in with_tenants:
+            f.tenants[(cluster, ns, _unquote(r["x_Tenant"]) or NO_TENANT)] += cost
+        if (cluster, ns, model) in with_adapters:
+            f.adapters[(cluster, ns, model, _unquote(r["x_LoraAdapter"]) or NO_ADAPTER)] += cost
 
 
 def _md_unescape(cell: str) -> str:
@@ -218,10 +237,31 @@ def assert_ties_out(csv_text: str, md: str, html: str, currency: str, team_keys:
     assert len(tables["Namespaces"]) == len(f.namespaces)
     for (cluster, ns, model), value in f.models.items():
         assert _row(tables["Models"], cluster=cluster, namespace=ns, model=model)[cost] == money(value)
+    # Energy per 1,000 tokens: the model's figure on each of its rows, as the Models table shows it.
+    for line in f.rows:
+        if line.get("x_JoulesPerThousandTokens"):
+            where = {"cluster": _unquote(line["x_Cluster"]), "namespace": _unquote(line["x_Namespace"])}
+            shown = _row(tables["Models"], **where, model=_unquote(line["x_Model"]))
+            assert shown["J/1k tokens"] == f"{Decimal(line['x_JoulesPerThousandTokens']):,.0f}", where
     assert len(tables["Models"]) == len(f.models)
     for key, values in f.teams.items():
         rows = tables[f"Cost by namespace label {key}"]
         assert {r["value"]: r[cost] for r in rows} == {k: money(v) for k, v in values.items()}
+    # Tenants and adapters: their rows add up to them, and they add up to their namespace and model.
+    tenant_rows = tables.get("Cost by tenant", [])
+    assert {(r["cluster"], r["namespace"], r["tenant"]): r[cost] for r in tenant_rows} == {
+        k: money(v) for k, v in f.tenants.items()
+    }
+    for (cluster, ns), value in f.namespaces.items():
+        parts = [v for k, v in f.tenants.items() if k[:2] == (cluster, ns)]
+        assert not parts or sum(parts, Decimal(0)) == value, (cluster, ns)
+    adapter_rows = tables.get("Cost by LoRA adapter", [])
+    assert {(r["cluster"], r["namespace"], r["model"], r["LoRA adapter"]): r[cost] for r in adapter_rows} == {
+        k: money(v) for k, v in f.adapters.items()
+    }
+    for (cluster, ns, model), value in f.models.items():
+        parts = [v for k, v in f.adapters.items() if k[:3] == (cluster, ns, model)]
+        assert not parts or sum(parts, Decimal(0)) == value, (cluster, ns, model)
     # The waste table (its first rows) is the CSV's unused cost per model; its note says the whole.
     for r in tables["GPU time held but not busy, by namespace and model"]:
         assert r[f"held but unused ({currency})"] == money(f.model_unused[(r["cluster"], r["namespace"], r["model"])])

@@ -47,12 +47,14 @@ PRICING = Pricing(
 SETTINGS = CostReportSettings(team_labels=["team", "cost-center"])
 HOSTILE_NAMESPACE = "team\"q'<i>x</i>|n,=1+2"
 HOSTILE_MODEL = "<script>alert('x')</script>"
+HOSTILE_TENANT = '=cmd|"<img src=x>"|*t*\n@here'
+
 NEWLINE_MODEL = "org/model,with|pipe\nsecond line $x$ & <b>"
 WEEKEND = range(120, 168)
 
 
-def this_week(b: str = "team-b", qwen_b: str = QWEN) -> Figures:
-    """The report week's answers, with team-b's namespace and model names replaceable."""
+def this_week(b: str = "team-b", qwen_b: str = QWEN, tenant: str = "acme") -> Figures:
+    """The report week's answers, with team-b's namespace and model names and team-a's first tenant replaceable."""
     return {
         "coverage": {("",): every_hour(12.0)},
         "held": {
@@ -107,6 +109,15 @@ def this_week(b: str = "team-b", qwen_b: str = QWEN) -> Figures:
         "input_cost": {("", "team-a", LLAMA): 168.0, ("", "team-a", QWEN): 100.8, ("", b, qwen_b): 100.8},
         "model_cost": {("", "team-a", LLAMA): 672.0, ("", "team-a", QWEN): 336.0, ("", b, qwen_b): 336.0},
         "recorded_gpu_cost": {("",): 3192.0 - 0.5},
+        # team-a's router: two tenants pay half and a quarter of its 1,008.00; no tenant reported the rest.
+        # Every namespace has the unattributed series (all of it where no tenant is reported).
+        "tenant_cost": {("", "team-a", tenant): 504.0, ("", "team-a", "globex"): 252.0},
+        "tenant_unattributed": {("", "team-a"): 252.0, ("", b): 480.0, ("", "team-c"): 480.0},
+        "tenant_tokens": {("", "team-a", tenant): 840e6, ("", "team-a", "globex"): 420e6},
+        # Llama ran two LoRA adapters a third of its time each (224.00 of 672.00 each).
+        "adapter_cost": {("", "team-a", LLAMA, "sql-lora"): 224.0, ("", "team-a", LLAMA, "chat-lora"): 224.0},
+        # The models' pods' energy (joules): Llama 56 kWh, Qwen (team-a) 28 kWh, Qwen (team-b) 33.6 kWh.
+        "model_energy": {("", "team-a", LLAMA): 201.6e6, ("", "team-a", QWEN): 100.8e6, ("", b, qwen_b): 120.96e6},
         "namespace_labels": {
             ("", "team-a"): {"label_team": "search", "label_cost_center": "cc-1", "job": "kube-state-metrics"},
             ("", b): {"label_team": "search"},
@@ -186,11 +197,12 @@ def sample_report(
     namespace_b: str = "team-b",
     model_b: str = QWEN,
     *,
+    tenant: str = "acme",
     policy: IdlePolicy = IdlePolicy.SEPARATE,
     previous: bool = True,
 ) -> CostReport:
     """The report of the hand-built week (and its comparison with W45)."""
-    weeks = {WEEK: this_week(namespace_b, model_b)}
+    weeks = {WEEK: this_week(namespace_b, model_b, tenant)}
     if previous:
         weeks[BEFORE] = previous_week()
     pricing = PRICING.model_copy(update={"idle_policy": policy})

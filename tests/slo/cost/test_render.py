@@ -124,7 +124,14 @@ def test_focus_rows_say_who_what_where_and_at_which_price() -> None:
         "inferwatch/cluster": "default",
         "inferwatch/namespace": "team-a",
     }
-    assert json.loads(a["AllocatedTags"]) == {"inferwatch/model": a["x_Model"]}
+    # The allocated portion's model and, where the router and vLLM name them, its tenant and LoRA adapter.
+    assert json.loads(a["AllocatedTags"]) == {
+        "inferwatch/model": a["x_Model"],
+        **({"inferwatch/tenant": a["x_Tenant"]} if a["x_Tenant"] else {}),
+        **({"inferwatch/lora-adapter": a["x_LoraAdapter"]} if a["x_LoraAdapter"] else {}),
+    }
+    b_model = next(r for r in held if r["x_Namespace"] == "team-b" and r["x_Model"])
+    assert json.loads(b_model["AllocatedTags"]) == {"inferwatch/model": b_model["x_Model"]}
 
 
 def test_providers_default_to_self_hosted_and_can_each_be_named() -> None:

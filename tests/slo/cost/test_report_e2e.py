@@ -42,12 +42,24 @@ from inferwatch.slo.cost.focus import validate_focus_csv
 from inferwatch.slo.cost.focus_csv import custom_column_types
 from inferwatch.slo.cost.layout import coverage_note
 from inferwatch.slo.cost.ledger import LineKind
-from inferwatch.slo.cost.model import CostReport
+from inferwatch.slo.cost.model import NO_ADAPTER, NO_TENANT, CostReport
 from inferwatch.slo.cost.render import report_paths
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.tools import Toolbox
 from tests.conftest import Starter
-from tests.slo.cost.history import GPUS, HOLDINGS, LOOKBACK, NODES, PODS, PRICING, STEP, WEEK, build_history
+from tests.slo.cost.history import (
+    GPUS,
+    HOLDINGS,
+    LOOKBACK,
+    NODES,
+    PODS,
+    PRICING,
+    STEP,
+    TENANTS,
+    WEEK,
+    build_history,
+    running_adapters,
+)
 from tests.slo.cost.recompute import assert_ties_out, csv_figures
 from tests.support.misbehaving import Misbehaving
 
@@ -140,6 +152,66 @@ def test_cost_per_namespace_and_per_million_tokens_match_hand_computation(report
     _close(by_ns["team-c"].cost, 4.0 * 120, "team-c (weekdays only)")
 
 
+def _pod_cost_rate(namespace: str, pod: str, t: float) -> float:
+    """What a pod's held GPU share costs per second at ``t``."""
+    out = 0.0
+    for h in HOLDINGS:
+        if h.namespace == namespace and h.pod == pod and h.held(t):
+            held_sum = sum(x.ratio for x in HOLDINGS if x.gpu == h.gpu and x.held(t))
+            out += h.ratio / max(held_sum, 1.0) * _price(h.gpu) / 3600
+    return out
+
+
+def test_cost_per_tenant_and_per_adapter_match_hand_computation(report: CostReport) -> None:
+    """Tenants pay team-a's cost by their share of its tokens at every step; a-0's running adapters share a-0."""
+    tenants = {name: 0.0 for name in TENANTS if name != "default-flow"}
+    adapters: dict[str, float] = {}
+    for t in _grid():
+        team_a = _pod_cost_rate("team-a", "a-0", t) + _pod_cost_rate("team-a", "a-1", t)
+        for name in tenants:
+            tenants[name] += TENANTS[name](t) * team_a * STEP
+        running = [a for a in running_adapters(t).split(",") if a] or [""]
+        for adapter in running:
+            adapters[adapter] = adapters.get(adapter, 0.0) + _pod_cost_rate("team-a", "a-0", t) / len(running) * STEP
+    got = {t.name: t.cost for t in report.tenants}
+    a = next(ns for ns in report.namespaces if ns.namespace == "team-a")
+    assert set(got) == {"acme", "globex", NO_TENANT} and {t.namespace for t in report.tenants} == {"team-a"}
+    for name, cost in tenants.items():
+        _close(got[name], cost, f"tenant {name}")
+    _close(got[NO_TENANT], float(a.cost) - sum(tenants.values()), "no tenant reported")
+    assert sum(got.values(), Decimal(0)) == a.cost  # to the cent
+    llama = next(m for m in report.models if m.model == PODS[0].model)
+    by_adapter = {x.adapter: x.cost for x in report.adapters}
+    assert set(by_adapter) == {"sql-lora", "chat-lora", ""} and {x.model for x in report.adapters} == {llama.model}
+    for adapter, cost in adapters.items():
+        _close(by_adapter[adapter], cost, f"adapter {adapter or NO_ADAPTER}")
+    assert sum(by_adapter.values(), Decimal(0)) == llama.cost
+
+
+def test_energy_per_thousand_tokens_matches_hand_computation(history: BackfilledPrometheus, report: CostReport) -> None:
+    """Joules of the pods serving a model over its tokens, from the energy rule the Cost dashboard reads."""
+    watts = {g.uuid: g.watts for g in GPUS}
+    tokens = _expected_tokens()
+    for m in (m for m in report.models if m.model):
+        joules = 0.0
+        for t in _grid():
+            for h in HOLDINGS:
+                pods = [p.name for p in PODS if p.namespace == m.namespace and p.model == m.model]
+                if h.namespace == m.namespace and h.pod in pods and h.held(t):
+                    held_sum = sum(x.ratio for x in HOLDINGS if x.gpu == h.gpu and x.held(t))
+                    joules += h.ratio / max(held_sum, 1.0) * watts[h.gpu] * STEP
+        model_tokens = sum(v for (ns, pod), v in tokens.items() if ns == m.namespace and pod in pods)
+        _close(m.model_energy_kwh, joules / 3.6e6, f"{m.namespace}/{m.model} kWh")
+        _close(m.joules_per_thousand_tokens, joules / model_tokens * 1000, f"{m.namespace}/{m.model} J/1k tokens")
+    recorded = _reader(history.url).query(
+        f"sum by (namespace) (sum_over_time(inferwatch:cost_model_energy_joules:rate[7d])) * {STEP}",
+        at=WEEK.end - timedelta(milliseconds=1),
+    )
+    by_ns = {s.labels["namespace"]: s.value for s in recorded}
+    for ns in report.namespaces:
+        _close(ns.joules_per_thousand_tokens, by_ns[ns.namespace] / ns.tokens * 1000, f"{ns.namespace} J/1k tokens")
+
+
 def test_every_figure_ties_out_to_the_cent(report: CostReport) -> None:
     # Idle: GPU-C on the weekend, 4/7 of GPU-M, all of GPU-D.
     _close(report.idle_cost, 4.0 * 48 + 4 / 7 * 2.0 * 168 + 1.0 * 168, "idle cost")
@@ -169,6 +241,15 @@ def test_figures_from_prometheus_directly(history: BackfilledPrometheus, report:
         f"sum(sum_over_time(inferwatch:cost_gpu_idle:rate[7d])) * {STEP}", at=WEEK.end - timedelta(milliseconds=1)
     )
     _close(report.idle_cost, idle[0].value, "idle: report vs recorded cost series")
+    tenants = _reader(history.url).query(
+        f"sum by (fairness_id) (sum_over_time(inferwatch:cost_tenant_allocated:rate[7d])) * {STEP}",
+        at=WEEK.end - timedelta(milliseconds=1),
+    )
+    by_tenant = {s.labels["fairness_id"]: s.value for s in tenants}
+    assert by_tenant.keys() == {t.tenant for t in report.tenants if t.tenant}  # default-flow is no tenant
+    for t in report.tenants:
+        if t.tenant:
+            _close(t.cost, by_tenant[t.tenant], f"tenant {t.tenant}: report vs recorded cost series")
 
 
 def test_usage_based_cost_and_waste(report: CostReport) -> None:
@@ -399,7 +480,10 @@ def test_one_report_across_two_clusters(
     rows = f.rows
     assert all(r["ResourceId"].startswith(r["x_Cluster"] + "/") for r in rows)
     assert all(r["SubAccountId"].startswith(r["x_Cluster"] + "/") for r in rows if r["x_CostKind"] != "idle")
-    ids = [(r["ResourceId"], r["SubAccountId"], r["x_Model"], r["x_CostKind"]) for r in rows]
+    ids = [
+        (r["ResourceId"], r["SubAccountId"], r["x_Model"], r["x_CostKind"], r["x_Tenant"], r["x_LoraAdapter"])
+        for r in rows
+    ]
     assert len(ids) == len(set(ids))  # the two clusters' rows do not collide
     assert {ln.kind for ln in both.lines if ln.cluster == "us-1"} == {LineKind.HELD, LineKind.IDLE}
 
