@@ -24,6 +24,8 @@ def test_a_ctrl_c_inside_popen_is_held_until_the_child_is_registered(
         return proc
 
     group = ProcessGroup(tmp_path / "logs")
+    # Python's own Ctrl-C handler, also when this run inherited SIGINT ignored (a background job does).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     monkeypatch.setattr(subprocess, "Popen", popen_then_ctrl_c)
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -37,6 +39,7 @@ def test_a_ctrl_c_inside_popen_is_held_until_the_child_is_registered(
         group.stop_all()
     assert all(p.poll() is not None for p in procs)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    signal.signal(signal.SIGINT, inherited)
 
 
 def test_stop_all_escalates_to_sigkill_and_wait_for_names_the_dead(tmp_path: Path) -> None:
