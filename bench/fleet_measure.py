@@ -205,6 +205,11 @@ def measure_prometheus(
         while (left := until - time.monotonic()) > 0:
             tick(f"{figures.backend}, {name}: warming up, {left:.0f} s left")
             time.sleep(min(POLL_S, left))
+        # the first scrape comes at an offset within the scrape interval: measure from it on
+        first_scrape = time.monotonic() + 2 * step_s + 10
+        while _value(_scrape(client, mp.url), "prometheus_tsdb_head_series") == 0 and time.monotonic() < first_scrape:
+            tick(f"{figures.backend}, {name}: waiting for the first scrape")
+            time.sleep(1)
         end = time.monotonic() + settle
         loads = []
         while True:
