@@ -279,11 +279,11 @@ def markdown(results: Sequence[ScaleResult], opts: dict[str, Any]) -> str:
 CHANGES = """Changes made where the goals were missed (`alerts/normalize/`), and what each costs:
 
 - **Buckets nobody reads are no longer recorded.** Queue, prefill and decode time were recorded as
-  per-pod bucket rates (21 series per pod each) though only their sums and counts are read (the
-  inference dashboard's mean times, the cost rules' prefill share). Cost in accuracy: none for
-  what inferwatch ships; a user's own query of `inferwatch:vllm_{queue,prefill,decode}_seconds_bucket:rate5m`
-  must read vLLM's `vllm:request_{queue,prefill,decode}_time_seconds_bucket` instead (the TTFT
-  runbook now says so).
+  per-pod bucket rates (22 series per pod each, 30 % of what the normalization recorded) though
+  only their sums and counts are read (the inference dashboard's mean times, the cost rules'
+  prefill share). Cost in accuracy: none for what inferwatch ships; a user's own query of
+  `inferwatch:vllm_{queue,prefill,decode}_seconds_bucket:rate5m` must read vLLM's
+  `vllm:request_{queue,prefill,decode}_time_seconds_bucket` instead (the TTFT runbook now says so).
 - **GPU exporter targets are recognised by `inferwatch_exporter_info`**, one series per exporter,
   instead of an hour of every GPU's `inferwatch_gpu_info` (8 per node) in
   `inferwatch:gpu_exporter_target:up`. Same answer: every exporter, sidecar or DaemonSet, serves

@@ -44,8 +44,8 @@ VLLM_HISTOGRAM_SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 # The parts recorded per histogram. Queue, prefill and decode time are read as sums and counts
-# only (the dashboards' mean times, the cost rules' prefill share): their buckets — 21 series per
-# pod each, 38 % of what the normalization recorded at fleet size (docs/benchmarks.md, "fleet") —
+# only (the dashboards' mean times, the cost rules' prefill share): their buckets — 22 series per
+# pod each, 30 % of what the normalization recorded at fleet size (docs/benchmarks.md, "fleet") —
 # had no reader. A question about their distribution reads vLLM's own buckets.
 ALL_PARTS = ("bucket", "count", "sum")
 VLLM_HISTOGRAM_PARTS: dict[str, tuple[str, ...]] = {
