@@ -43,6 +43,15 @@ VLLM_HISTOGRAM_SOURCES: dict[str, tuple[str, ...]] = {
     "decode": ("vllm:request_decode_time_seconds",),
 }
 
+# The parts recorded per histogram. Queue, prefill and decode time are read as sums and counts
+# only (the dashboards' mean times, the cost rules' prefill share): their buckets — 22 series per
+# pod each, 30 % of what the normalization recorded at fleet size (docs/benchmarks.md, "fleet") —
+# had no reader. A question about their distribution reads vLLM's own buckets.
+ALL_PARTS = ("bucket", "count", "sum")
+VLLM_HISTOGRAM_PARTS: dict[str, tuple[str, ...]] = {
+    kind: ALL_PARTS if kind in ("ttft", "itl", "tpot", "e2e") else ("count", "sum") for kind in VLLM_HISTOGRAM_SOURCES
+}
+
 VLLM_COUNTERS: tuple[VLLMCounter, ...] = (
     VLLMCounter(c.VLLM_PROMPT_TOKENS_RATE, ("vllm:prompt_tokens_total",)),
     VLLMCounter(c.VLLM_GENERATION_TOKENS_RATE, ("vllm:generation_tokens_total",)),
@@ -65,7 +74,7 @@ def _sum_over_engines(inner: str, *extra: str) -> str:
 def _histogram_rules() -> list[RecordingRule]:
     rules = []
     for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
-        for part in ("bucket", "count", "sum"):
+        for part in VLLM_HISTOGRAM_PARTS[kind]:
             if part == "bucket":
                 exprs = [_sum_over_engines(float_le(rate(f"{src}_bucket")), c.LE) for src in sources]
             else:

@@ -216,7 +216,9 @@ def gpu_exporter_target_up() -> RecordingRule:
 
     return RecordingRule(
         c.GPU_EXPORTER_TARGET_UP,
-        f'label_replace({target_up(x.GPU_INFO.name, x.VLLM_UP.name)}, "exporter", "inferwatch", '
+        # every inferwatch exporter, sidecar or DaemonSet, serves one exporter_info per target: an hour
+        # of it is what tells its targets apart, not an hour of every GPU's info (8 series a node)
+        f'label_replace({target_up(x.EXPORTER_INFO.name)}, "exporter", "inferwatch", '
         f'"job", ".*")\nor\n'
         f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
     )

@@ -36,7 +36,8 @@ SERVING_ENGINES: tuple[str, ...] = (VLLM, SGLANG)
 VLLM_LABELS: tuple[str, ...] = (NAMESPACE, MODEL, POD)
 
 # --- normalized vLLM series: labels VLLM_LABELS (+ `le` on buckets) ------------------------
-# Latency histograms: per-second rates over RATE_WINDOW of bucket / count / sum, summed over engine.
+# Latency histograms: per-second rates over RATE_WINDOW of bucket / count / sum, summed over engine
+# (queue, prefill and decode: count / sum only, their buckets have no reader; alerts/normalize/engines.py).
 # Bucket series spell `le` in float form ("2.0", "0.25", "+Inf") under Prometheus 2 and 3 alike.
 # Each key is an SLI histogram name; value is the recorded-series prefix.
 VLLM_HISTOGRAMS: dict[str, str] = {

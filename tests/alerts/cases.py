@@ -20,6 +20,8 @@ T = Thresholds()
 VLLM = 'namespace="ns1",pod="vllm-0",model_name="llama",job="vllm",instance="10.0.0.1:8000"'
 GPU = 'gpu_uuid="GPU-1",namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"'
 GPU_INFO = f'inferwatch_gpu_info{{{GPU},gpu_model="NVIDIA H100 80GB HBM3",gpu_index="0"}}'
+EXPORTER_TARGET = 'namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"'
+EXPORTER_INFO = f'inferwatch_exporter_info{{{EXPORTER_TARGET},version="0.9.0",gpu_backend="nvml"}}'
 H100 = {"gpu_uuid": "GPU-1", "gpu_model": "NVIDIA H100 80GB HBM3"}
 POD = {"namespace": "ns1", "pod": "vllm-0", "model_name": "llama"}
 SIDECAR = 'namespace="ns1",pod="vllm-0",job="sidecar",instance="10.0.0.1:9400"'
@@ -272,7 +274,7 @@ FIRING: list[AlertCase] = [
                 'up{namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"}',
                 "1 1 0x30",
             ),
-            series(GPU_INFO, "1 1 stale"),
+            series(EXPORTER_INFO, "1 1 stale"),
         ],
         at(T.gpu_exporter_down_for, 10),
         {
@@ -434,7 +436,7 @@ QUIET: list[AlertCase] = [
         "GPUExporterDown",
         [
             series('up{namespace="ns1",pod="vllm-0",job="inferwatch-exporter",instance="10.0.0.1:9400"}', "1x30"),
-            series(GPU_INFO, "1x30"),
+            series(EXPORTER_INFO, "1x30"),
         ],
         at(T.gpu_exporter_down_for, 10),
     ),
