@@ -263,8 +263,18 @@ class FleetHistory:
                 yield "vllm", "vllm:prefix_cache_queries_total", base, np.round(reqs * 900, 1)
                 yield "vllm", "vllm:prefix_cache_hits_total", base, np.round(reqs * 300, 1)
                 yield "vllm", "vllm:num_requests_running", base, np.round(rate * 6, 0)
-                yield "vllm", "vllm:num_requests_waiting", base, np.round(np.clip(rate - 2, 0, None), 0)
-                yield "vllm", "vllm:kv_cache_usage_perc", base, np.round(np.clip(rate / 5, 0, 1), 4)
+                yield (
+                    "vllm",
+                    "vllm:num_requests_waiting",
+                    base,
+                    np.asarray(np.round(np.maximum(rate - 2, 0.0), 0), dtype=np.float64),
+                )
+                yield (
+                    "vllm",
+                    "vllm:kv_cache_usage_perc",
+                    base,
+                    np.asarray(np.round(np.minimum(np.maximum(rate / 5, 0.0), 1.0), 4), dtype=np.float64),
+                )
                 info = {**base, "block_size": "16", "cache_dtype": "auto", "enable_prefix_caching": "True",
                         "gpu_memory_utilization": "0.9", "num_gpu_blocks": "27000"}  # fmt: skip
                 yield "vllm", "vllm:cache_config_info", info, np.ones(n)
