@@ -18,10 +18,12 @@ Every rule is built from data (the source tables below), in one pure function.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from inferwatch import contract as x
 from inferwatch.conventions import normalized as c
+from inferwatch.promql import escape_label_value
 from inferwatch.rules import RecordingRule, RuleGroup
 
 # Groups whose names start with this prefix are the normalization layer; no other group may
@@ -351,6 +353,55 @@ def _target_rules() -> list[RecordingRule]:
             f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
         ),
     ]
+
+
+def slo_counter_group(
+    name: str, interval: str, histograms: Mapping[str, Sequence[str]], availability: bool
+) -> RuleGroup | None:
+    """The raw counters the configured SLOs count, as normalized counters (values, not rates), per pod.
+
+    ``histograms`` maps a histogram kind to the `le` patterns (`le_regex`) its SLOs use; with
+    ``availability``, finished requests by reason and HTTP 5xx responses. Summed over `engine`
+    like every normalized vLLM series (a pod's counters reset together, so the sum stays a
+    counter). None when there is nothing to count. The SLOs' checkpoints read these.
+    """
+    rules: list[RecordingRule] = []
+    for kind, patterns in histograms.items():
+        sources = VLLM_HISTOGRAM_SOURCES[kind]
+        le = escape_label_value("|".join(dict.fromkeys(patterns)))
+        buckets = [
+            _sum_over_engines(
+                f'label_replace({src}_bucket{{{c.LE}=~"{le}"}}, "{c.LE}", "$1.0", "{c.LE}", "([0-9]+)")', c.LE
+            )
+            for src in sources
+        ]
+        rules.append(RecordingRule(c.counter_series(kind, "bucket"), _first_of(buckets)))
+        rules.append(
+            RecordingRule(
+                c.counter_series(kind, "count"), _first_of([_sum_over_engines(f"{src}_count") for src in sources])
+            )
+        )
+    if availability:
+        rules.append(
+            RecordingRule(
+                c.VLLM_REQUESTS_FINISHED_COUNTER,
+                _sum_over_engines(
+                    f'label_replace(vllm:request_success_total, "{c.FINISHED_REASON}", "$1", "finish_reason", "(.+)")',
+                    c.FINISHED_REASON,
+                ),
+            )
+        )
+        rules.append(
+            RecordingRule(
+                c.VLLM_HTTP_REQUESTS_COUNTER,
+                f"sum by ({c.NAMESPACE}, {c.POD}, {c.STATUS}) (\n"
+                f'  label_replace(http_requests_total{{{c.STATUS}=~"5.."}}, "{c.STATUS}", "${{1}}xx", "{c.STATUS}", '
+                f'"([1-5]).."))\n'
+                f"and on ({c.NAMESPACE}, {c.POD})\n"
+                f"group by ({c.NAMESPACE}, {c.POD}) (vllm:num_requests_running)",
+            )
+        )
+    return RuleGroup(name, tuple(rules), interval) if rules else None
 
 
 def normalization_groups() -> tuple[RuleGroup, ...]:
