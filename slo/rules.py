@@ -254,7 +254,7 @@ def recording_gap_expr(slo: SLO) -> str:
     coverage = selector(c.RECORDING_COVERAGE, {**sel, c.WINDOW_LABEL: c.GAP_WINDOW})
     whole = selector(c.RECORDING_COVERAGE, {**sel, c.WINDOW_LABEL: slo.window})
     gap_share = format_number(duration_seconds(c.GAP_WINDOW) / slo.period.total_seconds())
-    back = c.WINDOW_SUM_LOOKBACK
+    back = c.STOPPED_AFTER
     causes = (
         (
             c.GAP_REASON_GAP,

@@ -20,7 +20,7 @@ from inferwatch.errors import NoDataError
 from inferwatch.prom import PrometheusReader, Sample
 from inferwatch.promql import format_number, selector
 from inferwatch.slo.model import SLO
-from inferwatch.slo.windows import format_duration, windows_for
+from inferwatch.slo.windows import FINE_STEP, format_duration, windows_for
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,9 @@ STATE_TICKET = "ticket"
 STATE_EXHAUSTED = "exhausted"
 STATE_NO_BUDGET = "no budget"
 STATE_NO_DATA = "no data"
+# The span before the instant asked in which slo status counts the heartbeats itself (the recorded
+# coverage lags by up to one run of the long-window group).
+RECENT = 3 * FINE_STEP
 # Coverage below this reads as a gap (the heartbeats due per window are whole numbers; a ratio of 1
 # is exact when none is missing).
 _WHOLE = 1 - 1e-9
@@ -120,16 +123,23 @@ def _state(slo: SLO, burns: dict[str, float], remaining: float | None) -> str:
 
 
 def _coverage(reader: PrometheusReader, slo: SLO, at: datetime | None, w_fast: str, w_slow: str) -> Coverage:
-    """The SLO's recording coverage of its window, and which figures rest on a gap."""
-    sel = selector(c.RECORDING_COVERAGE, {c.SLO_LABEL: slo.name})
+    """The SLO's recording coverage of its window, and which figures rest on a gap.
+
+    Coverage is recorded every 5 minutes; a gap within the last `RECENT` (Prometheus just came
+    back) may not be in it yet, so the heartbeats of that span are counted here too, and such a
+    gap (or no heartbeat at all) marks every figure: each window holds it.
+    """
+    sel = {c.SLO_LABEL: slo.name}
     covered = {
         s.labels.get(c.WINDOW_LABEL, ""): s.value
-        for s in reader.query(f"last_over_time({sel}[{c.WINDOW_SUM_LOOKBACK}])", at)
+        for s in reader.query(f"last_over_time({selector(c.RECORDING_COVERAGE, sel)}[{c.WINDOW_SUM_LOOKBACK}])", at)
         if math.isfinite(s.value)
     }
+    beats = reader.query(f"count_over_time({selector(c.RECORDING_HEARTBEAT, sel)}[{format_duration(RECENT)}])", at)
+    recent_gap = not beats or beats[0].value < RECENT / FINE_STEP
 
     def gap(window: str) -> bool:
-        return window in covered and covered[window] < _WHOLE
+        return recent_gap or (window in covered and covered[window] < _WHOLE)
 
     figures = {
         "sli_percent": slo.window,

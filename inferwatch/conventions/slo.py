@@ -36,9 +36,13 @@ TOTAL_CHECKPOINT_COARSE = "inferwatch:slo_total_events:checkpoint1h"
 # 5 minutes, not 43,200 every minute.
 GOOD_EVENTS_WINDOW = "inferwatch:slo_good_events:increase"
 TOTAL_EVENTS_WINDOW = "inferwatch:slo_total_events:increase"
-# How far back the SLO group looks for the latest long-window sums: three runs of the long-window
-# group; older sums (the group stopped) are no data, and InferwatchSLORecordingGap says why.
-WINDOW_SUM_LOOKBACK = "15m"
+# How far back the SLO group looks for the latest long-window sums: two runs of the long-window
+# group. Older sums are no data: after Prometheus was down for longer, the long windows read no
+# data until that group has summed them again (within 5 minutes of the restart), rather than a
+# figure that misses the outage; a group that stopped raises InferwatchSLORecordingGap.
+WINDOW_SUM_LOOKBACK = "10m"
+# How far back the SLO's slower groups are expected to have run at least once (InferwatchSLORecordingGap).
+STOPPED_AFTER = "15m"
 # The SLO's recording ran: the evaluation time (unix seconds), recorded by its checkpoint group at
 # every 5-minute checkpoint. Label: slo. A missing sample is a gap in the SLO's recording.
 RECORDING_HEARTBEAT = "inferwatch:slo_recording:heartbeat"

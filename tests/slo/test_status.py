@@ -29,16 +29,23 @@ class CannedReader(PrometheusReader):
     recording the queries it got."""
 
     def __init__(
-        self, burns: dict[str, dict[str, float]], budget: float, coverage: dict[str, float] | None = None
+        self,
+        burns: dict[str, dict[str, float]],
+        budget: float,
+        coverage: dict[str, float] | None = None,
+        recent_heartbeats: float = 3,
     ) -> None:
         super().__init__(PrometheusSettings())
         self.burns, self.budget, self.coverage = burns, budget, coverage or {}
+        self.recent_heartbeats = recent_heartbeats
         self.queries: list[str] = []
 
     def query(self, expr: str, at: datetime | None = None) -> list[Sample]:
         self.queries.append(expr)
         if expr.startswith(f"last_over_time({c.RECORDING_COVERAGE}"):
             return [Sample({"slo": "s", "window": w}, v) for w, v in self.coverage.items()]
+        if expr.startswith(f"count_over_time({c.RECORDING_HEARTBEAT}"):
+            return [Sample({"slo": "s"}, self.recent_heartbeats)]
         out = []
         for ns, by_window in self.burns.items():
             if expr.startswith(c.BURN_RATE):
@@ -92,6 +99,7 @@ def test_one_row_per_group_with_state() -> None:
     # only recorded SLO series are read, never raw or normalized ones
     assert all(
         q.startswith((c.BURN_RATE, c.ERROR_BUDGET_REMAINING, "1 - inferwatch:slo_", "last_over_time(inferwatch:slo_"))
+        or q.startswith(f"count_over_time({c.RECORDING_HEARTBEAT}")
         for q in reader.queries
     )
     # no coverage recorded (the long-window group has not run): unknown, nothing marked
@@ -117,6 +125,14 @@ def test_coverage_marks_the_figures_resting_on_a_gap() -> None:
     }
     whole = CannedReader({"a": calm}, 0.01, {"30d": 1.0, "6h": 1.0, "1h": 1.0})
     assert slo_status(whole, [_slo()])[0].coverage.on_gap == ()
+    # Prometheus came back minutes ago: the coverage recorded before does not show the gap yet
+    just_back = CannedReader({"a": calm}, 0.01, {"30d": 1.0, "6h": 1.0, "1h": 1.0}, recent_heartbeats=1)
+    assert slo_status(just_back, [_slo()])[0].coverage.on_gap == (
+        "sli_percent",
+        "budget_remaining_percent",
+        "burn_rate_page_long",
+        "burn_rate_page_slow",
+    )
 
 
 def test_burn_rates_without_a_budget_are_data() -> None:
