@@ -46,6 +46,10 @@ from inferwatch.slo.windows import (
 HTTP_5XX = "5xx"
 # Prometheus's lookback: an instant selector's latest sample within it counts as current.
 _LOOKBACK = "5m"
+# The span over which a counter must have been recorded at every evaluation not to count as
+# fresh (a new pod or the first minutes after a gap), and the evaluations that makes.
+_FRESH = timedelta(minutes=5)
+_FRESH_EVALUATIONS = int(_FRESH / CHECKPOINT_INTERVAL)
 # How long after a pod's counter is gone its last value is still recorded (twice the lookback,
 # so a series that ends without a staleness marker, as a backfilled one, is caught too).
 _END_MEMORY = "10m"
@@ -126,8 +130,11 @@ def checkpoint_expr(counter: str, slo: SLO, step: timedelta, phase_minutes: int 
     1. a reset since the last evaluation: the value before it;
     2. a reset one evaluation ago: the value after it (so the reset shows even if the counter
        has grown past its old value by the next checkpoint);
-    3. a counter that has no value 5 minutes ago (a new pod, or the first evaluation after a
-       gap): its first value of the last 5 minutes;
+    3. a counter recorded at fewer than 5 of the last 5 minutes' evaluations (a new pod, or the
+       minutes after a gap — Prometheus restarted, the group missed evaluations): its value now,
+       at each evaluation until the counter is whole again, so the first value after the gap (or a
+       new pod's first value) is a checkpoint within a minute, and those after it as soon as the
+       counters are scraped again;
     4. the step's slot: the counter now;
     5. a counter gone (its pod ended): its last value.
     """
@@ -139,7 +146,8 @@ def checkpoint_expr(counter: str, slo: SLO, step: timedelta, phase_minutes: int 
         f"last_over_time({k}[{_LOOKBACK}] offset {e1}) > {k}",
         f"last_over_time({k}[{_LOOKBACK}])\n  and {on}\n"
         f"  (last_over_time({k}[{_LOOKBACK}] offset {e2}) > {k} offset {e1})",
-        f"min_over_time({k}[{_LOOKBACK}]) unless {on} {k} offset {_LOOKBACK}",
+        f"last_over_time({k}[{e1}])\n  and {on}\n"
+        f"  (count_over_time({k}[{format_duration(_FRESH)}]) < {_FRESH_EVALUATIONS})",
         f"last_over_time({k}[{_LOOKBACK}]) and on () ({slot(step, phase_minutes)})",
         f"max_over_time({k}[{_END_MEMORY}]) unless {on} {k}",
     )

@@ -105,15 +105,14 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             ],
         },
         {
-            # the day-long window counts from the hourly checkpoints: it has a figure from minute 60
+            # the long windows count from the first minutes' checkpoints on: a ticket 15 minutes later
             "name": "a slow burn (2x) opens a ticket but never pages",
             "interval": "1m",
             "input_series": [*hist("b", "1", "10x480", "9.9x480")],
             "alert_rule_test": [
                 {"eval_time": "10m", "alertname": c.ALERT_TICKET, "exp_alerts": []},
-                {"eval_time": "70m", "alertname": c.ALERT_TICKET, "exp_alerts": []},
                 {
-                    "eval_time": "80m",
+                    "eval_time": "20m",
                     "alertname": c.ALERT_TICKET,
                     "exp_alerts": [_alert(TTFT, c.ALERT_TICKET, "ticket", "b", "2")],
                 },
@@ -148,37 +147,11 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "interval": "1m",
             "input_series": [*hist("a", "1.0", "100x59 1x60", "100x59 0x60")],
             "promql_expr_test": [
-                {
-                    # 6h counts from the 5-minute checkpoints: exactly good / total of the events
-                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="6h"}}',
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="6h"}}',
-                            "value": long_burn,
-                        }
-                    ],
-                },
-                {
-                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="30d"}}',
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="30d"}}',
-                            "value": long_burn,
-                        }
-                    ],
-                },
-                {
-                    "expr": c.ERROR_BUDGET_REMAINING,
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.ERROR_BUDGET_REMAINING}{{namespace="a",slo="ttft"}}',
-                            "value": 1 - long_burn,
-                        }
-                    ],
-                },
+                # 6h counts from the 5-minute checkpoints, 30d from the hourly ones: good / total of
+                # the events, to the float's last digits
+                close(f'{c.BURN_RATE}{{slo="ttft",window="6h",namespace="a"}}', long_burn, "120m"),
+                close(f'{c.BURN_RATE}{{slo="ttft",window="30d",namespace="a"}}', long_burn, "120m"),
+                close(f'{c.ERROR_BUDGET_REMAINING}{{slo="ttft",namespace="a"}}', 1 - long_burn, "120m"),
             ],
         },
         {
