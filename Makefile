@@ -46,6 +46,19 @@ gpu-test: setup
 test-scale: setup
 	$(BIN)/pytest -m scale
 
+# The Kubernetes tier: a real kube-apiserver (+ kube-controller-manager) on kine, prometheus-operator
+# and Prometheus with Kubernetes SD, all built from the Go module proxy by scripts/install-k8s-tools.sh
+# (~24 CPU-minutes: about 15 minutes the first time on an idle 2-core machine, seconds once built;
+# never part of `make test`).
+# CI runs it after `test-scale`.
+.PHONY: test-k8s k8s-tools
+.tools/.k8s-installed: scripts/install-k8s-tools.sh .tools/.installed
+	bash scripts/install-k8s-tools.sh
+	touch $@
+k8s-tools: .tools/.k8s-installed
+test-k8s: setup .tools/.k8s-installed
+	$(BIN)/pytest -m k8s
+
 # The container image (deploy/Containerfile) with buildah, no daemon: `prepare` fetches the Debian
 # base (mmdebstrap) and the dependency wheels once; the image test builds from them offline.
 .PHONY: image image-prepare

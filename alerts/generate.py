@@ -38,7 +38,7 @@ def artifacts(config: InferwatchConfig) -> list[Artifact]:
     """Every generated file of the rules area."""
     out: list[Artifact] = []
     thresholds = f"the thresholds: section of {config.source}"
-    sources = {"normalize": "alerts/normalize.py", "alerts": f"alerts/catalog.py and {thresholds}"}
+    sources = {"normalize": "alerts/normalize/", "alerts": f"alerts/catalog.py and {thresholds}"}
     for name, rule_file in rule_files(config).items():
         header = generated_header(f"{name} rules", sources[name])
         out.append(

@@ -24,15 +24,18 @@ e.g. "exporter-h200", so the figures of each GPU model keep their own section).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import http.client
 import logging
 import os
 import random
 import re
+import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -41,6 +44,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import bcrypt
 import pynvml
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -285,8 +289,46 @@ def exporter_env(vllm_interval_s: float) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class WebBench:
+    """The exporter behind a web configuration file: TLS (a self-signed certificate) and one basic-auth user."""
+
+    config_file: Path
+    context: ssl.SSLContext
+    authorization: str
+
+
+def web_bench(workdir: Path) -> WebBench:
+    """A web configuration as node-exporter users write one: TLS and a bcrypt user (cost 10), in ``workdir``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    cert, key = workdir / "tls.crt", workdir / "tls.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    hashed = bcrypt.hashpw(b"bench-password", bcrypt.gensalt(10)).decode()
+    config = workdir / "web.yml"
+    config.write_text(
+        f"tls_server_config:\n  cert_file: tls.crt\n  key_file: tls.key\nbasic_auth_users:\n  bench: '{hashed}'\n"
+    )
+    return WebBench(
+        config,
+        ssl.create_default_context(cafile=str(cert)),
+        "Basic " + base64.b64encode(b"bench:bench-password").decode(),
+    )
+
+
+def _connection(port: int, web: WebBench | None) -> http.client.HTTPConnection:
+    if web is None:
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    return http.client.HTTPSConnection("127.0.0.1", port, timeout=30, context=web.context)
+
+
 @contextlib.contextmanager
-def child_server(cmd: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def child_server(
+    cmd: list[str], port: int, env: dict[str, str] | None = None, web: WebBench | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run `cmd` (an HTTP server on `port`) until the block ends; yields once `/readyz` answers 200.
 
     The in-module children answer every GET with 200; `inferwatch exporter run` only once every
@@ -298,7 +340,9 @@ def child_server(cmd: list[str], port: int, env: dict[str, str] | None = None) -
             " ".join(cmd[1:5]), cmd, loopback(port), env={**os.environ, **(env or {})}, cwd=Path.cwd(),
             inherit_output=True, stdin_pipe=True,
         )  # fmt: skip
-        wait_for(http_ok(child.url + "/readyz"), "/readyz answers 200", timeout=60, watch=[child])
+        scheme_url = child.url.replace("http://", "https://") if web is not None else child.url
+        probe = http_ok(scheme_url + "/readyz", verify=web.context if web is not None else True)
+        wait_for(probe, "/readyz answers 200", timeout=60, watch=[child])
         yield child.proc
 
 
@@ -308,7 +352,14 @@ def _bench_child(kind: str, url: str, port: int, real_nvml: bool) -> list[str]:
 
 
 def measure(
-    name: str, url: str, scrapes: int, real_nvml: bool, *, vllm_interval_s: float | None, pause_s: float
+    name: str,
+    url: str,
+    scrapes: int,
+    real_nvml: bool,
+    *,
+    vllm_interval_s: float | None,
+    pause_s: float,
+    web: WebBench | None = None,
 ) -> Result:
     """Start one exporter in a child process and scrape it `scrapes` times over one keep-alive connection.
 
@@ -316,17 +367,21 @@ def measure(
     cadence; without, the baseline. `pause_s` between scrapes spreads them over many cycles of the
     exporter's background work (vLLM scrapes and renders), so the percentiles see scrapes that
     arrive during it as often as a real Prometheus would, not a burst that fits between two cycles.
+    With `web`, the exporter reads that web configuration and is scraped over TLS with basic auth.
     """
     port = free_port()
     if vllm_interval_s is None:
         cmd, env = _bench_child("baseline", url, port, real_nvml), {}
     else:
         cmd, env = exporter_command(url, port, real_nvml), exporter_env(vllm_interval_s)
-    with child_server(cmd, port, env) as child:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    if web is not None:
+        cmd = [*cmd, "--web.config.file", str(web.config_file)]
+    headers = {"Authorization": web.authorization} if web is not None else {}
+    with child_server(cmd, port, env, web) as child:
+        conn = _connection(port, web)
         body = b""
         for _ in range(max(3, scrapes // 20)):  # warm-up
-            conn.request("GET", "/metrics")
+            conn.request("GET", "/metrics", headers=headers)
             body = conn.getresponse().read()
         # The background work alone (samplers, vLLM scrapes, renders), over an idle window.
         idle0, wall0 = _proc_cpu_s(child.pid), time.perf_counter()
@@ -336,7 +391,7 @@ def measure(
         cpu0, run0 = _proc_cpu_s(child.pid), time.perf_counter()
         for _ in range(scrapes):
             t0 = time.perf_counter()
-            conn.request("GET", "/metrics")
+            conn.request("GET", "/metrics", headers=headers)
             body = conn.getresponse().read()
             latencies.append(time.perf_counter() - t0)
             time.sleep(pause_s)
@@ -652,7 +707,7 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
     ]
     if not real_nvml:
         lines.append(
-            "\nNVML is the simulated backend with the per-call costs measured on an H100 (DESIGN.md): "
+            "\nNVML is the simulated backend with the per-call costs measured on an H100 (this page's H100 section): "
             "most reads 3 µs, total energy and field values 4 ms, MIG mode 150 µs."
         )
     return "\n".join(lines)
@@ -698,6 +753,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("baseline", args.baseline_scrapes, None),
             )
         ]  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="inferwatch-bench-web-") as tmp:
+            results.insert(2, measure(
+                f"inferwatch behind --web.config.file (TLS + basic auth, vLLM every {DEFAULT_VLLM_INTERVAL_S:g} s)",
+                url, args.scrapes, args.real_nvml, vllm_interval_s=DEFAULT_VLLM_INTERVAL_S,
+                pause_s=args.pause_ms / 1000, web=web_bench(Path(tmp)),
+            ))  # fmt: skip
         concurrent = [
             measure_concurrent("inferwatch (vLLM every 5 s, the default)", url, args.concurrent_scrapes,
                                args.concurrency, args.real_nvml, baseline=False),

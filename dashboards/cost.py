@@ -1,4 +1,4 @@
-"""The Cost dashboard: spend by namespace and model, cost per 1M tokens, idle GPUs, GPU-hours, energy."""
+"""The Cost dashboard: spend by namespace and model, cost per 1M tokens, idle GPUs, GPU-hours, energy per token."""
 
 from __future__ import annotations
 
@@ -148,6 +148,7 @@ def _efficiency(config: InferwatchConfig) -> Row:
                     ),
                     Query(f"sum by ({n.NAMESPACE}) ({c.BUSY_GPU_SECONDS_RATE}{{{POD_SEL}}})", "busy {{namespace}}"),
                 ),
+                width=12,
             ),
             Panel(
                 "timeseries",
@@ -156,7 +157,16 @@ def _efficiency(config: InferwatchConfig) -> Row:
                 f"`{c.GENERATION_TOKENS_RATE}` and `{c.ALLOCATED_GPU_SECONDS_RATE}` (high is good).",
                 "short",
                 (Query(f"{tokens} / {gpus} * 3600", "{{namespace}}"),),
+                width=12,
             ),
+        ),
+    )
+
+
+def _energy() -> Row:
+    return Row(
+        "Energy",
+        (
             Panel(
                 "timeseries",
                 "Energy",
@@ -164,6 +174,17 @@ def _efficiency(config: InferwatchConfig) -> Row:
                 f"cost per hour from `{c.ENERGY_COST_RATE}` where energy is priced.",
                 "watt",
                 (Query(f"sum by ({n.NAMESPACE}) ({c.ENERGY_JOULES_RATE}{{{POD_SEL}}})", "{{namespace}}"),),
+                width=12,
+            ),
+            Panel(
+                "timeseries",
+                "Energy per 1,000 tokens",
+                f"GPU joules per 1,000 tokens (prompt + generated) by model, from `{c.ENERGY_PER_THOUSAND_TOKENS}`: "
+                f"the model's pods' energy (`{c.MODEL_ENERGY_JOULES_RATE}`) over their tokens (low is good). Like the "
+                "cost per 1M tokens it charges held-but-idle GPUs to the tokens their holders serve.",
+                "joule",
+                (Query(f"{c.ENERGY_PER_THOUSAND_TOKENS}{{{MODEL_SEL}}}", "{{namespace}}/{{model_name}}"),),
+                width=12,
             ),
         ),
     )
@@ -200,8 +221,9 @@ def dashboard(config: InferwatchConfig) -> DashboardSpec:
     return DashboardSpec(
         name=links.COST_UID,
         title="inferwatch / Cost",
-        description="GPU cost per namespace and model, cost per 1M tokens, idle GPUs, GPU-hours and energy.",
+        description="GPU cost per namespace and model, cost per 1M tokens, idle GPUs, GPU-hours, energy and "
+        "energy per 1,000 tokens.",
         variables=variables.COMMON,
-        rows=(_spend(config), _efficiency(config), _breakdown(config)),
+        rows=(_spend(config), _efficiency(config), _energy(), _breakdown(config)),
         links=(links.WEEKLY_REPORT,),
     )

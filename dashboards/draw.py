@@ -71,7 +71,7 @@ def format_value(value: float, unit: str) -> str:
         code = unit.removeprefix("currency")
         symbol = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}.get(code, code + " ")
         return f"{symbol}{value:,.2f}" if abs(value) < 1e6 else f"{symbol}{value:.3g}"
-    suffix = {"watt": " W", "celsius": " °C", "reqps": " req/s", "h": " h"}.get(unit, "")
+    suffix = {"watt": " W", "joule": " J", "celsius": " °C", "reqps": " req/s", "h": " h"}.get(unit, "")
     if unit.startswith("suffix:"):
         suffix = " " + unit.removeprefix("suffix:").strip()
     for scale, letter in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):

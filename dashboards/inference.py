@@ -1,4 +1,8 @@
-"""The Inference dashboard: traffic, latency against the alert thresholds, load, SLOs and cost per model."""
+"""The Inference dashboard: traffic, latency against the alert thresholds, load, routing, SLOs and cost per model.
+
+Every engine panel covers vLLM and SGLang alike (they feed the same series); where an engine does
+not report a series the panel says so per model (inferwatch.dashboards.engines).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,9 @@ from inferwatch.conventions import cost as cc
 from inferwatch.conventions import normalized as n
 from inferwatch.conventions import slo as sc
 from inferwatch.dashboards import links, variables
+from inferwatch.dashboards.engines import NOT_REPORTED_TEXT, engines_table, marker
 from inferwatch.dashboards.model import BAD, GOOD, NEUTRAL, WARN, ColumnLink, DashboardSpec, Panel, Query, Row, Step
+from inferwatch.dashboards.routing import routing_row
 from inferwatch.dashboards.units import TOKENS_PER_SECOND, currency_unit
 from inferwatch.promql import format_number as num
 
@@ -84,7 +90,8 @@ def _traffic(config: InferwatchConfig) -> Row:
                 "stat",
                 "Error ratio",
                 f"Share of finished requests that ended in error (low is good), from `{finished}` by "
-                f"`{n.FINISHED_REASON}`. Next: the finish-reason panel and the vLLM logs.",
+                f"`{n.FINISHED_REASON}`. SGLang does not say which requests ended in error (its errors count "
+                "as HTTP 5xx in the availability SLO). Next: the finish-reason panel and the engine logs.",
                 "percentunit",
                 (
                     Query(
@@ -148,11 +155,13 @@ def _traffic(config: InferwatchConfig) -> Row:
                 "timeseries",
                 "Finish reasons",
                 f"Finished requests per second by reason (stop, length, abort, error), from `{finished}`. "
-                "Many `length` finishes mean max_tokens cuts answers short.",
+                "Many `length` finishes mean max_tokens cuts answers short. SGLang reports aborts only: its "
+                f"other finished requests show as `{n.FINISHED_NOT_REPORTED}` ({NOT_REPORTED_TEXT}).",
                 "reqps",
                 (Query(_sum(finished, n.FINISHED_REASON), "{{finished_reason}}"),),
                 stacked=True,
             ),
+            engines_table(),
         ),
     )
 
@@ -167,6 +176,8 @@ def _latency_row(config: InferwatchConfig) -> Row:
         )
         for k, label in (("queue", "queue"), ("prefill", "prefill"), ("decode", "decode"))
     ]
+    # Last, so a marker's NaN never enters the stack of measured times.
+    queue += [q for q in (marker("prefill and decode", "prefill", "decode"),) if q is not None]
     return Row(
         "Latency",
         (
@@ -198,11 +209,13 @@ def _latency_row(config: InferwatchConfig) -> Row:
                 "Where a request's time goes: waiting in the queue, prefill (prompt) and decode "
                 f"(generation), from `{n.histogram_series('queue', 'sum')}`, "
                 f"`{n.histogram_series('prefill', 'sum')}` and `{n.histogram_series('decode', 'sum')}` "
-                "over their counts. A growing queue share means too few replicas.",
+                "over their counts. A growing queue share means too few replicas. SGLang reports no prefill or "
+                f"decode time per request: its models are listed as {NOT_REPORTED_TEXT}.",
                 "s",
                 tuple(queue),
                 stacked=True,
                 width=16,
+                nan_text=NOT_REPORTED_TEXT,
             ),
         ),
     )
@@ -323,7 +336,8 @@ def dashboard(config: InferwatchConfig) -> DashboardSpec:
     return DashboardSpec(
         name=links.INFERENCE_UID,
         title="inferwatch / Inference",
-        description="vLLM serving: traffic, latency against the alert thresholds, KV cache, SLOs and cost per model.",
+        description="vLLM and SGLang serving: traffic, latency against the alert thresholds, KV cache, llm-d "
+        "routing, SLOs and cost per model.",
         variables=variables.COMMON,
-        rows=(_traffic(config), _latency_row(config), _load(config), _slo_cost(config)),
+        rows=(_traffic(config), _latency_row(config), _load(config), routing_row(config), _slo_cost(config)),
     )

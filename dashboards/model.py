@@ -69,6 +69,7 @@ class Panel:
 
     ``empty_when`` names the condition under which the panel has no data by design (say, no GPU
     has reported an Xid); the preview lists it with that condition instead of as a failure.
+    ``nan_text`` is what a NaN value shows as (the "not reported by this engine" markers).
     """
 
     kind: PanelKind
@@ -87,6 +88,7 @@ class Panel:
     min: float | None = None
     max: float | None = None
     empty_when: str | None = None
+    nan_text: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from rich.progress import Progress
 
-from inferwatch.config import InferwatchConfig, PrometheusSettings
+from inferwatch.config import InferwatchConfig
 from inferwatch.dashboards import generate, variables
 from inferwatch.dashboards.draw import draw_dashboard
 from inferwatch.dashboards.model import DashboardSpec, Panel
@@ -27,7 +26,7 @@ from inferwatch.dashboards.page import write_index
 from inferwatch.dashboards.render import to_json
 from inferwatch.dashboards.results import DashboardPreview, EmptyPanel, PanelData, PreviewResult, SeriesData
 from inferwatch.errors import UsageError
-from inferwatch.prom import PrometheusReader, QueryError, RangeSeries
+from inferwatch.prom import PrometheusReader, QueryError, RangeSeries, reader_for
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +150,10 @@ def render_previews(
     unknown = sorted(set(only) - {s.name for s in generate.specs(config)})
     if unknown:
         raise UsageError(f"unknown dashboard(s): {', '.join(unknown)}")
-    try:
-        settings = PrometheusSettings.model_validate({**config.prometheus.model_dump(), "url": prometheus_url})
-    except ValidationError:
-        raise UsageError(f"--prometheus {prometheus_url!r}: must start with http:// or https://") from None
-    reader = PrometheusReader(settings)
+    if not prometheus_url.startswith(("http://", "https://")):
+        raise UsageError(f"--prometheus {prometheus_url!r}: must start with http:// or https://")
+    # The config's authentication, TLS and headers, at the URL given.
+    reader = reader_for(config, prometheus_url)
     out_dir.mkdir(parents=True, exist_ok=True)
     previews: list[DashboardPreview] = []
     range_iv = variables.intervals((end - start).total_seconds(), 1200, scrape_interval_s)

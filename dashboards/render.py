@@ -31,10 +31,18 @@ def _thresholds(panel: Panel) -> list[g.Threshold]:
 
 
 def _mappings(panel: Panel) -> list[dict[str, Any]]:
-    if not panel.mappings:
-        return []
-    options = {str(m.value): {"text": m.text, "color": m.color, "index": i} for i, m in enumerate(panel.mappings)}
-    return [{"type": "value", "options": options}]
+    out: list[dict[str, Any]] = []
+    if panel.mappings:
+        options = {str(m.value): {"text": m.text, "color": m.color, "index": i} for i, m in enumerate(panel.mappings)}
+        out.append({"type": "value", "options": options})
+    if panel.nan_text:
+        out.append(
+            {
+                "type": "special",
+                "options": {"match": "nan", "result": {"text": panel.nan_text, "index": len(panel.mappings)}},
+            }
+        )
+    return out
 
 
 def _link(link: Link, new_tab: bool = True) -> dict[str, Any]:

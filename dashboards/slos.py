@@ -1,4 +1,6 @@
-"""The SLOs dashboard: one row per configured SLO with SLI, budget, burn rates and alert state."""
+"""The SLOs dashboard: every SLO Prometheus records at the top (inferwatch.yaml's and InferenceSLO objects'),
+one row for the SLOs picked in the `slo` variable, and one row per configured SLO with SLI, budget, burn
+rates and alert state."""
 
 from __future__ import annotations
 
@@ -136,13 +138,49 @@ def _overview(slos: list[SLO]) -> Row:
             Panel(
                 "table",
                 "Every SLO",
-                f"Every SLO series and its error budget left, from `{c.ERROR_BUDGET_REMAINING}`; objectives and "
-                "windows are in the row titles below.",
+                f"Every SLO series and its error budget left, from `{c.ERROR_BUDGET_REMAINING}`: those of "
+                "inferwatch.yaml (rows below) and those of InferenceSLO objects, named <namespace>/<name> "
+                "(`kubectl get inferenceslo -A` shows their objectives).",
                 "percentunit",
                 (Query(f"{c.ERROR_BUDGET_REMAINING}{{{NS}}}", "budget remaining"),),
                 width=24,
-                height=3 + len(slos) * 2,
+                height=max(8, 3 + len(slos) * 2),
                 links=(links.INFERENCE, links.COST),
+            ),
+        ),
+    )
+
+
+def _picked() -> Row:
+    """Budget and burn rates of the SLOs picked in the `slo` variable, whichever source defined them."""
+    sel = f'{c.SLO_LABEL}=~"$slo",{NS}'
+    return Row(
+        "Picked SLOs ($slo)",
+        (
+            Panel(
+                "timeseries",
+                "Error budget remaining of the picked SLOs",
+                f"The budget left over time of the SLOs picked above (InferenceSLOs included), from "
+                f"`{c.ERROR_BUDGET_REMAINING}`; shaded red below zero.",
+                "percentunit",
+                (Query(f"{c.ERROR_BUDGET_REMAINING}{{{sel}}}", "{{slo}}"),),
+                thresholds=(Step(None, BAD), Step(0, GOOD)),
+                threshold_style="line+area",
+                width=12,
+                height=8,
+            ),
+            Panel(
+                "timeseries",
+                "Burn rates of the picked SLOs",
+                f"Error ratio over each window divided by the error budget, from `{c.BURN_RATE}`; 1 spends the "
+                "budget exactly over the SLO window (each SLO's alert factors are in its rule, and in its row "
+                "below for inferwatch.yaml's SLOs).",
+                "short",
+                (Query(f"{c.BURN_RATE}{{{sel}}}", "{{slo}} {{window}}"),),
+                thresholds=(Step(None, GOOD), Step(1, WARN)),
+                threshold_style="dashed",
+                width=12,
+                height=8,
             ),
         ),
     )
@@ -155,6 +193,6 @@ def dashboard(config: InferwatchConfig) -> DashboardSpec:
         name=links.SLOS_UID,
         title="inferwatch / SLOs",
         description="Error budgets and multiwindow burn rates of every SLO, with the alerts' own factors.",
-        variables=variables.COMMON,
-        rows=(_overview(slos), *(_row(s, config.runbook_base_url) for s in slos)),
+        variables=(*variables.COMMON, variables.SLO),
+        rows=(_overview(slos), _picked(), *(_row(s, config.runbook_base_url) for s in slos)),
     )

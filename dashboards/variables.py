@@ -24,6 +24,9 @@ POD = Variable(n.POD, "Pod", f'label_values({_VLLM}{{{n.NAMESPACE}=~"$namespace"
 NODE = Variable(n.NODE, "Node", f"label_values({n.GPU_NODE_INFO}, {n.NODE})")
 GPU_MODEL = Variable(n.GPU_MODEL, "GPU model", f'label_values({n.GPU_NODE_INFO}{{{n.NODE}=~"$node"}}, {n.GPU_MODEL})')
 
+# Every SLO Prometheus records, from inferwatch.yaml and InferenceSLO objects alike (`<namespace>/<name>`).
+SLO = Variable("slo", "SLO", "label_values(inferwatch:slo_error_budget_remaining:ratio, slo)")
+
 COMMON: tuple[Variable, ...] = (DATASOURCE, NAMESPACE, MODEL, POD)
 GPU: tuple[Variable, ...] = (*COMMON, NODE, GPU_MODEL)
 

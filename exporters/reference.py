@@ -54,10 +54,12 @@ def render() -> str:
         members = [s for s in contract.SERIES if s.source is source]
         if members:
             lines += ["", f"## {source.value[0].upper()}{source.value[1:]}", "", *_table(members)]
+    prefixes = " and ".join(f"`{p}*`" for p in contract.ENGINE_PREFIXES)
     lines += [
         "",
-        "Besides these, a sidecar passes vLLM's own `vllm:*` families through (old names translated to",
-        "current ones), and `process_*` describes the exporter process.",
+        f"Besides these, a sidecar passes its engine's own {prefixes} families through (vLLM's old",
+        "names translated to current ones, SGLang's as they come), and `process_*` describes the exporter",
+        "process.",
     ]
     return header + "\n".join(lines) + "\n"
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import ssl
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
@@ -33,6 +35,9 @@ from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSam
 from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.server import CachedPart, Source, create_app
 from inferwatch.exporters.vllm import VllmCollector, VllmScraper
+
+if TYPE_CHECKING:
+    from inferwatch.exporters.web import ReloadingTLS, WebConfigFile
 
 log = logging.getLogger(__name__)
 
@@ -96,17 +101,51 @@ def check_start(settings: ExporterSettings) -> None:
                     Path(settings.pod_resources_socket).parent)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class WebSetup:
+    """The web configuration file in force, and the TLS listener it asks for (None: plain HTTP)."""
+
+    file: WebConfigFile
+    tls: ReloadingTLS | None
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The context to listen with, or None for plain HTTP."""
+        return self.tls.listening if self.tls is not None else None
+
+
+def web_setup(settings: ExporterSettings) -> WebSetup | None:
+    """The web configuration of ``settings.web_config_file`` (None when unset).
+
+    Raises ConfigError (exit 2) naming the file and field when it is invalid, as exporter-toolkit
+    refuses to start.
+    """
+    if settings.web_config_file is None:
+        return None
+    # Imported here: bcrypt and the TLS code stay out of an exporter without a web configuration.
+    from inferwatch.exporters.web import ReloadingTLS, WebConfigFile
+
+    web = WebConfigFile(Path(settings.web_config_file))
+    config = web.current()
+    tls = ReloadingTLS(web) if config is not None and config.tls_server_config.enabled else None
+    log.info("web config %s tls=%s client_auth=%s basic_auth_users=%d", settings.web_config_file, tls is not None,
+             config.tls_server_config.client_auth_type or "NoClientCert" if config else "?",
+             len(config.basic_auth_users) if config else 0)  # fmt: skip
+    return WebSetup(web, tls)
+
+
 def _registry_of(collector: Collector) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(collector)
     return registry
 
 
-def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> FastAPI:
+def build_app(settings: ExporterSettings, backend: NvmlApi | None = None, web: WebSetup | None = None) -> FastAPI:
     """The exporter app for `settings`: GPU and vLLM parts rendered per snapshot, the rest per scrape.
 
     `backend` replaces the one `settings.gpu_backend` names (the demo passes simulated GPUs whose
-    load follows its traffic; it must be a simulated backend or real NVML all the same).
+    load follows its traffic; it must be a simulated backend or real NVML all the same). `web`
+    (`web_setup`) guards every path but the probes with the web configuration's basic auth.
     """
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
@@ -166,4 +205,8 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None) -> Fas
         )
         sources.append(Source("otlp", pusher, lambda: True))
     app: FastAPI = create_app(registry, sources, cached=cached)
+    if web is not None:
+        from inferwatch.exporters.web import WebGuard
+
+        app.add_middleware(WebGuard, web=web.file)
     return app

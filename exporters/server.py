@@ -11,6 +11,7 @@ configured source has finished its first complete attempt. Sources whose exposit
 from __future__ import annotations
 
 import logging
+import ssl
 import sys
 import threading
 import time
@@ -237,9 +238,10 @@ def create_app(registry: CollectorRegistry, sources: Sequence[Source], *, cached
 GIL_SWITCH_INTERVAL_S = 0.0002
 
 
-def serve(app: FastAPI, *, host: str, port: int) -> None:
+def serve(app: FastAPI, *, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> None:
     """Run `app` under uvicorn until SIGINT/SIGTERM, then shut down gracefully (logs go to `logging`).
 
+    ``ssl_context``: serve HTTPS with it (the web configuration's, inferwatch.exporters.web.tls).
     The exporter owns its process, so it also sets the interpreter's GIL switch interval.
     """
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
@@ -256,5 +258,6 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
         lifespan="on",
+        ssl_context_factory=(lambda _config, _default: ssl_context) if ssl_context is not None else None,
     )
     uvicorn.Server(config).run()

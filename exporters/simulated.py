@@ -3,7 +3,7 @@
 It returns the same ctypes structures pynvml returns (`c_nvmlUtilization_t`, `c_nvmlMemory_t`,
 `c_nvmlFieldValue_t` arrays, …) and raises real `pynvml.NVMLError` subclasses, so the sampler
 code that reads a real H100 runs unchanged against it. Each call can cost a configurable time
-(`MEASURED_H100_LATENCIES_S` are the costs measured on an H100, see DESIGN.md), and faults can
+(`MEASURED_H100_LATENCIES_S` are the costs measured on an H100, see docs/benchmarks.md), and faults can
 be injected: lose GPU *i* at time *t*, make a read unsupported, raise an Xid event.
 It is for demos, CI and benchmarks only; the exporter says so in its log and its metrics.
 """
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import pynvml
 
-# Per-call costs measured on an H100 with driver 580 (DESIGN.md): most reads 1–6 µs, total energy
+# Per-call costs measured on an H100 with driver 580 (docs/benchmarks.md): most reads 1–6 µs, total energy
 # ≈ 4 ms (also through field values, which read it), ECC/MIG mode ≈ 150 µs.
 MEASURED_H100_LATENCIES_S: Mapping[str, float] = {
     "default": 3e-6,

@@ -1,11 +1,13 @@
-"""The vLLM endpoint: a background scraper of vLLM's /metrics and a collector that re-exposes it.
+"""The engine endpoint: a background scraper of vLLM's (or SGLang's) /metrics and a collector that re-exposes it.
 
-`VllmScraper` fetches the local vLLM `/metrics` on its own cadence (never per Prometheus
+`VllmScraper` fetches the local engine's `/metrics` on its own cadence (never per Prometheus
 scrape), with a time limit on the whole exchange and a maximum body size, parses it with
-prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` renames
-families that older vLLM versions (and llm-d-inference-sim) still emit to the current names and
-drops an old family when its current name is present too, so a family is never exposed twice.
-`VllmCollector` yields the latest snapshot's `vllm:*` families plus the contract's vLLM series
+prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` keeps the
+engine's own families (`contract.ENGINE_PREFIXES`: `vllm:*`, `sglang:*`), renames families that
+older vLLM versions (and llm-d-inference-sim) still emit to the current names and drops an old
+family when its current name is present too, so a family is never exposed twice; SGLang's are
+passed through as they come (the normalization rules read its older names themselves).
+`VllmCollector` yields the latest snapshot's engine families plus the contract's vLLM series
 (`inferwatch.contract`: up, scrape duration, scrape errors by reason). A
 hung, refused, oversized or garbage response makes `inferwatch_vllm_up` 0, counts the failure by
 reason and logs it once per change; it never raises from a scrape.
@@ -34,8 +36,9 @@ from inferwatch.exporters.worker import PeriodicWorker
 log = logging.getLogger(__name__)
 
 VLLM_PREFIX = "vllm:"
+ENGINE_PREFIXES = contract.ENGINE_PREFIXES
 
-# Older family name -> current one (vLLM v1 renamed these; see DESIGN.md "One normalization layer").
+# Older family name -> current one (vLLM v1 renamed these; see docs/design.md, "One normalization layer").
 RENAMED_FAMILIES: dict[str, str] = {
     "vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc",
     "vllm:gpu_prefix_cache_queries": "vllm:prefix_cache_queries",
@@ -85,12 +88,13 @@ def _rename_family(family: Metric, new_name: str) -> Metric:
 
 
 def translate_families(families: Iterable[Metric]) -> list[Metric]:
-    """The `vllm:*` families of one scrape with old names translated; never both names of one family.
+    """The engine families of one scrape with old vLLM names translated; never both names of one family.
 
-    Families inferwatch does not know are passed through untouched; non-`vllm:` families (the
-    vLLM process's own python/process metrics) are dropped so they cannot collide with ours.
+    Families inferwatch does not know are passed through untouched; families without an engine
+    prefix (the engine process's own python/process metrics, an unprefixed HTTP counter) are
+    dropped so they cannot collide with ours.
     """
-    kept = [f for f in families if f.name.startswith(VLLM_PREFIX)]
+    kept = [f for f in families if f.name.startswith(ENGINE_PREFIXES)]
     present = {f.name for f in kept}
     out: list[Metric] = []
     seen: set[str] = set()
@@ -303,7 +307,7 @@ class VllmCollector(Collector):
         self._scraper = scraper
 
     def collect(self) -> Iterator[Metric]:
-        """`inferwatch_vllm_up`, the scrape duration and (when up) the translated `vllm:*` families."""
+        """`inferwatch_vllm_up`, the scrape duration and (when up) the translated engine families."""
         snap = self._scraper.snapshot()
         yield families.single(contract.VLLM_UP, 1 if snap is not None and snap.up else 0)
         if snap is None:

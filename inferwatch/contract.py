@@ -4,7 +4,7 @@ This module is the one place a series name of the exporter is spelled. The colle
 their metric families from it (`inferwatch.exporters.families`), the normalization rules read
 the names from it, the tests check a scrape against it, and the series table of the docs
 (docs/exporter-series.md) is generated from it. Once a name lands here, changing it is a
-breaking change that needs a migration note (see DESIGN.md).
+breaking change that needs a migration note (docs/design.md, "The exporter's contract").
 
 Conventions: prefix `inferwatch_`, base units (seconds, bytes, joules, watts, hertz, ratio 0–1),
 counters end in `_total`; an *info* series is a gauge that is always 1 and carries identity labels.
@@ -49,7 +49,7 @@ class Source(StrEnum):
     MIG = "MIG instance (NVML), both modes, one series per `mig_uuid`"
     ATTRIBUTION = "attribution: DaemonSet from the kubelet, sidecar from the downward API"
     PODRESOURCES = "DaemonSet: kubelet pod-resources"
-    VLLM = "vLLM scrape (when `vllm_url` is set)"
+    VLLM = "engine scrape: vLLM or SGLang (when `vllm_url` is set)"
     EXPORTER = "the exporter itself"
 
 
@@ -90,6 +90,11 @@ class Series:
 
 GPU_UUID = "gpu_uuid"
 MIG_UUID = "mig_uuid"
+
+# The sidecar also serves the serving engine's own families it scrapes (`vllm_url`), unchanged but
+# for vLLM's renames: every family whose name starts with one of these. They are the engine's
+# series, not the exporter's, so they have no entry below.
+ENGINE_PREFIXES: tuple[str, ...] = ("vllm:", "sglang:")
 
 VLLM_SCRAPE_ERROR_REASONS: tuple[str, ...] = (
     "empty",
@@ -305,14 +310,19 @@ PODRESOURCES_GPU_INFO = Series(
 
 # ----- vLLM ---------------------------------------------------------------------------------------
 VLLM_UP = Series(
-    "inferwatch_vllm_up", Kind.GAUGE, Unit.NONE, (), "1 when the last scrape of vLLM /metrics succeeded", Source.VLLM
+    "inferwatch_vllm_up",
+    Kind.GAUGE,
+    Unit.NONE,
+    (),
+    "1 when the last scrape of the engine's /metrics (vLLM or SGLang) succeeded",
+    Source.VLLM,
 )
 VLLM_SCRAPE_DURATION = Series(
     "inferwatch_vllm_scrape_duration_seconds",
     Kind.GAUGE,
     Unit.SECONDS,
     (),
-    "duration of the last scrape of vLLM /metrics",
+    "duration of the last scrape of the engine's /metrics",
     Source.VLLM,
 )
 VLLM_SCRAPE_ERRORS = Series(
@@ -320,7 +330,7 @@ VLLM_SCRAPE_ERRORS = Series(
     Kind.COUNTER,
     Unit.NONE,
     ("reason",),
-    "failed scrapes of vLLM /metrics by reason",
+    "failed scrapes of the engine's /metrics by reason",
     Source.VLLM,
     {"reason": VLLM_SCRAPE_ERROR_REASONS},
 )
@@ -329,7 +339,7 @@ VLLM_SCRAPE_REPAIRS = Series(
     Kind.COUNTER,
     Unit.NONE,
     ("reason",),
-    "problems found in good vLLM answers and repaired, by reason: a series served twice (the first value "
+    "problems found in good engine answers and repaired, by reason: a series served twice (the first value "
     "is kept), a family block repeated (merged into the first), an escape the text format does not define "
     "(kept verbatim, as Prometheus reads it)",
     Source.VLLM,

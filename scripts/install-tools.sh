@@ -8,6 +8,10 @@
 set -euo pipefail
 
 PROMETHEUS_MODULE_VERSION="v0.316.0"   # Prometheus 3.16.0 (the Go module uses v0.3xx.y)
+# Built without the cloud service-discovery plugins but WITH Kubernetes SD: the suite uses static
+# targets, the Kubernetes tier (make test-k8s) discovers pods; one Prometheus serves both. The
+# tags are part of the stamp, so an install built without Kubernetes SD is rebuilt once.
+PROMETHEUS_TAGS="remove_all_sd,enable_kubernetes_sd"
 ALERTMANAGER_VERSION="v0.31.1"         # >= 0.32 embeds a UI that is not built in the module
 HELM_VERSION="v3.22.0"
 KUBECONFORM_VERSION="v0.7.0"
@@ -43,7 +47,8 @@ go_install() { # name module version [ldflags]
 
 build_prometheus() {
   local v=$PROMETHEUS_MODULE_VERSION
-  if have prometheus "$v" && have promtool "$v"; then return 0; fi
+  local build="$v tags=$PROMETHEUS_TAGS"
+  if have prometheus "$build" && have promtool "$build"; then return 0; fi
   say "building prometheus + promtool $v (module proxy; a few minutes the first time)"
   local dir src
   # The module's go.mod carries replace/exclude directives, so `go install ...@v` refuses it:
@@ -53,14 +58,19 @@ build_prometheus() {
   rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
   # remove_all_sd leaves out the cloud service-discovery plugins: the tests and the demo use
   # static targets, and some plugins' pinned modules (e.g. nomad's) are not on the module proxy.
+  # enable_kubernetes_sd puts Kubernetes SD back for the Kubernetes tier (and promtool then checks
+  # kubernetes_sd_configs, as in docs/deploy.md).
   local ver ldflags
   ver=$(cat "$src/VERSION")
   ldflags="-X github.com/prometheus/common/version.Version=$ver -X github.com/prometheus/common/version.Revision=$v"
   ldflags="$ldflags -X github.com/prometheus/common/version.Branch=module-proxy"
-  (cd "$src" && go build -tags remove_all_sd -ldflags "$ldflags" -o "$bin/prometheus" ./cmd/prometheus \
-    && go build -tags remove_all_sd -ldflags "$ldflags" -o "$bin/promtool" ./cmd/promtool) || return 1
+  # Built beside the copy, then renamed into place: worktrees share .tools, and a test elsewhere may
+  # be starting the old binary right now.
+  (cd "$src" && go build -tags "$PROMETHEUS_TAGS" -ldflags "$ldflags" -o _out/prometheus ./cmd/prometheus \
+    && go build -tags "$PROMETHEUS_TAGS" -ldflags "$ldflags" -o _out/promtool ./cmd/promtool) || return 1
+  mv -f "$src/_out/prometheus" "$src/_out/promtool" "$bin/"
   rm -rf "$src"
-  stamp prometheus "$v"; stamp promtool "$v"
+  stamp prometheus "$build"; stamp promtool "$build"
 }
 
 # build_in_module_copy NAME MODULE VERSION PACKAGE: download the module and build PACKAGE inside a

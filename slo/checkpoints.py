@@ -232,10 +232,16 @@ def long_window_group(slo: SLO) -> RuleGroup:
 
 
 def counter_group(slos: Sequence[SLO]) -> RuleGroup | None:
-    """The normalized counters every SLO's checkpoints read (one group for all SLOs), or None without SLOs."""
+    """The normalized counters every SLO's checkpoints read (one group for all SLOs), or None without SLOs.
+
+    When every SLO counts one namespace (an InferenceSLO's rule object), the group reads that
+    namespace's counters only: a team's rules record nothing of another namespace.
+    """
     histograms: dict[str, list[str]] = {}
     for slo in slos:
         if isinstance(slo.sli, LatencySLI):
             histograms.setdefault(slo.sli.kind, []).append(le_regex(slo.sli.threshold))
     availability = any(isinstance(slo.sli, AvailabilitySLI) for slo in slos)
-    return slo_counter_group(c.COUNTER_GROUP, format_duration(CHECKPOINT_INTERVAL), histograms, availability)
+    namespaces = {dict(slo.matchers).get(norm.NAMESPACE) for slo in slos}
+    namespace = namespaces.pop() if len(namespaces) == 1 else None
+    return slo_counter_group(c.COUNTER_GROUP, format_duration(CHECKPOINT_INTERVAL), histograms, availability, namespace)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from inferwatch.artifacts import Artifact, ArtifactKind, generated_header, markdown_header, prometheus_rule_labels
 from inferwatch.config import InferwatchConfig
 from inferwatch.conventions import slo as c
-from inferwatch.rules import to_prometheus_rule, to_prometheus_yaml
+from inferwatch.rules import RuleFile, to_prometheus_rule, to_prometheus_yaml
 from inferwatch.slo.loader import slos_from_specs
+from inferwatch.slo.model import SLO
 from inferwatch.slo.rules import slo_rule_file
 
 RULES_FILE_NAME = "slo-rules.yaml"
@@ -100,17 +103,27 @@ def render_runbook(alert: str, header: str) -> str:
     )
 
 
-def artifacts(config: InferwatchConfig) -> list[Artifact]:
-    """The SLO rule file (plain Prometheus), the same groups as a PrometheusRule object, and the runbooks."""
-    slos, _ = slos_from_specs(config.slos, config.source)
+def alert_holds(config: InferwatchConfig) -> dict[str, str]:
+    """Each SLO alert's `for:` as the configuration's thresholds set it (by alert name)."""
     t = config.thresholds
-    holds = {
+    return {
         c.ALERT_PAGE: t.slo_page_for,
         c.ALERT_TICKET: t.slo_ticket_for,
         c.ALERT_ABSENT: t.slo_absent_for,
         c.ALERT_RECORDING_GAP: t.slo_recording_gap_for,
     }
-    rule_file = slo_rule_file(slos, config.runbook_base_url, holds)
+
+
+def slo_rules(slos: Sequence[SLO], config: InferwatchConfig) -> RuleFile:
+    """The rule file of ``slos`` with the configuration's runbook URL and alert holds: what `inferwatch
+    build` writes for the config's SLOs and the controller applies for each InferenceSLO."""
+    return slo_rule_file(slos, config.runbook_base_url, alert_holds(config))
+
+
+def artifacts(config: InferwatchConfig) -> list[Artifact]:
+    """The SLO rule file (plain Prometheus), the same groups as a PrometheusRule object, and the runbooks."""
+    slos, _ = slos_from_specs(config.slos, config.source)
+    rule_file = slo_rules(slos, config)
     header = rules_header(config.source)
     out = [
         Artifact(RULES_PATH, to_prometheus_yaml(rule_file, header), ArtifactKind.PROMETHEUS_RULES),

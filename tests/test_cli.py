@@ -74,7 +74,7 @@ def test_exporter_command_loads_no_other_area_nor_what_a_sidecar_does_not_use() 
         "cli.get_command(None, 'exporter'); "
         "print(' '.join(sorted(m for m in sys.modules if m.startswith(('inferwatch.slo', 'inferwatch.alerts', "
         "'inferwatch.dashboards', 'inferwatch.workloads', 'inferwatch.app.pipeline', 'inferwatch.app.generators', "
-        "'inferwatch.app.validate', 'prometheus_api_client', 'grafanalib', 'grpc', 'opentelemetry.sdk')))))"
+        "'inferwatch.app.validate', 'inferwatch.promhttp', 'bcrypt', 'grafanalib', 'grpc', 'opentelemetry.sdk')))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == ""

@@ -27,10 +27,7 @@ def test_build_check_passes_in_a_clone_with_no_shared_folder(tmp_path: Path) -> 
         return subprocess.run(argv, cwd=clone, env=env, capture_output=True, text=True, timeout=840, check=False)
 
     # -P: not the working directory first, where the clone's inferwatch/ folder holds only the core.
-    code = (
-        "import inferwatch.app.validate.reference as r, inferwatch.dashboards.lint as l; "
-        "print(r.REFERENCE_DIR, l.__file__)"
-    )
+    code = "import inferwatch.reference as r, inferwatch.dashboards.lint as l; print(r.REFERENCE_DIR, l.__file__)"
     where = subprocess.run(
         [sys.executable, "-P", "-c", code], cwd=clone, env=env, capture_output=True, text=True, check=True
     ).stdout.split()

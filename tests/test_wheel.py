@@ -144,10 +144,7 @@ def test_installed_wheel_checks_a_clone_with_every_validator(validator_libraries
     clone = copy_checkout(tmp_path / "clone" / "inferwatch")
     python = str(validator_libraries / "bin" / "python")
     # -P: not the working directory first, where the clone's inferwatch/ folder would shadow the wheel.
-    code = (
-        "import inferwatch.app.validate.reference as r, inferwatch.dashboards.lint as l; "
-        "print(r.REFERENCE_DIR, l.__file__)"
-    )
+    code = "import inferwatch.reference as r, inferwatch.dashboards.lint as l; print(r.REFERENCE_DIR, l.__file__)"
     where = _run([python, "-P", "-c", code], cwd=clone).stdout.split()
     assert len(where) == 2 and all(Path(w).is_relative_to(validator_libraries) for w in where), where
     exe = str(validator_libraries / "bin" / "inferwatch")

@@ -10,6 +10,10 @@ Both signals are totals per model used as `AverageValue` targets, so the HPA wan
 `ceil(total / target per pod)` replicas: queued requests per pod, and KV cache in use per pod
 (the guard: replicas whose caches are full are not removed because the queue is momentarily
 empty). The HPA takes the larger of the two.
+
+Behind the llm-d router (`autoscaling.signals_from: router`) the same two signals come per
+InferencePool from the router's view instead: the queue it balances on plus the requests its
+flow-control layer holds back, which wait at the router and which no engine's queue counts.
 """
 
 from __future__ import annotations
@@ -31,28 +35,60 @@ _BY_MODEL = ", ".join(MODEL_LABELS)
 
 @dataclass(frozen=True)
 class ScalingSignal:
-    """One signal the model is scaled on: its recorded series and its target per pod."""
+    """One signal the model is scaled on: its recorded series and its target per pod.
+
+    ``scope`` is the label that names what the series measures: the model (`model_name`), or the
+    InferencePool (`pool`) for the router's signals.
+    """
 
     name: str
     series: str
     target_per_pod: float
     external_name: str  # the series as prometheus-adapter names it (no colons)
+    scope: str = c.MODEL
 
 
 def autoscaling_group() -> RuleGroup:
-    """The recording rules of the scaling signals: one series per (namespace, model_name)."""
+    """The recording rules of the scaling signals: one series per (namespace, model_name), and per
+    (namespace, pool) from the router's pool signals."""
+    by_pool = f"{c.NAMESPACE}, {c.POOL}"
+    ready = f"on ({by_pool}) {c.ROUTER_POOL_READY_ENDPOINTS}"
     return RuleGroup(
         AUTOSCALING_GROUP,
         (
             RecordingRule(c.MODEL_REQUESTS_WAITING, f"sum by ({_BY_MODEL}) ({c.VLLM_REQUESTS_WAITING})"),
             RecordingRule(c.MODEL_KV_CACHE_USAGE, f"sum by ({_BY_MODEL}) ({c.VLLM_KV_CACHE_USAGE})"),
             RecordingRule(c.MODEL_PODS, f"count by ({_BY_MODEL}) ({c.VLLM_REQUESTS_WAITING})"),
+            RecordingRule(
+                c.POOL_REQUESTS_WAITING,
+                f"{c.ROUTER_POOL_QUEUE} * {ready}\n"
+                f"+ on ({by_pool})\n"
+                f"({c.ROUTER_FLOW_CONTROL_QUEUE} or {c.ROUTER_POOL_READY_ENDPOINTS} * 0)",
+            ),
+            RecordingRule(c.POOL_KV_CACHE_USAGE, f"{c.ROUTER_POOL_KV_CACHE_USAGE} * {ready}"),
         ),
     )
 
 
 def signals(spec: WorkloadSpec) -> tuple[ScalingSignal, ...]:
-    """Queue depth, then KV-cache pressure, with the configured targets per pod."""
+    """Queue depth, then KV-cache pressure, with the configured targets per pod (the engines' or the router's)."""
+    if spec.autoscaling.signals_from == "router":
+        return (
+            ScalingSignal(
+                "waiting-requests",
+                c.POOL_REQUESTS_WAITING,
+                spec.autoscaling.waiting_requests_per_pod,
+                "inferwatch_router_pool_requests_waiting",
+                c.POOL,
+            ),
+            ScalingSignal(
+                "kv-cache-usage",
+                c.POOL_KV_CACHE_USAGE,
+                spec.autoscaling.kv_cache_usage_ratio,
+                "inferwatch_router_pool_kv_cache_usage",
+                c.POOL,
+            ),
+        )
     return (
         ScalingSignal(
             "waiting-requests",
@@ -69,9 +105,14 @@ def signals(spec: WorkloadSpec) -> tuple[ScalingSignal, ...]:
     )
 
 
-def model_query(signal: ScalingSignal, namespace: str, model_name: str) -> str:
-    """The signal of one model: exactly one series, or none when Prometheus has no data for it."""
-    return selector(signal.series, {c.NAMESPACE: namespace, c.MODEL: model_name})
+def model_query(signal: ScalingSignal, namespace: str, name: str) -> str:
+    """The signal of one model (or pool): exactly one series, or none when Prometheus has no data for it."""
+    return selector(signal.series, {c.NAMESPACE: namespace, signal.scope: name})
+
+
+def scaled_name(spec: WorkloadSpec, signal: ScalingSignal) -> str:
+    """What ``signal`` is read for: the served model name, or the model's InferencePool."""
+    return spec.served_model_name if signal.scope == c.MODEL else spec.autoscaling.inference_pool or spec.name
 
 
 # prometheus-adapter fills in the series, the HPA's namespace and selector, and grouping labels.
@@ -83,7 +124,7 @@ def adapter_rules(spec: WorkloadSpec) -> dict[str, Any]:
     return {
         "external": [
             {
-                "seriesQuery": selector(s.series) + '{namespace!="",model_name!=""}',
+                "seriesQuery": selector(s.series) + f'{{namespace!="",{s.scope}!=""}}',
                 "resources": {"overrides": {c.NAMESPACE: {"resource": "namespace"}}},
                 "name": {"matches": f"^{s.series}$", "as": s.external_name},
                 "metricsQuery": ADAPTER_METRICS_QUERY,
@@ -122,7 +163,7 @@ def scaled_object(config: InferwatchConfig) -> dict[str, Any]:
             "metricType": "AverageValue",
             "metadata": {
                 "serverAddress": scaling.prometheus_url,
-                "query": model_query(s, spec.namespace, spec.served_model_name),
+                "query": model_query(s, spec.namespace, scaled_name(spec, s)),
                 "threshold": format_number(s.target_per_pod),
                 # No data is an error, not 0: with `true` a lost series would read as an idle
                 # model and scale it to the minimum. Errors lead to the fallback below.
@@ -160,7 +201,7 @@ def horizontal_pod_autoscaler(config: InferwatchConfig) -> dict[str, Any]:
         {
             "type": "External",
             "external": {
-                "metric": {"name": s.external_name, "selector": {"matchLabels": {c.MODEL: spec.served_model_name}}},
+                "metric": {"name": s.external_name, "selector": {"matchLabels": {s.scope: scaled_name(spec, s)}}},
                 "target": {"type": "AverageValue", "averageValue": _quantity(s.target_per_pod)},
             },
         }

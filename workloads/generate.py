@@ -17,9 +17,8 @@ from inferwatch.workloads import autoscaling, dra, kserve, vllm
 WORKLOADS_DIR = "deploy/workloads"
 COMMAND = "inferwatch build"
 SOURCE = "the workload: and exporter: sections of inferwatch.yaml"
-# What the autoscaling rules' header names as their source: the module's path before workloads/ became
-# a top-level folder, kept so the committed files stay byte for byte what they were.
-AUTOSCALING_SOURCE = "inferwatch/workloads/autoscaling.py"
+# What the autoscaling rules' header names as their source.
+AUTOSCALING_SOURCE = "workloads/autoscaling.py"
 
 
 def render_documents(documents: Sequence[dict[str, Any]], header: str) -> str:

@@ -18,7 +18,14 @@ from typing import Any
 
 from inferwatch.config import InferwatchConfig
 from inferwatch.workloads.pods import gpu_placement, gpu_resources, metadata, sidecar_pod_labels
-from inferwatch.workloads.sidecar import METRICS_PORT_NAME, CaBundle, sidecar_container, sidecar_settings
+from inferwatch.workloads.sidecar import (
+    METRICS_PORT_NAME,
+    CaBundle,
+    sidecar_container,
+    sidecar_settings,
+    sidecar_web,
+    web_endpoint,
+)
 from inferwatch.workloads.vllm import vllm_url
 
 ISVC_CONTAINER = "kserve-container"
@@ -41,6 +48,7 @@ def inference_service(config: InferwatchConfig) -> dict[str, Any]:
     """InferenceService of the model on KServe's Hugging Face (vLLM) runtime, sidecar in the predictor."""
     spec = config.workload
     settings = sidecar_settings(config, vllm_url=vllm_url(ISVC_PORT), container_name=ISVC_CONTAINER)
+    web = sidecar_web(config)
     predictor: dict[str, Any] = {
         "labels": sidecar_pod_labels(),
         "minReplicas": spec.replicas,
@@ -52,9 +60,11 @@ def inference_service(config: InferwatchConfig) -> dict[str, Any]:
             "resources": gpu_resources(spec),
         },
         # A native sidecar needs the raw deployment mode (see the annotation below).
-        "initContainers": [sidecar_container(settings, spec.exporter_image, native=True)],
+        "initContainers": [sidecar_container(settings, spec.exporter_image, native=True, web=web)],
         **gpu_placement({"serving.kserve.io/inferenceservice": spec.name}),
     }
+    if web is not None:
+        predictor["volumes"] = [web.volume_spec()]
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -89,11 +99,12 @@ def _llm_template(config: InferwatchConfig, vllm_port: int) -> dict[str, Any]:
         container_name=LLMISVC_CONTAINER,
         ca=ca,
     )
+    web = sidecar_web(config)
     return {
         # Merged by name with the preset's `main` container (image, args, TLS flags, probes).
         "containers": [{"name": LLMISVC_CONTAINER, "resources": gpu_resources(spec)}],
-        "initContainers": [sidecar_container(settings, spec.exporter_image, native=True, ca=ca)],
-        "volumes": [ca.volume_spec()],
+        "initContainers": [sidecar_container(settings, spec.exporter_image, native=True, ca=ca, web=web)],
+        "volumes": [ca.volume_spec(), *([web.volume_spec()] if web is not None else [])],
         **gpu_placement({**LLMISVC_PART_OF, "app.kubernetes.io/name": spec.name}),
     }
 
@@ -101,16 +112,16 @@ def _llm_template(config: InferwatchConfig, vllm_port: int) -> dict[str, Any]:
 def llm_inference_service(config: InferwatchConfig, *, disaggregated: bool) -> dict[str, Any]:
     """LLMInferenceService of the model; `disaggregated` adds prefill pods (P/D), each with a sidecar."""
     spec = config.workload
+    # No sidecar label on these pods: the PodMonitor below scrapes them (keeping KServe's role
+    # label), and the chart's PodMonitor, which selects by that label, would scrape them a second time.
     body: dict[str, Any] = {
         "model": {"uri": spec.model_uri, "name": spec.served_model_name},
         "replicas": spec.replicas,
-        "labels": sidecar_pod_labels(),
         "template": _llm_template(config, LLMISVC_DECODE_PORT_BEHIND_PROXY if disaggregated else LLMISVC_PORT),
     }
     if disaggregated:
         body["prefill"] = {
             "replicas": spec.replicas,
-            "labels": sidecar_pod_labels(),
             "template": _llm_template(config, LLMISVC_PORT),
         }
     body["router"] = {"route": {}, "gateway": {}, "scheduler": {}}
@@ -134,7 +145,16 @@ def llm_pod_monitor(config: InferwatchConfig) -> dict[str, Any]:
             "selector": {"matchLabels": {**LLMISVC_PART_OF, "app.kubernetes.io/name": spec.name}},
             "podTargetLabels": [ROLE_LABEL],
             "podMetricsEndpoints": [
-                {"port": METRICS_PORT_NAME, "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}
+                # honorLabels: the sidecar's attribution labels (namespace, pod, container of the GPU
+                # holder) and vLLM's own (model_name, engine) are kept, as the chart's monitors keep them.
+                {
+                    "port": METRICS_PORT_NAME,
+                    "path": "/metrics",
+                    "interval": "15s",
+                    "scrapeTimeout": "10s",
+                    **web_endpoint(config),
+                    "honorLabels": True,
+                }
             ],
         },
     }

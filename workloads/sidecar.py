@@ -15,6 +15,7 @@ from typing import Any
 
 from inferwatch.config import ExporterSettings, InferwatchConfig
 from inferwatch.config.model import ENV_NESTED_DELIMITER, ENV_PREFIX
+from inferwatch.config.workload import SidecarWebSpec
 
 SIDECAR_CONTAINER = "inferwatch-exporter"
 # Pods carrying the sidecar wear this label; the Helm chart's PodMonitor selects it.
@@ -55,6 +56,49 @@ class CaBundle:
         }
 
 
+@dataclass(frozen=True)
+class WebSecret:
+    """The sidecar's web configuration file and the files it names, one Secret mounted as a folder."""
+
+    spec: SidecarWebSpec
+    volume: str = "inferwatch-web"
+    mount_path: str = "/etc/inferwatch-web"
+
+    @property
+    def file(self) -> str:
+        """Path of the web configuration inside the sidecar (the `web_config_file` setting)."""
+        return f"{self.mount_path}/{self.spec.config_key}"
+
+    def volume_spec(self) -> dict[str, Any]:
+        """The pod volume of the Secret (every key: the file names its certificate by relative path)."""
+        return {"name": self.volume, "secret": {"secretName": self.spec.secret}}
+
+
+def sidecar_web(config: InferwatchConfig) -> WebSecret | None:
+    """The sidecars' web configuration of `config`, or None when they serve plain HTTP."""
+    spec = config.workload.sidecar_web
+    return WebSecret(spec) if spec.secret else None
+
+
+def web_endpoint(config: InferwatchConfig) -> dict[str, Any]:
+    """PodMonitor endpoint settings matching the sidecars' web configuration (empty without one)."""
+    spec = config.workload.sidecar_web
+    if not spec.secret:
+        return {}
+    out: dict[str, Any] = {}
+    if spec.tls:
+        tls: dict[str, Any] = {"ca": {"secret": {"name": spec.secret, "key": spec.ca_key}}}
+        if spec.server_name:
+            tls["serverName"] = spec.server_name
+        out |= {"scheme": "https", "tlsConfig": tls}
+    if spec.basic_auth_secret:
+        out["basicAuth"] = {
+            "username": {"name": spec.basic_auth_secret, "key": "username"},
+            "password": {"name": spec.basic_auth_secret, "key": "password"},
+        }
+    return out
+
+
 def env_name(field: str) -> str:
     """The variable that sets exporter setting `field`; SettingNameError if there is no such setting."""
     if SETTINGS_SECTION not in InferwatchConfig.model_fields:
@@ -77,11 +121,13 @@ def sidecar_settings(
     Pod name and namespace stay empty here: the kubelet fills them in (DOWNWARD_FIELDS).
     """
     data = config.exporter.model_dump()
+    web = sidecar_web(config)
     data.update(
         mode="sidecar",
         vllm_url=vllm_url,
         container_name=container_name,
         vllm_ca_file=ca.file if ca is not None else None,
+        web_config_file=web.file if web is not None else None,
         **dict.fromkeys(DOWNWARD_FIELDS, ""),
     )
     return ExporterSettings.model_validate(data)
@@ -117,12 +163,15 @@ def sidecar_container(
     native: bool,
     ca: CaBundle | None = None,
     gpu_claims: list[dict[str, Any]] | None = None,
+    web: WebSecret | None = None,
 ) -> dict[str, Any]:
     """The exporter container; `native` makes it a Kubernetes ≥ 1.29 sidecar (init container that keeps running).
 
-    `gpu_claims` (resources.claims of a DRA pod) gives the sidecar the same GPUs as vLLM.
+    `gpu_claims` (resources.claims of a DRA pod) gives the sidecar the same GPUs as vLLM. `web`
+    mounts the web configuration (the settings name its file); its probes need no credentials.
     """
     probe_port = METRICS_PORT_NAME
+    scheme = {"scheme": "HTTPS"} if web is not None and web.spec.tls else {}
     container: dict[str, Any] = {"name": SIDECAR_CONTAINER, "image": image}
     if native:
         container["restartPolicy"] = "Always"
@@ -131,9 +180,9 @@ def sidecar_container(
         "args": list(EXPORTER_ARGS),
         "env": sidecar_env(settings, shares_gpu_claim=gpu_claims is not None),
         "ports": [{"name": METRICS_PORT_NAME, "containerPort": settings.port, "protocol": "TCP"}],
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": probe_port}, "periodSeconds": 10},
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": probe_port, **scheme}, "periodSeconds": 10},
         "livenessProbe": {
-            "httpGet": {"path": "/healthz", "port": probe_port},
+            "httpGet": {"path": "/healthz", "port": probe_port, **scheme},
             "periodSeconds": 20,
             "failureThreshold": 3,
         },
@@ -151,6 +200,7 @@ def sidecar_container(
             "seccompProfile": {"type": "RuntimeDefault"},
         },
     }
-    if ca is not None:
-        container["volumeMounts"] = [{"name": ca.volume, "mountPath": ca.mount_path, "readOnly": True}]
+    mounts = [(v.volume, v.mount_path) for v in (ca, web) if v is not None]
+    if mounts:
+        container["volumeMounts"] = [{"name": n, "mountPath": p, "readOnly": True} for n, p in mounts]
     return container

@@ -15,7 +15,7 @@ from typing import Any
 from inferwatch.config import InferwatchConfig
 from inferwatch.workloads import dra
 from inferwatch.workloads.pods import app_labels, gpu_placement, gpu_resources, metadata, sidecar_pod_labels
-from inferwatch.workloads.sidecar import sidecar_container, sidecar_settings
+from inferwatch.workloads.sidecar import sidecar_container, sidecar_settings, sidecar_web
 
 VLLM_CONTAINER = "vllm"
 VLLM_PORT_NAME = "http"
@@ -64,7 +64,8 @@ def deployment(config: InferwatchConfig, *, native_sidecar: bool, dra_claim: boo
     selector = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": spec.name}
     settings = sidecar_settings(config, vllm_url=vllm_url(spec.vllm_port), container_name=VLLM_CONTAINER)
     claims = dra.container_claims() if dra_claim else None
-    sidecar = sidecar_container(settings, spec.exporter_image, native=native_sidecar, gpu_claims=claims)
+    web = sidecar_web(config)
+    sidecar = sidecar_container(settings, spec.exporter_image, native=native_sidecar, gpu_claims=claims, web=web)
     pod_spec: dict[str, Any] = {}
     if native_sidecar:
         pod_spec["initContainers"] = [sidecar]
@@ -78,7 +79,10 @@ def deployment(config: InferwatchConfig, *, native_sidecar: bool, dra_claim: boo
     pod_spec |= {
         "terminationGracePeriodSeconds": 120,
         # vLLM's workers exchange tensors through shared memory; the default 64 MiB is too small.
-        "volumes": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}}],
+        "volumes": [
+            {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "8Gi"}},
+            *([web.volume_spec()] if web is not None else []),
+        ],
     }
     labels = app_labels(spec, "model-server")
     return {

@@ -30,6 +30,7 @@ COMMANDS = {
     "exporter": "inferwatch.app.commands.exporter:exporter",
     "cost": "inferwatch.app.commands.cost:cost",
     "dashboards": "inferwatch.app.commands.dashboards:dashboards",
+    "controller": "inferwatch.app.commands.controller:controller",
     "demo": "inferwatch.demo.cli:demo",
 }
 

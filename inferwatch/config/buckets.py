@@ -1,9 +1,13 @@
-"""Histogram bucket boundaries a latency SLO threshold must sit on: vLLM's defaults or the config's `buckets:`.
+"""Histogram bucket boundaries a latency SLO threshold must sit on, per serving engine.
 
 A latency SLI counts `bucket{le=T}` as good events, so T must be a real boundary of the scraped
-histogram, or the rule silently reads nothing. vLLM's defaults (vllm/v1/metrics/loggers.py) hold
-unless a deployment passes `--custom-histogram-buckets`; such a deployment declares its
-boundaries under `buckets:` in inferwatch.yaml.
+histogram on every engine that serves what the SLO judges, or the rule silently counts nothing
+there (vLLM's and SGLang's pods sum into one normalized histogram). vLLM's defaults
+(vllm/v1/metrics/loggers.py) hold unless a deployment passes `--custom-histogram-buckets`;
+SGLang's (python/sglang/srt/observability/metrics_collector.py, 0.5.23) unless it passes
+`--bucket-time-to-first-token`, `--bucket-inter-token-latency` (TPOT's too) or
+`--bucket-e2e-request-latency`. Such a deployment declares its boundaries under `buckets:` in
+inferwatch.yaml (vLLM's at the top, SGLang's under `buckets.sglang`).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 BucketKind = Literal["ttft", "tpot", "e2e"]
+# The serving engines whose histograms the normalized engine series sum (inferwatch.conventions.normalized).
+Engine = Literal["vllm", "sglang"]
 
 # vLLM v1 default buckets (vllm/v1/metrics/loggers.py), in seconds.
 VLLM_DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = {
@@ -73,6 +79,81 @@ VLLM_DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = {
 }
 
 
+# SGLang 0.5.23 default buckets (metrics_collector.py, TokenizerMetricsCollector), in seconds.
+SGLANG_DEFAULT_BUCKETS: Mapping[str, tuple[float, ...]] = {
+    # sglang:time_to_first_token_seconds
+    "ttft": (0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 2.0, 4.0, 6.0, 8.0, 10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 200.0, 400.0),
+    # sglang:request_time_per_output_token_seconds (the inter-token-latency buckets)
+    "tpot": (
+        0.002,
+        0.004,
+        0.006,
+        0.008,
+        0.01,
+        0.015,
+        0.02,
+        0.025,
+        0.03,
+        0.035,
+        0.04,
+        0.06,
+        0.08,
+        0.1,
+        0.2,
+        0.4,
+        0.6,
+        0.8,
+        1.0,
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+    ),
+    # sglang:e2e_request_latency_seconds
+    "e2e": (
+        0.1,
+        0.2,
+        0.4,
+        0.6,
+        0.8,
+        1.0,
+        2.0,
+        4.0,
+        6.0,
+        8.0,
+        10.0,
+        20.0,
+        40.0,
+        60.0,
+        80.0,
+        100.0,
+        200.0,
+        400.0,
+        600.0,
+        1200.0,
+        1800.0,
+        2400.0,
+    ),
+}
+DEFAULT_BUCKETS: Mapping[str, Mapping[str, tuple[float, ...]]] = {
+    "vllm": VLLM_DEFAULT_BUCKETS,
+    "sglang": SGLANG_DEFAULT_BUCKETS,
+}
+# How each engine is told other boundaries, per kind (for messages).
+_FLAGS: Mapping[str, Mapping[str, str]] = {
+    "vllm": {
+        "ttft": "--custom-histogram-buckets",
+        "tpot": "--custom-histogram-buckets",
+        "e2e": "--custom-histogram-buckets",
+    },
+    "sglang": {
+        "ttft": "--bucket-time-to-first-token",
+        "tpot": "--bucket-inter-token-latency",
+        "e2e": "--bucket-e2e-request-latency",
+    },
+}
+
+
 def is_boundary(threshold: float, boundaries: Sequence[float]) -> bool:
     """Whether ``threshold`` equals one of ``boundaries`` (to float precision)."""
     return any(math.isclose(threshold, b, rel_tol=1e-9, abs_tol=1e-12) for b in boundaries)
@@ -89,10 +170,28 @@ def _increasing(values: list[float]) -> list[float]:
 Boundaries = Annotated[list[float], Field(min_length=1, max_length=200), AfterValidator(_increasing)]
 
 
-class HistogramBuckets(BaseModel):
-    """The `buckets:` section: boundaries of a deployment's `--custom-histogram-buckets`, per latency kind.
+class SglangBuckets(BaseModel):
+    """`buckets.sglang`: boundaries of SGLang servers started with the `--bucket-*` flags, per latency kind."""
 
-    A kind left out uses vLLM's default buckets.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    ttft: Boundaries | None = Field(
+        None, description="sglang:time_to_first_token_seconds boundaries (--bucket-time-to-first-token)"
+    )
+    tpot: Boundaries | None = Field(
+        None,
+        description="sglang:request_time_per_output_token_seconds boundaries (--bucket-inter-token-latency)",
+    )
+    e2e: Boundaries | None = Field(
+        None, description="sglang:e2e_request_latency_seconds boundaries (--bucket-e2e-request-latency)"
+    )
+
+
+class HistogramBuckets(BaseModel):
+    """The `buckets:` section: boundaries of deployments started with custom histogram buckets, per kind.
+
+    The top-level kinds are vLLM's (`--custom-histogram-buckets`), `sglang:` holds SGLang's; a
+    kind left out uses that engine's default buckets.
     """
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -100,12 +199,27 @@ class HistogramBuckets(BaseModel):
     ttft: Boundaries | None = Field(None, description="vllm:time_to_first_token_seconds boundaries (seconds)")
     tpot: Boundaries | None = Field(None, description="vllm:request_time_per_output_token_seconds boundaries")
     e2e: Boundaries | None = Field(None, description="vllm:e2e_request_latency_seconds boundaries (seconds)")
+    sglang: SglangBuckets = Field(
+        default_factory=SglangBuckets, description="SGLang's boundaries, for servers started with --bucket-* flags"
+    )
 
-    def boundaries(self, kind: str) -> tuple[float, ...]:
-        """The boundaries of ``kind``: the declared ones, else vLLM's defaults."""
-        declared: list[float] | None = getattr(self, kind)
-        return tuple(declared) if declared is not None else VLLM_DEFAULT_BUCKETS[kind]
+    def _declared(self, kind: str, engine: str) -> list[float] | None:
+        section: BaseModel = self if engine == "vllm" else self.sglang
+        declared: list[float] | None = getattr(section, kind)
+        return declared
 
-    def origin(self, kind: str) -> str:
-        """Where ``kind``'s boundaries come from, for messages."""
-        return f"buckets.{kind}" if getattr(self, kind) is not None else f"vLLM's default {kind} buckets"
+    def boundaries(self, kind: str, engine: str = "vllm") -> tuple[float, ...]:
+        """The boundaries of ``kind`` on ``engine``: the declared ones, else the engine's defaults."""
+        declared = self._declared(kind, engine)
+        return tuple(declared) if declared is not None else DEFAULT_BUCKETS[engine][kind]
+
+    def origin(self, kind: str, engine: str = "vllm") -> str:
+        """Where ``kind``'s boundaries on ``engine`` come from, for messages."""
+        if self._declared(kind, engine) is not None:
+            return f"buckets.{kind}" if engine == "vllm" else f"buckets.{engine}.{kind}"
+        return f"vLLM's default {kind} buckets" if engine == "vllm" else f"SGLang's default {kind} buckets"
+
+    def flag(self, kind: str, engine: str = "vllm") -> str:
+        """The server flag that sets ``kind``'s boundaries on ``engine``, and where inferwatch.yaml declares them."""
+        where = f"buckets.{kind}" if engine == "vllm" else f"buckets.{engine}.{kind}"
+        return f"{_FLAGS[engine][kind]} (declared under {where})"

@@ -44,6 +44,12 @@ class ExporterSettings(BaseModel):
         10.0, gt=0, le=600, description="daemonset: how often GPU assignments are re-read from the kubelet"
     )
     pod_resources_timeout_s: float = Field(5.0, gt=0, le=60, description="daemonset: time limit of one kubelet call")
+    web_config_file: str | None = Field(
+        None,
+        description="web configuration file of exporter-toolkit (--web.config.file: TLS, client certificates, "
+        "basic_auth_users with bcrypt hashes), the same file node-exporter reads; /healthz and /readyz stay "
+        "open to the kubelet's probes",
+    )
     otlp_endpoint: str | None = Field(
         None, description="OTLP/HTTP metrics endpoint (e.g. http://collector:4318/v1/metrics); unset: no push"
     )
@@ -51,7 +57,7 @@ class ExporterSettings(BaseModel):
     simulated_gpus: int = Field(2, ge=1, le=64, description="number of fake GPUs of the simulated backend")
     simulated_nvml_latencies: bool = Field(
         True,
-        description="simulated backend: each NVML call takes as long as on an H100 (DESIGN.md), so the demo "
+        description="simulated backend: each NVML call takes as long as on an H100 (docs/benchmarks.md), so the demo "
         "and the benchmark load the exporter as a real GPU would",
     )
 

@@ -24,9 +24,11 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-from inferwatch.config.buckets import HistogramBuckets, is_boundary
+from inferwatch.config.buckets import Engine, HistogramBuckets, is_boundary
+from inferwatch.config.cost_report import CostReportSettings
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.config.pricing import Pricing
+from inferwatch.config.prometheus import PrometheusSettings
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.config.workload import WorkloadSpec
@@ -45,22 +47,8 @@ _LABEL_KEY = re.compile(
 _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 
 
-class PrometheusSettings(BaseModel):
-    """Where inferwatch's CLI reads aggregated results from."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    url: str = Field("http://127.0.0.1:9090", description="base URL of Prometheus (or a compatible API)")
-    timeout_s: float = Field(10.0, gt=0, le=300, description="timeout of one query")
-    retries: int = Field(3, ge=0, le=10, description="retries of a failed query before giving up")
-    retry_backoff_s: float = Field(0.5, ge=0, le=30, description="first back-off between retries (doubles)")
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, v: str) -> str:
-        if not v.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return v.rstrip("/")
+def _vllm_only() -> list[Engine]:
+    return ["vllm"]
 
 
 class InferwatchConfig(BaseModel):
@@ -85,12 +73,20 @@ class InferwatchConfig(BaseModel):
         description="extra labels on every generated PrometheusRule (e.g. release: kube-prometheus-stack), "
         "so one ruleSelector picks up normalization, alert, SLO and cost rules",
     )
+    engines: list[Engine] = Field(
+        default_factory=_vllm_only,
+        min_length=1,
+        description="the serving engines (vllm, sglang) that run the models the SLOs judge: a latency SLO's "
+        "threshold must be a bucket boundary on each (an SLO's own engines: overrides this)",
+    )
     buckets: HistogramBuckets = Field(
         default_factory=HistogramBuckets,
-        description="histogram boundaries of deployments started with --custom-histogram-buckets",
+        description="histogram boundaries of deployments started with custom buckets (vLLM's "
+        "--custom-histogram-buckets, SGLang's --bucket-* flags under sglang:)",
     )
     slos: list[SLOSpec] = Field(default_factory=list, max_length=1000)
     pricing: Pricing = Field(default_factory=Pricing)
+    cost_report: CostReportSettings = Field(default_factory=CostReportSettings)
     exporter: ExporterSettings = Field(default_factory=ExporterSettings)
     workload: WorkloadSpec = Field(default_factory=WorkloadSpec)
 
@@ -148,19 +144,29 @@ def edge_problems(config: InferwatchConfig) -> list[FieldProblem]:
                 FieldProblem(f"slos.{i}.name", f"SLO name {slo.name!r} is already used by slos.{seen[slo.name]}")
             )
         seen.setdefault(slo.name, i)
-        threshold = slo.sli.threshold_seconds
-        if slo.sli.kind in LATENCY_KINDS and threshold is not None:
-            known = config.buckets.boundaries(slo.sli.kind)
-            if not is_boundary(threshold, known):
-                problems.append(
-                    FieldProblem(
-                        f"slos.{i}.sli.threshold_seconds",
-                        f"SLO {slo.name!r}: {threshold:g} is not a bucket boundary of "
-                        f"{config.buckets.origin(slo.sli.kind)} ({', '.join(f'{b:g}' for b in known)}); the rule "
-                        f"would count nothing. Pick a boundary, or declare the deployment's "
-                        f"--custom-histogram-buckets under buckets.{slo.sli.kind}",
-                    )
+        problems += _threshold_problems(config, i)
+    return problems
+
+
+def _threshold_problems(config: InferwatchConfig, i: int) -> list[FieldProblem]:
+    """A latency SLO's threshold must be a bucket boundary on every engine serving what it judges."""
+    slo = config.slos[i]
+    threshold = slo.sli.threshold_seconds
+    if slo.sli.kind not in LATENCY_KINDS or threshold is None:
+        return []
+    problems = []
+    for engine in slo.engines or config.engines:
+        known = config.buckets.boundaries(slo.sli.kind, engine)
+        if not is_boundary(threshold, known):
+            problems.append(
+                FieldProblem(
+                    f"slos.{i}.sli.threshold_seconds",
+                    f"SLO {slo.name!r}: {threshold:g} is not a bucket boundary of "
+                    f"{config.buckets.origin(slo.sli.kind, engine)} ({', '.join(f'{b:g}' for b in known)}); the rule "
+                    f"would count nothing on {engine}. Pick a boundary, or declare the deployment's "
+                    f"{config.buckets.flag(slo.sli.kind, engine)}",
                 )
+            )
     return problems
 
 

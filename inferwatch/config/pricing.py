@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat
 class IdlePolicy(StrEnum):
     """What the weekly report does with the cost of GPU time nobody holds."""
 
-    SEPARATE = "separate"  # an "(idle)" line of its own (default: idle capacity stays visible)
+    SEPARATE = "separate"  # idle GPU time is a line of its own (default: idle capacity stays visible)
     SHARE = "share"  # spread over namespaces in proportion to their GPU cost
 
 
@@ -51,8 +51,10 @@ class Pricing(BaseModel):
         description="FOCUS BillingAccountId/Name of the report's CSV (your cluster or cost centre)",
     )
     provider: str = Field(
-        "inferwatch",
+        "Self-hosted",
         min_length=1,
         max_length=200,
-        description="FOCUS ProviderName, PublisherName and InvoiceIssuerName (who runs the GPUs)",
+        description="FOCUS ServiceProviderName (and ProviderName, PublisherName): the organisation that provides "
+        "the GPUs to the teams; also HostProviderName and InvoiceIssuerName unless cost_report sets them. "
+        "Default 'Self-hosted': the GPUs are run in-house, and inferwatch only generates the data",
     )

@@ -6,9 +6,11 @@ generator reads, and returns warnings (odd but valid values) apart from errors.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from inferwatch.config.buckets import Engine
 
 SLIKind = Literal["ttft", "tpot", "e2e", "availability"]
 SLOWindow = Literal["30d", "28d", "7d"]
@@ -18,6 +20,14 @@ FilterLabel = Literal["namespace", "model_name", "pod"]
 LATENCY_KINDS: tuple[str, ...] = ("ttft", "tpot", "e2e")
 # The highest objective whose error budget (1e-6) the rules still write exactly (12 significant digits).
 MAX_OBJECTIVE_PERCENT = 99.9999
+# Bounds on free-form fields: an SLO is a few lines, and the InferenceSLO CRD generated from this
+# model needs them (the API server refuses CEL rules whose cost it cannot bound).
+MAX_DESCRIPTION = 1024
+MAX_REASONS = 16
+MAX_LABEL_VALUE = 253
+
+FinishedReason = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+LabelValue = Annotated[str, StringConstraints(max_length=MAX_LABEL_VALUE)]
 
 
 def _not_bool(value: object) -> object:
@@ -41,9 +51,10 @@ class SLISpec(BaseModel):
         gt=0,
         description="latency kinds only: the threshold T, which must be a bucket boundary of the histogram",
     )
-    error_finished_reasons: list[str] = Field(
+    error_finished_reasons: list[FinishedReason] = Field(
         default_factory=lambda: ["error"],
         min_length=1,
+        max_length=MAX_REASONS,
         description="availability only: vLLM finished_reason values that count as errors (stop, length "
         "and abort are good by default)",
     )
@@ -70,7 +81,7 @@ class SLOSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", description="unique name, DNS-label style")
-    description: str = Field("", description="free text shown in alerts and `slo status`")
+    description: str = Field("", max_length=MAX_DESCRIPTION, description="free text shown in alerts and `slo status`")
     objective: float = Field(
         gt=0,
         le=MAX_OBJECTIVE_PERCENT,
@@ -79,10 +90,18 @@ class SLOSpec(BaseModel):
     window: SLOWindow = Field("30d", description="rolling SLO window; burn-rate windows scale with it")
     sli: SLISpec = Field(description="the service level indicator")
     group_by: list[GroupLabel] = Field(
-        default_factory=list, description="one SLO series per value of these labels (namespace, model_name)"
+        default_factory=list,
+        max_length=2,
+        description="one SLO series per value of these labels (namespace, model_name)",
     )
-    matchers: dict[FilterLabel, str] = Field(
+    matchers: dict[FilterLabel, LabelValue] = Field(
         default_factory=dict, description="only count series whose labels equal these values, e.g. namespace: prod"
+    )
+    engines: list[Engine] | None = Field(
+        None,
+        min_length=1,
+        description="the serving engines of what this SLO judges (default: the top-level engines); a latency "
+        "threshold must be a bucket boundary on each",
     )
 
     _objective_number = field_validator("objective", mode="before")(_not_bool)

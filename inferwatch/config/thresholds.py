@@ -71,6 +71,17 @@ class Thresholds(BaseModel):
     metrics_absent_for: ForDuration = Field(
         "15m", description="how long all vLLM (or all GPU) series must be absent to open a ticket"
     )
+    router_shed_ratio: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="share of a pool's requests the llm-d router sheds (HTTP 429: saturated, queue full or "
+        "timed out) above which InferencePoolSheddingRequests pages",
+    )
+    router_shed_min_requests_per_second: float = Field(
+        0.2, ge=0, description="requests per second to a pool (over 5 minutes) below which shedding is not judged"
+    )
+    router_shed_for: ForDuration = Field("5m", description="how long the router must keep shedding to page")
     slo_page_for: ForDuration = Field("2m", description="`for:` of every SLO's fast-burn page alert")
     slo_ticket_for: ForDuration = Field("15m", description="`for:` of every SLO's slow-burn ticket alert")
     slo_absent_for: ForDuration = Field("15m", description="how long an SLO's metrics must be absent to alert")

@@ -7,6 +7,8 @@ LLMInferenceService with the inferwatch sidecar, and autoscaling on inferwatch's
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inferwatch import __version__
@@ -52,6 +54,19 @@ class AutoscalingSpec(BaseModel):
         pattern=r"^https?://",
         description="in-cluster Prometheus that evaluates inferwatch's rules (KEDA's serverAddress)",
     )
+    signals_from: Literal["engines", "router"] = Field(
+        "engines",
+        description="where the scaling signals come from: the model's engines (vLLM or SGLang queues and KV "
+        "caches), or the llm-d router's view of the model's InferencePool, which also counts requests it holds "
+        "in its flow-control queues",
+    )
+    inference_pool: str | None = Field(
+        None,
+        pattern=DNS_SUBDOMAIN_PATTERN,
+        max_length=253,
+        description="with signals_from: router, the InferencePool the router routes the model through "
+        "(default: the workload's name)",
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> AutoscalingSpec:
@@ -62,6 +77,29 @@ class AutoscalingSpec(BaseModel):
                 f"fallback_replicas {self.fallback_replicas} must lie between min_replicas and max_replicas"
             )
         return self
+
+
+class SidecarWebSpec(BaseModel):
+    """The sidecars' web configuration (exporter-toolkit's file, TLS and basic auth), from a Secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret: str = Field(
+        "",
+        pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*)?$",
+        max_length=253,
+        description="Secret in the model's namespace holding web-config.yml and the files it names by relative "
+        "path (tls.crt, tls.key, a client CA); mounted into each sidecar. Empty: plain HTTP, no authentication",
+    )
+    config_key: str = Field("web-config.yml", min_length=1, description="key of the web configuration in the Secret")
+    tls: bool = Field(False, description="the file enables TLS: the probes and the PodMonitor use https")
+    ca_key: str = Field(
+        "ca.crt", description="key of the CA in the Secret the LLMInferenceService's PodMonitor verifies with"
+    )
+    server_name: str = Field("", description="name the sidecars' certificate carries, for the PodMonitor")
+    basic_auth_secret: str = Field(
+        "", description="Secret (username, password) the LLMInferenceService's PodMonitor scrapes with; empty: none"
+    )
 
 
 class WorkloadSpec(BaseModel):
@@ -104,3 +142,8 @@ class WorkloadSpec(BaseModel):
         description="labels of the LLMInferenceService's PodMonitor (the Prometheus's podMonitorSelector)",
     )
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec)
+    sidecar_web: SidecarWebSpec = Field(
+        default_factory=SidecarWebSpec,
+        description="who may read the sidecars' /metrics (the chart's monitoring.podMonitor scheme, tlsConfig and "
+        "basicAuth must match for the plain Deployment)",
+    )

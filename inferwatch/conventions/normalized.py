@@ -1,9 +1,14 @@
 """Names of every normalized series, label and window: the contract between rule generators.
 
 The normalization group (inferwatch.alerts.normalize) is the only place that reads raw
-`vllm:*`, `DCGM_*` and `inferwatch_*` series; it records the names below, and every alert,
-SLO, cost rule and dashboard reads only these. Names follow `level:metric:operations`.
-Renaming one is a breaking change (dashboards and users' own rules read them).
+`vllm:*`, `sglang:*`, llm-d router (`llm_d_epp_*` and its older names), `DCGM_*` and
+`inferwatch_*` series; it records the names below, and every alert, SLO, cost rule and
+dashboard reads only these. Names follow `level:metric:operations`. Renaming one is a breaking
+change (dashboards and users' own rules read them).
+
+The serving-engine series keep the `vllm_` of their names from the time vLLM was the only
+engine: SGLang feeds the same series (inferwatch.alerts.normalize.sglang), so every alert, SLO,
+dashboard and cost rule covers both engines without a second copy.
 """
 
 from __future__ import annotations
@@ -20,8 +25,14 @@ GPU_UUID = "gpu_uuid"
 GPU_MODEL = "gpu_model"
 MIG_UUID = "mig_uuid"
 STATUS = "status"
+# Which serving engine a pod runs (on SERVING_ENGINE_INFO only): one of SERVING_ENGINES.
+SERVING_ENGINE = "serving_engine"
+VLLM = "vllm"
+SGLANG = "sglang"
+SERVING_ENGINES: tuple[str, ...] = (VLLM, SGLANG)
 
-# Labels of every normalized vLLM series (aggregated over `engine`, the data-parallel rank).
+# Labels of every normalized engine series (aggregated over vLLM's `engine`, the data-parallel
+# rank, and over SGLang's dp_rank; SGLang's tp/pp/moe-ep ranks fold with max).
 VLLM_LABELS: tuple[str, ...] = (NAMESPACE, MODEL, POD)
 
 # --- normalized vLLM series: labels VLLM_LABELS (+ `le` on buckets) ------------------------
@@ -53,7 +64,7 @@ def histogram_series(kind: str, part: str) -> str:
 # --- normalized vLLM counters: raw counter values (not rates), summed over `engine` per pod ----
 # Labels VLLM_LABELS (+ `le` on buckets, in float form). Recorded only for what the configured
 # SLOs count (group inferwatch-normalize-slo-counters of the SLO rule file, built by
-# inferwatch.alerts.normalize.slo_counter_group): the SLOs' checkpoints read them, so a window
+# inferwatch.alerts.normalize.slo_counters): the SLOs' checkpoints read them, so a window
 # spans a Prometheus outage with the counters' own jump across it.
 def counter_series(kind: str, part: str) -> str:
     """Recorded counter of a normalized histogram: part is `bucket` or `count`.
@@ -69,7 +80,9 @@ def counter_series(kind: str, part: str) -> str:
 VLLM_REQUESTS_FINISHED_COUNTER = "inferwatch:vllm_requests_finished_total:sum"
 VLLM_HTTP_REQUESTS_COUNTER = "inferwatch:vllm_http_requests_total:sum"
 
-# Finished requests per second by `finished_reason` (stop, length, abort, error, …).
+# Finished requests per second by `finished_reason` (stop, length, abort, error, …). SGLang says
+# only whether a request was aborted: its other finished requests carry FINISHED_NOT_REPORTED.
+FINISHED_NOT_REPORTED = "not_reported"
 VLLM_REQUESTS_FINISHED_RATE = "inferwatch:vllm_requests_finished:rate5m"
 # HTTP responses per second of the vLLM API server by `status` class (2xx, 4xx, 5xx); no model_name.
 VLLM_HTTP_REQUESTS_RATE = "inferwatch:vllm_http_requests:rate5m"
@@ -81,6 +94,31 @@ VLLM_PREFIX_CACHE_QUERIES_RATE = "inferwatch:vllm_prefix_cache_queries:rate5m"
 VLLM_REQUESTS_RUNNING = "inferwatch:vllm_requests_running:sum"
 VLLM_REQUESTS_WAITING = "inferwatch:vllm_requests_waiting:sum"
 VLLM_KV_CACHE_USAGE = "inferwatch:vllm_kv_cache_usage:max"  # ratio 0-1, max over engine
+# =1 per pod serving a model: labels namespace, model_name, pod, serving_engine (vllm | sglang).
+SERVING_ENGINE_INFO = "inferwatch:serving_engine:info"
+# =1 per LoRA adapter with at least one running (or waiting) request on a vLLM pod: labels
+# namespace, model_name (the base model), pod, lora_adapter, state (running | waiting). vLLM names
+# the adapters but does not count their requests (vllm:lora_requests_info); the two series before
+# it are the steps: the label combination vLLM set last per pod, and its names one per series.
+LORA_ADAPTER = "lora_adapter"
+LORA_STATE = "state"
+VLLM_LORA_LATEST = "inferwatch:vllm_lora_requests:latest"
+VLLM_LORA_SPLIT = "inferwatch:vllm_lora_adapters:split"
+VLLM_LORA_ADAPTERS = "inferwatch:vllm_lora_adapter:info"
+
+# What an engine never reports, by key (a histogram kind or `finish_reason`, `lora`), with what a
+# reader misses (the dashboards say
+# "not reported by this engine" for these instead of going empty). SGLang 0.5.23 has no decode
+# or prefill time per request (its per-stage histogram times forward passes, not a request's
+# prefill), no finish reason other than abort, and no running/waiting LoRA adapters.
+NOT_REPORTED: dict[str, dict[str, str]] = {
+    SGLANG: {
+        "prefill": "prefill time",
+        "decode": "decode time",
+        "finish_reason": "finish reasons other than abort (stop, length, error)",
+        "lora": "LoRA adapters running and waiting",
+    },
+}
 
 # --- normalized GPU series: labels gpu_uuid (+ gpu_model where stated) -----------------------
 # From the inferwatch exporter or NVIDIA dcgm-exporter, same units (base units, ratio 0-1).
@@ -121,6 +159,11 @@ MODEL_REQUESTS_WAITING = "inferwatch:vllm_model_requests_waiting:sum"
 MODEL_KV_CACHE_USAGE = "inferwatch:vllm_model_kv_cache_usage:sum"
 # Pods of one model that report vLLM metrics.
 MODEL_PODS = "inferwatch:vllm_model_pods:count"
+# The same two signals per InferencePool as the llm-d router sees them (labels namespace, pool): requests
+# waiting at the pool's endpoints (average per endpoint x ready endpoints) plus those the router holds in
+# its flow-control queues, which no engine counts; and the endpoints' KV-cache usage summed.
+POOL_REQUESTS_WAITING = "inferwatch:router_pool_requests_waiting:sum"
+POOL_KV_CACHE_USAGE = "inferwatch:router_pool_kv_cache_usage:sum"
 
 # --- series the dashboards read (group inferwatch-normalize-dashboards) ------------------------
 NODE = "node"
@@ -145,3 +188,45 @@ SLO_ALERT_STATE = "inferwatch:slo_alert:state"
 # calls stall or the GPU is down). Only the inferwatch exporter reports it: dcgm-exporter has no
 # equivalent, so a GPU only dcgm-exporter covers has no series.
 GPU_SAMPLE_AGE = "inferwatch:gpu_sample_age:seconds"
+
+# --- the llm-d router (Gateway API Inference Extension endpoint picker, "EPP") -----------------
+# From llm-d-router's `llm_d_epp_*` (v0.9.0 on), else the Gateway API Inference Extension's
+# `inference_objective_*` / `inference_pool_*` / `inference_extension_*` (v1.1 to v1.5, and
+# llm-d-router's dual emission), else `inference_model_*` (v1.0): the newest generation a router
+# target serves wins, so a router emitting two generations is counted once.
+# `namespace` is the router's own (it runs in its InferencePool's namespace); `pool` is the
+# InferencePool it routes for; `model_name` is the model a request asked for and
+# `target_model_name` the one it was sent to (a LoRA adapter, after InferenceModelRewrite).
+POOL = "pool"
+TARGET_MODEL = "target_model_name"
+FAIRNESS_ID = "fairness_id"
+ERROR_CODE = "error_code"
+ROUTER_LABELS: tuple[str, ...] = (NAMESPACE, POOL)
+ROUTER_REQUEST_LABELS: tuple[str, ...] = (NAMESPACE, POOL, MODEL, TARGET_MODEL)
+# Requests scheduled per second (a shed request is never scheduled, so it is not counted here).
+ROUTER_REQUESTS_RATE = "inferwatch:router_requests:rate5m"
+# Requests that failed per second, + `error_code` as the router spells it.
+ROUTER_REQUEST_ERRORS_RATE = "inferwatch:router_request_errors:rate5m"
+# Requests the router shed (HTTP 429: flow-control rejections and queue-TTL evictions, saturation
+# admission), whatever the generation calls the code (ResourceExhausted, InferencePoolResourceExhausted).
+ROUTER_SHED_RATE = "inferwatch:router_shed_requests:rate5m"
+# Prompt and completion tokens per second from the responses' usage, + `fairness_id` (the
+# x-llm-d-inference-fairness-id header, "default-flow" without one; empty before llm-d-router
+# v0.9.0, whose token histograms carry none). Streamed answers count only with usage reported.
+ROUTER_INPUT_TOKENS_RATE = "inferwatch:router_input_tokens:rate5m"
+ROUTER_OUTPUT_TOKENS_RATE = "inferwatch:router_output_tokens:rate5m"
+# Per pool (labels ROUTER_LABELS): the signals the picker routes on, as the router last read them.
+ROUTER_POOL_QUEUE = "inferwatch:router_pool_queue_size:avg"  # waiting requests per endpoint
+ROUTER_POOL_KV_CACHE_USAGE = "inferwatch:router_pool_kv_cache_usage:avg"  # ratio 0-1 per endpoint
+ROUTER_POOL_READY_ENDPOINTS = "inferwatch:router_pool_ready_endpoints:count"
+# Requests held in the router's flow-control queues (feature gate flowControl), summed over flows.
+ROUTER_FLOW_CONTROL_QUEUE = "inferwatch:router_flow_control_queue_size:sum"
+# The picker's scheduling latency (one request's endpoint choice): bucket / count / sum rates.
+ROUTER_SCHEDULER = "inferwatch:router_scheduler_seconds"
+
+
+def router_scheduler_series(part: str) -> str:
+    """Recorded series of the picker's latency histogram: part is `bucket`, `count` or `sum`."""
+    if part not in ("bucket", "count", "sum"):
+        raise ValueError(f"unknown histogram part {part!r}")
+    return f"{ROUTER_SCHEDULER}_{part}:rate{RATE_WINDOW}"

@@ -30,8 +30,9 @@ from inferwatch.config import InferwatchConfig
 from inferwatch.errors import InferwatchError
 from inferwatch.fileio import write_all_atomic, write_atomic
 from inferwatch.localstack.receiver import Page
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.focus_csv import FocusIdentity
 from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.render import publish_report
 from inferwatch.slo.cost.week import IsoWeek
@@ -109,7 +110,7 @@ class OutputFolder:
         """Query the live stack and rewrite every file; a part that fails is named on the index page."""
         now = now or datetime.now(UTC)
         state = OutputState(refreshed_at=now.timestamp())
-        reader = PrometheusReader(self.config.prometheus)
+        reader = reader_for(self.config)
         try:
             slos, _ = slos_from_specs(self.config.slos, "demo.yaml")
             state.slo_rows = slo_status(reader, slos, now)
@@ -124,8 +125,9 @@ class OutputFolder:
             state.problems.append(f"slo status: {err}")
         try:
             week = IsoWeek.last_full(now)
-            report = collect_report(reader, week, self.config.pricing)
-            paths = publish_report(self.out_dir / "cost", week, report, self.config.pricing)
+            report = collect_report(reader, week, self.config.pricing, settings=self.config.cost_report)
+            who = FocusIdentity.of(self.config.pricing, self.config.cost_report)
+            paths = publish_report(self.out_dir / "cost", report, who)
             state.cost = report
             state.cost_files = {k: str(p.relative_to(self.out_dir)) for k, p in paths.items()}
         except InferwatchError as err:

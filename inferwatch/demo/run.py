@@ -188,9 +188,9 @@ def write_summary(path: Path, stack: Stack, output: OutputFolder, timeline: Time
         if state.cost is None
         else {
             "week": state.cost.week.label,
-            "total_cost": state.cost.total_cost,
+            "total_cost": float(state.cost.total_cost),
             "currency": state.cost.currency,
-            "namespaces": {ns.namespace: ns.allocated_cost for ns in state.cost.namespaces},
+            "namespaces": {ns.namespace: float(ns.allocated_cost) for ns in state.cost.namespaces},
             "files": state.cost_files,
         },
         "previews": None

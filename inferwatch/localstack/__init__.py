@@ -12,7 +12,8 @@ histories with them:
 - `rulepasses`: which recorded series each rule reads, and the passes and group order that follow;
 - `backfilled`: a Prometheus over a backfilled TSDB, recorded series added pass by pass;
 - `podresources_server`: the kubelet's pod-resources gRPC API on a unix socket;
-- `receiver`: a webhook receiver recording what Alertmanager (or a Slack-style client) posts.
+- `receiver`: a webhook receiver recording what Alertmanager (or a Slack-style client) posts;
+- `tenantproxy`: a reverse proxy that wants a bearer token and X-Scope-OrgID, as Mimir's gateway does.
 
 It imports the core and the areas only; submodules are imported where used (the package imports
 none of them, so a caller pays only for what it uses).

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from inferwatch.config import PrometheusSettings
 from inferwatch.localstack.backfill import Series, backfill_series, create_rule_blocks, install_blocks
-from inferwatch.localstack.launchers import DEFAULT_RETENTION, start_prometheus
+from inferwatch.localstack.launchers import DEFAULT_RETENTION, WebAccess, start_prometheus
 from inferwatch.localstack.processes import ManagedProcess, ProcessGroup
 from inferwatch.localstack.prometheus_config import LocalStack, render_yaml
 from inferwatch.localstack.rulepasses import pass_runs, rule_passes
@@ -69,12 +69,16 @@ class BackfilledPrometheus:
         lifecycle: bool = True,
         extra_args: Sequence[str] = (),
         ready_timeout_s: float = 60.0,
+        web_config_file: Path | None = None,
+        access: WebAccess | None = None,
     ) -> None:
         """A Prometheus named ``name`` in ``group`` (its own group, logging to ``workdir``, when None).
 
         ``workdir`` holds the OpenMetrics files and promtool's output while they are written;
         ``data_dir`` (default ``<workdir>/tsdb``) the TSDB; ``config_file`` (default
         ``<workdir>/prometheus.yml``) a configuration with nothing to scrape and no rules.
+        ``web_config_file`` secures it with Prometheus's own web configuration (TLS, basic auth),
+        ``access`` says how to reach it then.
         """
         self.tools = tools
         self.workdir = workdir
@@ -90,6 +94,8 @@ class BackfilledPrometheus:
         self.lifecycle = lifecycle
         self.extra_args = tuple(extra_args)
         self.ready_timeout_s = ready_timeout_s
+        self.web_config_file = web_config_file
+        self.access = access
         self.process: ManagedProcess | None = None
         self._passes = 0
 
@@ -113,6 +119,8 @@ class BackfilledPrometheus:
                 retention=self.retention,
                 lifecycle=self.lifecycle,
                 extra_args=self.extra_args,
+                web_config_file=self.web_config_file,
+                access=self.access,
                 timeout=self.ready_timeout_s,
             )
 

@@ -7,7 +7,9 @@ answer, raises ComponentFailedError with the end of its log (the group stops it 
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from inferwatch.localstack.ports import free_port
@@ -47,6 +49,22 @@ def prometheus_argv(
     return [*argv, *extra_args]
 
 
+@dataclass(frozen=True)
+class WebAccess:
+    """How to reach a server started with a web configuration file: its CA (HTTPS) and a basic-auth user."""
+
+    ca_file: Path | None = None
+    basic_auth: tuple[str, str] | None = None
+
+    def verify(self) -> ssl.SSLContext | bool:
+        """What a client verifies the server with."""
+        return ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file is not None else True
+
+    def base_url(self, port: int) -> str:
+        """https://127.0.0.1:``port`` with a CA, else http."""
+        return f"https://127.0.0.1:{port}" if self.ca_file is not None else loopback(port)
+
+
 def start_prometheus(
     group: ProcessGroup,
     tools: Toolbox,
@@ -58,18 +76,28 @@ def start_prometheus(
     retention: str = DEFAULT_RETENTION,
     lifecycle: bool = True,
     extra_args: Sequence[str] = (),
+    web_config_file: Path | None = None,
+    access: WebAccess | None = None,
     cwd: Path | None = None,
     log_path: Path | None = None,
     timeout: float = 60.0,
     interval: float = READY_INTERVAL_S,
 ) -> ManagedProcess:
-    """Prometheus 3 with ``config_file`` over ``data_dir``, ready (``/-/ready``) when returned."""
+    """Prometheus 3 with ``config_file`` over ``data_dir``, ready (``/-/ready``) when returned.
+
+    ``web_config_file``: Prometheus's own ``--web.config.file`` (TLS, basic auth); ``access`` says
+    how to reach it then (the CA that signed its certificate, a user of the file).
+    """
     port = port or free_port()
+    access = access or WebAccess()
+    if web_config_file is not None:
+        extra_args = [*extra_args, f"--web.config.file={web_config_file}"]
     argv = prometheus_argv(
         tools, config_file, data_dir, port, retention=retention, lifecycle=lifecycle, extra_args=extra_args
     )
-    mp = group.spawn(name, argv, loopback(port), cwd=cwd, log_path=log_path)
-    wait_for(http_ok(mp.url + "/-/ready"), "/-/ready answers 200", timeout=timeout, interval=interval, watch=[mp])
+    mp = group.spawn(name, argv, access.base_url(port), cwd=cwd, log_path=log_path)
+    ready = http_ok(mp.url + "/-/ready", verify=access.verify(), auth=access.basic_auth)
+    wait_for(ready, "/-/ready answers 200", timeout=timeout, interval=interval, watch=[mp])
     return mp
 
 

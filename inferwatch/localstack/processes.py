@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -243,6 +244,8 @@ def wait_for(
         time.sleep(interval)
 
 
-def http_ok(url: str) -> Callable[[], bool]:
-    """A readiness probe: ``url`` answers 200."""
-    return lambda: httpx.get(url, timeout=2.0).status_code == 200
+def http_ok(
+    url: str, *, verify: ssl.SSLContext | bool = True, auth: tuple[str, str] | None = None
+) -> Callable[[], bool]:
+    """A readiness probe: ``url`` answers 200 (over TLS verified with ``verify``, with basic ``auth``)."""
+    return lambda: httpx.get(url, timeout=2.0, verify=verify, auth=auth).status_code == 200

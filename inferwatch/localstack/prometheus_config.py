@@ -31,6 +31,11 @@ class ScrapeTarget:
     labels: dict[str, str] = field(default_factory=dict)
     metrics_path: str = "/metrics"
     honor_labels: bool = False
+    # How Prometheus reaches a target behind a web configuration (the exporter's --web.config.file):
+    # "https" with tls_config, and basic_auth, in Prometheus's own <scrape_config> spelling.
+    scheme: str = "http"
+    tls_config: dict[str, object] | None = None
+    basic_auth: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -70,9 +75,16 @@ def render(stack: LocalStack) -> dict[str, object]:
         jobs.setdefault(target.job, []).append(target)
     scrape_configs: list[dict[str, object]] = []
     for job, targets in jobs.items():
-        scrape: dict[str, object] = {"job_name": job, "metrics_path": targets[0].metrics_path}
+        first = targets[0]
+        scrape: dict[str, object] = {"job_name": job, "metrics_path": first.metrics_path}
         if any(t.honor_labels for t in targets):
             scrape["honor_labels"] = True
+        if first.scheme != "http":
+            scrape["scheme"] = first.scheme
+        if first.tls_config is not None:
+            scrape["tls_config"] = dict(first.tls_config)
+        if first.basic_auth is not None:
+            scrape["basic_auth"] = dict(first.basic_auth)
         scrape["static_configs"] = [{"targets": [t.address], "labels": dict(sorted(t.labels.items()))} for t in targets]
         scrape_configs.append(scrape)
     config: dict[str, object] = {

@@ -2,44 +2,61 @@
 
 The reader is anything answering instant and range queries (inferwatch.prom.PrometheusReader in
 production, which turns an unreachable Prometheus or an answer that is not its API into exit 3;
-an in-memory fake in the unit tests). Python only joins the answers by label, applies the idle
-policy to weekly totals and compares with the previous week; the PromQL is in
-inferwatch.slo.cost.queries and the derived figures in inferwatch.slo.cost.model.
+an in-memory fake in the unit tests). Python only joins the answers by label, prices the hours
+(inferwatch.slo.cost.ledger), compares the hours both weeks cover (inferwatch.slo.cost.compare)
+and applies the idle policy; the PromQL is in inferwatch.slo.cost.queries.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Protocol
 
-from inferwatch.config import Pricing
+from inferwatch.config import CostReportSettings, Pricing
 from inferwatch.config.pricing import IdlePolicy
 from inferwatch.errors import NoDataError
 from inferwatch.prom import RangeSeries, Sample
+from inferwatch.slo.cost.compare import Comparison
+from inferwatch.slo.cost.ledger import (
+    CENT,
+    ZERO,
+    Hourly,
+    Line,
+    LineKind,
+    PriceList,
+    WeekData,
+    apportion_decimal,
+    build_lines,
+    money,
+    price,
+    quantity,
+)
 from inferwatch.slo.cost.model import (
-    WEEK_HOURS,
     CostReport,
     DailyPoint,
     IdleGpu,
-    ModelCost,
-    NamespaceCost,
+    Key,
     PodUtilization,
-    share_idle,
+    SilentPod,
+    per_mtok,
+    ratio,
 )
 from inferwatch.slo.cost.queries import Query, report_queries
 from inferwatch.slo.cost.week import IsoWeek
 
 log = logging.getLogger(__name__)
 
+HOUR_S = 3600
 DAY_S = 86400
-MIN_IDLE_GPU_HOURS = 1.0  # idle GPUs listed as savings: at least this much unheld time in the week
+MIN_IDLE_GPU_HOURS = 1.0  # idle GPUs listed one by one: at least this much unheld time in the week
 
 Progress = Callable[[str], None]
-Keyed = dict[tuple[str, ...], float]
+Values = dict[Key, float]
 
 
 class CostReader(Protocol):
@@ -56,38 +73,166 @@ class CostReader(Protocol):
 
 @dataclass
 class _Answers:
-    scalars: dict[str, float] = field(default_factory=dict)
-    keyed: dict[str, Keyed] = field(default_factory=dict)
-    daily: dict[str, dict[tuple[str, ...], list[DailyPoint]]] = field(default_factory=dict)
+    hourly: dict[str, dict[Key, Hourly]] = field(default_factory=dict)
+    keyed: dict[str, Values] = field(default_factory=dict)
+    daily: dict[str, dict[Key, list[DailyPoint]]] = field(default_factory=dict)
+    labels: dict[Key, dict[str, str]] = field(default_factory=dict)
 
 
-def _run(reader: CostReader, week: IsoWeek, queries: list[Query], progress: Progress | None) -> _Answers:
-    # Instant queries at the week's end cover (start, end]; shift by a millisecond so a sample
-    # exactly at the start belongs to this week and one exactly at the end to the next.
+def _key(labels: Mapping[str, str], by: tuple[str, ...], cluster_label: str, default_cluster: str) -> Key:
+    return tuple((labels.get(k) or default_cluster) if k == cluster_label else labels.get(k, "") for k in by)
+
+
+def _run(
+    reader: CostReader, week: IsoWeek, queries: list[Query], settings: CostReportSettings, progress: Progress | None
+) -> _Answers:
+    # Instant queries and range points cover (t - window, t]; shift by a millisecond so a sample
+    # exactly at an hour's start belongs to that hour, and one exactly at the week's end to the next week.
     at = week.end - timedelta(milliseconds=1)
     answers = _Answers()
+
+    def key(labels: Mapping[str, str], q: Query) -> Key:
+        return _key(labels, q.by, settings.cluster_label, settings.default_cluster)
+
     for q in queries:
         if progress is not None:
             progress(q.key)
         log.debug("cost report %s query %s: %s", week.label, q.key, q.expr)
-        if q.daily:
-            first = week.start + timedelta(days=1) - timedelta(milliseconds=1)
-            series = reader.query_range(q.expr, first, at, DAY_S)
-            answers.daily[q.key] = {
-                tuple(s.labels.get(label, "") for label in q.by): [
-                    DailyPoint(round((t - week.start.timestamp()) / DAY_S) - 1, v)
-                    for t, v in s.points
-                    if math.isfinite(v)
-                ]
+        if q.step:
+            step = HOUR_S if q.step == "hour" else DAY_S
+            first = week.start + timedelta(seconds=step) - timedelta(milliseconds=1)
+            series = reader.query_range(q.expr, first, at, step)
+            index = {
+                key(s.labels, q): {
+                    round((t - week.start.timestamp()) / step) - 1: v for t, v in s.points if math.isfinite(v)
+                }
                 for s in series
             }
+            if q.step == "hour":
+                answers.hourly[q.key] = {k: Hourly(v) for k, v in index.items()}
+            else:
+                answers.daily[q.key] = {k: [DailyPoint(d, v) for d, v in sorted(v.items())] for k, v in index.items()}
             continue
-        samples = reader.query(q.expr, at=week.end if q.at_end else at)
-        if not q.by:
-            answers.scalars[q.key] = samples[0].value if samples else math.nan
-        else:
-            answers.keyed[q.key] = {tuple(s.labels.get(label, "") for label in q.by): s.value for s in samples}
+        samples = reader.query(q.expr, at=at)
+        answers.keyed[q.key] = {key(s.labels, q): s.value for s in samples}
+        if q.all_labels:
+            for s in samples:
+                answers.labels[key(s.labels, q)] = dict(s.labels)
     return answers
+
+
+def price_list(pricing: Pricing) -> PriceList:
+    """The configured prices as decimals (GPU-hour by GPU model, default, energy x PUE)."""
+    energy = None if pricing.energy_kwh is None else price(pricing.energy_kwh * pricing.pue)
+    return PriceList({m: price(p) for m, p in pricing.gpu_hour.items()}, price(pricing.default_gpu_hour), energy)
+
+
+def _week_data(a: _Answers) -> WeekData:
+    def h(key: str) -> dict[Key, Hourly]:
+        return a.hourly.get(key, {})
+
+    coverage = {k[0]: frozenset(hr for hr, v in s.values.items() if v > 0) for k, s in h("coverage").items()}
+    return WeekData(
+        coverage={c: hours for c, hours in coverage.items() if hours},
+        held=h("held"),
+        busy=h("busy"),
+        energy=h("energy"),
+        model_held=h("model_held"),
+        model_busy=h("model_busy"),
+        idle=h("idle"),
+        prompt=h("prompt"),
+        generation=h("generation"),
+    )
+
+
+def _ns_hours(data: WeekData) -> dict[Key, int]:
+    """Hours each namespace held a GPU or served tokens."""
+    hours: dict[Key, set[int]] = {}
+    for series in (data.held, data.prompt):
+        for k, s in series.items():
+            hours.setdefault((k[0], k[1]), set()).update(hr for hr, v in s.values.items() if v > 0)
+    return {k: len(v) for k, v in hours.items()}
+
+
+def _first(values: Values, prefix: Key) -> Key | None:
+    return next((k for k in sorted(values) if k[: len(prefix)] == prefix), None)
+
+
+def _idle_gpus(a: _Answers, lines: tuple[Line, ...], prices: PriceList) -> tuple[IdleGpu, ...]:
+    """Every GPU with idle time, its share of its cluster's idle cost of its GPU model, costliest first."""
+    hours = {k: v for k, v in a.keyed.get("gpu_idle_hours", {}).items() if math.isfinite(v) and v > 0}
+    models = a.keyed.get("gpu_model", {})
+    nodes = a.keyed.get("gpu_node", {})
+    gpus: dict[tuple[str, str], list[Key]] = {}  # (cluster, gpu model) -> GPUs
+    for cluster, uuid in sorted(hours):
+        model_key = _first(models, (cluster, uuid))
+        gpus.setdefault((cluster, model_key[2] if model_key else ""), []).append((cluster, uuid))
+    idle: dict[tuple[str, str], Decimal] = {}
+    for ln in lines:
+        if ln.kind in (LineKind.IDLE, LineKind.IDLE_SHARE):
+            k = (ln.cluster, ln.sku.gpu_model)
+            idle[k] = idle.get(k, ZERO) + ln.cost
+    out = []
+    for (cluster, gpu_model), members in gpus.items():
+        cents = idle.get((cluster, gpu_model))
+        if cents is None:  # no idle line of this GPU model: price its hours alone
+            costs = [money(prices.sku(gpu_model).unit_price, quantity(hours[g])) for g in members]
+        else:
+            costs = apportion_decimal(cents, [hours[g] for g in members], CENT)
+        for g, cost in zip(members, costs, strict=True):
+            node_key = _first(nodes, g)
+            node = next((v for v in node_key[2:] if v), "") if node_key else ""
+            out.append(IdleGpu(cluster, g[1], node, gpu_model, hours[g], cost))
+    return tuple(sorted(out, key=lambda x: (-x.idle_cost, x.cluster, x.gpu_uuid)))
+
+
+def _low_utilization(a: _Answers, threshold: float) -> tuple[PodUtilization, ...]:
+    """The pods whose GPUs were busy less than ``threshold`` of the time they held them, costliest first."""
+    pods = []
+    busy_hours = a.keyed.get("pod_busy_hours", {})
+    for key, gpu_hours in a.keyed.get("pod_gpu_hours", {}).items():
+        busy = busy_hours.get(key)
+        if busy is None or not math.isfinite(busy) or not gpu_hours > 0:
+            continue  # no busy-time data (kube-state-metrics fallback): utilization unknown
+        util = busy / gpu_hours
+        cost = a.keyed.get("pod_cost", {}).get(key, 0.0)
+        if util < threshold:
+            pods.append(PodUtilization(key[0], key[1], key[2], gpu_hours, util, cost if math.isfinite(cost) else 0.0))
+    return tuple(sorted(pods, key=lambda p: (-p.cost, p.cluster, p.namespace, p.pod)))
+
+
+def _labels(a: _Answers) -> dict[Key, dict[str, str]]:
+    """Each namespace's labels (kube-state-metrics' label_<key>, the prefix dropped)."""
+    return {
+        key: {k.removeprefix("label_"): v for k, v in sorted(labels.items()) if k.startswith("label_") and v}
+        for key, labels in a.labels.items()
+    }
+
+
+def _daily(data: WeekData, prices: PriceList, share: bool) -> dict[str, dict[Key, list[DailyPoint]]]:
+    """Cost and utilization per namespace and $/1M tokens per model, day by day (the charts)."""
+    out: dict[str, dict[Key, list[DailyPoint]]] = {"cost": {}, "per_mtok": {}, "utilization": {}}
+    for day in range(7):
+        hours = set(range(24 * day, 24 * day + 24))
+        lines = build_lines(data, prices, share, {c: hours for c in data.coverage})
+        by_ns: dict[Key, list[Line]] = {}
+        by_model: dict[Key, list[Line]] = {}
+        for ln in lines:
+            if ln.kind is LineKind.IDLE:
+                continue
+            by_ns.setdefault((ln.cluster, ln.namespace), []).append(ln)
+            by_model.setdefault((ln.cluster, ln.namespace, ln.model), []).append(ln)
+        for k, lns in by_ns.items():
+            out["cost"].setdefault(k, []).append(DailyPoint(day, float(sum(ln.cost for ln in lns))))
+            held = [ln for ln in lns if ln.kind is LineKind.HELD and ln.busy_gpu_hours is not None]
+            util = ratio(float(sum(ln.busy_gpu_hours or 0 for ln in held)), float(sum(ln.gpu_hours for ln in held)))
+            if math.isfinite(util):
+                out["utilization"].setdefault(k, []).append(DailyPoint(day, util))
+        for k, lns in by_model.items():
+            value = per_mtok(sum(ln.cost for ln in lns), sum(ln.tokens for ln in lns))
+            if k[2] and math.isfinite(value):
+                out["per_mtok"].setdefault(k, []).append(DailyPoint(day, value))
+    return out
 
 
 def collect_report(
@@ -96,148 +241,79 @@ def collect_report(
     pricing: Pricing,
     progress: Progress | None = None,
     *,
+    settings: CostReportSettings | None = None,
     with_previous: bool = True,
 ) -> CostReport:
-    """Run the report's queries for ``week`` (and the previous week, to compare) and assemble it.
+    """Run the report's queries for ``week`` (and the previous week's hours, to compare) and assemble it.
 
     Raises what the reader raises (PrometheusUnavailableError when Prometheus does not answer,
     or answers something that is not its API) and NoDataError when it holds no cost series for
     the week.
     """
+    settings = settings or CostReportSettings()
     interval = float(pricing.rule_interval_s)
-    answers = _run(reader, week, report_queries(interval, daily=True, savings=True), progress)
-    total = answers.scalars["total_cost"]
-    observed = answers.scalars["observed_hours"]
-    if (not math.isfinite(total) and not answers.keyed["allocated_cost"]) or not observed > 0:
+    a = _run(reader, week, report_queries(interval, settings.cluster_label), settings, progress)
+    data = _week_data(a)
+    if not data.coverage:
         raise NoDataError(
             f"Prometheus holds no cost series for {week.label} ({week.start:%Y-%m-%d} to {week.end:%Y-%m-%d} UTC): "
-            "are the cost recording rules loaded (slo/generated/cost-rules.yaml)?"
+            "are inferwatch's cost recording rules (inferwatch:cost_*) loaded, in a cluster the chart's PrometheusRule "
+            "<release>-cost? Right after an install there is no full week yet: report the week so far with "
+            "--week current."
         )
-    report = _assemble(week, pricing, answers)
-    if not with_previous:
-        return report
-    before = week.previous()
-    prev_answers = _run(reader, before, report_queries(interval, daily=False, savings=False), progress)
-    prev_observed = prev_answers.scalars["observed_hours"]
-    if not (math.isfinite(prev_observed) and prev_observed > 0):
-        log.info("cost report %s: no data for the previous week %s to compare with", week.label, before.label)
-        return report
-    return replace(report, previous=_assemble(before, pricing, prev_answers))
-
-
-def _get(values: Keyed, key: tuple[str, ...]) -> float:
-    v = values.get(key, 0.0)
-    return v if math.isfinite(v) else 0.0
-
-
-def _finite(v: float) -> float:
-    return v if math.isfinite(v) else 0.0
-
-
-def _hours(v: float) -> int:
-    return min(WEEK_HOURS, round(v)) if math.isfinite(v) else 0
-
-
-def _node(labels: Keyed, gpu_uuid: str) -> str:
-    """The best node name known for a GPU (node, then dcgm's Hostname, then the scrape instance)."""
-    for key in sorted(labels):
-        if key[0] == gpu_uuid:
-            return next((v for v in key[1:] if v), "")
-    return ""
-
-
-def _namespaces(keyed: dict[str, Keyed]) -> tuple[NamespaceCost, ...]:
-    """Every namespace that held GPUs or served tokens, with its models (no idle share yet)."""
-    names = sorted({k[0] for k in keyed["allocated_cost"]} | {k[0] for k in keyed["m_prompt_tokens"]})
-    namespaces = []
-    for ns in names:
-        model_keys = sorted(k for k in keyed["m_prompt_tokens"].keys() | keyed["m_allocated_cost"].keys() if k[0] == ns)
-        models = tuple(
-            ModelCost(
-                namespace=ns,
-                model=k[1],
-                allocated_cost=_get(keyed["m_allocated_cost"], k),
-                usage_cost=_get(keyed["m_usage_cost"], k),
-                input_cost=_get(keyed["m_input_cost"], k),
-                prompt_tokens=_get(keyed["m_prompt_tokens"], k),
-                generation_tokens=_get(keyed["m_generation_tokens"], k),
-            )
-            for k in model_keys
-        )
-        namespaces.append(
-            NamespaceCost(
-                namespace=ns,
-                allocated_gpu_hours=_get(keyed["allocated_gpu_hours"], (ns,)),
-                busy_gpu_hours=_get(keyed["busy_gpu_hours"], (ns,)),
-                allocated_cost=_get(keyed["allocated_cost"], (ns,)),
-                usage_cost=_get(keyed["usage_cost"], (ns,)),
-                idle_share=0.0,
-                energy_kwh=_get(keyed["energy_kwh"], (ns,)),
-                energy_cost=_get(keyed["energy_cost"], (ns,)),
-                prompt_tokens=sum(m.prompt_tokens for m in models),
-                generation_tokens=sum(m.generation_tokens for m in models),
-                p95_ttft_s=keyed["p95_ttft"].get((ns,), math.nan),
-                models=models,
-                observed_hours=_hours(keyed["ns_observed_hours"].get((ns,), math.nan)),
-            )
-        )
-    return tuple(namespaces)
-
-
-def _idle_gpus(keyed: dict[str, Keyed]) -> tuple[IdleGpu, ...]:
-    """The GPUs nobody held for an hour or more, costliest first."""
-    hours = keyed["gpu_idle_hours"]
-    gpus = [
-        IdleGpu(
-            gpu_uuid=uuid,
-            node=_node(keyed["gpu_node"], uuid),
-            gpu_model=model,
-            idle_gpu_hours=_get(hours, (uuid,)),
-            idle_cost=_finite(v),
-        )
-        for (uuid, model), v in keyed["gpu_idle_cost"].items()
-    ]
-    # A GPU idle for minutes (a pod being replaced) is not a saving: list those idle an hour or more.
-    return tuple(
-        sorted((g for g in gpus if g.idle_gpu_hours >= MIN_IDLE_GPU_HOURS), key=lambda g: (-g.idle_cost, g.gpu_uuid))
-    )
-
-
-def _low_utilization(keyed: dict[str, Keyed], threshold: float) -> tuple[PodUtilization, ...]:
-    """The pods whose GPUs were busy less than ``threshold`` of the time they held them, costliest first."""
-    pods = []
-    for key, gpu_hours in keyed["pod_gpu_hours"].items():
-        busy = keyed["pod_busy_hours"].get(key)
-        if busy is None or not math.isfinite(busy) or not gpu_hours > 0:
-            continue  # no busy-time data (kube-state-metrics fallback): utilization unknown
-        util = busy / gpu_hours
-        if util < threshold:
-            pods.append(PodUtilization(key[0], key[1], gpu_hours, util, _get(keyed["pod_cost"], key)))
-    return tuple(sorted(pods, key=lambda p: (-p.cost, p.namespace, p.pod)))
-
-
-def _assemble(week: IsoWeek, pricing: Pricing, a: _Answers) -> CostReport:
-    keyed = a.keyed
-    idle = _finite(a.scalars["idle_cost"])
-    namespaces = _namespaces(keyed)
-    shared = share_idle(namespaces, idle) if pricing.idle_policy is IdlePolicy.SHARE else namespaces
-    with_savings = "gpu_idle_cost" in keyed  # the previous week is asked without them
-    return CostReport(
+    prices = price_list(pricing)
+    share = pricing.idle_policy is IdlePolicy.SHARE
+    lines = build_lines(data, prices, share)
+    labels = _labels(a)
+    inputs, model_costs = a.keyed.get("input_cost", {}), a.keyed.get("model_cost", {})
+    daily = _daily(data, prices, share)
+    recorded = [v for v in a.keyed.get("recorded_gpu_cost", {}).values() if math.isfinite(v)]
+    report = CostReport(
         week=week,
         currency=pricing.currency,
         idle_policy=pricing.idle_policy,
-        total_cost=_finite(a.scalars["total_cost"]),
-        total_gpu_hours=_finite(a.scalars["total_gpu_hours"]),
-        idle_cost=idle,
-        idle_gpu_hours=_finite(a.scalars["idle_gpu_hours"]),
-        namespaces=shared,
-        observed_hours=_hours(a.scalars["observed_hours"]),
+        prices=prices,
+        lines=lines,
+        coverage={c: len(hours) for c, hours in data.coverage.items()},
+        observed_hours=len(frozenset().union(*data.coverage.values())),
         rule_interval_s=pricing.rule_interval_s,
         low_utilization_threshold=pricing.low_utilization,
-        idle_gpus=_idle_gpus(keyed) if with_savings else (),
-        low_utilization=_low_utilization(keyed, pricing.low_utilization) if with_savings else (),
-        daily_cost={k[0]: v for k, v in a.daily.get("d_cost", {}).items()},
-        daily_per_mtok={(k[0], k[1]): v for k, v in a.daily.get("d_per_mtok", {}).items()},
-        daily_utilization={k[0]: v for k, v in a.daily.get("d_utilization", {}).items()},
-        daily_p95_ttft={k[0]: v for k, v in a.daily.get("d_p95_ttft", {}).items()},
+        team_keys=tuple(settings.team_labels),
+        namespace_labels=labels,
+        ns_observed_hours=_ns_hours(data),
+        p95_ttft=a.keyed.get("p95_ttft", {}),
+        model_p95_ttft=a.keyed.get("model_p95_ttft", {}),
+        prefill_share={k: ratio(v, model_costs.get(k, math.nan)) for k, v in inputs.items()},
+        idle_gpus=_idle_gpus(a, lines, prices),
+        low_utilization=_low_utilization(a, pricing.low_utilization),
+        silent_pods=tuple(
+            SilentPod(k[0], k[1], k[2], v)
+            for k, v in sorted(a.keyed.get("silent_pods", {}).items())
+            if math.isfinite(v) and v > 0
+        ),
+        recorded_gpu_cost=sum(recorded) if recorded else math.nan,
+        daily_cost=daily["cost"],
+        daily_per_mtok=daily["per_mtok"],
+        daily_utilization=daily["utilization"],
+        daily_p95_ttft=a.daily.get("d_p95_ttft", {}),
     )
+    if not with_previous:
+        return report
+    before = week.previous()
+    prev = _week_data(
+        _run(reader, before, report_queries(interval, settings.cluster_label, previous=True), settings, progress)
+    )
+    if not prev.coverage:
+        log.info("cost report %s: no data for the previous week %s to compare with", week.label, before.label)
+        return report
+    clusters = set(data.coverage) | set(prev.coverage)
+    common = {c: data.coverage.get(c, frozenset()) & prev.coverage.get(c, frozenset()) for c in clusters}
+    comparison = Comparison(
+        previous_week=before,
+        hours={c: len(h) for c, h in sorted(common.items()) if c in data.coverage},
+        previous_coverage={c: len(h) for c, h in sorted(prev.coverage.items())},
+        current=build_lines(data, prices, share, common),
+        previous=build_lines(prev, prices, share, common),
+        namespace_labels=labels,
+    )
+    return replace(report, comparison=comparison)

@@ -1,7 +1,9 @@
 """The report's columns, each defined once: header, kind (how it is formatted) and value.
 
-The HTML template, the Markdown writer, the Slack summary and the FOCUS CSV's ``x_`` columns all
-read these definitions; a writer decides only how to escape a cell, never what goes into it.
+The HTML template, the Markdown writer and the Slack summary read these definitions; a writer
+decides only how to escape a cell, never what goes into it. Money is shown to the cent and every
+money cell is a sum of ledger lines (inferwatch.slo.cost.ledger), so a table's rows add up to the
+figure above it.
 """
 
 from __future__ import annotations
@@ -9,17 +11,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from typing import Generic, TypeVar
 
-from inferwatch.slo.cost.focus import DataType
-from inferwatch.slo.cost.model import Change, CostReport, IdleGpu, ModelCost, NamespaceCost, PodUtilization
+from inferwatch.slo.cost.compare import Change
+from inferwatch.slo.cost.model import CostReport, Group, IdleGpu, ModelCost, NamespaceCost, PodUtilization
 
 R = TypeVar("R")
+Value = float | int | Decimal | str | None
 
 
 class Kind(StrEnum):
-    """How a value is shown (and what FOCUS data type its CSV column has)."""
+    """How a value is shown."""
 
     TEXT = "text"
     MONEY = "money"
@@ -39,10 +43,18 @@ def sig_decimals(v: float, significant: int = 3, minimum: int = 2) -> int:
     return max(minimum, significant - 1 - math.floor(math.log10(abs(v))))
 
 
-def display(kind: Kind, v: float | str) -> str:
+def display(kind: Kind, v: Value) -> str:
     """A value as people read it: thousands separators, units, 'n/a' for unknown."""
     if isinstance(v, str):
         return v
+    if v is None:
+        return "n/a"
+    if isinstance(v, Decimal):
+        if kind is Kind.MONEY:
+            return f"{v:,.2f}"
+        if kind is Kind.SIGNED_MONEY:
+            return f"{v:+,.2f}"
+        v = float(v)
     if not math.isfinite(v):
         return "n/a"
     if kind is Kind.MONEY:
@@ -64,33 +76,13 @@ def display(kind: Kind, v: float | str) -> str:
     return str(v)
 
 
-_CSV_DECIMALS = {Kind.MONEY: 4, Kind.PER_MTOK: 6, Kind.HOURS: 4, Kind.RATIO: 4, Kind.COUNT: 0, Kind.SECONDS: 4}
-
-
-def csv_number(v: float, decimals: int) -> str:
-    """FOCUS NumericFormat: fixed-point, no exponent, no separators; empty (null) when unknown."""
-    if not math.isfinite(v):
-        return ""
-    text = f"{v:.{decimals}f}"
-    return text[1:] if text.startswith("-") and float(text) == 0 else text
-
-
-def csv_value(kind: Kind, v: float | str) -> str:
-    """A value as the CSV holds it."""
-    if isinstance(v, str):
-        return v
-    return csv_number(v, _CSV_DECIMALS.get(kind, 4))
-
-
 @dataclass(frozen=True)
 class Column(Generic[R]):
-    """One column: its header (``{cur}`` is the currency), kind, value, and its FOCUS CSV name."""
+    """One column: its header (``{cur}`` is the currency), kind and value."""
 
     header: str
     kind: Kind
-    value: Callable[[R], float | str]
-    csv: str = ""  # the x_ column of the FOCUS CSV ("" = not in the CSV)
-    shown: bool = True  # in the HTML and Markdown tables
+    value: Callable[[R], Value]
 
     def title(self, currency: str) -> str:
         """The header with the currency filled in."""
@@ -101,75 +93,118 @@ class Column(Generic[R]):
         """Right-aligned in tables."""
         return self.kind is not Kind.TEXT
 
-    @property
-    def data_type(self) -> DataType:
-        """FOCUS data type of the CSV column."""
-        return DataType.STRING if self.kind is Kind.TEXT else DataType.DECIMAL
+
+def _energy(report: CostReport) -> Callable[[NamespaceCost], Value]:
+    return lambda r: r.energy_cost(report.prices)
 
 
-NAMESPACE_COLUMNS: tuple[Column[NamespaceCost], ...] = (
-    Column("namespace", Kind.TEXT, lambda r: r.namespace),
-    Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
-    Column("GPU-hours", Kind.HOURS, lambda r: r.allocated_gpu_hours),
-    Column("busy GPU-hours", Kind.HOURS, lambda r: r.busy_gpu_hours, "x_BusyGpuHours", shown=False),
-    Column("utilization", Kind.RATIO, lambda r: r.utilization, "x_Utilization"),
-    Column("{cur}/1M tokens", Kind.PER_MTOK, lambda r: r.per_mtok, "x_CostPerMillionTokens"),
-    Column("usage-based {cur}/1M", Kind.PER_MTOK, lambda r: r.usage_per_mtok, "x_UsageCostPerMillionTokens"),
-    Column("usage-based cost ({cur})", Kind.MONEY, lambda r: r.usage_cost, "x_UsageCost", shown=False),
-    Column("idle share ({cur})", Kind.MONEY, lambda r: r.idle_share, "x_IdleShare", shown=False),
-    Column("prompt tokens", Kind.COUNT, lambda r: r.prompt_tokens, "x_PromptTokens", shown=False),
-    Column("generation tokens", Kind.COUNT, lambda r: r.generation_tokens, "x_GenerationTokens", shown=False),
-    Column("tokens", Kind.COUNT, lambda r: r.tokens),
-    Column("energy (kWh)", Kind.HOURS, lambda r: r.energy_kwh, "x_EnergyKwh", shown=False),
-    Column("energy cost ({cur})", Kind.MONEY, lambda r: r.energy_cost, "x_EnergyCost", shown=False),
-    Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s, "x_P95TimeToFirstTokenSeconds"),
-    Column("hours with data", Kind.COUNT, lambda r: float(r.observed_hours), "x_ObservedHours"),
-)
+def namespace_columns(report: CostReport) -> tuple[Column[NamespaceCost], ...]:
+    """The namespace table: cost, waste, price per token, energy and latency; the configured team labels."""
+
+    def team(key: str) -> Column[NamespaceCost]:
+        return Column(key, Kind.TEXT, lambda r: r.label(key))
+
+    teams = tuple(team(key) for key in report.team_keys)
+    idle_share: Column[NamespaceCost] = Column("idle share ({cur})", Kind.MONEY, lambda r: r.idle_share)
+    share = (idle_share,) if report.reported_idle_cost == 0 and report.idle_cost > 0 else ()
+    energy = (
+        (Column("energy cost ({cur})", Kind.MONEY, _energy(report)),) if report.prices.energy_kwh is not None else ()
+    )
+    return (
+        Column("cluster", Kind.TEXT, lambda r: r.cluster),
+        Column("namespace", Kind.TEXT, lambda r: r.namespace),
+        *teams,
+        Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
+        *share,
+        Column("GPU-hours", Kind.HOURS, lambda r: r.gpu_hours),
+        Column("utilization", Kind.RATIO, lambda r: r.utilization),
+        Column("held but unused ({cur})", Kind.MONEY, lambda r: r.unused_cost),
+        Column("{cur}/1M tokens", Kind.PER_MTOK, lambda r: r.per_mtok),
+        Column("usage-based {cur}/1M", Kind.PER_MTOK, lambda r: r.usage_per_mtok),
+        Column("tokens", Kind.COUNT, lambda r: r.tokens),
+        Column("energy (kWh)", Kind.HOURS, lambda r: r.energy_kwh),
+        *energy,
+        Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s),
+        Column("hours with data", Kind.COUNT, lambda r: r.observed_hours),
+    )
+
 
 MODEL_COLUMNS: tuple[Column[ModelCost], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
     Column("namespace", Kind.TEXT, lambda r: r.namespace),
-    Column("model", Kind.TEXT, lambda r: r.model),
+    Column("model", Kind.TEXT, lambda r: r.name),
     Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
     Column("{cur}/1M tokens", Kind.PER_MTOK, lambda r: r.per_mtok),
     Column("input {cur}/1M", Kind.PER_MTOK, lambda r: r.input_per_mtok),
     Column("output {cur}/1M", Kind.PER_MTOK, lambda r: r.output_per_mtok),
     Column("prompt tokens", Kind.COUNT, lambda r: r.prompt_tokens),
     Column("generation tokens", Kind.COUNT, lambda r: r.generation_tokens),
+    Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s),
+)
+
+WASTE_COLUMNS: tuple[Column[ModelCost], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
+    Column("namespace", Kind.TEXT, lambda r: r.namespace),
+    Column("model", Kind.TEXT, lambda r: r.name),
+    Column("GPU-hours held", Kind.HOURS, lambda r: r.gpu_hours),
+    Column("busy GPU-hours", Kind.HOURS, lambda r: r.busy_gpu_hours),
+    Column("utilization", Kind.RATIO, lambda r: r.utilization),
+    Column("unused GPU-hours", Kind.HOURS, lambda r: r.unused_gpu_hours),
+    Column("held but unused ({cur})", Kind.MONEY, lambda r: r.unused_cost),
+)
+
+GROUP_COLUMNS: tuple[Column[Group], ...] = (
+    Column("value", Kind.TEXT, lambda r: r.name),
+    Column("namespaces", Kind.COUNT, lambda r: len(r.namespaces)),
+    Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
+    Column("GPU-hours", Kind.HOURS, lambda r: r.gpu_hours),
+    Column("held but unused ({cur})", Kind.MONEY, lambda r: r.unused_cost),
+    Column("tokens", Kind.COUNT, lambda r: r.tokens),
+    Column("{cur}/1M tokens", Kind.PER_MTOK, lambda r: r.per_mtok),
 )
 
 IDLE_GPU_COLUMNS: tuple[Column[IdleGpu], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
     Column("node", Kind.TEXT, lambda r: r.node or "unknown"),
-    Column("GPU model", Kind.TEXT, lambda r: r.gpu_model),
+    Column("GPU model", Kind.TEXT, lambda r: r.gpu_model or "unknown"),
     Column("GPU", Kind.TEXT, lambda r: r.gpu_uuid),
     Column("idle GPU-hours", Kind.HOURS, lambda r: r.idle_gpu_hours),
     Column("idle cost ({cur})", Kind.MONEY, lambda r: r.idle_cost),
 )
 
 LOW_UTILIZATION_COLUMNS: tuple[Column[PodUtilization], ...] = (
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
     Column("namespace", Kind.TEXT, lambda r: r.namespace),
     Column("pod", Kind.TEXT, lambda r: r.pod),
     Column("GPU-hours", Kind.HOURS, lambda r: r.gpu_hours),
     Column("average utilization", Kind.RATIO, lambda r: r.utilization),
     Column("cost ({cur})", Kind.MONEY, lambda r: r.cost),
-    Column("cost of unused time ({cur})", Kind.MONEY, lambda r: r.unused_cost),
+    Column("held but unused ({cur})", Kind.MONEY, lambda r: r.unused_cost),
 )
 
-CHANGE_RATIO: Column[Change] = Column("change", Kind.SIGNED_RATIO, lambda r: r.ratio if r.previous else "new")
+
+def change_ratio(ch: Change) -> Value:
+    """The relative change, or "new" / "gone" when one side had no cost in the compared hours."""
+    return ch.status or ch.ratio
+
+
 _CHANGE_VALUES: tuple[Column[Change], ...] = (
     Column("previous week ({cur})", Kind.MONEY, lambda r: r.previous),
     Column("this week ({cur})", Kind.MONEY, lambda r: r.current),
     Column("change ({cur})", Kind.SIGNED_MONEY, lambda r: r.delta),
-    CHANGE_RATIO,
+    Column("change", Kind.SIGNED_RATIO, change_ratio),
 )
 NAMESPACE_CHANGE_COLUMNS: tuple[Column[Change], ...] = (
-    Column("namespace", Kind.TEXT, lambda r: r.namespace),
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
+    Column("namespace", Kind.TEXT, lambda r: r.name),
     *_CHANGE_VALUES,
 )
 MODEL_CHANGE_COLUMNS: tuple[Column[Change], ...] = (
-    Column("namespace", Kind.TEXT, lambda r: r.namespace),
-    Column("model", Kind.TEXT, lambda r: r.model),
+    Column("cluster", Kind.TEXT, lambda r: r.cluster),
+    Column("namespace/model", Kind.TEXT, lambda r: r.name),
     *_CHANGE_VALUES,
 )
+GROUP_CHANGE_COLUMNS: tuple[Column[Change], ...] = (Column("value", Kind.TEXT, lambda r: r.name), *_CHANGE_VALUES)
 
 
 @dataclass(frozen=True)
@@ -187,76 +222,12 @@ class Table:
 def table(
     key: str, title: str, columns: Sequence[Column[R]], rows: Sequence[R], currency: str, note: str = ""
 ) -> Table:
-    """Lay ``rows`` out under the shown ``columns``."""
-    shown = [col for col in columns if col.shown]
+    """Lay ``rows`` out under ``columns``."""
     return Table(
         key,
         title,
-        tuple(col.title(currency) for col in shown),
-        tuple(col.numeric for col in shown),
-        tuple(tuple(display(col.kind, col.value(row)) for col in shown) for row in rows),
+        tuple(col.title(currency) for col in columns),
+        tuple(col.numeric for col in columns),
+        tuple(tuple(display(col.kind, col.value(row)) for col in columns) for row in rows),
         note,
     )
-
-
-@dataclass(frozen=True)
-class Figure:
-    """One headline figure against the previous week."""
-
-    label: str
-    current: str
-    previous: str
-    change: str
-
-
-def _change(kind: Kind, now: float, before: float | None) -> str:
-    if before is None or not math.isfinite(now) or not math.isfinite(before):
-        return "n/a"
-    if kind is Kind.RATIO:
-        return f"{(now - before) * 100:+.1f} points"
-    return display(Kind.SIGNED_RATIO, (now - before) / before) if before else "n/a"
-
-
-def summary_figures(report: CostReport) -> tuple[Figure, ...]:
-    """Total spend, $ per 1M tokens and idle share, each against the previous week."""
-    cur = report.currency
-    prev = report.previous
-    rows: list[tuple[str, Kind, float, float | None]] = [
-        (f"total GPU spend ({cur})", Kind.MONEY, report.total_cost, prev.total_cost if prev else None),
-        (
-            f"{cur} per 1M tokens (whole bill / all tokens)",
-            Kind.PER_MTOK,
-            report.per_mtok,
-            prev.per_mtok if prev else None,
-        ),
-        ("idle share of the bill", Kind.RATIO, report.idle_ratio, prev.idle_ratio if prev else None),
-        ("GPU-hours", Kind.HOURS, report.total_gpu_hours, prev.total_gpu_hours if prev else None),
-        ("tokens", Kind.COUNT, report.tokens, prev.tokens if prev else None),
-    ]
-    return tuple(
-        Figure(
-            label,
-            display(kind, now),
-            display(kind, before) if before is not None else "no data",
-            _change(kind, now, before),
-        )
-        for label, kind, now, before in rows
-    )
-
-
-def coverage_note(report: CostReport) -> str:
-    """The sentence every format opens with when the week (or the one compared with) is not fully covered."""
-    notes = []
-    if not report.full_coverage:
-        pct = report.observed_hours / report.period_hours * 100
-        notes.append(
-            f"Partial week: data for {report.observed_hours} of {report.period_hours} hours ({pct:.1f} %). "
-            "Every figure is what was observed in those hours, not extrapolated to the week."
-        )
-    prev = report.previous
-    if prev is not None and not prev.full_coverage:
-        notes.append(
-            f"The previous week {prev.week.label} had data for {prev.observed_hours} of {prev.period_hours} hours, "
-            "so changes against it compare unequal spans."
-        )
-    return " ".join(notes)

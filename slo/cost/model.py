@@ -1,146 +1,140 @@
-"""The weekly cost report's model: its typed figures and the arithmetic between them.
+"""The weekly cost report's model: the ledger of the week and every figure added up from it.
 
-A CostReport is what one week cost, already aggregated by Prometheus (inferwatch.slo.cost.queries
-asks for it, inferwatch.slo.cost.collection assembles it): per namespace, per namespace and
-model, the idle GPUs and the pods under the utilization threshold. What is derived from those
-figures lives here, as properties: a cost per million tokens, a utilization, the idle policy's
-sharing, the movers against the previous week. Nothing here reads Prometheus, so the arithmetic
-is tested with hand-built reports and an in-memory reader (tests/slo/cost/test_collection.py).
+A CostReport holds the week's ledger lines (inferwatch.slo.cost.ledger: GPU-hours priced at list
+price, per cluster, namespace, model and GPU model) and the few figures that are not money
+(coverage, P95 TTFT, the prefill share, namespace labels, the per-GPU and per-pod savings
+detail). Every money figure is a sum of lines, so the header, the tables, the charts and the
+savings add up to the cent: namespaces + idle = the bill, a namespace's models (and its part
+not attributed to a model) = the namespace, a team's namespaces = the team.
 
 Figures are what was observed, never extrapolated: a week with two hours of data shows two hours'
-cost, and ``observed_hours`` says how many hours of the week had data (the coverage).
+cost, and the coverage says how many hours of the week each cluster had data for. Nothing here
+reads Prometheus (inferwatch.slo.cost.collection assembles a report), so the arithmetic is tested
+with hand-built reports and an in-memory reader (tests/slo/cost/test_collection.py).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cached_property
 
 from inferwatch.config.pricing import IdlePolicy
+from inferwatch.slo.cost.compare import Comparison
+from inferwatch.slo.cost.figures import (
+    MOVERS,
+    NOT_ATTRIBUTED,
+    WEEK_HOURS,
+    Bill,
+    Figures,
+    Key,
+    label_key,
+    per_mtok,
+    ratio,
+)
+from inferwatch.slo.cost.ledger import ZERO, Line, LineKind, PriceList, total
 from inferwatch.slo.cost.week import IsoWeek
 
-WEEK_HOURS = 168
-MOVERS = 5  # namespaces and models listed under "moved most"
-
-
-def _per_mtok(cost: float, tokens: float) -> float:
-    return cost / tokens * 1e6 if tokens > 0 else math.nan
-
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else math.nan
+__all__ = ["MOVERS", "NOT_ATTRIBUTED", "WEEK_HOURS", "Bill", "CostReport", "Key", "per_mtok", "ratio"]
 
 
 @dataclass(frozen=True)
-class ModelCost:
-    """One model served in one namespace over the week."""
+class ModelCost(Figures):
+    """One model served in one namespace (model ``""``: the namespace's GPU time no model accounts for)."""
 
+    cluster: str
     namespace: str
     model: str
-    allocated_cost: float
-    usage_cost: float
-    input_cost: float
-    prompt_tokens: float
-    generation_tokens: float
-    idle_share: float = 0.0
+    lines: tuple[Line, ...]
+    prefill_share: float = math.nan  # share of the model's GPU time spent in prefill
+    p95_ttft_s: float = math.nan
 
     @property
-    def cost(self) -> float:
-        """What the model is charged: its pods' held GPU cost plus its part of the namespace's idle share."""
-        return self.allocated_cost + self.idle_share
+    def name(self) -> str:
+        """The model, or "(not attributed to a model)"."""
+        return self.model or NOT_ATTRIBUTED
 
     @property
-    def tokens(self) -> float:
-        """Prompt plus generation tokens."""
-        return self.prompt_tokens + self.generation_tokens
-
-    @property
-    def per_mtok(self) -> float:
-        """Charged cost per million tokens (NaN without tokens)."""
-        return _per_mtok(self.cost, self.tokens)
-
-    @property
-    def usage_per_mtok(self) -> float:
-        """Usage-based (busy time only) cost per million tokens."""
-        return _per_mtok(self.usage_cost, self.tokens)
-
-    @property
-    def prefill_share(self) -> float:
-        """Share of the model's cost that is prefill (input)."""
-        return _ratio(self.input_cost, self.allocated_cost)
+    def input_cost(self) -> Decimal:
+        """The prefill part of the charged cost."""
+        share = self.prefill_share
+        return (self.cost * Decimal(repr(share))).quantize(Decimal("0.01")) if math.isfinite(share) else ZERO
 
     @property
     def input_per_mtok(self) -> float:
         """Charged cost of prefill per million prompt tokens."""
-        share = self.prefill_share
-        return _per_mtok(self.cost * share, self.prompt_tokens) if math.isfinite(share) else math.nan
+        return per_mtok(self.input_cost, self.prompt_tokens) if math.isfinite(self.prefill_share) else math.nan
 
     @property
     def output_per_mtok(self) -> float:
-        """Charged cost of decode per million generation tokens."""
-        share = self.prefill_share
-        return _per_mtok(self.cost * (1 - share), self.generation_tokens) if math.isfinite(share) else math.nan
+        """Charged cost of decode per million generated tokens."""
+        if not math.isfinite(self.prefill_share):
+            return math.nan
+        return per_mtok(self.cost - self.input_cost, self.generation_tokens)
 
 
 @dataclass(frozen=True)
-class NamespaceCost:
-    """One namespace over the week."""
+class NamespaceCost(Figures):
+    """One namespace of one cluster over the week, with its models."""
 
+    cluster: str
     namespace: str
-    allocated_gpu_hours: float
-    busy_gpu_hours: float
-    allocated_cost: float
-    usage_cost: float
-    idle_share: float
-    energy_kwh: float
-    energy_cost: float
-    prompt_tokens: float
-    generation_tokens: float
-    p95_ttft_s: float
+    lines: tuple[Line, ...]
     models: tuple[ModelCost, ...]
+    labels: Mapping[str, str] = field(default_factory=dict)  # kube-state-metrics' keys, "label_" dropped
+    p95_ttft_s: float = math.nan
     observed_hours: int = WEEK_HOURS
 
-    @property
-    def cost(self) -> float:
-        """What the namespace is charged: its held GPU cost plus its share of idle (if shared)."""
-        return self.allocated_cost + self.idle_share
+    def label(self, key: str) -> str:
+        """The value of the namespace label ``key`` (as written in Kubernetes), or ""."""
+        return self.labels.get(label_key(key), "")
+
+    def energy_cost(self, prices: PriceList) -> Decimal | None:
+        """Its energy priced (None without an energy price)."""
+        if prices.energy_kwh is None:
+            return None
+        return sum((ln.energy_cost(prices) or ZERO for ln in self.lines), ZERO)
 
     @property
-    def tokens(self) -> float:
-        """Prompt plus generation tokens."""
-        return self.prompt_tokens + self.generation_tokens
+    def unattributed(self) -> ModelCost | None:
+        """The part of its GPU time no model accounts for, if any."""
+        return next((m for m in self.models if not m.model), None)
+
+
+@dataclass(frozen=True)
+class Group(Figures):
+    """Namespaces added up by the value of one namespace label (a team, a cost centre)."""
+
+    key: str
+    value: str  # "" = namespaces without the label
+    namespaces: tuple[NamespaceCost, ...]
+    lines: tuple[Line, ...]
 
     @property
-    def utilization(self) -> float:
-        """Busy GPU-hours / held GPU-hours (= usage cost / allocated cost)."""
-        return _ratio(self.busy_gpu_hours, self.allocated_gpu_hours)
-
-    @property
-    def per_mtok(self) -> float:
-        """Charged cost per million tokens."""
-        return _per_mtok(self.cost, self.tokens)
-
-    @property
-    def usage_per_mtok(self) -> float:
-        """Usage-based cost per million tokens."""
-        return _per_mtok(self.usage_cost, self.tokens)
+    def name(self) -> str:
+        """The label value, or "(no <key> label)"."""
+        return self.value or f"(no {self.key} label)"
 
 
 @dataclass(frozen=True)
 class IdleGpu:
     """A GPU (or the unheld part of it) that nobody held: a saving if it is given back or packed."""
 
+    cluster: str
     gpu_uuid: str
     node: str
     gpu_model: str
     idle_gpu_hours: float
-    idle_cost: float
+    idle_cost: Decimal
 
 
 @dataclass(frozen=True)
 class PodUtilization:
     """A pod holding GPUs that stayed under the utilization threshold."""
 
+    cluster: str
     namespace: str
     pod: str
     gpu_hours: float
@@ -149,8 +143,18 @@ class PodUtilization:
 
     @property
     def unused_cost(self) -> float:
-        """The part of its cost the GPUs spent not busy."""
+        """The part of its cost the GPUs spent not busy: what packing it would save."""
         return self.cost * (1 - self.utilization)
+
+
+@dataclass(frozen=True)
+class SilentPod:
+    """A pod that held GPUs all week without reporting a vLLM model (why cost is not attributed to one)."""
+
+    cluster: str
+    namespace: str
+    pod: str
+    gpu_hours: float
 
 
 @dataclass(frozen=True)
@@ -161,24 +165,12 @@ class DailyPoint:
     value: float
 
 
-@dataclass(frozen=True)
-class Change:
-    """How much one namespace (or one namespace's model) cost this week against the previous one."""
-
-    namespace: str
-    model: str
-    previous: float
-    current: float
-
-    @property
-    def delta(self) -> float:
-        """Current minus previous cost."""
-        return self.current - self.previous
-
-    @property
-    def ratio(self) -> float:
-        """Relative change (NaN when the previous week had no cost)."""
-        return _ratio(self.delta, self.previous)
+def _group(lines: Iterable[Line], *, by: str) -> dict[Key, list[Line]]:
+    out: dict[Key, list[Line]] = {}
+    for ln in lines:
+        k: Key = (ln.cluster, ln.namespace) if by == "namespace" else (ln.cluster, ln.namespace, ln.model)
+        out.setdefault(k, []).append(ln)
+    return out
 
 
 @dataclass(frozen=True)
@@ -188,21 +180,27 @@ class CostReport:
     week: IsoWeek
     currency: str
     idle_policy: IdlePolicy
-    total_cost: float
-    total_gpu_hours: float
-    idle_cost: float
-    idle_gpu_hours: float
-    namespaces: tuple[NamespaceCost, ...]
-    observed_hours: int = WEEK_HOURS
+    prices: PriceList
+    lines: tuple[Line, ...]
+    coverage: Mapping[str, int]  # cluster -> hours of the week with data
+    observed_hours: int = WEEK_HOURS  # hours in which any cluster had data
     rule_interval_s: int = 60
     low_utilization_threshold: float = 0.3
+    team_keys: tuple[str, ...] = ()
+    namespace_labels: Mapping[Key, Mapping[str, str]] = field(default_factory=dict)
+    ns_observed_hours: Mapping[Key, int] = field(default_factory=dict)
+    p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace)
+    model_p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
+    prefill_share: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
     idle_gpus: tuple[IdleGpu, ...] = ()
     low_utilization: tuple[PodUtilization, ...] = ()
-    previous: CostReport | None = None
-    daily_cost: dict[str, list[DailyPoint]] = field(default_factory=dict)
-    daily_per_mtok: dict[tuple[str, str], list[DailyPoint]] = field(default_factory=dict)
-    daily_utilization: dict[str, list[DailyPoint]] = field(default_factory=dict)
-    daily_p95_ttft: dict[str, list[DailyPoint]] = field(default_factory=dict)
+    silent_pods: tuple[SilentPod, ...] = ()
+    comparison: Comparison | None = None
+    recorded_gpu_cost: float = math.nan  # the level-1 cost series over the week: a price-change check
+    daily_cost: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, namespace)
+    daily_per_mtok: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, ns, model)
+    daily_utilization: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, namespace)
+    daily_p95_ttft: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, namespace)
 
     @property
     def period_hours(self) -> int:
@@ -210,87 +208,143 @@ class CostReport:
         return WEEK_HOURS
 
     @property
+    def clusters(self) -> tuple[str, ...]:
+        """Every cluster in the report."""
+        return tuple(sorted(self.coverage))
+
+    @property
     def full_coverage(self) -> bool:
-        """Every hour of the week had data."""
-        return self.observed_hours >= WEEK_HOURS
+        """Every cluster had data for every hour of the week."""
+        return all(h >= WEEK_HOURS for h in self.coverage.values()) and self.observed_hours >= WEEK_HOURS
+
+    @cached_property
+    def namespaces(self) -> tuple[NamespaceCost, ...]:
+        """Every namespace with GPU time or tokens, by cluster and name, with its models."""
+        models_of: dict[Key, list[ModelCost]] = {}
+        for (cluster, ns, model), lines in sorted(_group(self.lines, by="model").items()):
+            if all(ln.kind is LineKind.IDLE for ln in lines):
+                continue
+            models_of.setdefault((cluster, ns), []).append(
+                ModelCost(
+                    cluster,
+                    ns,
+                    model,
+                    tuple(lines),
+                    self.prefill_share.get((cluster, ns, model), math.nan),
+                    self.model_p95_ttft.get((cluster, ns, model), math.nan),
+                )
+            )
+        return tuple(
+            NamespaceCost(
+                cluster,
+                ns,
+                tuple(lines),
+                tuple(sorted(models_of.get((cluster, ns), []), key=lambda m: (m.model == "", m.model))),
+                self.namespace_labels.get((cluster, ns), {}),
+                self.p95_ttft.get((cluster, ns), math.nan),
+                self.ns_observed_hours.get((cluster, ns), 0),
+            )
+            for (cluster, ns), lines in sorted(_group(self._charged, by="namespace").items())
+        )
 
     @property
-    def attributed_cost(self) -> float:
-        """Cost held by namespaces (without the idle share)."""
-        return sum(ns.allocated_cost for ns in self.namespaces)
+    def _charged(self) -> list[Line]:
+        return [ln for ln in self.lines if ln.kind is not LineKind.IDLE]
+
+    def groups(self, key: str) -> tuple[Group, ...]:
+        """Namespaces added up by their label ``key`` (namespaces without it last)."""
+        members: dict[str, list[NamespaceCost]] = {}
+        for ns in self.namespaces:
+            members.setdefault(ns.label(key), []).append(ns)
+        return tuple(
+            Group(key, value, tuple(nss), tuple(ln for ns in nss for ln in ns.lines))
+            for value, nss in sorted(members.items(), key=lambda kv: (kv[0] == "", kv[0]))
+        )
 
     @property
-    def reported_idle_cost(self) -> float:
+    def bill(self) -> Bill:
+        """The week's whole ledger and what it adds up to."""
+        return Bill(self.lines)
+
+    @property
+    def idle_lines(self) -> tuple[Line, ...]:
+        """GPU time nobody held, per cluster and GPU model."""
+        return self.bill.idle_lines
+
+    @property
+    def total_cost(self) -> Decimal:
+        """The GPU bill: every line."""
+        return self.bill.total_cost
+
+    @property
+    def total_gpu_hours(self) -> Decimal:
+        """Every GPU-hour: held and idle."""
+        return self.bill.total_gpu_hours
+
+    @property
+    def idle_cost(self) -> Decimal:
+        """What the GPU time nobody held cost."""
+        return self.bill.idle_cost
+
+    @property
+    def idle_gpu_hours(self) -> Decimal:
+        """GPU-hours nobody held."""
+        return self.bill.idle_gpu_hours
+
+    @property
+    def attributed_cost(self) -> Decimal:
+        """The cost of the GPU time namespaces held (without idle shares)."""
+        return self.bill.allocated_cost
+
+    @property
+    def reported_idle_cost(self) -> Decimal:
         """Idle cost left on its own line (0 when shared out)."""
-        return self.idle_cost if self.idle_policy is IdlePolicy.SEPARATE else 0.0
+        return self.bill.reported_idle_cost
 
     @property
-    def tokens(self) -> float:
-        """Every namespace's prompt plus generation tokens."""
-        return sum(ns.tokens for ns in self.namespaces)
+    def unused_cost(self) -> Decimal:
+        """What GPU time held but not busy cost."""
+        return self.bill.unused_cost
+
+    @property
+    def savings(self) -> Decimal:
+        """Idle + held-but-unused: what would be saved."""
+        return self.bill.savings
+
+    @property
+    def tokens(self) -> int:
+        """Every token served."""
+        return self.bill.tokens
 
     @property
     def per_mtok(self) -> float:
         """The whole GPU bill (idle included) per million tokens served."""
-        return _per_mtok(self.total_cost, self.tokens)
+        return self.bill.bill_per_mtok
 
     @property
     def idle_ratio(self) -> float:
         """Idle cost / the whole GPU bill."""
-        return _ratio(self.idle_cost, self.total_cost)
+        return self.bill.idle_ratio
 
     @property
-    def idle_gpu_savings(self) -> float:
-        """What the idle GPUs cost."""
-        return sum(g.idle_cost for g in self.idle_gpus)
+    def models(self) -> tuple[ModelCost, ...]:
+        """Every (namespace, model) row, the not-attributed parts included."""
+        return tuple(m for ns in self.namespaces for m in ns.models)
 
     @property
-    def low_utilization_cost(self) -> float:
-        """What the pods under the utilization threshold cost."""
-        return sum(p.cost for p in self.low_utilization)
-
-    def namespace_changes(self) -> tuple[Change, ...]:
-        """The namespaces whose cost moved most against the previous week (none without one)."""
-        if self.previous is None:
-            return ()
-        now = {ns.namespace: ns.cost for ns in self.namespaces}
-        before = {ns.namespace: ns.cost for ns in self.previous.namespaces}
-        return _top_changes({(k, ""): v for k, v in now.items()}, {(k, ""): v for k, v in before.items()})
-
-    def model_changes(self) -> tuple[Change, ...]:
-        """The (namespace, model) pairs whose cost moved most against the previous week."""
-        if self.previous is None:
-            return ()
-
-        def costs(r: CostReport) -> dict[tuple[str, str], float]:
-            return {(m.namespace, m.model): m.cost for ns in r.namespaces for m in ns.models}
-
-        return _top_changes(costs(self), costs(self.previous))
-
-
-def _top_changes(now: dict[tuple[str, str], float], before: dict[tuple[str, str], float]) -> tuple[Change, ...]:
-    changes = [Change(k[0], k[1], before.get(k, 0.0), now.get(k, 0.0)) for k in sorted(now.keys() | before.keys())]
-    moved = [ch for ch in changes if abs(ch.delta) > 0.005]
-    moved.sort(key=lambda ch: (-abs(ch.delta), ch.namespace, ch.model))
-    return tuple(moved[:MOVERS])
-
-
-def share_idle(namespaces: tuple[NamespaceCost, ...], idle_cost: float) -> tuple[NamespaceCost, ...]:
-    """Spread ``idle_cost`` over namespaces by their held GPU cost (``idle_policy: share``).
-
-    A namespace's share follows its cost down to its models: each model carries the part of it
-    that its pods' held cost is of the namespace's, so a namespace and its models price a
-    token alike.
-    """
-    attributed = sum(ns.allocated_cost for ns in namespaces)
-    if attributed <= 0:
-        return namespaces
-    out = []
-    for ns in namespaces:
-        share = idle_cost * ns.allocated_cost / attributed
-        models = tuple(
-            replace(m, idle_share=share * m.allocated_cost / ns.allocated_cost if ns.allocated_cost > 0 else 0.0)
-            for m in ns.models
+    def price_note(self) -> str:
+        """A warning when the recorded GPU cost differs from the GPU-hours priced at today's price list."""
+        # GPUs an exporter describes (the requested-only ones have no GPU model and are not in that series).
+        priced = float(total([ln for ln in self.lines if ln.sku.gpu_model]))
+        recorded = self.recorded_gpu_cost
+        if not (math.isfinite(recorded) and priced > 0 and self.observed_hours > 0):
+            return ""
+        # Each rule level lags the one before by up to an evaluation: allow three evaluations of slack.
+        slack = 0.01 + 3 * self.rule_interval_s / 3600 / self.observed_hours
+        if abs(recorded - priced) <= slack * priced:
+            return ""
+        return (
+            f"The recorded GPU cost series add up to {recorded:,.2f} {self.currency}, the GPU-hours priced at the "
+            f"current price list to {priced:,.2f}: did a price change during the week? This report prices the "
+            "whole week at the current price list."
         )
-        out.append(replace(ns, idle_share=share, models=models))
-    return tuple(out)

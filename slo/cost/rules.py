@@ -16,15 +16,21 @@ Attribution (docs/cost.md explains it for readers):
 - usage-based cost is the held cost times the GPU's busy ratio; allocated / usage = utilization;
 - the cost of a model is the cost of the pods whose vLLM reports that model;
 - input vs output: a model's cost splits by measured prefill vs decode time, or, when those
-  histograms are missing, by token counts (every token weighs the same).
+  histograms are missing, by token counts (every token weighs the same);
+- what the weekly report prices (the ``SKU_*`` series): GPU-seconds held, busy and idle and joules
+  per namespace (and model) and GPU model, all in the first level from the same inputs, so that
+  held + idle = the GPUs and a namespace's models + the rest = the namespace at every evaluation.
 """
 
 from __future__ import annotations
+
+from textwrap import indent
 
 from inferwatch.config import Pricing
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup
+from inferwatch.slo.cost.energy import energy_group
 
 _NS_POD = f"{n.NAMESPACE}, {n.POD}"
 _NS_MODEL = f"{n.NAMESPACE}, {n.MODEL}"
@@ -41,6 +47,11 @@ _SHARE = (
 _HELD = f"clamp_max(sum by ({n.GPU_UUID}) ({n.GPU_ALLOCATION}), 1)"
 # The vLLM model each pod serves (a pod without vLLM metrics maps to no model).
 _POD_MODEL = f"group by ({n.NAMESPACE}, {n.POD}, {n.MODEL}) ({n.VLLM_PROMPT_TOKENS_RATE})"
+# Each container's share of its GPU, with the GPU's model (what the price list prices).
+_SHARE_OF_MODEL = f"{_SHARE}\n* on ({n.GPU_UUID}) group_left ({n.GPU_MODEL})\n{n.GPU_INFO}"
+# Without the DaemonSet: kube-state-metrics' GPU requests of pods no GPU is attributed to (model unknown).
+_REQUESTED_ONLY = f"({n.GPU_REQUESTED} unless on ({_NS_POD}) {n.GPU_ALLOCATION})"
+_TO_MODEL = f"* on ({_NS_POD}) group_left ({n.MODEL})\n{_POD_MODEL}"
 
 
 def _price_rules(pricing: Pricing) -> list[RecordingRule]:
@@ -91,6 +102,46 @@ def _level0(pricing: Pricing) -> list[RecordingRule]:
             c.GPU_IDLE_SECONDS_RATE,
             f"(1 - {_HELD})\nor on ({n.GPU_UUID})\n(group by ({n.GPU_UUID}) ({n.GPU_INFO}))",
         ),
+        *_sku_rules(),
+    ]
+
+
+def _sku_rules() -> list[RecordingRule]:
+    """What the weekly report prices: GPU-seconds held, busy and idle, and joules, per GPU model.
+
+    All read only normalized series, so they are evaluated together at every evaluation: held
+    plus idle is every GPU there is, and a namespace's models plus its pods that serve no model
+    are the namespace. Aggregated before they are recorded: per namespace (and model) and GPU
+    model, not per pod or GPU.
+    """
+    ns_gpu = f"{n.NAMESPACE}, {n.GPU_MODEL}"
+    ns_model_gpu = f"{n.NAMESPACE}, {n.MODEL}, {n.GPU_MODEL}"
+
+    def sum_by(by: str, *parts: str) -> str:
+        body = "\n".join(parts)
+        return f"sum by ({by}) (\n{indent(body, '  ')}\n)"
+
+    def times(series: str) -> str:
+        return f"{_SHARE_OF_MODEL}\n* on ({n.GPU_UUID}) group_left ()\n{series}"
+
+    idle = (
+        f"{n.GPU_INFO} * on ({n.GPU_UUID}) group_left () (1 - {_HELD})\n"
+        f"or on ({n.GPU_UUID})\ngroup by ({n.GPU_UUID}, {n.GPU_MODEL}) ({n.GPU_INFO})"
+    )
+    return [
+        RecordingRule(
+            c.SKU_ALLOCATED_GPU_SECONDS_RATE,
+            f"{sum_by(ns_gpu, _SHARE_OF_MODEL)}\nor\n{sum_by(n.NAMESPACE, _REQUESTED_ONLY)}",
+        ),
+        RecordingRule(c.SKU_BUSY_GPU_SECONDS_RATE, sum_by(ns_gpu, times(n.GPU_BUSY_RATE))),
+        RecordingRule(c.SKU_ENERGY_JOULES_RATE, sum_by(ns_gpu, times(n.GPU_ENERGY_RATE))),
+        RecordingRule(
+            c.SKU_MODEL_ALLOCATED_GPU_SECONDS_RATE,
+            f"{sum_by(ns_model_gpu, _SHARE_OF_MODEL, _TO_MODEL)}\nor\n"
+            f"{sum_by(f'{n.NAMESPACE}, {n.MODEL}', _REQUESTED_ONLY, _TO_MODEL)}",
+        ),
+        RecordingRule(c.SKU_MODEL_BUSY_GPU_SECONDS_RATE, sum_by(ns_model_gpu, times(n.GPU_BUSY_RATE), _TO_MODEL)),
+        RecordingRule(c.SKU_IDLE_GPU_SECONDS_RATE, sum_by(n.GPU_MODEL, idle)),
     ]
 
 
@@ -175,11 +226,12 @@ def _level4() -> list[RecordingRule]:
 
 
 def cost_groups(pricing: Pricing) -> tuple[RuleGroup, ...]:
-    """The cost rule groups, one per dependency level, evaluated every ``pricing.rule_interval_s``."""
+    """The cost rule groups, one per dependency level, then energy per token (every ``pricing.rule_interval_s``)."""
     interval = f"{pricing.rule_interval_s}s"
     levels = [_level0(pricing), _level1(), _level2(pricing), _level3(), _level4()]
-    return tuple(
-        RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)
+    return (
+        *(RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)),
+        energy_group(pricing),
     )
 
 

@@ -52,6 +52,12 @@ class IsoWeek:
         return cls(year, week)
 
     @classmethod
+    def containing(cls, now: datetime) -> IsoWeek:
+        """The ISO week ``now`` (UTC) falls in: the week so far."""
+        iso = now.astimezone(UTC).isocalendar()
+        return cls(iso.year, iso.week)
+
+    @classmethod
     def last_full(cls, now: datetime) -> IsoWeek:
         """The last ISO week that ended before ``now`` (UTC)."""
         iso = (now.astimezone(UTC) - timedelta(days=7)).isocalendar()

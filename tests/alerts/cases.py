@@ -24,6 +24,9 @@ H100 = {"gpu_uuid": "GPU-1", "gpu_model": "NVIDIA H100 80GB HBM3"}
 POD = {"namespace": "ns1", "pod": "vllm-0", "model_name": "llama"}
 SIDECAR = 'namespace="ns1",pod="vllm-0",job="sidecar",instance="10.0.0.1:9400"'
 TARGET = {"namespace": "ns1", "pod": "vllm-0", "instance": "10.0.0.1:8000", "job": "vllm"}
+EPP = 'namespace="ns1",job="epp",instance="10.0.0.5:9090"'
+ROUTED = f'{EPP},model_name="llama",target_model_name="llama"'
+POOL = {"namespace": "ns1", "pool": "llama-pool"}
 
 
 def series(name_and_labels: str, values: str) -> dict[str, str]:
@@ -34,6 +37,27 @@ def series(name_and_labels: str, values: str) -> dict[str, str]:
 def at(for_: str, warmup_minutes: int) -> str:
     """An evaluation time: ``warmup_minutes`` for the expression's windows to fill, plus the alert's ``for:``."""
     return f"{duration_seconds(for_) // 60 + warmup_minutes}m"
+
+
+def routed(
+    per_minute: int, shed_per_minute: int, *, code: str = "ResourceExhausted", g2: bool = True
+) -> list[dict[str, str]]:
+    """A router's scheduled and shed requests a minute, in llm_d_epp_* names or the Inference Extension's."""
+    request, errors, ready = (
+        ("llm_d_epp_request_total", "llm_d_epp_request_error_total", "llm_d_epp_ready_endpoints")
+        if g2
+        else (
+            "inference_objective_request_total",
+            "inference_objective_request_error_total",
+            "inference_pool_ready_pods",
+        )
+    )
+    fairness = ',fairness_id="default-flow",priority="0"' if g2 else ""
+    return [
+        series(f"{request}{{{ROUTED}{fairness}}}", f"0+{per_minute}x40"),
+        series(f'{errors}{{{ROUTED}{fairness},error_code="{code}"}}', f"0+{shed_per_minute}x40"),
+        series(f'{ready}{{{EPP},name="llama-pool"}}', "2x40"),
+    ]
 
 
 def ttft(engine: str, buckets: dict[str, int]) -> list[dict[str, str]]:
@@ -268,6 +292,22 @@ FIRING: list[AlertCase] = [
         {"severity": "ticket"},
         "1",
     ),
+    # 10 of every 100 requests refused (llm-d-router v0.9.0 on).
+    AlertCase(
+        "InferencePoolSheddingRequests",
+        routed(90, 10),
+        at(T.router_shed_for, 6),
+        {"severity": "page", **POOL},
+        "10%",
+    ),
+    # The Inference Extension's names and its spelling of the code.
+    AlertCase(
+        "InferencePoolSheddingRequests",
+        routed(60, 40, code="InferencePoolResourceExhausted", g2=False),
+        at(T.router_shed_for, 6),
+        {"severity": "page", **POOL},
+        "40%",
+    ),
     AlertCase(
         "GPUMetricsAbsent",
         [series('up{job="node"}', "1x30")],
@@ -404,4 +444,10 @@ QUIET: list[AlertCase] = [
         at(T.metrics_absent_for, 5),
     ),
     AlertCase("GPUMetricsAbsent", [series(GPU_INFO, "1x30")], at(T.metrics_absent_for, 5)),
+    # 2 % shed: below the threshold.
+    AlertCase("InferencePoolSheddingRequests", routed(98, 2), at(T.router_shed_for, 6)),
+    # Half shed, but 6 requests a minute (0.1/s, under the 0.2/s minimum).
+    AlertCase("InferencePoolSheddingRequests", routed(3, 3), at(T.router_shed_for, 6)),
+    # Many errors, none of them shedding: no endpoint at all is another alert's business.
+    AlertCase("InferencePoolSheddingRequests", routed(50, 50, code="ServiceUnavailable"), at(T.router_shed_for, 6)),
 ]

@@ -10,27 +10,15 @@ import pytest
 import yaml
 
 from inferwatch.alerts.catalog import alert_definitions, alert_groups
-from inferwatch.alerts.generate import rule_files
 from inferwatch.config import InferwatchConfig, Thresholds
-from inferwatch.rules import AlertingRule, to_prometheus_yaml
+from inferwatch.rules import AlertingRule
 from inferwatch.tools import Toolbox
 from tests.alerts.cases import FIRING, QUIET, AlertCase, at, render, series
+from tests.alerts.conftest import write_rules
 from tests.support.promtool import unit_test_doc
 
 PROMTOOLS = ["promtool", "promtool2"]
 CONFIG = InferwatchConfig()
-
-
-def _write_rules(d: Path, config: InferwatchConfig) -> Path:
-    for name, rf in rule_files(config).items():
-        (d / f"{name}.yaml").write_text(to_prometheus_yaml(rf))
-    return d
-
-
-@pytest.fixture(scope="module")
-def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The rule files generated from the default configuration."""
-    return _write_rules(tmp_path_factory.mktemp("rules"), CONFIG)
 
 
 def _run_tests(tools: Toolbox, promtool: str, rules_dir: Path, tests: list[dict[str, Any]], name: str) -> None:
@@ -84,7 +72,7 @@ def test_a_configured_for_duration_holds_the_alert(tools: Toolbox, tmp_path: Pat
     assert "for 30m" in str(tests[1]["alert_rule_test"][0]["exp_alerts"][0]["exp_annotations"]["description"])
     for i, t in enumerate(tests):
         t["name"] = f"{i}: {t['name']}"
-    _run_tests(tools, promtool, _write_rules(tmp_path, config), tests, "for")
+    _run_tests(tools, promtool, write_rules(tmp_path, config), tests, "for")
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)

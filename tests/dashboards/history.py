@@ -78,7 +78,7 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
 
 
 def cost_series(config: InferwatchConfig, start: float, end: float) -> list[Series]:
-    """Per-pod and per-model cost rates, GPU-seconds, energy, tokens and idle GPU cost.
+    """Per-pod and per-model cost rates, GPU-seconds, energy (per 1,000 tokens too), tokens and idle GPU cost.
 
     Sampled every `pricing.rule_interval_s`, as the cost rules record them (the spend panels
     integrate over that interval), at the live stack's scale: the GPUs each team holds there, H100
@@ -110,6 +110,12 @@ def cost_series(config: InferwatchConfig, start: float, end: float) -> list[Seri
             gauge(cc.GENERATION_TOKENS_RATE, by_model, lambda t, k=tokens: _wave(k * 0.3, t)),
             gauge(cc.COST_PER_MTOK_ALLOCATED, by_model, lambda t, h=held, k=tokens: h * gpu_hour / _wave(k, t) * 1e6),
             gauge(cc.COST_PER_MTOK_USAGE, by_model, lambda t, b=busy, k=tokens: b(t) * gpu_hour / _wave(k, t) * 1e6),
+            gauge(cc.MODEL_ENERGY_JOULES_RATE, by_model, lambda t, b=busy: 120 + b(t) * 400),
+            gauge(
+                cc.ENERGY_PER_THOUSAND_TOKENS,
+                by_model,
+                lambda t, b=busy, k=tokens: (120 + b(t) * 400) / _wave(k, t) * 1e3,
+            ),
         ]
     # Nobody holds half of the time-sliced GPU 2 and 4/7 of the MIG-partitioned GPU 3.
     for index, idle in ((2, 0.5), (3, 4 / 7)):

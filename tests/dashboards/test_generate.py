@@ -9,12 +9,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-from inferwatch.app.validate.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from inferwatch.artifacts import ArtifactKind
 from inferwatch.config import InferwatchConfig, Thresholds, load_config
 from inferwatch.dashboards import generate
 from inferwatch.dashboards.lint import panels_of
 from inferwatch.dashboards.modernize import SCHEMA_VERSION
+from inferwatch.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from tests.conftest import REPO_ROOT
 
 # Grafana's schemas: the current dashboard schema as `inferwatch build` bundles it, the 11.6 one and
@@ -113,13 +113,24 @@ def test_threshold_lines_are_the_alerts_own_numbers() -> None:
 def test_one_slo_row_per_configured_slo_with_the_burn_rate_factors(example: dict[str, dict[str, Any]]) -> None:
     d = example["inferwatch-slos"]
     rows = [p["title"] for p in d["panels"] if p["type"] == "row"]
-    assert rows[0] == "Overview"
-    assert [r.split(":")[0] for r in rows[1:]] == ["chat-ttft", "chat-tpot", "chat-availability"]
-    assert "99 % of requests TTFT <= 2.5 s over 30d" in rows[1]
+    assert rows[:2] == ["Overview", "Picked SLOs ($slo)"]
+    assert [r.split(":")[0] for r in rows[2:]] == ["chat-ttft", "chat-tpot", "chat-availability"]
+    assert "99 % of requests TTFT <= 2.5 s over 30d" in rows[2]
     assert sorted(set(_steps(d, "Burn rates"))) == [1.0, 3.0, 6.0, 14.4]
     budget = next(p for p in panels_of(d) if p["title"] == "Error budget remaining over time")
     assert budget["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"] == "line+area"
     assert _steps(d, "Error budget remaining over time") == [0]
+
+
+def test_slos_of_every_source_can_be_picked(example: dict[str, dict[str, Any]]) -> None:
+    """InferenceSLOs (named <namespace>/<name>) have no row of their own: the `slo` variable lists every SLO
+    Prometheus records, and the picked row reads them."""
+    d = example["inferwatch-slos"]
+    (slo_var,) = [v for v in d["templating"]["list"] if v["name"] == "slo"]
+    assert "inferwatch:slo_error_budget_remaining:ratio" in json.dumps(slo_var)
+    picked = [p for p in panels_of(d) if p["title"].endswith("of the picked SLOs")]
+    assert len(picked) == 2
+    assert any('slo=~"$slo"' in t["expr"] for p in picked for t in p["targets"])
 
 
 def test_committed_dashboards_are_up_to_date() -> None:

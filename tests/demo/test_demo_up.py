@@ -24,6 +24,7 @@ import pytest
 from inferwatch.localstack.ports import free_port_range, port_free
 from inferwatch.localstack.receiver import read_notifications
 from inferwatch.tools import Toolbox
+from tests.slo.cost.recompute import assert_ties_out
 
 PORT_SPAN = 45
 QUIET_S = 60
@@ -166,8 +167,12 @@ def test_demo_pages_reports_and_leaves_nothing_behind(tmp_path: Path, tools: Too
     cost = status["cost_report"]
     assert cost["total_cost"] > 0
     assert cost["namespaces"]["team-a"] > 0 and cost["namespaces"]["team-b"] > 0
-    for kind in ("html", "md", "csv"):
+    for kind in ("html", "md", "csv", "focus-metadata"):
         assert (out / cost["files"][kind]).stat().st_size > 0
+    # The demo's report ties out: every figure of its HTML and Markdown is what its FOCUS rows add up to.
+    files = {kind: (out / name).read_text() for kind, name in cost["files"].items()}
+    tied = assert_ties_out(files["csv"], files["md"], files["html"], cost["currency"])
+    assert float(tied.bill) == pytest.approx(cost["total_cost"])
     index = (out / "index.html").read_text()
     for link in (cost["files"]["html"], "slo-status.txt", "pages.html"):
         assert link in index

@@ -10,7 +10,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from inferwatch.app.validate.reference import reference_path
+from inferwatch.reference import reference_path
 from inferwatch.tools import Toolbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,6 +21,10 @@ RELEASE = "inferwatch"
 NAMESPACE = "inferwatch"
 K8S_SCHEMA_VERSION = "v1.37.0"
 CRDS = ("podmonitors", "prometheusrules", "servicemonitors")
+# cert-manager's Certificate CRD (exporter.web.tls.certManager), kept for the tests with its licence and source.
+CERT_MANAGER_CRD = (
+    Path(__file__).resolve().parents[1] / "data" / "cert-manager-crds" / "cert-manager.io_certificates.yaml"
+)
 # helm built from source defaults to Kubernetes v1.20 for `template`; render for a current cluster.
 KUBE_VERSION = "v1.34.0"
 
@@ -98,12 +102,14 @@ def kubeconform_schemas(dest: Path) -> Path:
         schema.pop("$id", None)
         (dest / path.name).write_text(json.dumps(schema))
     crd_dir = reference_path("prometheus-operator-crds")
-    for name in CRDS:
-        crd = yaml.safe_load((crd_dir / f"monitoring.coreos.com_{name}.yaml").read_text())
+    crds = [crd_dir / f"monitoring.coreos.com_{name}.yaml" for name in CRDS] + [CERT_MANAGER_CRD]
+    for path in crds:
+        crd = yaml.safe_load(path.read_text())
         kind = crd["spec"]["names"]["kind"].lower()
+        group = crd["spec"]["group"].split(".")[0]
         for version in crd["spec"]["versions"]:
             schema = _strict(version["schema"]["openAPIV3Schema"])
-            (dest / f"{kind}-monitoring-{version['name']}.json").write_text(json.dumps(schema))
+            (dest / f"{kind}-{group}-{version['name']}.json").write_text(json.dumps(schema))
     return dest
 
 

@@ -73,6 +73,8 @@ def test_ci_values_cover_the_permutations() -> None:
         "no-attribution-values.yaml",
         "no-dashboards-values.yaml",
         "cost-webhook-values.yaml",
+        "exporter-tls-values.yaml",
+        "kube-rbac-proxy-values.yaml",
     } <= names
 
 
@@ -587,4 +589,6 @@ def test_mounted_config_is_valid_for_the_cli(tools: Toolbox, values: Path, tmp_p
     (tmp_path / "inferwatch.yaml").write_text(text)
     config = load_config(tmp_path / "inferwatch.yaml")
     assert config.slos and config.exporter.vllm_url is None
-    assert config.prometheus.url.startswith("http://") and "monitoring.svc" in config.prometheus.url
+    given = yaml.safe_load(values.read_text()) or {}
+    url = given.get("costReport", {}).get("prometheusUrl", ChartValues().costReport.prometheusUrl)
+    assert config.prometheus.url == url and ".svc" in url

@@ -376,3 +376,39 @@ def test_scalers_use_the_configured_targets_and_never_read_no_data_as_idle() -> 
 def test_inconsistent_autoscaling_is_refused(autoscaling: dict[str, int], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         InferwatchConfig.model_validate({"workload": {"autoscaling": autoscaling}})
+
+
+SIDECAR_WEB = {
+    "secret": "qwen-chat-web",
+    "tls": True,
+    "server_name": "qwen-chat.llm.svc",
+    "basic_auth_secret": "scrape",
+}
+
+
+def test_sidecar_web_configuration_reaches_every_sidecar_and_the_pod_monitor(tools: Toolbox, tmp_path: Path) -> None:
+    """workload.sidecar_web: the Secret mounted, its file named by the settings, HTTPS probes, a matching PodMonitor;
+    every manifest still strictly valid."""
+    config = InferwatchConfig.model_validate({"workload": {"sidecar_web": SIDECAR_WEB}})
+    for artifact in manifests(config):
+        (tmp_path / artifact.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / artifact.path).write_text(artifact.content)
+        ok, out = _kubeconform(tools, tmp_path, [artifact.path])
+        assert ok, f"{artifact.path}: {out}"
+        for doc in yaml.safe_load_all(artifact.content):
+            for pod in _pod_specs(doc):
+                sidecar = _sidecar(pod)
+                assert parse_back(sidecar).web_config_file == "/etc/inferwatch-web/web-config.yml"
+                (mount,) = [m for m in sidecar["volumeMounts"] if m["mountPath"] == "/etc/inferwatch-web"]
+                assert {"name": mount["name"], "secret": {"secretName": "qwen-chat-web"}} in pod["volumes"]
+                assert sidecar["readinessProbe"]["httpGet"]["scheme"] == "HTTPS"
+            if doc.get("kind") == "PodMonitor":
+                (endpoint,) = doc["spec"]["podMetricsEndpoints"]
+                assert endpoint["scheme"] == "https" and endpoint["tlsConfig"]["serverName"] == "qwen-chat.llm.svc"
+                assert endpoint["basicAuth"]["password"] == {"name": "scrape", "key": "password"}
+
+
+def test_without_sidecar_web_the_manifests_are_unchanged() -> None:
+    """The default: no web configuration, so no variable, volume or scheme is added (build --check holds)."""
+    for artifact in manifests(CONFIG):
+        assert "inferwatch-web" not in artifact.content and "WEB_CONFIG_FILE" not in artifact.content

@@ -14,10 +14,10 @@ from click.testing import CliRunner
 
 from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.app.cli import cli
-from inferwatch.app.validate.reference import reference_path
 from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
+from inferwatch.reference import reference_path
 from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
 from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
 from inferwatch.slo.model import SLO, compile_slo

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -20,13 +21,20 @@ INFERWATCH = [sys.executable, "-m", "inferwatch"]
 
 
 @contextlib.contextmanager
-def exporter_process(workdir: Path, args: Sequence[str], env: dict[str, str] | None = None) -> Iterator[ManagedProcess]:
-    """Start the exporter on a free port, wait for /readyz, and always stop it (SIGTERM, then SIGKILL)."""
+def exporter_process(
+    workdir: Path, args: Sequence[str], env: dict[str, str] | None = None, *, tls: ssl.SSLContext | None = None
+) -> Iterator[ManagedProcess]:
+    """Start the exporter on a free port, wait for /readyz, and always stop it (SIGTERM, then SIGKILL).
+
+    ``tls``: the exporter serves HTTPS (its args name a web configuration); probe it with this context.
+    """
     port = free_port()
     argv = [*INFERWATCH, "exporter", "run", "--host", "127.0.0.1", "--port", str(port), *args]
+    url = f"https://127.0.0.1:{port}" if tls is not None else loopback(port)
     with ProcessGroup(workdir) as group:
-        exp = group.spawn("exporter", argv, loopback(port), env={**os.environ, **(env or {})})
-        wait_for(http_ok(exp.url + "/readyz"), "/readyz answers 200", timeout=30, watch=[exp])
+        exp = group.spawn("exporter", argv, url, env={**os.environ, **(env or {})})
+        probe = http_ok(exp.url + "/readyz", verify=tls if tls is not None else True)
+        wait_for(probe, "/readyz answers 200", timeout=30, watch=[exp])
         yield exp
 
 

@@ -10,7 +10,10 @@ generator again) and returns the chart's generated files:
   object of ``upstream``, and ``files/dashboards/*.json`` of every Grafana dashboard, so a new rule
   file or dashboard reaches the chart without touching it;
 - ``files/rules-config.json``: the thresholds, SLOs and prices the rules were built from; the
-  chart refuses to render when the values say otherwise (the rules would not match them).
+  chart refuses to render when the values say otherwise (the rules would not match them), unless
+  its SLO controller is on and generates the rules from the values;
+- ``crds/``: the InferenceSLO CustomResourceDefinition (from the SLO model; Helm installs crds/
+  before anything else and never deletes them).
 """
 
 from __future__ import annotations
@@ -22,7 +25,11 @@ from pathlib import PurePosixPath
 
 import yaml
 
-from inferwatch.app.chart.values import CHART_DIR, drop_none, render_values_yaml, values_schema
+from inferwatch.app.chart.emit import drop_none
+from inferwatch.app.chart.values import CHART_DIR, render_values_yaml, values_schema
+from inferwatch.app.controller.crd import GROUP as CRD_GROUP
+from inferwatch.app.controller.crd import PLURAL as CRD_PLURAL
+from inferwatch.app.controller.crd import render_crd
 from inferwatch.artifacts import Artifact, ArtifactKind
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import ValidationFailedError
@@ -32,13 +39,15 @@ CHART_AREA = "chart"
 RULES_FILES_DIR = f"{CHART_DIR}/files/prometheusrules"
 DASHBOARD_FILES_DIR = f"{CHART_DIR}/files/dashboards"
 RULES_CONFIG_PATH = f"{CHART_DIR}/files/rules-config.json"
+# <group>_<plural>.yaml, as controller-gen names CRD files.
+CRD_PATH = f"{CHART_DIR}/crds/{CRD_GROUP}_{CRD_PLURAL}.yaml"
 # A ConfigMap holds at most 1 MiB; keep room for its metadata.
 MAX_DASHBOARD_BYTES = 1_000_000
 # The parts of the configuration that generated rules depend on.
 RULE_INPUTS = ("thresholds", "slos", "pricing")
 
 
-def _prometheus_rule_name(art: Artifact) -> str | None:
+def prometheus_rule_name(art: Artifact) -> str | None:
     """The object name when ``art`` is a file holding exactly one PrometheusRule, else None.
 
     Workload manifests hold several objects per file; only a file that is one PrometheusRule is embedded.
@@ -77,11 +86,12 @@ def chart_artifacts(config: InferwatchConfig, upstream: Sequence[Artifact]) -> l
             ArtifactKind.HELM_CHART,
         ),
         Artifact(RULES_CONFIG_PATH, rules_config_json(config), ArtifactKind.HELM_CHART),
+        Artifact(CRD_PATH, render_crd(), ArtifactKind.HELM_CHART),
     ]
     # Named by the object, not the file: two generators may both call a file prometheusrule.yaml.
     rules: dict[str, str] = {}
     for art in sorted(upstream, key=lambda a: a.path):
-        rule = _prometheus_rule_name(art)
+        rule = prometheus_rule_name(art)
         if rule is None:
             continue
         name = _dns_name(rule, limit=50)

@@ -7,22 +7,24 @@ schema's ``description``; unknown keys are refused (additionalProperties false e
 
 from __future__ import annotations
 
-import textwrap
-from typing import Any, Literal, get_args
+import logging
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.fields import FieldInfo
 
+from inferwatch.app.chart.emit import drop_none, emit_values
+from inferwatch.app.chart.security import ExporterWebValues, PrometheusClientValues
 from inferwatch.artifacts import generated_header
 from inferwatch.config import InferwatchConfig
 from inferwatch.errors import ValidationFailedError
 
+log = logging.getLogger(__name__)
+
 CHART_DIR = "deploy/helm/inferwatch"
 COMMAND = "inferwatch build"
-# What the generated headers name as the values' source (the module they were first written in;
-# kept so the committed chart files stay byte for byte what they were).
-SOURCE = "inferwatch/chart.py"
+# What the generated headers name as the values' source.
+SOURCE = "inferwatch/app/chart/values.py"
 # The label the vLLM pod manifests set on pods that run the inferwatch sidecar; the PodMonitor
 # selects on it. deploy/workloads/ sets it; the chart's values default to it.
 SIDECAR_POD_LABEL = "inferwatch.io/sidecar"
@@ -83,6 +85,11 @@ class ExporterValues(_Section):
     priorityClassName: str = Field(
         "system-node-critical", description="priority class, so node pressure evicts workloads before the exporter"
     )
+    priorityClassQuota: bool = Field(
+        True,
+        description="with a system-* priority class: a ResourceQuota in the release's namespace that admits the "
+        "exporter's pods where the cluster keeps those classes to kube-system (GKE); false to leave that to you",
+    )
     logFormat: Literal["logfmt", "json"] = Field("logfmt", description="log line format of the exporter")
     nodeSelector: dict[str, str] = Field(
         default_factory=lambda: {"nvidia.com/gpu.present": "true"},
@@ -111,6 +118,9 @@ class ExporterValues(_Section):
         description="extra environment variables, e.g. INFERWATCH_EXPORTER__<KEY> overrides of single settings",
     )
     terminationGracePeriodSeconds: int = Field(30, ge=0, description="time the exporter gets to stop on SIGTERM")
+    web: ExporterWebValues = Field(
+        default_factory=ExporterWebValues, description="who may read /metrics: TLS, basic auth or kube-rbac-proxy"
+    )
 
 
 class ServiceValues(_Section):
@@ -119,6 +129,11 @@ class ServiceValues(_Section):
     type: Literal["ClusterIP"] = Field("ClusterIP", description="Service type (ClusterIP only: metrics stay inside)")
     port: int = Field(9400, ge=1, le=65535, description="Service port of /metrics")
     annotations: dict[str, str] = Field(default_factory=dict, description="extra annotations of the Service")
+    scrapeAnnotations: bool = Field(
+        True,
+        description="without the operator: prometheus.io/* annotations for a kubernetes-service-endpoints job; "
+        "false when your own job (docs/deploy.md) scrapes the exporter, or it is scraped twice",
+    )
 
 
 class ServiceMonitorValues(_Section):
@@ -140,6 +155,19 @@ class PodMonitorValues(_Section):
     )
     interval: str = Field("15s", description="scrape interval")
     scrapeTimeout: str = Field("10s", description="scrape timeout")
+    scheme: Literal["http", "https"] = Field(
+        "http", description="scheme of the sidecars' /metrics (https when workload.sidecar_web enables TLS)"
+    )
+    tlsConfig: dict[str, Any] = Field(
+        default_factory=dict,
+        description="tlsConfig of the endpoint (ca, serverName, insecureSkipVerify, cert, keySecret)",
+    )
+    basicAuth: dict[str, Any] = Field(
+        default_factory=dict, description="basicAuth of the endpoint: {username: {name, key}, password: {name, key}}"
+    )
+    authorization: dict[str, Any] = Field(
+        default_factory=dict, description="authorization of the endpoint: {type: Bearer, credentials: {name, key}}"
+    )
 
 
 class MonitoringValues(_Section):
@@ -213,6 +241,11 @@ class CostReportValues(_Section):
 
     enabled: bool = Field(True, description="run the weekly cost report")
     schedule: str = Field("0 6 * * 1", description="cron schedule; Monday 06:00 reports the ISO week that just ended")
+    week: str = Field(
+        "",
+        pattern=r"^(|current|\d{4}-W\d{2})$",
+        description="ISO week to report (2026-W47, or current: the week so far); empty means the last full week",
+    )
     timeZone: str = Field("Etc/UTC", description="time zone of the schedule")
     prometheusUrl: str = Field(
         "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
@@ -252,6 +285,37 @@ class NetworkPolicyValues(_Section):
     )
 
 
+class ControllerValues(_Section):
+    """The SLO controller (`inferwatch controller run`): InferenceSLOs of every namespace become PrometheusRules,
+    and the thresholds, SLOs and prices of these values become the global rules without a rebuild."""
+
+    enabled: bool = Field(
+        False,
+        description="run the controller; it then generates the rule objects from these values (so `helm upgrade "
+        "--set inferwatch.thresholds...` changes the alerts) and the chart ships no pre-built rules",
+    )
+    replicas: int = Field(1, ge=1, le=5, description="replicas; they elect a leader through a Lease, so 2 are safe")
+    prometheusUrl: str = Field(
+        "http://kube-prometheus-stack-prometheus.monitoring.svc:9090",
+        description="Prometheus the controller reads bucket boundaries, retention and error budgets from",
+    )
+    prometheusPort: int = Field(9090, ge=1, le=65535, description="port of that URL, for the NetworkPolicy egress rule")
+    statusPeriod: str = Field("60s", pattern=r"^[1-9][0-9]*[smh]$", description="how often every status is refreshed")
+    watchNamespace: str = Field("", description="watch InferenceSLOs of this namespace only; empty means every one")
+    logLevel: Literal["debug", "info", "warning", "error"] = Field("info", description="log verbosity")
+    resources: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "1", "memory": "512Mi"},
+        },
+        description="resources of the controller container",
+    )
+    nodeSelector: dict[str, str] = Field(default_factory=dict, description="node selector of the controller pods")
+    tolerations: list[dict[str, Any]] = Field(default_factory=list, description="tolerations of the controller pods")
+    affinity: dict[str, Any] = Field(default_factory=dict, description="affinity of the controller pods")
+    podAnnotations: dict[str, str] = Field(default_factory=dict, description="extra annotations of the controller pods")
+
+
 class TestValues(_Section):
     """The `helm test` hook."""
 
@@ -276,7 +340,8 @@ class ChartValues(_Section):
         default_factory=InferwatchConfig,
         description="inferwatch.yaml (docs: examples/inferwatch.yaml), mounted into the exporter and the report. "
         "thresholds, slos and pricing are compiled into the shipped rules: change them with "
-        "`inferwatch -c my.yaml build` (docs/deploy.md), not here. The DaemonSet sets exporter.mode itself "
+        "`inferwatch -c my.yaml build` (docs/deploy.md), not here, unless controller.enabled (then the controller "
+        "regenerates the rules from them). The DaemonSet sets exporter.mode itself "
         "and leaves out exporter.vllm_url",
     )
     exporter: ExporterValues = Field(default_factory=ExporterValues, description="the exporter DaemonSet")
@@ -285,7 +350,13 @@ class ChartValues(_Section):
     prometheusRules: PrometheusRulesValues = Field(default_factory=PrometheusRulesValues, description="the rules")
     dashboards: DashboardsValues = Field(default_factory=DashboardsValues, description="the Grafana dashboards")
     costReport: CostReportValues = Field(default_factory=CostReportValues, description="the weekly cost report")
+    prometheusClient: PrometheusClientValues = Field(
+        default_factory=PrometheusClientValues,
+        description="how the cost report (and any in-cluster reader) authenticates to Prometheus: credentials "
+        "come from the ServiceAccount, Secrets and ConfigMaps, never from values",
+    )
     networkPolicy: NetworkPolicyValues = Field(default_factory=NetworkPolicyValues, description="NetworkPolicies")
+    controller: ControllerValues = Field(default_factory=ControllerValues, description="the SLO controller")
     test: TestValues = Field(default_factory=TestValues, description="the helm test hook")
     global_: dict[str, Any] = Field(
         default_factory=dict, alias="global", description="values shared with parent/sub charts (unused here)"
@@ -295,62 +366,37 @@ class ChartValues(_Section):
 # ---------------------------------------------------------------- values.yaml
 
 
-def drop_none(value: Any) -> Any:
-    """``value`` with None left out of every mapping, as Helm drops nulls."""
-    if isinstance(value, dict):
-        return {k: drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [drop_none(v) for v in value]
-    return value
+def without_credentials(config: InferwatchConfig) -> InferwatchConfig:
+    """``config`` without the ways into Prometheus that carry or point at credentials.
 
-
-def _comment(text: str, pad: str) -> list[str]:
-    return [f"{pad}# {line}" for line in textwrap.wrap(text, width=max(40, 110 - len(pad)))]
-
-
-def _model_of(annotation: Any) -> type[BaseModel] | None:
-    return annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
-
-
-def _description(field: FieldInfo) -> str:
-    """A field's description, else the first line of its model's (or list item model's) docstring."""
-    if field.description:
-        return field.description
-    args = get_args(field.annotation)
-    model = _model_of(field.annotation) or (_model_of(args[0]) if args else None)
-    doc = (model.__doc__ or "").strip().splitlines() if model else []
-    return f"{'a list of: ' if args else ''}{doc[0]}" if doc else ""
-
-
-def _yaml_block(key: str, value: Any, pad: str) -> list[str]:
-    text = yaml.safe_dump({key: value}, sort_keys=False, default_flow_style=False, width=120, allow_unicode=True)
-    return [pad + line for line in text.rstrip("\n").splitlines()]
-
-
-def _emit(model: type[BaseModel], data: dict[str, Any], pad: str) -> list[str]:
-    lines: list[str] = []
-    for name, field in model.model_fields.items():
-        key = field.alias or name
-        if not pad and lines:
-            lines.append("")
-        lines.extend(_comment(_description(field), pad))
-        if key not in data:
-            lines.append(f"{pad}# {key}:   (unset)")
-            continue
-        value = data[key]
-        sub = _model_of(field.annotation)
-        if sub is not None and isinstance(value, dict):
-            # An empty section stays `{}`; its unset settings follow as comments.
-            lines.append(f"{pad}{key}:" if value else f"{pad}{key}: {{}}")
-            lines.extend(_emit(sub, value, pad + "  "))
-        else:
-            lines.extend(_yaml_block(key, value, pad))
-    return lines
+    The chart's ``inferwatch`` block lands in values.yaml and a ConfigMap: it never carries a secret
+    (nor a path on the machine that built it); the chart fills in its own from ``prometheusClient``.
+    Each setting left out is logged.
+    """
+    p = config.prometheus
+    dropped = [name for name in ("authorization", "basic_auth") if getattr(p, name) is not None]
+    headers = {}
+    for name, header in p.http_headers.items():
+        if header.secrets or header.files:
+            dropped.append(f"http_headers.{name}.{'secrets' if header.secrets else 'files'}")
+        if header.values:
+            headers[name] = header.model_copy(update={"secrets": [], "files": []})
+    proxy = p.proxy_url
+    if proxy is not None and "proxy_url" in p.inline_secrets():
+        dropped.append("proxy_url")
+        proxy = None
+    if not dropped:
+        return config
+    for name in dropped:
+        log.warning("prometheus.%s is left out of the chart's values: the chart's pods get credentials from "
+                    "prometheusClient (a ServiceAccount token, Secrets), never from values", name)  # fmt: skip
+    update = {"authorization": None, "basic_auth": None, "http_headers": headers, "proxy_url": proxy}
+    return config.model_copy(update={"prometheus": p.model_copy(update=update)})
 
 
 def chart_values(config: InferwatchConfig) -> ChartValues:
-    """The chart's default values for ``config`` (its ``inferwatch`` block is that configuration)."""
-    return ChartValues(inferwatch=config)
+    """The chart's default values for ``config`` (its ``inferwatch`` block is that configuration, less credentials)."""
+    return ChartValues(inferwatch=without_credentials(config))
 
 
 def values_data(config: InferwatchConfig) -> dict[str, Any]:
@@ -362,11 +408,12 @@ def values_data(config: InferwatchConfig) -> dict[str, Any]:
 def render_values_yaml(config: InferwatchConfig) -> str:
     """values.yaml: every key with its description as the comment above it."""
     header = generated_header("chart values", f"{SOURCE} and inferwatch.yaml", COMMAND)
-    body = _emit(ChartValues, values_data(config), "")
+    data = values_data(config)
+    body = emit_values(ChartValues, data, "")
     text = header + "# Override with `helm install -f my-values.yaml`; values.schema.json rejects unknown keys.\n\n"
     text += "\n".join(body) + "\n"
     # The emitted text must mean exactly the data it documents.
-    if yaml.safe_load(text) != values_data(config):
+    if yaml.safe_load(text) != data:
         raise ValidationFailedError("values.yaml does not round-trip to the chart's default values")
     return text
 

@@ -1,8 +1,9 @@
 """`inferwatch cost report`: the weekly cost report (suitable for a Kubernetes CronJob).
 
 Exit statuses: 0 written, 2 bad arguments/config, 3 Prometheus unreachable (or not answering as
-Prometheus), 4 no data for the week, 1 the webhook failed (the files are written by then). The
-report set (HTML, Markdown, FOCUS CSV) is replaced all or nothing (inferwatch.slo.cost.publish).
+Prometheus), 4 no data for the week, 6 the FOCUS CSV broke its version's rules (an inferwatch bug;
+nothing written), 1 the webhook failed (the files are written by then). The report set (HTML,
+Markdown, FOCUS CSV and its metadata) is replaced all or nothing (inferwatch.slo.cost.publish).
 """
 
 from __future__ import annotations
@@ -17,11 +18,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
 from inferwatch.app.context import AppContext, pass_app
+from inferwatch.config import FocusVersion
 from inferwatch.errors import InferwatchError
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.focus_csv import FocusIdentity
+from inferwatch.slo.cost.layout import money
 from inferwatch.slo.cost.queries import query_count
-from inferwatch.slo.cost.render import publish_report, slack_summary
+from inferwatch.slo.cost.render import publish_report
+from inferwatch.slo.cost.slack import slack_summary
 from inferwatch.slo.cost.week import IsoWeek
 
 log = logging.getLogger(__name__)
@@ -48,21 +53,38 @@ def cost() -> None:
 
 
 @cost.command(name="report")
-@click.option("--week", "week_text", default=None, help="ISO week, e.g. 2026-W47 (default: the last full week, UTC).")
+@click.option(
+    "--week",
+    "week_text",
+    default=None,
+    help="ISO week, e.g. 2026-W47, or current (the week so far); default: the last full week, UTC.",
+)
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("cost-reports"),
     show_default=True,
-    help="Folder the report set cost-report-<week>/ (HTML, Markdown, FOCUS CSV) is written to.",
+    help="Folder the report set cost-report-<week>/ (HTML, Markdown, FOCUS CSV and metadata) is written to.",
 )
 @click.option("--webhook", default=None, help="POST a short Slack-compatible summary to this URL.")
+@click.option(
+    "--focus-version",
+    type=click.Choice([str(v) for v in FocusVersion]),
+    default=None,
+    help="FinOps FOCUS version of the CSV (default: cost_report.focus_version, 1.3).",
+)
 @pass_app
-def report_command(app: AppContext, week_text: str | None, out: Path, webhook: str | None) -> None:
+def report_command(
+    app: AppContext, week_text: str | None, out: Path, webhook: str | None, focus_version: str | None
+) -> None:
     """Query Prometheus for one week's cost (and the week before) and write the HTML, Markdown and FOCUS CSV report."""
     config = app.config
-    week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(datetime.now(UTC))
-    reader = PrometheusReader(config.prometheus)
+    now = datetime.now(UTC)
+    if week_text == "current":
+        week = IsoWeek.containing(now)
+    else:
+        week = IsoWeek.parse(week_text) if week_text else IsoWeek.last_full(now)
+    reader = reader_for(config)
     console = Console(stderr=True)
     with Progress(
         TextColumn("querying Prometheus"),
@@ -76,12 +98,14 @@ def report_command(app: AppContext, week_text: str | None, out: Path, webhook: s
         def step(key: str) -> None:
             progress.update(task, description=key, advance=1)
 
-        report = collect_report(reader, week, config.pricing, step)
-    paths = publish_report(out, week, report, config.pricing)
+        report = collect_report(reader, week, config.pricing, step, settings=config.cost_report)
+    who = FocusIdentity.of(config.pricing, config.cost_report, focus_version)
+    paths = publish_report(out, report, who)
     coverage = "" if report.full_coverage else f" (partial week: data for {report.observed_hours} of 168 hours)"
     click.echo(
-        f"{week.label}: {report.total_cost:,.2f} {report.currency} over {len(report.namespaces)} namespace(s)"
-        f"{coverage}; wrote {', '.join(str(p) for p in paths.values())}"
+        f"{week.label}: {money(report.total_cost)} {report.currency} over {len(report.namespaces)} namespace(s) "
+        f"in {len(report.clusters)} cluster(s){coverage}; FOCUS {who.version}; "
+        f"wrote {', '.join(str(p) for p in paths.values())}"
     )
     if webhook:
         post_webhook(webhook, slack_summary(report), config.prometheus.timeout_s)

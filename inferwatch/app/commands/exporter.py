@@ -13,7 +13,7 @@ import click
 
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.config.exporter import ExporterSettings
-from inferwatch.exporters.run import build_app, check_start, configure_logging
+from inferwatch.exporters.run import build_app, check_start, configure_logging, web_setup
 from inferwatch.exporters.server import serve
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,11 @@ def exporter() -> None:
     multiple=True,
     help="Sidecar: a GPU of this pod (repeatable); default: every GPU NVML shows the container.",
 )
+@click.option(
+    "--web.config.file",
+    "web_config_file",
+    help="exporter-toolkit web configuration (TLS, client certificates, basic_auth_users); re-read on change.",
+)
 @click.option("--log-format", type=click.Choice(["logfmt", "json"]), default="logfmt", show_default=True)
 @pass_app
 def run(app: AppContext, /, log_format: str, **flags: Any) -> None:
@@ -53,7 +58,10 @@ def run(app: AppContext, /, log_format: str, **flags: Any) -> None:
     flags["gpu_uuids"] = list(flags["gpu_uuids"]) or None
     settings = effective_settings(app, flags)
     check_start(settings)
-    log.info("exporter starting mode=%s gpu_backend=%s vllm_url=%s listen=%s:%d",
-             settings.mode, settings.gpu_backend, settings.vllm_url, settings.listen_host, settings.port)  # fmt: skip
-    serve(build_app(settings), host=settings.listen_host, port=settings.port)
+    web = web_setup(settings)
+    log.info("exporter starting mode=%s gpu_backend=%s vllm_url=%s listen=%s:%d scheme=%s",
+             settings.mode, settings.gpu_backend, settings.vllm_url, settings.listen_host, settings.port,
+             "https" if web is not None and web.tls is not None else "http")  # fmt: skip
+    app_ = build_app(settings, web=web)
+    serve(app_, host=settings.listen_host, port=settings.port, ssl_context=web.ssl_context if web else None)
     log.info("exporter stopped")

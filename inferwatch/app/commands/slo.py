@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,10 +14,10 @@ from rich.table import Table
 
 from inferwatch.app.context import AppContext, pass_app
 from inferwatch.app.pipeline import build, generate_all
-from inferwatch.config import HistogramBuckets, PrometheusSettings
+from inferwatch.config import HistogramBuckets
 from inferwatch.config.durations import duration_seconds
 from inferwatch.errors import ConfigError, FieldProblem, UsageError
-from inferwatch.prom import PrometheusReader
+from inferwatch.prom import reader_for
 from inferwatch.slo.buckets import is_boundary, scraped_boundaries
 from inferwatch.slo.generate import RULES_PATH
 from inferwatch.slo.loader import load_slo_files, slos_from_specs
@@ -43,31 +44,39 @@ def _print_warnings(warnings: list[SpecWarning]) -> None:
 
 
 def bucket_problems(
-    slos: list[SLO], buckets: HistogramBuckets, scraped: dict[str, list[float]] | None = None
+    slos: list[SLO],
+    buckets: HistogramBuckets,
+    scraped: dict[str, list[float]] | None = None,
+    engines: Sequence[str] = ("vllm",),
 ) -> list[FieldProblem]:
     """Latency thresholds that are not a bucket boundary of their histogram: the configured ``buckets``
-    (vLLM's defaults unless declared), or the boundaries Prometheus holds (``scraped``)."""
+    of every engine in ``engines`` (each engine's defaults unless declared), or the boundaries every
+    pod's histogram in Prometheus has (``scraped``)."""
     problems: list[FieldProblem] = []
     for slo in slos:
         if not isinstance(slo.sli, LatencySLI):
             continue
         kind = slo.sli.kind
-        known = scraped[kind] if scraped is not None else list(buckets.boundaries(kind))
-        where = "scraped by Prometheus" if scraped is not None else f"of {buckets.origin(kind)}"
-        if not known:
-            problems.append(
-                FieldProblem(
-                    f"{slo.source}: SLO {slo.name!r}: sli.kind", f"Prometheus holds no {kind} histogram buckets"
+        sources = (
+            [(scraped[kind], "scraped by Prometheus")]
+            if scraped is not None
+            else [(list(buckets.boundaries(kind, e)), f"of {buckets.origin(kind, e)}") for e in engines]
+        )
+        for known, where in sources:
+            if not known:
+                problems.append(
+                    FieldProblem(
+                        f"{slo.source}: SLO {slo.name!r}: sli.kind", f"Prometheus holds no {kind} histogram buckets"
+                    )
                 )
-            )
-        elif not is_boundary(slo.sli.threshold, known):
-            problems.append(
-                FieldProblem(
-                    f"{slo.source}: SLO {slo.name!r}: sli.threshold_seconds",
-                    f"{slo.sli.threshold:g} is not a bucket boundary {where} for {kind} "
-                    f"({', '.join(f'{b:g}' for b in known)})",
+            elif not is_boundary(slo.sli.threshold, known):
+                problems.append(
+                    FieldProblem(
+                        f"{slo.source}: SLO {slo.name!r}: sli.threshold_seconds",
+                        f"{slo.sli.threshold:g} is not a bucket boundary {where} for {kind} "
+                        f"({', '.join(f'{b:g}' for b in known)})",
+                    )
                 )
-            )
     return problems
 
 
@@ -127,10 +136,11 @@ def check_command(
         )
     boundaries: dict[str, list[float]] | None = None
     if prometheus_url:
-        reader = PrometheusReader(PrometheusSettings(url=prometheus_url))
+        # The config's authentication, TLS and headers, at the URL given.
+        reader = reader_for(app.config, prometheus_url)
         kinds = sorted({s.sli.kind for s in slos if isinstance(s.sli, LatencySLI)})
         boundaries = {k: scraped_boundaries(reader, k, at, lookback) for k in kinds}
-    problems = bucket_problems(slos, app.config.buckets, boundaries)
+    problems = bucket_problems(slos, app.config.buckets, boundaries, app.config.engines)
     if problems:
         raise ConfigError(", ".join(str(p) for p in paths), problems)
     click.echo(f"{len(slos)} SLO(s) ok ({len(warnings)} warning(s))")
@@ -211,16 +221,60 @@ def _table(rows: list[StatusRow]) -> Table:
     return table
 
 
+def _cluster_slos(kubeconfig: Path | None, context: str | None, namespace: str | None) -> list[SLO]:
+    """The InferenceSLOs of the cluster (named <namespace>/<name>); those that do not validate are skipped
+    with a warning naming the field, as the controller's Ready condition does."""
+    from inferwatch.app.controller.kube import KubernetesCluster
+    from inferwatch.app.controller.model import InferenceSLO, compile_inference_slo
+
+    cluster = KubernetesCluster.connect(str(kubeconfig) if kubeconfig else None, context)
+    objs, _ = cluster.list_slos(namespace)
+    slos: list[SLO] = []
+    for obj in objs:
+        item = InferenceSLO.from_object(obj)
+        compiled = compile_inference_slo(item)
+        if compiled.slo is None:
+            problems = "; ".join(str(p) for p in compiled.problems)
+            click.echo(f"warning: InferenceSLO {item.key} skipped: {problems}", err=True)
+            continue
+        slos.append(compiled.slo)
+    return slos
+
+
 @slo.command(name="status")
 @click.option("--output", "-o", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--at", "at_text", default=None, help="Evaluate at this time (unix seconds or ISO 8601; default now).")
+@click.option(
+    "--inference-slos",
+    "with_cluster",
+    is_flag=True,
+    help="Also the InferenceSLO objects of the cluster (named <namespace>/<name>), beside the config's SLOs.",
+)
+@click.option(
+    "--kubeconfig",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="With --inference-slos: the kubeconfig (default: in-cluster, else $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", default=None, help="With --inference-slos: the kubeconfig context.")
+@click.option("--namespace", "-n", default=None, help="With --inference-slos: this namespace only (default: all).")
 @pass_app
-def status_command(app: AppContext, output: str, at_text: str | None) -> None:
+def status_command(
+    app: AppContext,
+    output: str,
+    at_text: str | None,
+    with_cluster: bool,
+    kubeconfig: Path | None,
+    context: str | None,
+    namespace: str | None,
+) -> None:
     """One row per SLO series: objective, share of the window recorded, SLI over the window, budget left,
     burn rates, state; figures resting on a gap in the recording are marked."""
     slos = _config_slos(app)
+    if with_cluster:
+        slos += _cluster_slos(kubeconfig, context, namespace)
     at = _parse_at(at_text)
-    reader = PrometheusReader(app.config.prometheus)
+    reader = reader_for(app.config)
     rows = slo_status(reader, slos, at)
     if output == "json":
         click.echo(json.dumps([r.to_json() for r in rows], indent=2))

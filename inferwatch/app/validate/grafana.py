@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from inferwatch.app.validate.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from inferwatch.artifacts import CheckResult
 from inferwatch.dashboards.lint import check_dashboard
 from inferwatch.errors import ToolMissingError
+from inferwatch.reference import GRAFANA_DASHBOARD_SCHEMA, reference_path
 from inferwatch.tools import Toolbox
 
 

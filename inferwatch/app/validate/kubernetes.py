@@ -14,9 +14,9 @@ from typing import Any
 import yaml
 
 from inferwatch.app.validate.promtool import tool_result
-from inferwatch.app.validate.reference import crd_files
 from inferwatch.artifacts import CheckResult
 from inferwatch.errors import ToolMissingError
+from inferwatch.reference import crd_files
 from inferwatch.tools import Toolbox
 
 # Kubernetes version whose schemas (shipped by the kubernetes-validate package) objects must match.

@@ -10,8 +10,9 @@ Monday of W46: before that, its half of GPU-B was idle.
 - GPU-M (A100, 2.00/h): MIG, one 3/7 instance held by team-m/m-0; 4/7 of it is idle;
 - GPU-D (L4, not listed: default 1.00/h): nobody holds it all week.
 
-The raw series are what the inferwatch exporter and vLLM expose (sampled every minute); the
-normalization and cost rules are backfilled over them pass by pass.
+The raw series are what the inferwatch exporter, vLLM and kube-state-metrics (namespace labels:
+team-a and team-b are team "search", team-c "ads", team-m has no label) expose (sampled every two
+minutes); the normalization and cost rules are backfilled over them pass by pass.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import yaml
 
 from inferwatch.alerts.normalize import normalization_groups
 from inferwatch.config import Pricing
@@ -167,6 +170,12 @@ HOLDINGS = (
     Holding("GPU-C", "team-c", "c-0", 1.0, is_weekday),
     Holding("GPU-M", "team-m", "m-0", 3 / 7, lambda t: True, mig_uuid="MIG-M-1"),
 )
+# kube-state-metrics' namespace labels (allowed: team); team-m has none.
+NAMESPACE_LABELS = {
+    "team-a": {"label_team": "search"},
+    "team-b": {"label_team": "search"},
+    "team-c": {"label_team": "ads"},
+}
 TTFT_BUCKETS = (("0.5", 0.9), ("1.0", 0.97), ("+Inf", 1.0))
 REQUESTS_PER_S = 10.0
 
@@ -205,6 +214,9 @@ def raw_series(start: datetime = START, end: datetime = END) -> list[Series]:
                 gauge_points(lambda t, h=h: h.ratio if h.held(t) else None, s, e, STEP),
             )
         )
+    for ns, ns_labels in NAMESPACE_LABELS.items():
+        ksm = {"namespace": ns, **ns_labels, "job": "kube-state-metrics"}
+        out.append(Series("kube_namespace_labels", ksm, gauge_points(lambda t: 1.0, s, e, STEP)))
     for p in PODS:
         labels = {"namespace": p.namespace, "pod": p.name, "model_name": p.model, "engine": "0"}
         out.append(Series("vllm:prompt_tokens_total", labels, counter_points(p.prompt, s, e, STEP)))
@@ -256,15 +268,25 @@ def _normalization_used() -> RuleFile:
     return RuleFile(tuple(g for g in groups if g.rules))
 
 
-def build_history(tools: Toolbox, workdir: Path, start: datetime = START, end: datetime = END) -> BackfilledPrometheus:
+def build_history(
+    tools: Toolbox, workdir: Path, start: datetime = START, end: datetime = END, cluster: str = ""
+) -> BackfilledPrometheus:
     """Backfill raw series, then the normalization and cost rules, pass by pass as they read each other.
 
     Backfilled samples carry no staleness markers, so a vanished gauge would live on for the
     5-minute lookback in every rule pass; a live Prometheus marks it stale at once. A lookback
     of one sample step gives the backfill the live behaviour: every rule pass sees each input
     sample exactly once.
+
+    ``cluster`` names the cluster in the external labels, as each cluster's Prometheus does when a
+    central one (Thanos, Mimir, federation, remote read) holds several: its own queries never see
+    the label, a central Prometheus reading it remotely does.
     """
     hist = BackfilledPrometheus(tools, workdir, extra_args=[f"--query.lookback-delta={LOOKBACK}"])
+    if cluster:
+        config = yaml.safe_load(hist.config_file.read_text())
+        config["global"]["external_labels"] = {"cluster": cluster}
+        hist.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     hist.add_raw(raw_series(start, end))
     hist.backfill_groups([*_normalization_used().groups, *cost_groups(PRICING)], start, end, eval_interval=f"{STEP:g}s")
     return hist

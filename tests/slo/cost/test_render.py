@@ -1,4 +1,4 @@
-"""Rendering a hand-built report into every format: golden files, FOCUS conformance, escaping.
+"""Rendering a hand-built report into every format: golden files, figures that tie out, FOCUS, escaping.
 
 Golden files live in tests/slo/cost/golden/; after a reviewed change to the output, regenerate
 them with INFERWATCH_UPDATE_GOLDEN=1 and review the diff.
@@ -8,51 +8,60 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 from dataclasses import replace
-from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from inferwatch.slo.cost.columns import Kind, coverage_note, display, sig_decimals
+from inferwatch.config import CostReportSettings, Pricing
+from inferwatch.slo.cost.columns import Kind, display, sig_decimals
 from inferwatch.slo.cost.focus import validate_focus_csv
-from inferwatch.slo.cost.model import CostReport, share_idle
-from inferwatch.slo.cost.render import (
+from inferwatch.slo.cost.focus_csv import (
+    ALLOCATION_METHOD,
+    FocusIdentity,
     csv_columns,
     custom_column_types,
-    md_cell,
     render_csv,
-    render_html,
-    render_markdown,
-    slack_escape,
-    slack_summary,
+    render_metadata,
 )
+from inferwatch.slo.cost.layout import coverage_note
+from inferwatch.slo.cost.model import CostReport
+from inferwatch.slo.cost.render import md_cell, render_html, render_markdown, render_set
+from inferwatch.slo.cost.slack import slack_escape, slack_summary
+from tests.slo.cost.recompute import assert_ties_out, csv_figures, html_tables, md_tables
 from tests.slo.cost.sample import (
+    H100,
     HOSTILE_MODEL,
     HOSTILE_NAMESPACE,
     NEWLINE_MODEL,
-    model_cost,
-    namespace_cost,
+    PRICING,
+    SETTINGS,
     sample_report,
     shared_report,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
 EXAMPLES = Path(__file__).resolve().parents[3] / "docs" / "examples"
+TEAMS = ("team", "cost-center")
+
+
+def _who(version: str = "1.3") -> FocusIdentity:
+    return FocusIdentity.of(PRICING, SETTINGS, version)
 
 
 def _formats(report: CostReport) -> dict[str, str]:
     return {
         "html": render_html(report),
         "md": render_markdown(report),
-        "csv": render_csv(report, "cluster-prod", "ACME platform team"),
+        "csv": render_csv(report, _who()),
+        "focus-1.2.csv": render_csv(report, _who("1.2")),
+        "focus-metadata.json": render_metadata(report, _who(), "cost-report-2026-W46.csv"),
         "slack.json": json.dumps(slack_summary(report), indent=2, ensure_ascii=False) + "\n",
     }
 
 
-@pytest.mark.parametrize("fmt", ["html", "md", "csv", "slack.json"])
+@pytest.mark.parametrize("fmt", ["html", "md", "csv", "focus-1.2.csv", "focus-metadata.json", "slack.json"])
 def test_hand_built_report_renders_like_the_golden_file(fmt: str) -> None:
     text = _formats(sample_report())[fmt]
     golden = GOLDEN / f"report.{fmt}"
@@ -66,56 +75,96 @@ def test_rendering_is_deterministic() -> None:
     assert _formats(sample_report()) == _formats(sample_report())
 
 
-@pytest.mark.parametrize("make", [sample_report, shared_report], ids=["separate", "share"])
-def test_csv_is_a_focus_file(make: object) -> None:
+@pytest.mark.parametrize(
+    "make",
+    [sample_report, shared_report, lambda: sample_report(HOSTILE_NAMESPACE, NEWLINE_MODEL)],
+    ids=["separate", "share", "hostile"],
+)
+def test_every_figure_is_what_the_csv_adds_up_to(make: object) -> None:
     report = make()  # type: ignore[operator]
-    text = render_csv(report, "cluster-prod", "ACME platform team")
-    assert validate_focus_csv(text, custom_column_types()) == []
-    rows = list(csv.DictReader(text.splitlines()))
-    # Namespaces (+ idle when kept apart) add up to the bill.
-    assert sum(float(r["BilledCost"]) for r in rows) == pytest.approx(report.total_cost, abs=0.01)
-    assert all(r["PricingUnit"] == "GPU-Hours" and r["ChargeClass"] == "" for r in rows)
-    for col in csv_columns():
-        assert col in rows[0]
-        assert col.startswith("x_") or col[0].isupper()
+    files = render_set(report, _who())
+    f = assert_ties_out(files["csv"], files["md"], files["html"], "EUR", TEAMS)
+    assert f.bill == report.total_cost and f.idle == report.idle_cost and f.unused == report.unused_cost
+    # The header, the chart and the savings say the same idle amount (2026-W46's 552.07 / 552.00 bug).
+    idle = f"{report.idle_cost:,.2f}"
+    assert files["md"].count(idle) >= 3
 
 
-def test_the_example_report_is_a_focus_file() -> None:
-    text = (EXAMPLES / "cost-report-2026-W46.csv").read_text()
-    assert validate_focus_csv(text, custom_column_types()) == []
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_csv_is_a_focus_file_of_its_version(version: str) -> None:
+    text = render_csv(sample_report(), _who(version))
+    assert validate_focus_csv(text, version, custom_column_types()) == []
+    header = next(csv.reader([text.splitlines()[0]]))
+    assert tuple(header) == csv_columns(version)
+    assert ("ServiceProviderName" in header) == (version == "1.3") == ("AllocatedMethodId" in header)
 
 
-def test_the_validator_finds_what_breaks_focus() -> None:
-    good = render_csv(sample_report())
-    rows = list(csv.DictReader(good.splitlines()))
-    header = list(rows[0])
+def test_focus_rows_say_who_what_where_and_at_which_price() -> None:
+    rows = list(csv.DictReader(render_csv(sample_report(), _who()).splitlines()))
+    idle = [r for r in rows if r["x_CostKind"] == "idle"]
+    held = [r for r in rows if r["x_CostKind"] == "held"]
+    # Idle: no sub account (not a placeholder), the unallocated portion of its pool.
+    assert idle and all(r["SubAccountId"] == r["SubAccountName"] == r["SubAccountType"] == "" for r in idle)
+    assert all(r["AllocatedMethodId"] == ALLOCATION_METHOD and r["AllocatedResourceId"] == "" for r in idle)
+    # One row per list price: team-b's H100 and A100 time are two rows at 4.0 and 2.0.
+    b = {r["ListUnitPrice"]: r for r in held if r["x_Namespace"] == "team-b"}
+    assert set(b) == {"4.0", "2.0"} and b["2.0"]["SkuId"] == "gpu-hour/NVIDIA A100-SXM4-80GB"
+    assert b["2.0"]["SkuPriceId"] == "gpu-hour/NVIDIA A100-SXM4-80GB/EUR/2.0"
+    for r in rows:
+        assert r["ResourceId"].startswith("default/gpu-pool/") and r["x_Cluster"] == "default"
+        assert r["InvoiceId"] == "acme-ml/2026-W46" and r["ServiceSubcategory"] == "Generative AI"
+        assert (
+            r["ServiceProviderName"] == r["HostProviderName"] == r["InvoiceIssuerName"] == "ACME Platform Engineering"
+        )
+    assert all(r["SubAccountId"] == f"default/{r['x_Namespace']}" for r in held)
+    a = next(r for r in held if r["x_Namespace"] == "team-a")
+    assert json.loads(a["Tags"]) == {
+        "team": "search",
+        "cost_center": "cc-1",
+        "inferwatch/cluster": "default",
+        "inferwatch/namespace": "team-a",
+    }
+    assert json.loads(a["AllocatedTags"]) == {"inferwatch/model": a["x_Model"]}
 
-    def write(rows: list[dict[str, str]], header: list[str]) -> str:
-        import io
 
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=header, lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)
-        return buf.getvalue()
-
-    no_publisher = write(
-        [{k: v for k, v in r.items() if k != "PublisherName"} for r in rows],
-        [h for h in header if h != "PublisherName"],
+def test_providers_default_to_self_hosted_and_can_each_be_named() -> None:
+    who = FocusIdentity.of(Pricing(), CostReportSettings())
+    assert (who.service_provider, who.host_provider, who.invoice_issuer, who.version) == (
+        "Self-hosted",
+        "Self-hosted",
+        "Self-hosted",
+        "1.3",
     )
-    assert "header: mandatory column PublisherName is missing" in validate_focus_csv(no_publisher)
-    bad = [dict(r) for r in rows]
-    bad[0].update(
-        PricingUnit="GPU hour", BilledCost="1e3", ChargeCategory="Chargeback", BillingPeriodStart="2026-11-09"
+    named = FocusIdentity.of(Pricing(provider="ML Platform"), CostReportSettings(host_provider="AWS"), "1.2")
+    assert (named.service_provider, named.host_provider, named.invoice_issuer, named.version) == (
+        "ML Platform",
+        "AWS",
+        "ML Platform",
+        "1.2",
     )
-    problems = "\n".join(validate_focus_csv(write(bad, header)))
-    for column in ("PricingUnit", "BilledCost", "ChargeCategory", "BillingPeriodStart"):
-        assert f"row 2 {column}" in problems
-    own = write([{**r, "Models": "x"} for r in rows], [*header, "Models"])
-    assert any("Models is neither a FOCUS" in p for p in validate_focus_csv(own))
-    null = [dict(r) for r in rows]
-    null[1]["PricingQuantity"] = ""
-    assert "row 3 PricingQuantity: must not be null" in validate_focus_csv(write(null, header))
+
+
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_the_metadata_names_the_version_beside_the_csv(version: str) -> None:
+    meta = json.loads(render_metadata(sample_report(), _who(version), "cost-report-2026-W46.csv"))
+    assert meta["Schema"]["FocusVersion"] == version
+    assert meta["DataGenerator"] == {"DataGenerator": "inferwatch"}
+    assert meta["DatasetInstance"][0]["FocusDatasetId"] == "CostAndUsage"
+    assert [c["ColumnName"] for c in meta["Schema"]["ColumnDefinition"]] == list(csv_columns(version))
+    assert meta["x_Data"]["Files"] == ["cost-report-2026-W46.csv"]
+    assert ("DatasetInstanceId" in meta["Schema"]) == (version == "1.3")
+    deprecated = {c["ColumnName"] for c in meta["Schema"]["ColumnDefinition"] if c.get("Deprecated")}
+    assert deprecated == ({"ProviderName", "PublisherName"} if version == "1.3" else set())
+
+
+def test_the_example_report_is_a_focus_file_that_ties_out() -> None:
+    stem = EXAMPLES / "cost-report-2026-W46"
+    text = (EXAMPLES / f"{stem.name}.csv").read_text()
+    assert validate_focus_csv(text, "1.3", custom_column_types()) == []
+    meta = json.loads((EXAMPLES / f"{stem.name}.focus-metadata.json").read_text())
+    assert meta["Schema"]["FocusVersion"] == "1.3"
+    html = (EXAMPLES / f"{stem.name}.html").read_text()
+    assert_ties_out(text, (EXAMPLES / f"{stem.name}.md").read_text(), html, "EUR", ("team",))
 
 
 def test_cost_per_million_tokens_has_three_significant_digits() -> None:
@@ -124,32 +173,34 @@ def test_cost_per_million_tokens_has_three_significant_digits() -> None:
     assert display(Kind.PER_MTOK, 12.345) == "12.35"
     assert display(Kind.PER_MTOK, 1234.5) == "1,234.50"
     assert sig_decimals(0.5952) == 3
-    md = render_markdown(sample_report())
-    # team-b: (336 + 12.5) / 1.814e9 tokens * 1e6 = 0.19212… → 0.192, not 0.19.
-    assert "| 0.192 |" in md
+    # team-b's Qwen: 336 / 1,814.4 M tokens = 0.18518… -> 0.185, not 0.19.
+    models = md_tables(render_markdown(sample_report()))["Models"]
+    assert (
+        next(r for r in models if r["namespace"] == "team-b" and r["model"].startswith("Qwen"))["EUR/1M tokens"]
+        == "0.185"
+    )
 
 
-def test_shared_idle_namespace_and_model_price_a_token_alike() -> None:
-    one = namespace_cost("one", (model_cost("one", "m", 100.0, 1e8, 2e7),), 25.0)
-    two_models = (model_cost("two", "x", 50.0, 1e8, 1e7), model_cost("two", "y", 30.0, 5e7, 1e7))
-    two = namespace_cost("two", two_models, 20.0, extra_cost=20.0)
-    shared_one, shared_two = share_idle((one, two), 60.0)
-    assert shared_one.idle_share == pytest.approx(30.0) and shared_two.idle_share == pytest.approx(30.0)
-    assert shared_one.per_mtok == pytest.approx(shared_one.models[0].per_mtok)
-    assert display(Kind.PER_MTOK, shared_one.per_mtok) == display(Kind.PER_MTOK, shared_one.models[0].per_mtok)
-    # The models carry the namespace's share in proportion to their held cost; the pod that serves
-    # no model carries the rest, so namespace + idle = the bill.
-    assert sum(m.cost for m in shared_two.models) == pytest.approx(50 * 1.3 + 30 * 1.3)
-    assert shared_one.cost + shared_two.cost == pytest.approx(200.0 + 60.0)
-    # Input and output prices follow the charged cost too.
-    m = shared_one.models[0]
-    assert m.input_per_mtok == pytest.approx(m.cost * 0.25 / m.prompt_tokens * 1e6)
-    md = render_markdown(shared_report())
-    assert "shared by GPU-cost weight" in md
+def test_week_over_week_says_which_hours_it_compares_in_every_format() -> None:
+    report = sample_report()
+    formats = _formats(report)
+    sentence = "both weeks are compared over the 48 hours of the week that both have data for"
+    for fmt in ("html", "md", "slack.json"):
+        assert sentence in formats[fmt].replace("\n", " "), fmt
+    summary = md_tables(formats["md"])["Summary"]
+    assert list(summary[0]) == [
+        "figure",
+        "this week (all 168 h)",
+        "this week, 48 compared h",
+        "2026-W45, 48 compared h",
+        "change",
+    ]
+    moved = md_tables(formats["md"])["Namespaces that moved most (48 compared hours)"]
+    assert [(r["namespace"], r["change"]) for r in moved] == [("team-b", "new")]  # team-c was unobserved, not new
 
 
 def test_coverage_note_opens_every_format_of_a_partial_week() -> None:
-    report = replace(sample_report(), observed_hours=2)
+    report = replace(sample_report(), coverage={"default": 2}, observed_hours=2)
     note = "Partial week: data for 2 of 168 hours (1.2 %)"
     assert coverage_note(report).startswith(note)
     formats = _formats(report)
@@ -159,35 +210,11 @@ def test_coverage_note_opens_every_format_of_a_partial_week() -> None:
     assert note in json.loads(formats["slack.json"])["text"].splitlines()[1]
     rows = list(csv.DictReader(formats["csv"].splitlines()))
     assert {r["x_ClusterObservedHours"] for r in rows} == {"2"}
-    full = _formats(replace(sample_report(), previous=None))
+    full = _formats(sample_report())
     assert all("Partial week" not in text for text in full.values())
 
 
 # --- hostile names --------------------------------------------------------------------------------
-
-
-class _Cells(HTMLParser):
-    """Text of every table cell, and every tag seen."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.cells: list[str] = []
-        self.tags: list[str] = []
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append(tag)
-        if tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "td" and self._cell is not None:
-            self.cells.append("".join(self._cell))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 def _hostile() -> CostReport:
@@ -197,66 +224,40 @@ def _hostile() -> CostReport:
 def test_hostile_names_are_text_in_html() -> None:
     for report in (_hostile(), sample_report(model_b=NEWLINE_MODEL)):
         html = render_html(report)
-        parser = _Cells()
-        parser.feed(html)
-        assert "script" not in parser.tags and "i" not in parser.tags and "b" not in parser.tags
-        names = {ns.namespace for ns in report.namespaces} | {m.model for ns in report.namespaces for m in ns.models}
+        tables, tags, _ = html_tables(html)
+        assert "script" not in tags and "i" not in tags and "b" not in tags
+        cells = {cell for rows in tables.values() for row in rows for cell in row.values()}
+        names = {ns.namespace for ns in report.namespaces} | {m.model for m in report.models if m.model}
         for name in names:
-            assert name in parser.cells, f"{name!r} is not one table cell's text"
+            assert name in cells, f"{name!r} is not one table cell's text"
     assert "<script" not in render_html(_hostile())
-
-
-def _md_rows(md: str) -> list[list[str]]:
-    """Table rows split on unescaped pipes."""
-    rows = []
-    for line in md.splitlines():
-        if line.startswith("|") and not line.startswith("|---"):
-            cells = []
-            cell = ""
-            escaped = False
-            for ch in line[1:-1]:
-                if escaped:
-                    cell += ch
-                    escaped = False
-                elif ch == "\\":
-                    cell += ch
-                    escaped = True
-                elif ch == "|":
-                    cells.append(cell)
-                    cell = ""
-                else:
-                    cell += ch
-            cells.append(cell)
-            rows.append(cells)
-    return rows
 
 
 def test_hostile_names_keep_markdown_tables_whole() -> None:
     for report in (_hostile(), sample_report(model_b=NEWLINE_MODEL)):
         md = render_markdown(report)
         assert "<script" not in md and "<i>" not in md and "<b>" not in md
-        # Every row of a table has as many cells as its header: no pipe or newline split a row.
-        tables = md.split("\n\n")
-        for block in tables:
-            rows = _md_rows(block)
-            if rows:
-                assert len({len(r) for r in rows}) == 1, block
+        names = {m.model for m in report.models if m.model} | {ns.namespace for ns in report.namespaces}
+        cells = {c for rows in md_tables(md).values() for row in rows for c in row.values()}
+        assert names <= cells  # every row kept its cells: a pipe or newline split none
     assert md_cell("a|b\nc<d>&\\") == "a\\|b<br>c&lt;d&gt;&amp;\\\\"
     assert md_cell("[x](javascript:1) *y* `z`") == "\\[x\\](javascript:1) \\*y\\* \\`z\\`"
 
 
 def test_hostile_names_round_trip_through_the_csv() -> None:
     report = sample_report(namespace_b=HOSTILE_NAMESPACE, model_b=NEWLINE_MODEL)
-    text = render_csv(report)
-    assert validate_focus_csv(text, custom_column_types()) == []
-    rows = {r["ChargeDescription"]: r for r in csv.DictReader(text.splitlines())}
-    row = rows[f"GPU time held by namespace {HOSTILE_NAMESPACE}"]
-    assert list(json.loads(row["x_ModelCosts"])) == [NEWLINE_MODEL]
-    assert json.loads(row["Tags"]) == {"inferwatch/namespace": HOSTILE_NAMESPACE}
-    assert row["SubAccountName"] == HOSTILE_NAMESPACE
-    formula = render_csv(sample_report(namespace_b="=HYPERLINK(1)"))
-    assert "'=HYPERLINK(1)" in formula  # a spreadsheet shows the name, it does not run it
-    assert math.isfinite(float(row["x_CostPerMillionTokens"]))
+    text = render_csv(report, _who())
+    assert validate_focus_csv(text, "1.3", custom_column_types()) == []
+    rows = [r for r in csv.DictReader(text.splitlines(keepends=True)) if r["x_Namespace"] == HOSTILE_NAMESPACE]
+    model_row = next(r for r in rows if r["x_Model"])
+    assert model_row["x_Model"] == NEWLINE_MODEL and json.loads(model_row["AllocatedTags"]) == {
+        "inferwatch/model": NEWLINE_MODEL
+    }
+    assert json.loads(model_row["Tags"])["inferwatch/namespace"] == HOSTILE_NAMESPACE
+    assert model_row["SubAccountName"] == HOSTILE_NAMESPACE
+    formula = render_csv(sample_report(namespace_b="=HYPERLINK(1)"), _who())
+    assert "'=HYPERLINK(1)" in formula and ",=HYPERLINK" not in formula  # a spreadsheet shows the name
+    assert csv_figures(formula).namespaces[("default", "=HYPERLINK(1)")] > 0
 
 
 def test_hostile_names_are_escaped_in_slack() -> None:
@@ -266,3 +267,11 @@ def test_hostile_names_are_escaped_in_slack() -> None:
     assert slack_escape("a & <!channel> b\nc") == "a &amp; &lt;!channel&gt; b c"
     lines = slack_summary(sample_report(model_b=NEWLINE_MODEL))["text"].splitlines()
     assert not any(line.startswith("second line") for line in lines)
+
+
+def test_slack_summary_carries_the_summary_savings_and_teams() -> None:
+    text = slack_summary(sample_report())["text"]
+    assert "total GPU spend (EUR): *3,192.00*" in text
+    assert "Savings: 2,035.20 EUR" in text
+    assert "By team:" in text and "• search: 1,488.00 EUR" in text
+    assert H100 in text  # the idle GPUs

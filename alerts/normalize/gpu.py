@@ -1,151 +1,26 @@
-"""The normalization layer: the only rules that read raw `vllm:*`, `DCGM_*` and `inferwatch_*` series.
+"""The GPU series: from the inferwatch exporter or NVIDIA dcgm-exporter, and kube-state-metrics' GPU requests.
 
-Each rule records one `inferwatch:*` name of inferwatch.conventions.normalized from every source a
-real fleet has:
-
-- vLLM's current metric names *and* the older names (a rename upstream never blanks a
-  dashboard), aggregated over `engine` (the data-parallel rank) the way each kind allows: sum
-  for counters and histograms (keeping `le`), max for KV-cache usage; llm-d-inference-sim's
-  quirks (no `engine`, `finish_reason`) land in the same series;
-- GPUs from the inferwatch exporter *or* NVIDIA dcgm-exporter, converted to base units and keyed
-  by `gpu_uuid`. Where both report a GPU the inferwatch exporter wins (`A or on (gpu_uuid) B`),
-  so nothing is counted twice; `max by (gpu_uuid)` likewise folds a GPU scraped by two exporters
-  (a sidecar and a DaemonSet) into one series. A GPU's allocation comes from the kubelet (the
-  DaemonSet) where it knows the GPU, from the sidecars' claims only where it does not.
-
-Every rule is built from data (the source tables below), in one pure function.
+GPUs come from the inferwatch exporter *or* NVIDIA dcgm-exporter, converted to base units and
+keyed by `gpu_uuid`. Where both report a GPU the inferwatch exporter wins (`A or on (gpu_uuid)
+B`), so nothing is counted twice; `max by (gpu_uuid)` likewise folds a GPU scraped by two
+exporters (a sidecar and a DaemonSet) into one series. A GPU's allocation comes from the kubelet
+(the DaemonSet) where it knows the GPU, from the sidecars' claims only where it does not. The
+series only the dashboards read (node and MIG identity, power limit, clocks, SLO alert state)
+are here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-
 from inferwatch import contract as x
+from inferwatch.alerts.normalize.expressions import TARGET_MEMORY, W
 from inferwatch.conventions import normalized as c
-from inferwatch.promql import escape_label_value
-from inferwatch.rules import RecordingRule, RuleGroup
+from inferwatch.conventions import slo as s
+from inferwatch.rules import RecordingRule
 
-# Groups whose names start with this prefix are the normalization layer; no other group may
-# name a raw metric (tests/alerts/test_raw_metrics.py checks every generated rule file).
-NORMALIZE_GROUP_PREFIX = "inferwatch-normalize"
-
-_W = c.RATE_WINDOW
-_VLLM_BY = ", ".join(c.VLLM_LABELS)
-# Targets that served vLLM (or exporter) metrics within this window count as such targets
-# even while they are down and serve nothing.
-_TARGET_MEMORY = "1h"
+_W = W
 # Whole-GPU series of the inferwatch exporter; MIG instances carry a non-empty mig_uuid.
 _WHOLE_GPU = '{mig_uuid=""}'
 _MIB = 1048576
-
-
-@dataclass(frozen=True)
-class VLLMCounter:
-    """A normalized vLLM counter: its recorded name and the raw names, current first."""
-
-    record: str
-    sources: tuple[str, ...]
-
-
-# Histograms by conventions key: raw family names, the current one first, older ones after.
-VLLM_HISTOGRAM_SOURCES: dict[str, tuple[str, ...]] = {
-    "ttft": ("vllm:time_to_first_token_seconds",),
-    "itl": ("vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds"),
-    "tpot": ("vllm:request_time_per_output_token_seconds",),
-    "e2e": ("vllm:e2e_request_latency_seconds",),
-    "queue": ("vllm:request_queue_time_seconds",),
-    "prefill": ("vllm:request_prefill_time_seconds",),
-    "decode": ("vllm:request_decode_time_seconds",),
-}
-
-VLLM_COUNTERS: tuple[VLLMCounter, ...] = (
-    VLLMCounter(c.VLLM_PROMPT_TOKENS_RATE, ("vllm:prompt_tokens_total",)),
-    VLLMCounter(c.VLLM_GENERATION_TOKENS_RATE, ("vllm:generation_tokens_total",)),
-    VLLMCounter(c.VLLM_PREEMPTIONS_RATE, ("vllm:num_preemptions_total",)),
-    VLLMCounter(c.VLLM_PREFIX_CACHE_HITS_RATE, ("vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total")),
-    VLLMCounter(
-        c.VLLM_PREFIX_CACHE_QUERIES_RATE,
-        ("vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"),
-    ),
-)
-
-
-def _first_of(parts: list[str]) -> str:
-    """`A or B or …`: the first source present for a label set wins, later ones fill gaps."""
-    return "\nor\n".join(parts)
-
-
-def _sum_over_engines(inner: str, *extra: str) -> str:
-    """Sum over `engine`, after folding copies of one series scraped twice (vLLM itself and the
-    inferwatch sidecar's pass-through differ only in job/instance/container) with max."""
-    by = ", ".join((*c.VLLM_LABELS, *extra))
-    return f"sum by ({by}) (max by ({by}, {c.ENGINE}) ({inner}))"
-
-
-def _vllm_histogram_rules() -> list[RecordingRule]:
-    rules = []
-    for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
-        for part in ("bucket", "count", "sum"):
-            if part == "bucket":
-                # Go clients write le="2", Python ones le="2.0"; Prometheus 3 stores both as "2.0",
-                # Prometheus 2 as scraped. Spelling integers the float way gives one form on both.
-                exprs = [
-                    _sum_over_engines(
-                        f'label_replace(rate({src}_bucket[{_W}]), "{c.LE}", "$1.0", "{c.LE}", "([0-9]+)")', c.LE
-                    )
-                    for src in sources
-                ]
-            else:
-                exprs = [_sum_over_engines(f"rate({src}_{part}[{_W}])") for src in sources]
-            rules.append(RecordingRule(c.histogram_series(kind, part), _first_of(exprs)))
-    return rules
-
-
-def _vllm_counter_rules() -> list[RecordingRule]:
-    rules = []
-    for counter in VLLM_COUNTERS:
-        exprs = [_sum_over_engines(f"rate({src}[{_W}])") for src in counter.sources]
-        rules.append(RecordingRule(counter.record, _first_of(exprs)))
-    # vLLM labels the reason `finished_reason`; llm-d-inference-sim says `finish_reason`.
-    rules.append(
-        RecordingRule(
-            c.VLLM_REQUESTS_FINISHED_RATE,
-            _sum_over_engines(
-                f'label_replace(rate(vllm:request_success_total[{_W}]), "{c.FINISHED_REASON}", "$1", '
-                f'"finish_reason", "(.+)")',
-                c.FINISHED_REASON,
-            ),
-        )
-    )
-    # The API server's HTTP counter (prometheus-fastapi-instrumentator) by status class; the
-    # name is generic, so only pods that also serve vLLM metrics count.
-    rules.append(
-        RecordingRule(
-            c.VLLM_HTTP_REQUESTS_RATE,
-            f"sum by ({c.NAMESPACE}, {c.POD}, {c.STATUS}) (\n"
-            f'  label_replace(rate(http_requests_total[{_W}]), "{c.STATUS}", "${{1}}xx", "{c.STATUS}", "([1-5]).."))\n'
-            f"and on ({c.NAMESPACE}, {c.POD})\n"
-            f"group by ({c.NAMESPACE}, {c.POD}) (vllm:num_requests_running)",
-        )
-    )
-    return rules
-
-
-def _vllm_gauge_rules() -> list[RecordingRule]:
-    return [
-        RecordingRule(c.VLLM_REQUESTS_RUNNING, _sum_over_engines("vllm:num_requests_running")),
-        RecordingRule(c.VLLM_REQUESTS_WAITING, _sum_over_engines("vllm:num_requests_waiting")),
-        RecordingRule(
-            c.VLLM_KV_CACHE_USAGE,
-            _first_of(
-                [
-                    f"max by ({_VLLM_BY}) (vllm:kv_cache_usage_perc)",
-                    f"max by ({_VLLM_BY}) (vllm:gpu_cache_usage_perc)",
-                ]
-            ),
-        ),
-    ]
 
 
 def _dcgm(expr: str, *extra_by: str) -> str:
@@ -197,7 +72,8 @@ def _inferwatch_allocation() -> str:
     return f"(\n  {kubelet}\nor\n  (\n    {sidecar}\n    unless on ({c.GPU_UUID})\n    ({known})\n  )\n)"
 
 
-def _gpu_rules() -> list[RecordingRule]:
+def gpu_rules() -> list[RecordingRule]:
+    """Every per-GPU series, from whichever exporter reports the GPU."""
     util = "DCGM_FI_DEV_GPU_UTIL"
     label_model = f'label_replace({util}, "{c.GPU_MODEL}", "$1", "modelName", "(.+)")'
     thermal = f'{x.GPU_THROTTLE.name}{{mig_uuid="",reason=~"(?i).*thermal.*"}}'
@@ -314,7 +190,8 @@ def _gpu_rules() -> list[RecordingRule]:
     ]
 
 
-def _kube_rules() -> list[RecordingRule]:
+def kube_rules() -> list[RecordingRule]:
+    """GPUs requested by Running pods, from kube-state-metrics."""
     return [
         RecordingRule(
             c.GPU_REQUESTED,
@@ -327,100 +204,26 @@ def _kube_rules() -> list[RecordingRule]:
     ]
 
 
-def _target_rules() -> list[RecordingRule]:
+def gpu_exporter_target_up() -> RecordingRule:
+    """`up` of GPU exporter targets (the inferwatch exporter's or dcgm-exporter's), by exporter."""
+
     def target_up(*families: str) -> str:
-        seen = " or ".join(f"last_over_time({f}[{_TARGET_MEMORY}])" for f in families)
+        seen = " or ".join(f"last_over_time({f}[{TARGET_MEMORY}])" for f in families)
         return (
             f"max by ({c.NAMESPACE}, {c.POD}, instance, job) (\n"
             f"  up and on (instance, job) group by (instance, job) ({seen})\n)"
         )
 
-    return [
-        RecordingRule(
-            c.VLLM_TARGET_UP,
-            # A sidecar passing vLLM's metrics through answers its scrape (up = 1) while vLLM
-            # behind it does not: the sidecar's own inferwatch_vllm_up says so, and the lower wins.
-            f"min by ({c.NAMESPACE}, {c.POD}, instance, job) (\n"
-            f"  up\n  or\n"
-            f'  label_replace({x.VLLM_UP.name}, "via", "sidecar", "job", ".*")\n)\n'
-            f"and on (instance, job)\n"
-            f"group by (instance, job) (last_over_time(vllm:num_requests_running[{_TARGET_MEMORY}]))",
-        ),
-        RecordingRule(
-            c.GPU_EXPORTER_TARGET_UP,
-            f'label_replace({target_up(x.GPU_INFO.name, x.VLLM_UP.name)}, "exporter", "inferwatch", '
-            f'"job", ".*")\nor\n'
-            f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
-        ),
-    ]
-
-
-def slo_counter_group(
-    name: str, interval: str, histograms: Mapping[str, Sequence[str]], availability: bool
-) -> RuleGroup | None:
-    """The raw counters the configured SLOs count, as normalized counters (values, not rates), per pod.
-
-    ``histograms`` maps a histogram kind to the `le` patterns (`le_regex`) its SLOs use; with
-    ``availability``, finished requests by reason and HTTP 5xx responses. Summed over `engine`
-    like every normalized vLLM series (a pod's counters reset together, so the sum stays a
-    counter). None when there is nothing to count. The SLOs' checkpoints read these.
-    """
-    rules: list[RecordingRule] = []
-    for kind, patterns in histograms.items():
-        sources = VLLM_HISTOGRAM_SOURCES[kind]
-        le = escape_label_value("|".join(dict.fromkeys(patterns)))
-        buckets = [
-            _sum_over_engines(
-                f'label_replace({src}_bucket{{{c.LE}=~"{le}"}}, "{c.LE}", "$1.0", "{c.LE}", "([0-9]+)")', c.LE
-            )
-            for src in sources
-        ]
-        rules.append(RecordingRule(c.counter_series(kind, "bucket"), _first_of(buckets)))
-        rules.append(
-            RecordingRule(
-                c.counter_series(kind, "count"), _first_of([_sum_over_engines(f"{src}_count") for src in sources])
-            )
-        )
-    if availability:
-        rules.append(
-            RecordingRule(
-                c.VLLM_REQUESTS_FINISHED_COUNTER,
-                _sum_over_engines(
-                    f'label_replace(vllm:request_success_total, "{c.FINISHED_REASON}", "$1", "finish_reason", "(.+)")',
-                    c.FINISHED_REASON,
-                ),
-            )
-        )
-        rules.append(
-            RecordingRule(
-                c.VLLM_HTTP_REQUESTS_COUNTER,
-                f"sum by ({c.NAMESPACE}, {c.POD}, {c.STATUS}) (\n"
-                f'  label_replace(http_requests_total{{{c.STATUS}=~"5.."}}, "{c.STATUS}", "${{1}}xx", "{c.STATUS}", '
-                f'"([1-5]).."))\n'
-                f"and on ({c.NAMESPACE}, {c.POD})\n"
-                f"group by ({c.NAMESPACE}, {c.POD}) (vllm:num_requests_running)",
-            )
-        )
-    return RuleGroup(name, tuple(rules), interval) if rules else None
-
-
-def normalization_groups() -> tuple[RuleGroup, ...]:
-    """The normalization layer as rule groups (pure; the same every time)."""
-    return (
-        RuleGroup(
-            f"{NORMALIZE_GROUP_PREFIX}-vllm",
-            tuple(_vllm_histogram_rules() + _vllm_counter_rules() + _vllm_gauge_rules()),
-        ),
-        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-gpu", tuple(_gpu_rules())),
-        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-kube", tuple(_kube_rules() + _target_rules())),
-        RuleGroup(f"{NORMALIZE_GROUP_PREFIX}-dashboards", tuple(_dashboard_rules())),
+    return RecordingRule(
+        c.GPU_EXPORTER_TARGET_UP,
+        f'label_replace({target_up(x.GPU_INFO.name, x.VLLM_UP.name)}, "exporter", "inferwatch", '
+        f'"job", ".*")\nor\n'
+        f'label_replace({target_up("DCGM_FI_DEV_GPU_UTIL")}, "exporter", "dcgm", "job", ".*")',
     )
 
 
-def _dashboard_rules() -> list[RecordingRule]:
+def dashboard_rules() -> list[RecordingRule]:
     """Series only the dashboards read: node and MIG identity, power limit, clocks, SLO alert state."""
-    # Imported here so this group stays one self-contained addition to the module.
-    from inferwatch.conventions import slo as s
 
     mig_by = f"{c.GPU_UUID}, {c.MIG_UUID}"
     dcgm_node = (
