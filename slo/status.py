@@ -50,9 +50,21 @@ class Coverage:
         """A JSON-ready mapping."""
         return {"window": self.window, "covered_percent": self.covered_percent, "on_gap": list(self.on_gap)}
 
-    def to_status(self) -> dict[str, Any]:
-        """The same as a Kubernetes status field (camelCase), for an SLO resource's `status.coverage`."""
-        return {"window": self.window, "coveredPercent": self.covered_percent, "figuresOnGap": list(self.on_gap)}
+    def to_status(self, burn_windows: tuple[str, str]) -> dict[str, Any]:
+        """The same as a Kubernetes status field, for an InferenceSLO's `status.coverage`: the figures on a
+        gap named as the status names them (`burnRates.<window>` for the burn rates over ``burn_windows``);
+        `coveredPercent` is null while unknown, so a merge patch removes a share recorded before."""
+        names = {
+            "sli_percent": "sliPercent",
+            "budget_remaining_percent": "budgetRemainingPercent",
+            "burn_rate_page_long": f"burnRates.{burn_windows[0]}",
+            "burn_rate_page_slow": f"burnRates.{burn_windows[1]}",
+        }
+        return {
+            "window": self.window,
+            "coveredPercent": self.covered_percent,
+            "figuresOnGap": [names[f] for f in self.on_gap],
+        }
 
 
 @dataclass(frozen=True)

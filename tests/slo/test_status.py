@@ -118,10 +118,10 @@ def test_coverage_marks_the_figures_resting_on_a_gap() -> None:
         "covered_percent": row.coverage.covered_percent,
         "on_gap": ["sli_percent", "budget_remaining_percent", "burn_rate_page_slow"],
     }
-    assert row.coverage.to_status() == {
+    assert row.coverage.to_status(row.burn_windows) == {
         "window": "30d",
         "coveredPercent": row.coverage.covered_percent,
-        "figuresOnGap": ["sli_percent", "budget_remaining_percent", "burn_rate_page_slow"],
+        "figuresOnGap": ["sliPercent", "budgetRemainingPercent", "burnRates.6h"],
     }
     whole = CannedReader({"a": calm}, 0.01, {"30d": 1.0, "6h": 1.0, "1h": 1.0})
     assert slo_status(whole, [_slo()])[0].coverage.on_gap == ()

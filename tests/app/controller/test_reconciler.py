@@ -167,6 +167,33 @@ def test_status_carries_budget_burn_rates_and_state_and_an_event_on_change() -> 
     assert ("team-a/chat-ttft", "Normal", "SLOStateOk") in [e[:3] for e in cluster.events]
 
 
+def test_status_says_how_much_of_the_window_was_recorded_and_which_figures_rest_on_a_gap() -> None:
+    """A Prometheus outage inside the SLO window and the 6 h window: the budget, SLI and 6 h burn rate are
+    marked; once the recording is whole again nothing is; minutes after a restart every figure is."""
+    calm = {"1h": 0.5, "5m": 0.5, "6h": 0.5, "30m": 0.5}
+    cluster, prom, rec = make()
+    outage = {"30d": 0.9958, "6h": 0.5, "1h": 1.0, "30m": 1.0}
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=outage)
+    submit(cluster, rec, {**TTFT, "window": "30d", "group_by": []})
+    rec.refresh(KEY)
+    coverage = cluster.status(KEY)["coverage"]
+    assert coverage["window"] == "30d" and abs(coverage["coveredPercent"] - 99.58) < 1e-9
+    assert coverage["figuresOnGap"] == ["sliPercent", "budgetRemainingPercent", "burnRates.6h"]
+    whole = {"30d": 1.0, "6h": 1.0, "1h": 1.0, "30m": 1.0}
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=whole)
+    rec.refresh(KEY)
+    assert cluster.status(KEY)["coverage"] == {"window": "30d", "coveredPercent": 100.0, "figuresOnGap": []}
+    # Prometheus restarted a minute ago: one heartbeat of three, the recorded coverage not updated yet
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=whole, heartbeats=1)
+    rec.refresh(KEY)
+    assert cluster.status(KEY)["coverage"]["figuresOnGap"] == [
+        "sliPercent",
+        "budgetRemainingPercent",
+        "burnRates.1h",
+        "burnRates.6h",
+    ]
+
+
 def test_a_histogram_scraped_for_the_first_time_counts_at_once() -> None:
     cluster, prom, rec = make(lambda expr: [])
     submit(cluster, rec, TTFT)  # no histogram yet: vLLM's defaults hold 2.5
