@@ -70,6 +70,24 @@ def _row(slo: SLO, runbook_base_url: str) -> Row:
                 thresholds=(Step(None, BAD), Step(0, WARN), Step(0.25, GOOD)),
             ),
             Panel(
+                "stat",
+                "Window recorded",
+                f"Share of the {slo.window} window in which the SLO's recording ran, from "
+                f'`{c.RECORDING_COVERAGE}{{window="{slo.window}"}}` (high is good). Below 100 %, the SLI and '
+                "the budget rest on a gap (Prometheus down or restarting): its events are counted from the "
+                "counters, but a pod restarted inside it lost its events before the restart.",
+                "percentunit",
+                (
+                    Query(
+                        f'{c.RECORDING_COVERAGE}{{{c.SLO_LABEL}="{slo.name}",{c.WINDOW_LABEL}="{slo.window}"}}',
+                        slo.name,
+                    ),
+                ),
+                width=4,
+                height=6,
+                thresholds=(Step(None, WARN), Step(1, GOOD)),
+            ),
+            Panel(
                 "timeseries",
                 "Error budget remaining over time",
                 f"The budget left over time, from `{c.ERROR_BUDGET_REMAINING}`; shaded red below zero.",
@@ -77,7 +95,7 @@ def _row(slo: SLO, runbook_base_url: str) -> Row:
                 (Query(f"{c.ERROR_BUDGET_REMAINING}{{{sel}}}", legend),),
                 thresholds=(Step(None, BAD), Step(0, GOOD)),
                 threshold_style="line+area",
-                width=8,
+                width=6,
                 height=6,
             ),
             Panel(
@@ -87,7 +105,7 @@ def _row(slo: SLO, runbook_base_url: str) -> Row:
                 "ALERTS). Open the runbook links when it is not ok.",
                 "none",
                 (Query(f"{n.SLO_ALERT_STATE}{{{sel}}}", legend),),
-                width=8,
+                width=6,
                 height=6,
                 mappings=(StateText(0, "ok", GOOD), StateText(1, "ticket", WARN), StateText(2, "page", BAD)),
                 thresholds=(Step(None, GOOD), Step(1, WARN), Step(2, BAD)),

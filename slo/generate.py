@@ -50,6 +50,33 @@ RUNBOOKS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
         ),
         ("Fix the scrape or load the normalization rules (deploy/prometheusrules/inferwatch-normalize.yaml).",),
     ),
+    c.ALERT_RECORDING_GAP: (
+        "The SLO's own recording is incomplete, by the alert's `reason`: `gap`: it did not run for part of "
+        "the last hour (Prometheus was down or restarted), so the SLO's figures over any window holding that "
+        "hour rest on a gap; `checkpoints-stopped`: its checkpoint group records nothing while Prometheus "
+        "runs; `long-windows-stale`: its long-window group has not summed the long windows for 15 minutes, "
+        "so the budget and the ticket windows read no data. Events within a gap are not lost: the vLLM "
+        "counters kept counting and the checkpoints after the gap count the jump; what a gap can lose is "
+        "the events of a pod that restarted inside it, before its restart.",
+        (
+            "`inferwatch slo status`: the `covered` column (share of the SLO window recorded) and the figures "
+            "marked as resting on a gap.",
+            "Prometheus's own health: restarts (`process_start_time_seconds`), OOM kills, WAL replay time, "
+            "`prometheus_rule_group_iterations_missed_total` and `prometheus_rule_evaluation_failures_total` "
+            "for the SLO's groups (`inferwatch-slo-<name>`, `-checkpoints`, `-long-windows`).",
+            "Whether vLLM pods restarted during the gap (`kube_pod_container_status_restarts_total`): their "
+            "events between the gap's start and the restart are missing from the figures.",
+        ),
+        (
+            "`gap`: nothing to repair; the alert resolves an hour after the recording is whole again. Keep "
+            "Prometheus's memory and storage ahead of its load so it is not OOM-killed.",
+            "`checkpoints-stopped` or `long-windows-stale`: look for failing or slow evaluations of that group "
+            "in Prometheus's logs and `/rules` page; the SLO rules must be loaded whole "
+            "(slo/generated/slo-rules.yaml).",
+            'See [the SLO guide](../slo.md), "Windows that survive a Prometheus outage", for what a gap can and '
+            "cannot lose.",
+        ),
+    ),
 }
 
 
@@ -79,7 +106,12 @@ def render_runbook(alert: str, header: str) -> str:
 def alert_holds(config: InferwatchConfig) -> dict[str, str]:
     """Each SLO alert's `for:` as the configuration's thresholds set it (by alert name)."""
     t = config.thresholds
-    return {c.ALERT_PAGE: t.slo_page_for, c.ALERT_TICKET: t.slo_ticket_for, c.ALERT_ABSENT: t.slo_absent_for}
+    return {
+        c.ALERT_PAGE: t.slo_page_for,
+        c.ALERT_TICKET: t.slo_ticket_for,
+        c.ALERT_ABSENT: t.slo_absent_for,
+        c.ALERT_RECORDING_GAP: t.slo_recording_gap_for,
+    }
 
 
 def slo_rules(slos: Sequence[SLO], config: InferwatchConfig) -> RuleFile:

@@ -1,20 +1,21 @@
 """SLOs -> multiwindow, multi-burn-rate Prometheus rules (a pure function of the SLO model).
 
-Per SLO, two groups (eleven rules). The SLO's group runs these in order at each evaluation:
+Per SLO, three groups; one more, shared, records the normalized counters they read. The SLO's
+main group runs these in order at each evaluation:
 
 * good and total events per second (5-minute rates of the normalized series), summed per SLO
-  group and recorded only while there is traffic;
-* the burn rate over every window, traffic-weighted as ``sum_over_time(good[w]) /
-  sum_over_time(total[w])`` (never an average of ratios, never a long scan over bucket series),
-  in one rule whose series carry a ``window`` label; then the error budget left;
-* page and ticket alerts, and an alert per SLO series whose SLI metrics are absent.
+  group and recorded only while there is traffic: the 5-minute window;
+* the burn rate over every window, traffic-weighted as good events / total events (never an
+  average of ratios, never a long scan over bucket series), in one rule whose series carry a
+  ``window`` label; then the error budget left;
+* page and ticket alerts, an alert per SLO series whose SLI metrics are absent, and an alert when
+  the SLO's recording has a gap or one of its groups stopped.
 
-Its hourly group, evaluated once an hour, sums each hour's good and total events, then sums those
-over every window of a day and longer (the ticket windows and the SLO window: 720 hourly samples
-for 30 days instead of 43,200 per-minute ones); the SLO group reads only the latest of those
-window sums. Good and total are summed alike, so a ratio never depends on how often either group
-runs; the long windows end at the hourly group's last evaluation (docs/slo.md, "Long windows",
-gives the bound).
+Every window longer than 5 minutes counts the events between checkpoints of the pods' counters
+(inferwatch.slo.checkpoints, the SLO's checkpoint group): windows under a day with increase()
+over the 5-minute checkpoints, windows of a day and longer from the sums the long-window group
+makes of the hourly checkpoints every 5 minutes (the SLO group reads only the latest of those).
+A Prometheus outage or a missed evaluation loses no event the counters still hold.
 
 Every selector reads normalized ``inferwatch:*`` series only; ``le`` is matched with
 `le_regex`, so the rules work on Prometheus 2 and 3 alike.
@@ -32,18 +33,9 @@ from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.promql import by, escape_regex_value, format_number, le_regex, selector
 from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup
+from inferwatch.slo.checkpoints import HTTP_5XX, checkpoint_group, counter_group, increase_expr, long_window_group
 from inferwatch.slo.model import SLO, AvailabilitySLI, LatencySLI
-from inferwatch.slo.windows import (
-    COARSE_STEP,
-    MIN_WINDOW,
-    BurnRateWindow,
-    format_duration,
-    is_coarse,
-    recorded_windows,
-    windows_for,
-)
-
-HTTP_5XX = "5xx"
+from inferwatch.slo.windows import MIN_WINDOW, BurnRateWindow, format_duration, is_coarse, recorded_windows, windows_for
 
 
 @dataclass(frozen=True)
@@ -107,40 +99,11 @@ def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     )
 
 
-def hourly_rules(slo: SLO) -> tuple[RecordingRule, ...]:
-    """Good and total events of the last hour, summed from the per-evaluation samples (the hourly group).
-
-    An hour without traffic has no samples to sum, so it records nothing: "no data", never 0.
-    """
-    label = {c.SLO_LABEL: slo.name}
-    step = format_duration(COARSE_STEP)
-    return (
-        RecordingRule(c.GOOD_EVENTS_HOURLY, f"sum_over_time({selector(c.GOOD_EVENTS, label)}[{step}])", label),
-        RecordingRule(c.TOTAL_EVENTS_HOURLY, f"sum_over_time({selector(c.TOTAL_EVENTS, label)}[{step}])", label),
-    )
-
-
-def window_sum_expr(slo: SLO, hourly: str) -> str:
-    """The hourly sums ``hourly`` summed over every long window of ``slo``, one series per ``window``."""
-    sel = selector(hourly, {c.SLO_LABEL: slo.name})
-    parts = [
-        f'label_replace(sum_over_time({sel}[{w}]), "{c.WINDOW_LABEL}", "{w}", "", "")'
-        for w in (format_duration(d) for d in recorded_windows(slo.period) if is_coarse(d))
-    ]
-    return "\nor\n".join(parts)
-
-
-def window_sum_rules(slo: SLO) -> tuple[RecordingRule, ...]:
-    """Good and total events over every long window, from the hourly sums (the hourly group, after them)."""
-    label = {c.SLO_LABEL: slo.name}
-    return (
-        RecordingRule(c.GOOD_EVENTS_WINDOW, window_sum_expr(slo, c.GOOD_EVENTS_HOURLY), label),
-        RecordingRule(c.TOTAL_EVENTS_WINDOW, window_sum_expr(slo, c.TOTAL_EVENTS_HOURLY), label),
-    )
-
-
 def _ratio(slo: SLO, window: timedelta) -> str:
-    """Good over total events within ``window``, traffic-weighted, from the series that suits its length."""
+    """Good over total events within ``window``, traffic-weighted, from the series that suits its length.
+
+    No traffic in the window is no data (the division by a total of 0 is filtered out).
+    """
     sel = {c.SLO_LABEL: slo.name}
     if window <= MIN_WINDOW:
         return f"{selector(c.GOOD_EVENTS, sel)} / {selector(c.TOTAL_EVENTS, sel)}"
@@ -149,9 +112,10 @@ def _ratio(slo: SLO, window: timedelta) -> str:
         at = {**sel, c.WINDOW_LABEL: w}
         good, total = selector(c.GOOD_EVENTS_WINDOW, at), selector(c.TOTAL_EVENTS_WINDOW, at)
         back = c.WINDOW_SUM_LOOKBACK
-        return f"last_over_time({good}[{back}])\n  /\nlast_over_time({total}[{back}])"
-    good, total = selector(c.GOOD_EVENTS, sel), selector(c.TOTAL_EVENTS, sel)
-    return f"sum_over_time({good}[{w}])\n  /\nsum_over_time({total}[{w}])"
+        return f"last_over_time({good}[{back}])\n  /\n(last_over_time({total}[{back}]) > 0)"
+    good = increase_expr(slo, c.GOOD_CHECKPOINT_FINE, window)
+    total = increase_expr(slo, c.TOTAL_CHECKPOINT_FINE, window)
+    return f"{good}\n  /\n({total} > 0)"
 
 
 def burn_rate_expr(slo: SLO, window: timedelta) -> str:
@@ -163,7 +127,8 @@ def burn_rate_expr(slo: SLO, window: timedelta) -> str:
 def window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     """Burn rates over every alert window and the SLO window, as one rule whose series carry ``window``.
 
-    Windows shorter than a day read the per-evaluation samples, longer ones the hourly sums.
+    The 5-minute window reads the 5-minute rates, windows under a day the fine checkpoints, longer
+    ones the long-window sums.
     """
     expr = "\nor\n".join(burn_rate_expr(slo, w) for w in recorded_windows(slo.period))
     return (RecordingRule(c.BURN_RATE, expr, {c.SLO_LABEL: slo.name}),)
@@ -199,7 +164,12 @@ def budget_rule(slo: SLO) -> RecordingRule:
 
 
 # Each SLO alert's `for:` unless the configuration says otherwise (thresholds.slo_*_for).
-DEFAULT_HOLDS: Mapping[str, str] = {c.ALERT_PAGE: "2m", c.ALERT_TICKET: "15m", c.ALERT_ABSENT: "15m"}
+DEFAULT_HOLDS: Mapping[str, str] = {
+    c.ALERT_PAGE: "2m",
+    c.ALERT_TICKET: "15m",
+    c.ALERT_ABSENT: "15m",
+    c.ALERT_RECORDING_GAP: "15m",
+}
 
 
 def _hold(duration: str) -> str | None:
@@ -209,8 +179,8 @@ def _hold(duration: str) -> str | None:
 def alert_rules(
     slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
 ) -> tuple[AlertingRule, ...]:
-    """The page and ticket alerts and the absent-metrics alert (runbooks: <runbook_base_url>/<alert>.md,
-    `for:` from ``holds`` by alert name; "0s" means none)."""
+    """The page and ticket alerts, the absent-metrics alert and the recording-gap alert (runbooks:
+    <runbook_base_url>/<alert>.md, `for:` from ``holds`` by alert name; "0s" means none)."""
     label = {c.SLO_LABEL: slo.name}
     rules: list[AlertingRule] = []
     what = f"SLO {slo.name} ({_describe_sli(slo)}, {format_number(slo.objective_percent)}% over {slo.window})"
@@ -251,7 +221,51 @@ def alert_rules(
             },
         )
     )
+    rules.append(
+        AlertingRule(
+            alert=c.ALERT_RECORDING_GAP,
+            expr=recording_gap_expr(slo),
+            for_=_hold(holds.get(c.ALERT_RECORDING_GAP, DEFAULT_HOLDS[c.ALERT_RECORDING_GAP])),
+            labels={**label, "severity": "ticket"},
+            annotations={
+                "summary": f"{what}: its recording has a gap or stopped",
+                "description": f"The recording of {what} ({{{{ $labels.{c.GAP_REASON_LABEL} }}}}): "
+                f"{c.GAP_REASON_GAP}: it ran for less than the whole last {c.GAP_WINDOW} (coverage "
+                f"{{{{ $value | humanizePercentage }}}}), so its figures rest on a gap; "
+                f"{c.GAP_REASON_CHECKPOINTS}: its checkpoint group records nothing; "
+                f"{c.GAP_REASON_LONG_WINDOWS}: its long windows are no longer summed. "
+                "Events within a gap are counted from the counters; a pod restarted inside it lost "
+                "its events before the restart.",
+                "runbook_url": f"{runbook_base_url}/{c.ALERT_RECORDING_GAP}.md",
+            },
+        )
+    )
     return tuple(rules)
+
+
+def recording_gap_expr(slo: SLO) -> str:
+    """Fires while the SLO's recording ran for less than the whole gap window (once it has run longer
+    than that), or while its checkpoint group or its long-window group records nothing.
+
+    Each cause carries its own `reason` label; a fresh install, whose groups start within minutes,
+    stays quiet under the alert's `for:`.
+    """
+    sel = {c.SLO_LABEL: slo.name}
+    coverage = selector(c.RECORDING_COVERAGE, {**sel, c.WINDOW_LABEL: c.GAP_WINDOW})
+    whole = selector(c.RECORDING_COVERAGE, {**sel, c.WINDOW_LABEL: slo.window})
+    gap_share = format_number(duration_seconds(c.GAP_WINDOW) / slo.period.total_seconds())
+    back = c.STOPPED_AFTER
+    causes = (
+        (
+            c.GAP_REASON_GAP,
+            f"max without ({c.WINDOW_LABEL}) (\n  {coverage} < 1\n  and on ({c.SLO_LABEL})\n  {whole} > {gap_share}\n)",
+        ),
+        (c.GAP_REASON_CHECKPOINTS, f"absent_over_time({selector(c.RECORDING_HEARTBEAT, sel)}[{back}])"),
+        (c.GAP_REASON_LONG_WINDOWS, f"absent_over_time({selector(c.RECORDING_COVERAGE, sel)}[{back}])"),
+    )
+    return "\nor\n".join(
+        f'label_replace(\n{_indent(expr)},\n  "{c.GAP_REASON_LABEL}", "{reason}", "", ""\n)' for reason, expr in causes
+    )
 
 
 def absent_expr(slo: SLO) -> str:
@@ -266,40 +280,45 @@ def absent_expr(slo: SLO) -> str:
     if not slo.group_by:
         return whole
     clause = by(slo.group_by)
-    seen = f"last_over_time({selector(c.TOTAL_EVENTS_HOURLY, {c.SLO_LABEL: slo.name})}[{c.ABSENT_MEMORY}])"
+    seen = f"last_over_time({selector(c.TOTAL_CHECKPOINT_COARSE, {c.SLO_LABEL: slo.name})}[{c.ABSENT_MEMORY}])"
     on = f"on ({', '.join(slo.group_by)})"
     return f"(\n  group {clause} ({seen})\n  unless {on}\n  group {clause} ({source})\n)\nor\n{whole}"
 
 
 def slo_groups(
-    slo: SLO, runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
-) -> tuple[RuleGroup, RuleGroup]:
-    """One SLO's rules as two groups: the main group, in dependency order, and the hourly group.
+    slo: SLO,
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+    holds: Mapping[str, str] = DEFAULT_HOLDS,
+    coarse_phase_minutes: int = 0,
+) -> tuple[RuleGroup, RuleGroup, RuleGroup]:
+    """One SLO's rules as three groups, each after those it reads: the checkpoint group, the
+    long-window group, and the main group, in dependency order.
 
-    Prometheus evaluates a group's rules in order at the same instant, so every burn rate
-    reads the SLI events recorded a moment before, and alerts read the burn rates of the same
-    evaluation: no rule lags another by an evaluation interval. The hourly group, on its own
-    interval, sums the SLI events of each hour for the long windows.
+    The checkpoint group (every minute) records the pods' counters and their checkpoints; the
+    long-window group (every 5 minutes) sums the hourly checkpoints over the long windows.
+    Prometheus evaluates a group's rules in order at the same instant, so in the main group every
+    burn rate reads the SLI events recorded a moment before, and alerts read the burn rates of the
+    same evaluation: no rule lags another by an evaluation interval.
     """
     main = RuleGroup(
         f"inferwatch-slo-{slo.name}",
         (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
-    hourly = RuleGroup(
-        f"inferwatch-slo-{slo.name}{c.HOURLY_GROUP_SUFFIX}",
-        (*hourly_rules(slo), *window_sum_rules(slo)),
-        interval=format_duration(COARSE_STEP),
-    )
-    return main, hourly
+    return checkpoint_group(slo, coarse_phase_minutes), long_window_group(slo), main
 
 
 def slo_rule_file(
-    slos: Sequence[SLO], runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL, holds: Mapping[str, str] = DEFAULT_HOLDS
+    slos: Sequence[SLO],
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
+    holds: Mapping[str, str] = DEFAULT_HOLDS,
+    coarse_phase_minutes: int = 0,
 ) -> RuleFile:
-    """Every SLO's rule group in one file, in the order the SLOs are defined."""
-    return RuleFile(tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds)))
+    """The normalized counters the SLOs count, then every SLO's groups, in the order the SLOs are defined."""
+    counters = counter_group(slos)
+    groups = tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds, coarse_phase_minutes))
+    return RuleFile(((counters,) if counters else ()) + groups)
 
 
 def rule_counts(slos: Sequence[SLO]) -> dict[str, int]:
-    """Number of rules (recording + alerting) each SLO compiles to."""
+    """Number of rules (recording + alerting) each SLO compiles to (the shared counter group aside)."""
     return {slo.name: sum(len(g.rules) for g in slo_groups(slo)) for slo in slos}

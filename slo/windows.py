@@ -7,9 +7,11 @@ in 1 d (3x, over 2 h) or 10 % in 3 d (1x, over 6 h). For 28-day and 7-day SLOs e
 scales by window/30d, so each alert still means the same share of the budget and the same
 burn-rate factor; no window is shorter than the 5-minute rate the SLI is recorded on.
 
-Windows shorter than `COARSE_FROM` are read from the SLI's per-evaluation samples; windows of a
-day and longer from hourly sums of them (`COARSE_STEP`), so a 30-day window reads 720 samples
-instead of 43,200 (see docs/slo.md, "Long windows").
+The 5-minute window reads the SLI's 5-minute rates; every longer window is increase() over
+checkpoints of the pods' counters: windows shorter than `COARSE_FROM` over the checkpoints taken
+every `FINE_STEP`, windows of a day and longer over those taken every `COARSE_STEP`, so a
+30-day window reads 720 samples per pod instead of 43,200 (see docs/slo.md, "Windows that
+survive a Prometheus outage").
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ Severity = Literal["page", "ticket"]
 
 MIN_WINDOW = timedelta(minutes=5)
 REFERENCE_PERIOD = timedelta(days=30)
-# Long windows sum coarse samples: one sum of the SLI's events per COARSE_STEP, recorded by a
-# group evaluated every COARSE_STEP; windows from COARSE_FROM up read them.
+# The checkpoint group runs every CHECKPOINT_INTERVAL: it records the pods' counters and, from
+# them, a checkpoint every FINE_STEP and every COARSE_STEP (plus one wherever a counter starts,
+# ends or resets). Windows from COARSE_FROM up read the coarse checkpoints, and are summed by the
+# long-window group every LONG_WINDOWS_INTERVAL; shorter ones read the fine checkpoints.
+CHECKPOINT_INTERVAL = timedelta(minutes=1)
+FINE_STEP = timedelta(minutes=5)
 COARSE_STEP = timedelta(hours=1)
 COARSE_FROM = timedelta(days=1)
+LONG_WINDOWS_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -87,5 +94,12 @@ def recorded_windows(period: timedelta) -> tuple[timedelta, ...]:
 
 
 def is_coarse(window: timedelta) -> bool:
-    """Whether a burn rate over ``window`` reads the hourly sums rather than the per-evaluation samples."""
+    """Whether a burn rate over ``window`` reads the coarse checkpoints (summed by the long-window group)."""
     return window >= COARSE_FROM
+
+
+def coverage_windows(period: timedelta) -> tuple[timedelta, ...]:
+    """Windows whose recording coverage is recorded: every checkpoint window (longer than
+    MIN_WINDOW) that holds at least six fine checkpoints, and the gap alert's hour."""
+    ws = {w for w in recorded_windows(period) if w >= 6 * FINE_STEP} | {timedelta(hours=1)}
+    return tuple(sorted(ws))

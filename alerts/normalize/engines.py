@@ -64,7 +64,7 @@ VLLM_COUNTERS: tuple[VLLMCounter, ...] = (
 )
 
 
-def _sum_over_engines(inner: str, *extra: str) -> str:
+def sum_over_engines(inner: str, *extra: str) -> str:
     """Sum over `engine`, after folding copies of one series scraped twice (vLLM itself and the
     inferwatch sidecar's pass-through differ only in job/instance/container) with max."""
     by = ", ".join((*c.VLLM_LABELS, *extra))
@@ -76,9 +76,9 @@ def _histogram_rules() -> list[RecordingRule]:
     for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
         for part in VLLM_HISTOGRAM_PARTS[kind]:
             if part == "bucket":
-                exprs = [_sum_over_engines(float_le(rate(f"{src}_bucket")), c.LE) for src in sources]
+                exprs = [sum_over_engines(float_le(rate(f"{src}_bucket")), c.LE) for src in sources]
             else:
-                exprs = [_sum_over_engines(rate(f"{src}_{part}")) for src in sources]
+                exprs = [sum_over_engines(rate(f"{src}_{part}")) for src in sources]
             rules.append(RecordingRule(c.histogram_series(kind, part), first_of(exprs + sglang.histogram(kind, part))))
     return rules
 
@@ -86,10 +86,10 @@ def _histogram_rules() -> list[RecordingRule]:
 def _counter_rules() -> list[RecordingRule]:
     rules = []
     for counter in VLLM_COUNTERS:
-        exprs = [_sum_over_engines(rate(src)) for src in counter.sources]
+        exprs = [sum_over_engines(rate(src)) for src in counter.sources]
         rules.append(RecordingRule(counter.record, first_of(exprs + sglang.COUNTERS[counter.record])))
     # vLLM labels the reason `finished_reason`; llm-d-inference-sim says `finish_reason`.
-    vllm_finished = _sum_over_engines(
+    vllm_finished = sum_over_engines(
         f'label_replace({rate("vllm:request_success_total")}, "{c.FINISHED_REASON}", "$1", "finish_reason", "(.+)")',
         c.FINISHED_REASON,
     )
@@ -108,9 +108,9 @@ def _counter_rules() -> list[RecordingRule]:
 
 def _gauge_rules() -> list[RecordingRule]:
     return [
-        RecordingRule(c.VLLM_REQUESTS_RUNNING, first_of([_sum_over_engines(VLLM_RUNNING), sglang.running()])),
+        RecordingRule(c.VLLM_REQUESTS_RUNNING, first_of([sum_over_engines(VLLM_RUNNING), sglang.running()])),
         RecordingRule(
-            c.VLLM_REQUESTS_WAITING, first_of([_sum_over_engines("vllm:num_requests_waiting"), sglang.waiting()])
+            c.VLLM_REQUESTS_WAITING, first_of([sum_over_engines("vllm:num_requests_waiting"), sglang.waiting()])
         ),
         RecordingRule(
             c.VLLM_KV_CACHE_USAGE,

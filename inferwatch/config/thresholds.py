@@ -85,6 +85,9 @@ class Thresholds(BaseModel):
     slo_page_for: ForDuration = Field("2m", description="`for:` of every SLO's fast-burn page alert")
     slo_ticket_for: ForDuration = Field("15m", description="`for:` of every SLO's slow-burn ticket alert")
     slo_absent_for: ForDuration = Field("15m", description="how long an SLO's metrics must be absent to alert")
+    slo_recording_gap_for: ForDuration = Field(
+        "15m", description="how long an SLO's recording gap (or a stopped SLO rule group) must show to alert"
+    )
     application_xids: list[int] = Field(
         default_factory=lambda: list(DEFAULT_APPLICATION_XIDS),
         max_length=1000,

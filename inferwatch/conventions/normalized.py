@@ -62,6 +62,25 @@ def histogram_series(kind: str, part: str) -> str:
     return f"{VLLM_HISTOGRAMS[kind]}_{part}:rate{RATE_WINDOW}"
 
 
+# --- normalized vLLM counters: raw counter values (not rates), summed over `engine` per pod ----
+# Labels VLLM_LABELS (+ `le` on buckets, in float form). Recorded only for what the configured
+# SLOs count (group inferwatch-normalize-slo-counters of the SLO rule file, built by
+# inferwatch.alerts.normalize.slo_counters): the SLOs' checkpoints read them, so a window
+# spans a Prometheus outage with the counters' own jump across it.
+def counter_series(kind: str, part: str) -> str:
+    """Recorded counter of a normalized histogram: part is `bucket` or `count`.
+
+    e.g. counter_series("ttft", "count") == "inferwatch:vllm_ttft_seconds_count:sum".
+    """
+    if part not in ("bucket", "count"):
+        raise ValueError(f"no counter for histogram part {part!r}")
+    return f"{VLLM_HISTOGRAMS[kind]}_{part}:sum"
+
+
+# Finished requests by `finished_reason`, and HTTP responses by `status` class (no model_name).
+VLLM_REQUESTS_FINISHED_COUNTER = "inferwatch:vllm_requests_finished_total:sum"
+VLLM_HTTP_REQUESTS_COUNTER = "inferwatch:vllm_http_requests_total:sum"
+
 # Finished requests per second by `finished_reason` (stop, length, abort, error, …). SGLang says
 # only whether a request was aborted: its other finished requests carry FINISHED_NOT_REPORTED.
 FINISHED_NOT_REPORTED = "not_reported"

@@ -2,9 +2,10 @@
 
 The raw series continue what the live targets expose (inferwatch.demo.history); the recorded
 series are every generated rule the SLO status, the cost report and the dashboards read over
-the week: the SLO events and their hourly and window sums, every cost level, and the
-normalization rules those read. Each rule is evaluated at its own interval; the passes follow
-from what each rule reads (inferwatch.localstack.rulepasses).
+the week: the SLO events, the counters and checkpoints of the SLOs' checkpoint groups and their
+long-window sums, every cost level, and the normalization rules those read. Each rule is
+evaluated at its own interval; the passes follow from what each rule reads
+(inferwatch.localstack.rulepasses).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inferwatch.alerts.generate import rule_files as alert_rule_files
 from inferwatch.config import InferwatchConfig
+from inferwatch.config.durations import duration_seconds
+from inferwatch.conventions import slo as sc
 from inferwatch.demo.config import RETENTION, DemoSettings
 from inferwatch.demo.fleet import wait_for_vllm_series, warm_up
 from inferwatch.demo.history import ScrapedTarget, history_start, raw_series
@@ -30,8 +33,7 @@ from inferwatch.rules import RecordingRule
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.cost.week import IsoWeek
 from inferwatch.slo.loader import slos_from_specs
-from inferwatch.slo.rules import hourly_rules, sli_rules, window_sum_rules
-from inferwatch.slo.windows import COARSE_STEP
+from inferwatch.slo.rules import slo_rule_file
 from inferwatch.tools import Toolbox
 
 HISTORY_RAW_STEP_S = 120.0
@@ -44,11 +46,16 @@ def history_rules(config: InferwatchConfig, settings: DemoSettings) -> list[Time
     slos, _ = slos_from_specs(config.slos, "demo.yaml")
     eval_s = float(settings.evaluation_interval_s)
     cost_s = float(config.pricing.rule_interval_s)
-    # The SLO's hourly group sums each hour's events; its long windows (a day and more, the SLO
-    # window too) read those sums, so they are evaluated on the hour, as the window sums are.
-    hour_s = COARSE_STEP.total_seconds()
-    downstream: list[TimedRule] = [(r, eval_s) for slo in slos for r in sli_rules(slo)]
-    downstream += [(r, hour_s) for slo in slos for r in (*hourly_rules(slo), *window_sum_rules(slo))]
+    # Every SLO group that has its own interval (the counters, the checkpoints, the long-window
+    # sums) at that interval, as Prometheus evaluates it: the checkpoints fall on the minutes
+    # they would. Of the main groups, only the SLI events: the burn rates are computed live.
+    downstream: list[TimedRule] = []
+    for g in slo_rule_file(slos).groups:
+        interval = duration_seconds(g.interval) if g.interval else eval_s
+        recorded = [r for r in g.rules if isinstance(r, RecordingRule)]
+        if g.interval is None:
+            recorded = [r for r in recorded if r.record in (sc.GOOD_EVENTS, sc.TOTAL_EVENTS)]
+        downstream += [(r, interval) for r in recorded]
     downstream += [(r, cost_s) for g in cost_groups(config.pricing) for r in g.rules if isinstance(r, RecordingRule)]
     normalize = alert_rule_files(config)["normalize"]
     norm_rules = [r for g in normalize.groups for r in g.rules if isinstance(r, RecordingRule)]

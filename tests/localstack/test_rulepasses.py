@@ -20,9 +20,10 @@ from inferwatch.localstack.rulepasses import (
     series_read,
 )
 from inferwatch.rules import RecordingRule, RuleGroup
+from inferwatch.slo.checkpoints import checkpoint_rules, counter_rules, long_window_rules
 from inferwatch.slo.cost.rules import cost_groups
 from inferwatch.slo.model import compile_slo
-from inferwatch.slo.rules import budget_rule, hourly_rules, sli_rules, slo_groups, window_rules, window_sum_rules
+from inferwatch.slo.rules import budget_rule, sli_rules, slo_groups, window_rules
 
 REPO = Path(__file__).resolve().parents[2]
 SLO = compile_slo(
@@ -54,21 +55,24 @@ def test_selectors_keep_equality_matchers() -> None:
 
 def test_an_slo_and_the_cost_levels_fall_into_the_passes_their_reads_require() -> None:
     cost = [r for g in cost_groups(Pricing()) for r in g.rules if isinstance(r, RecordingRule)]
-    events, hourly, sums, windows, budget = (
+    events, counters, checkpoints, sums, windows, budget = (
         sli_rules(SLO),
-        hourly_rules(SLO),
-        window_sum_rules(SLO),
+        counter_rules(SLO),
+        checkpoint_rules(SLO),
+        long_window_rules(SLO),
         window_rules(SLO),
         budget_rule(SLO),
     )
-    rules = [*cost, budget, *windows, *sums, *hourly, *events]
+    rules = [*cost, budget, *windows, *sums, *checkpoints, *counters, *events]
     passes = rule_passes(rules, lambda r: r)
     where = {id(r): n for n, members in enumerate(passes) for r in members}
     assert sum(map(len, passes)) == len(rules)
-    assert {where[id(r)] for r in events} == {0}  # they read normalized series, recorded elsewhere
-    assert {where[id(r)] for r in hourly} == {1}
-    assert {where[id(r)] for r in sums} == {2}
-    assert where[id(budget)] > max(where[id(r)] for r in windows) >= 2
+    # events and counters read normalized series, recorded elsewhere; the heartbeat reads nothing
+    assert {where[id(r)] for r in (*events, *counters)} == {0}
+    assert {where[id(r)] for r in checkpoints[:-1]} == {1}
+    assert {where[id(r)] for r in sums[:2]} == {2}
+    assert where[id(sums[2])] == 1  # the coverage reads the heartbeat
+    assert where[id(budget)] > max(where[id(r)] for r in windows) >= 3
     for r in rules:  # every rule after each rule it reads
         for sel in selectors(r.expr):
             assert all(where[id(p)] < where[id(r)] for p in rules if p is not r and sel.may_select(p))
@@ -86,20 +90,20 @@ def test_needed_rules_follow_reads_through_other_rules() -> None:
 
 
 def test_a_group_split_over_passes_keeps_its_name_and_interval() -> None:
-    hourly = RuleGroup("hourly", (*hourly_rules(SLO), *window_sum_rules(SLO)), interval="1h")
-    files = pass_rule_files([RuleGroup("sli", sli_rules(SLO)), hourly])
-    assert [[g.name for g in f.groups] for f in files] == [["sli"], ["hourly"], ["hourly"]]
-    assert files[1].groups[0].interval == files[2].groups[0].interval == "1h"
-    assert files[2].groups[0].rules == window_sum_rules(SLO)
+    checkpoints = RuleGroup("checkpoints", (*counter_rules(SLO), *checkpoint_rules(SLO)), interval="1m")
+    files = pass_rule_files([RuleGroup("sli", sli_rules(SLO)), checkpoints])
+    assert [[g.name for g in f.groups] for f in files] == [["sli", "checkpoints"], ["checkpoints"]]
+    assert files[0].groups[1].interval == files[1].groups[0].interval == "1m"
+    assert files[1].groups[0].rules == checkpoint_rules(SLO)[:-1]
 
 
 def test_group_order_is_the_generated_files_order_and_puts_readers_after() -> None:
     for name in ("alerts/generated/normalize.yaml", "slo/generated/slo-rules.yaml", "slo/generated/cost-rules.yaml"):
         groups = load_rule_groups(REPO / name)
         assert group_eval_order(groups) == [g.name for g in groups], name
-    # An SLO's main group and its hourly group read each other: the events come first.
-    main, hourly = slo_groups(SLO)
-    assert group_eval_order([hourly, main]) == [main.name, hourly.name]
+    # An SLO's main group reads its long-window group, which reads its checkpoint group.
+    checkpoints, long_windows, main = slo_groups(SLO)
+    assert group_eval_order([main, long_windows, checkpoints]) == [checkpoints.name, long_windows.name, main.name]
     # Cost level 0 reads the normalized series: given first, it still goes after them.
     normalize, level0 = list(normalization_groups()), cost_groups(Pricing())[0]
     order = group_eval_order([level0, *normalize])

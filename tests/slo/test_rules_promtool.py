@@ -1,8 +1,10 @@
 """promtool unit tests of the generated SLO rules, on Prometheus 3 and 2: pages, tickets and quiet stretches.
 
-Input series are the normalized `inferwatch:*` rates the SLO rules read, one sample a minute.
-Namespace `a` spells `le` as vLLM does ("1.0"), namespace `b` as Go clients and Prometheus 3
-do ("1"), so every scenario also proves the `le` matching.
+Input series are the normalized `inferwatch:*` rates and counters the SLO rules read, one sample
+a minute (tests/slo/promtool_inputs.py). Namespace `a` spells `le` as vLLM does ("1.0"),
+namespace `b` as Go clients and Prometheus 3 do ("1"), so every scenario also proves the `le`
+matching. Windows longer than 5 minutes count the events between checkpoints of the counters
+(every 5 minutes, every hour, and where a counter starts); the expected figures say which.
 """
 
 from __future__ import annotations
@@ -16,16 +18,23 @@ import yaml
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
 from inferwatch.promql import escape_label_value
-from inferwatch.rules import AlertingRule, dump_yaml, to_prometheus_yaml
+from inferwatch.rules import AlertingRule, dump_yaml
 from inferwatch.slo.model import SLO, compile_slo
-from inferwatch.slo.rules import alert_rules, slo_rule_file
+from inferwatch.slo.rules import alert_rules
 from inferwatch.tools import Toolbox
+from tests.slo.promtool_inputs import (
+    FINISHED,
+    FINISHED_SUM,
+    HTTP,
+    HTTP_SUM,
+    burn,
+    close,
+    expand,
+    hist,
+    pair,
+    write_rules,
+)
 from tests.support.promtool import unit_test_doc
-
-COUNT = "inferwatch:vllm_ttft_seconds_count:rate5m"
-BUCKET = "inferwatch:vllm_ttft_seconds_bucket:rate5m"
-FINISHED = "inferwatch:vllm_requests_finished:rate5m"
-HTTP = "inferwatch:vllm_http_requests:rate5m"
 
 
 def _slo(**over: Any) -> SLO:
@@ -49,16 +58,6 @@ HOSTILE_NS = "a\rb\vc\fd\x1ce\x1df\x1eg\x85h\u2028i\u2029j\tk\x00l"
 HOSTILE = _slo(name="hostile", matchers={"namespace": HOSTILE_NS})
 
 
-def _hist(ns: str, le: str, total: str, good: str, pod: str = "p1") -> list[dict[str, str]]:
-    labels = f'namespace="{ns}",model_name="m",pod="{pod}"'
-    return [
-        {"series": f"{COUNT}{{{labels}}}", "values": total},
-        {"series": f'{BUCKET}{{{labels},le="{le}"}}', "values": good},
-        # a bucket above the threshold must never be read as good
-        {"series": f'{BUCKET}{{{labels},le="2.5"}}', "values": total},
-    ]
-
-
 def _annotations(slo: SLO, alert: str, value: str, ns: str) -> dict[str, str]:
     rule = next(r for r in alert_rules(slo) if isinstance(r, AlertingRule) and r.alert == alert)
     assert isinstance(rule, AlertingRule)
@@ -75,33 +74,23 @@ def _alert(slo: SLO, alert: str, severity: str, ns: str, value: str) -> dict[str
     }
 
 
-def _hourly_weighted(good: list[float], total: list[float], at: int, prom2: bool) -> float:
-    """Good / total as the long windows read it at minute ``at`` from hourly sums.
-
-    promtool evaluates every group each minute (it ignores a group's interval), so the hourly
-    sums overlap: each minute's events are counted once per sum that covers them, in good and
-    total alike. The SLO group runs before the hourly group, so the sum of minute ``at`` is not
-    read yet.
-    """
-    first = 0 if prom2 else 1  # Prometheus 2 ranges include the sample at t - w
-    sums = [(s - 60 + first, s) for s in range(at)]
-    g = sum(good[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
-    t = sum(total[u] for lo, hi in sums for u in range(max(lo, 0), hi + 1))
-    return g / t
-
-
 def _tests(prom2: bool) -> list[dict[str, Any]]:
-    # Prometheus 2 range selectors include the sample at t - w, Prometheus 3's do not.
-    fast_value = f"{13 / (61 if prom2 else 60) / 0.005:.4g}"
-    long_burn = (1 - _hourly_weighted([100.0] * 60 + [0.0] * 61, [100.0] * 60 + [1.0] * 61, 120, prom2)) / 0.005
+    # The 1-hour window at minute 132 spans the 5-minute checkpoints of minutes 75 to 130 (72 is
+    # not a checkpoint, so Prometheus 2's ranges, which include the sample at t - w, agree).
+    outage_total, outage_good = expand("10x180"), expand("10x119 0x60")
+    fast_value = f"{burn(outage_good, outage_total, 75, 130, 0.005):.4g}"
+    # Every window at minute 120 spans the counter from its first value (minute 0) to minute 120:
+    # 6 h from the 5-minute checkpoints, 30 d from the hourly ones (0, 60, 120).
+    weighted_total, weighted_good = expand("100x59 1x60"), expand("100x59 0x60")
+    long_burn = burn(weighted_good, weighted_total, 0, 120, 0.005)
     return [
         {
             "name": "outage after a healthy stretch pages within minutes; the healthy namespace stays quiet",
             "interval": "1m",
             "input_series": [
-                *_hist("a", "1.0", "10x180", "10x119 0x60"),
-                *_hist("a", "1.0", "10x180", "10x119 0x60", pod="p2"),
-                *_hist("b", "1", "5x180", "5x180"),
+                *hist("a", "1.0", "10x180", "10x119 0x60"),
+                *hist("a", "1.0", "10x180", "10x119 0x60", pod="p2"),
+                *hist("b", "1", "5x180", "5x180"),
             ],
             "alert_rule_test": [
                 {"eval_time": "119m", "alertname": c.ALERT_PAGE, "exp_alerts": []},
@@ -116,13 +105,14 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             ],
         },
         {
+            # the long windows count from the first minutes' checkpoints on: a ticket 15 minutes later
             "name": "a slow burn (2x) opens a ticket but never pages",
             "interval": "1m",
-            "input_series": [*_hist("b", "1", "10x480", "9.9x480")],
+            "input_series": [*hist("b", "1", "10x480", "9.9x480")],
             "alert_rule_test": [
                 {"eval_time": "10m", "alertname": c.ALERT_TICKET, "exp_alerts": []},
                 {
-                    "eval_time": "60m",
+                    "eval_time": "20m",
                     "alertname": c.ALERT_TICKET,
                     "exp_alerts": [_alert(TTFT, c.ALERT_TICKET, "ticket", "b", "2")],
                 },
@@ -133,9 +123,9 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "name": "traffic within budget (0.9x) and a stretch without traffic stay quiet and record no data",
             "interval": "1m",
             "input_series": [
-                *_hist("a", "1.0", "10x300", "9.955x300"),
+                *hist("a", "1.0", "10x300", "9.955x300"),
                 # b: traffic stops after a healthy hour; its series stay, at rate 0
-                *_hist("b", "1", "10x59 0x240", "10x59 0x240"),
+                *hist("b", "1", "10x59 0x240", "10x59 0x240"),
             ],
             "alert_rule_test": [
                 {"eval_time": "5h", "alertname": c.ALERT_PAGE, "exp_alerts": []},
@@ -155,47 +145,21 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
         {
             "name": "long windows are traffic-weighted, not an average of ratios",
             "interval": "1m",
-            "input_series": [*_hist("a", "1.0", "100x59 1x60", "100x59 0x60")],
+            "input_series": [*hist("a", "1.0", "100x59 1x60", "100x59 0x60")],
             "promql_expr_test": [
-                {
-                    # 6h reads the per-minute samples: exactly good / total
-                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="6h"}}',
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="6h"}}',
-                            "value": (1 - 6000 / 6061) / 0.005,
-                        }
-                    ],
-                },
-                {
-                    "expr": f'{c.BURN_RATE}{{slo="ttft",window="30d"}}',
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="ttft",window="30d"}}',
-                            "value": long_burn,
-                        }
-                    ],
-                },
-                {
-                    "expr": c.ERROR_BUDGET_REMAINING,
-                    "eval_time": "120m",
-                    "exp_samples": [
-                        {
-                            "labels": f'{c.ERROR_BUDGET_REMAINING}{{namespace="a",slo="ttft"}}',
-                            "value": 1 - long_burn,
-                        }
-                    ],
-                },
+                # 6h counts from the 5-minute checkpoints, 30d from the hourly ones: good / total of
+                # the events, to the float's last digits
+                close(f'{c.BURN_RATE}{{slo="ttft",window="6h",namespace="a"}}', long_burn, "120m"),
+                close(f'{c.BURN_RATE}{{slo="ttft",window="30d",namespace="a"}}', long_burn, "120m"),
+                close(f'{c.ERROR_BUDGET_REMAINING}{{slo="ttft",namespace="a"}}', 1 - long_burn, "120m"),
             ],
         },
         {
             "name": "one namespace stops reporting while another still does: the absent alert names it",
             "interval": "1m",
             "input_series": [
-                *_hist("a", "1.0", "10x120", "10x120"),
-                *_hist("b", "1", "5x59 _x61", "5x59 _x61"),
+                *hist("a", "1.0", "10x120", "10x120"),
+                *hist("b", "1", "5x59 _x61", "5x59 _x61"),
             ],
             "alert_rule_test": [
                 {"eval_time": "60m", "alertname": c.ALERT_ABSENT, "exp_alerts": []},
@@ -233,33 +197,23 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "name": "availability: engine errors and HTTP 5xx burn the budget, aborts do not",
             "interval": "1m",
             "input_series": [
-                {
-                    "series": f'{FINISHED}{{namespace="a",model_name="m",pod="p1",finished_reason="stop"}}',
-                    "values": "8x120",
-                },
-                {
-                    "series": f'{FINISHED}{{namespace="a",model_name="m",pod="p1",finished_reason="abort"}}',
-                    "values": "1x120",
-                },
-                {
-                    "series": f'{FINISHED}{{namespace="a",model_name="m",pod="p1",finished_reason="error"}}',
-                    "values": "0.5x120",
-                },
-                {"series": f'{HTTP}{{namespace="a",pod="p1",status="5xx"}}', "values": "0.5x120"},
-                {"series": f'{HTTP}{{namespace="a",pod="p1",status="2xx"}}', "values": "9x120"},
+                *pair(FINISHED, FINISHED_SUM, 'namespace="a",model_name="m",pod="p1",finished_reason="stop"', "8x120"),
+                *pair(FINISHED, FINISHED_SUM, 'namespace="a",model_name="m",pod="p1",finished_reason="abort"', "1x120"),
+                *pair(
+                    FINISHED, FINISHED_SUM, 'namespace="a",model_name="m",pod="p1",finished_reason="error"', "0.5x120"
+                ),
+                *pair(HTTP, HTTP_SUM, 'namespace="a",pod="p1",status="5xx"', "0.5x120"),
+                *pair(HTTP, HTTP_SUM, 'namespace="a",pod="p1",status="2xx"', "9x120"),
                 # namespace b: the engine is down, only 5xx answers: all bad, not "no data"
-                {"series": f'{HTTP}{{namespace="b",pod="p2",status="5xx"}}', "values": "2x120"},
+                *pair(HTTP, HTTP_SUM, 'namespace="b",pod="p2",status="5xx"', "2x120"),
             ],
             "promql_expr_test": [
+                # bad = 0.5 error + 0.5 5xx of 10 events: 10 % / 1 % budget (to the float's last digits)
+                close(f'{c.BURN_RATE}{{slo="avail",window="1h",namespace="a"}}', 10, "100m"),
                 {
-                    "expr": f'{c.BURN_RATE}{{slo="avail",window="1h"}}',
+                    "expr": f'{c.BURN_RATE}{{slo="avail",window="1h",namespace="b"}}',
                     "eval_time": "100m",
                     "exp_samples": [
-                        # bad = 0.5 error + 0.5 5xx of 10 events: 10 % / 1 % budget
-                        {
-                            "labels": f'{c.BURN_RATE}{{namespace="a",slo="avail",window="1h"}}',
-                            "value": (1 - 540 / 600) / 0.01,
-                        },
                         {"labels": f'{c.BURN_RATE}{{namespace="b",slo="avail",window="1h"}}', "value": 100},
                     ],
                 },
@@ -271,11 +225,14 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "interval": "1m",
             "input_series": [
                 *(
-                    {
-                        "series": f'{FINISHED}{{namespace="a",pod="p1",finished_reason="{escape_label_value(r)}"}}',
-                        "values": "1x120",
-                    }
+                    series
                     for r in [*ODD_REASONS, "errx", "a", "q", "errorXoom", "stop"]
+                    for series in pair(
+                        FINISHED,
+                        FINISHED_SUM,
+                        f'namespace="a",pod="p1",finished_reason="{escape_label_value(r)}"',
+                        "1x120",
+                    )
                 ),
             ],
             "promql_expr_test": [
@@ -294,9 +251,9 @@ def _tests(prom2: bool) -> list[dict[str, Any]]:
             "name": "a matcher value holding line-break and control characters selects exactly that series",
             "interval": "1m",
             "input_series": [
-                *_hist(escape_label_value(HOSTILE_NS), "1.0", "10x60", "10x60"),
-                *_hist(escape_label_value(HOSTILE_NS[:-1]), "1.0", "10x60", "10x60"),
-                *_hist("a", "1.0", "10x60", "10x60"),
+                *hist(escape_label_value(HOSTILE_NS), "1.0", "10x60", "10x60"),
+                *hist(escape_label_value(HOSTILE_NS[:-1]), "1.0", "10x60", "10x60"),
+                *hist("a", "1.0", "10x60", "10x60"),
             ],
             "promql_expr_test": [
                 {
@@ -319,11 +276,10 @@ def _write(tmp_path: Path, prom2: bool) -> list[Path]:
     out = []
     tests = _tests(prom2)
     for slo in (TTFT, AVAIL, REASONS, HOSTILE):
-        rules = tmp_path / f"{slo.name}-rules.yaml"
-        rules.write_text(to_prometheus_yaml(slo_rule_file([slo])))
+        rules = write_rules(tmp_path / f"{slo.name}-rules.yaml", slo)
         mine = [{k: v for k, v in t.items() if k != "slo"} for t in tests if t.get("slo", TTFT.name) == slo.name]
         test_file = tmp_path / f"{slo.name}-tests.yaml"
-        test_file.write_text(dump_yaml(unit_test_doc(tmp_path, [rules.name], mine)))
+        test_file.write_text(dump_yaml(unit_test_doc(tmp_path, [rules], mine)))
         out.append(test_file)
     return out
 

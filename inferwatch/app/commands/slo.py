@@ -182,25 +182,41 @@ def _parse_at(value: str | None) -> datetime | None:
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
-def _fmt(v: float | None, spec: str) -> str:
-    return "—" if v is None else format(v, spec)
+def _fmt(v: float | None, spec: str, suffix: str = "") -> str:
+    return "—" if v is None else format(v, spec) + suffix
+
+
+# Marks a figure whose window holds a gap in the SLO's recording (explained under the table).
+GAP_MARK = "*"
 
 
 def _table(rows: list[StatusRow]) -> Table:
     table = Table(title="SLO status")
-    for col in ("SLO", "group", "objective", "window", "SLI", "budget left", "burn (long)", "burn (6h-class)", "state"):
+    columns = ("SLO", "group", "objective", "window", "covered", "SLI", "budget left", "burn (long)", "burn (6h-class)")
+    for col in (*columns, "state"):
         table.add_column(col)
     for r in rows:
+        gap = set(r.coverage.on_gap)
+
+        def mark(name: str, text: str, gap: set[str] = gap) -> str:
+            return text + GAP_MARK if name in gap and text != "—" else text
+
         table.add_row(
             r.slo,
             ",".join(f"{k}={v}" for k, v in r.group.items()) or "—",
             f"{r.objective_percent:g}%",
             r.window,
-            _fmt(r.sli_percent, ".3f") + ("%" if r.sli_percent is not None else ""),
-            _fmt(r.budget_remaining_percent, ".1f") + ("%" if r.budget_remaining_percent is not None else ""),
-            f"{_fmt(r.burn_rate_page_long, '.2f')} ({r.burn_windows[0]})",
-            f"{_fmt(r.burn_rate_page_slow, '.2f')} ({r.burn_windows[1]})",
+            _fmt(r.coverage.covered_percent, ".1f", "%"),
+            mark("sli_percent", _fmt(r.sli_percent, ".3f", "%")),
+            mark("budget_remaining_percent", _fmt(r.budget_remaining_percent, ".1f", "%")),
+            f"{mark('burn_rate_page_long', _fmt(r.burn_rate_page_long, '.2f'))} ({r.burn_windows[0]})",
+            f"{mark('burn_rate_page_slow', _fmt(r.burn_rate_page_slow, '.2f'))} ({r.burn_windows[1]})",
             r.state,
+        )
+    if any(r.coverage.on_gap for r in rows):
+        table.caption = (
+            f"{GAP_MARK} rests on a gap in the SLO's recording (covered < 100 % of its window): the gap's events "
+            "are counted from the counters, but a pod restarted inside it lost its events before the restart."
         )
     return table
 
@@ -252,7 +268,8 @@ def status_command(
     context: str | None,
     namespace: str | None,
 ) -> None:
-    """One row per SLO series: objective, SLI over the window, budget left, burn rates, state."""
+    """One row per SLO series: objective, share of the window recorded, SLI over the window, budget left,
+    burn rates, state; figures resting on a gap in the recording are marked."""
     slos = _config_slos(app)
     if with_cluster:
         slos += _cluster_slos(kubeconfig, context, namespace)

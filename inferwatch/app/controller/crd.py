@@ -145,7 +145,7 @@ def status_schema() -> dict[str, Any]:
             "prometheusRule": {"type": "string", "description": "the PrometheusRule holding its rules"},
             "state": {
                 "type": "string",
-                "description": "ok, ticket, page, exhausted, no data or invalid (worst series)",
+                "description": "ok, ticket, page, exhausted, no budget, no data or invalid (worst series)",
             },
             "budgetRemaining": {"type": "string", "description": "budget left of the worst series, for kubectl get"},
             "budgetRemainingPercent": _number("budget left of the worst series, in percent (negative: overspent)"),
@@ -154,6 +154,21 @@ def status_schema() -> dict[str, Any]:
                 "type": "object",
                 "description": "burn rates of the worst series over the page windows (1 spends the budget exactly)",
                 "additionalProperties": {"type": "number"},
+            },
+            "coverage": {
+                "type": "object",
+                "description": "how much of the SLO window Prometheus recorded; figures over a window "
+                "holding a gap are listed (their events are counted from the counters, but a pod "
+                "restarted inside the gap lost its events before the restart)",
+                "properties": {
+                    "window": {"type": "string"},
+                    "coveredPercent": _number("share of the SLO window recorded, in percent"),
+                    "figuresOnGap": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "the figures whose window holds a gap in the recording",
+                    },
+                },
             },
             "series": {"type": "array", "maxItems": 100, "items": series},
             "lastEvaluated": {"type": "string", "format": "date-time"},

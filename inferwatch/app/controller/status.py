@@ -2,7 +2,9 @@
 
 The figures come from `inferwatch.slo.status.slo_status` (the rows `inferwatch slo status`
 prints), so the object and the command never disagree. An SLO with several series (``group_by``)
-reports its worst series at the top (state, budget, burn rates) and every series in ``series``.
+reports its worst series at the top (state, budget, burn rates) and every series in ``series``;
+``coverage`` says how much of the SLO window Prometheus recorded and which figures rest on a gap
+(the same for every series of the SLO: one recording).
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from inferwatch.slo.status import STATE_EXHAUSTED, STATE_NO_DATA, STATE_OK, STATE_PAGE, STATE_TICKET, StatusRow
+from inferwatch.slo.status import (
+    STATE_EXHAUSTED,
+    STATE_NO_BUDGET,
+    STATE_NO_DATA,
+    STATE_OK,
+    STATE_PAGE,
+    STATE_TICKET,
+    StatusRow,
+)
 
 READY = "Ready"
 STATE_INVALID = "invalid"
 # Worst first: the state an SLO with several series reports.
-SEVERITY = (STATE_PAGE, STATE_EXHAUSTED, STATE_TICKET, STATE_OK, STATE_NO_DATA)
+SEVERITY = (STATE_PAGE, STATE_EXHAUSTED, STATE_TICKET, STATE_OK, STATE_NO_BUDGET, STATE_NO_DATA)
 # States that deserve a Warning event when entered.
 ALARMING = frozenset({STATE_PAGE, STATE_EXHAUSTED, STATE_TICKET})
 MAX_SERIES = 100
@@ -66,7 +76,7 @@ def _worst(rows: Sequence[StatusRow]) -> StatusRow:
 
 def figures(rows: Sequence[StatusRow]) -> dict[str, Any]:
     """The status fields computed from one SLO's rows: state, budget, SLI and burn rates of its worst
-    series, and every series (at most MAX_SERIES)."""
+    series, the recording's coverage of the window, and every series (at most MAX_SERIES)."""
     if not rows:
         return {"state": STATE_NO_DATA, "budgetRemaining": "", "series": []}
     worst = _worst(rows)
@@ -82,6 +92,7 @@ def figures(rows: Sequence[StatusRow]) -> dict[str, Any]:
         "state": worst.state,
         "budgetRemaining": "" if budget is None else f"{budget:.1f}%",
         "burnRates": burns,
+        "coverage": worst.coverage.to_status(worst.burn_windows),
         "series": [
             {
                 "labels": dict(r.group),

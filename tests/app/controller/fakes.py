@@ -142,12 +142,23 @@ def buckets(*boundaries: float) -> Answer:
     return answer
 
 
-def with_budget(budget_left: float, burn: Mapping[str, float], base: Answer) -> Answer:
-    """Adds recorded SLO series: the budget left and burn rates by window, for every SLO asked about."""
+def with_budget(
+    budget_left: float,
+    burn: Mapping[str, float],
+    base: Answer,
+    coverage: Mapping[str, float] | None = None,
+    heartbeats: float = 3.0,
+) -> Answer:
+    """Adds recorded SLO series: the budget left and burn rates by window, for every SLO asked about, and
+    the recording's coverage by window (none by default) and its heartbeats of the last 15 minutes (3 of 3)."""
 
     def answer(expr: str) -> list[Sample]:
         slo = re.search(r'slo="([^"]+)"', expr)
         labels = {"slo": slo.group(1)} if slo else {}
+        if expr.startswith("last_over_time(inferwatch:slo_recording_coverage:ratio"):
+            return [Sample({**labels, "window": w}, v) for w, v in (coverage or {}).items()]
+        if expr.startswith("count_over_time(inferwatch:slo_recording:heartbeat"):
+            return [Sample(labels, heartbeats)] if heartbeats else []
         if expr.startswith("inferwatch:slo_error_budget_remaining:ratio"):
             return [Sample(labels, budget_left)]
         if expr.startswith("inferwatch:slo_burn_rate:ratio"):

@@ -10,6 +10,7 @@ from inferwatch.app.controller.model import InferenceSLO, compile_inference_slo
 from inferwatch.app.controller.objects import SLO_OWNER_LABEL
 from inferwatch.app.controller.reconciler import Reconciler, Retry
 from inferwatch.config import InferwatchConfig
+from inferwatch.conventions.slo import BURN_RATE
 from inferwatch.slo.generate import slo_rules
 from tests.app.controller.fakes import FakeCluster, FakePrometheus, buckets, with_budget
 
@@ -110,7 +111,8 @@ def test_an_objective_change_updates_the_rule_and_a_bad_change_keeps_it() -> Non
     submit(cluster, rec, TTFT)
     submit(cluster, rec, {**TTFT, "objective": 99.5})
     rule = cluster.rules["team-a/inferenceslo-chat-ttft"]
-    assert "/ 0.005" in rule["spec"]["groups"][0]["rules"][2]["expr"]
+    burn = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("record") == BURN_RATE)
+    assert "/ 0.005" in burn["expr"]
     assert cluster.ready(KEY)["observedGeneration"] == 2
     submit(cluster, rec, {**TTFT, "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 2.4}})
     assert cluster.rules["team-a/inferenceslo-chat-ttft"] == rule  # nothing half-applied
@@ -163,6 +165,33 @@ def test_status_carries_budget_burn_rates_and_state_and_an_event_on_change() -> 
     rec.refresh(KEY)
     assert cluster.status(KEY)["state"] == "ok"
     assert ("team-a/chat-ttft", "Normal", "SLOStateOk") in [e[:3] for e in cluster.events]
+
+
+def test_status_says_how_much_of_the_window_was_recorded_and_which_figures_rest_on_a_gap() -> None:
+    """A Prometheus outage inside the SLO window and the 6 h window: the budget, SLI and 6 h burn rate are
+    marked; once the recording is whole again nothing is; minutes after a restart every figure is."""
+    calm = {"1h": 0.5, "5m": 0.5, "6h": 0.5, "30m": 0.5}
+    cluster, prom, rec = make()
+    outage = {"30d": 0.9958, "6h": 0.5, "1h": 1.0, "30m": 1.0}
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=outage)
+    submit(cluster, rec, {**TTFT, "window": "30d", "group_by": []})
+    rec.refresh(KEY)
+    coverage = cluster.status(KEY)["coverage"]
+    assert coverage["window"] == "30d" and abs(coverage["coveredPercent"] - 99.58) < 1e-9
+    assert coverage["figuresOnGap"] == ["sliPercent", "budgetRemainingPercent", "burnRates.6h"]
+    whole = {"30d": 1.0, "6h": 1.0, "1h": 1.0, "30m": 1.0}
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=whole)
+    rec.refresh(KEY)
+    assert cluster.status(KEY)["coverage"] == {"window": "30d", "coveredPercent": 100.0, "figuresOnGap": []}
+    # Prometheus restarted a minute ago: one heartbeat of three, the recorded coverage not updated yet
+    prom.answer = with_budget(0.42, calm, buckets(2.5), coverage=whole, heartbeats=1)
+    rec.refresh(KEY)
+    assert cluster.status(KEY)["coverage"]["figuresOnGap"] == [
+        "sliPercent",
+        "budgetRemainingPercent",
+        "burnRates.1h",
+        "burnRates.6h",
+    ]
 
 
 def test_a_histogram_scraped_for_the_first_time_counts_at_once() -> None:

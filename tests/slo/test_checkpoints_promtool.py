@@ -1,0 +1,307 @@
+"""promtool unit tests of the SLO checkpoints, coverage and recording-gap alert, on Prometheus 3 and 2.
+
+The checkpoints must count every event the counters hold: across a stretch with no scrapes (an
+incident inside it), across a pod's restart, from a new pod's first value and to an ended pod's
+last one. Coverage and the recording-gap alert are tested from their inputs (heartbeats,
+coverage series): promtool evaluates every group each minute, so it cannot leave a gap in a
+rule's own output — tests/slo/test_restart_e2e.py stops a real Prometheus for that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import slo as c
+from inferwatch.rules import AlertingRule, RuleFile, dump_yaml, to_prometheus_yaml
+from inferwatch.slo.model import SLO, compile_slo
+from inferwatch.slo.rules import alert_rules, slo_groups
+from inferwatch.tools import Toolbox
+from tests.slo.promtool_inputs import (
+    BUCKET,
+    BUCKET_SUM,
+    COUNT,
+    COUNT_SUM,
+    close,
+    counter,
+    events,
+    expand,
+    notation,
+    write_rules,
+)
+from tests.support.promtool import unit_test_doc
+
+SPEC = {"name": "ttft", "objective": 99.5, "sli": {"kind": "ttft", "threshold_seconds": 1.0}, "group_by": ["namespace"]}
+TTFT: SLO = compile_slo(SLOSpec.model_validate(SPEC), "test")[0]
+BUDGET = 0.005
+
+# A pod scraped for 300 minutes; nothing is scraped from minute 120 to 209 while its counters go
+# on counting, and an incident (half the requests slow) runs from minute 150 to 229.
+N = 300
+GAP = range(120, 210)
+TOTAL = [10.0] * (N + 1)
+GOOD = [5.0 if 150 <= m < 230 else 9.95 for m in range(N + 1)]
+
+
+def _gapped(values: list[float | None]) -> list[float | None]:
+    return [None if m in GAP else v for m, v in enumerate(values)]
+
+
+def _gap_inputs() -> list[dict[str, str]]:
+    labels = 'namespace="a",model_name="m",pod="p1"'
+    return [
+        {"series": f"{COUNT}{{{labels}}}", "values": notation(_gapped(list(TOTAL)))},
+        {"series": f'{BUCKET}{{{labels},le="1.0"}}', "values": notation(_gapped(list(GOOD)))},
+        {"series": f"{COUNT_SUM}{{{labels}}}", "values": notation(_gapped(counter(TOTAL)))},
+        {"series": f'{BUCKET_SUM}{{{labels},le="1.0"}}', "values": notation(_gapped(counter(GOOD, 900_000.0)))},
+    ]
+
+
+def _exact_burn(good: list[float | None], total: list[float | None], after: int, until: int) -> float:
+    return (1 - events(good, after, until) / events(total, after, until)) / BUDGET
+
+
+def _burn(window: str) -> str:
+    return f'{c.BURN_RATE}{{slo="ttft",namespace="a",window="{window}"}}'
+
+
+def _gap_test() -> dict[str, Any]:
+    """No scrapes for 90 minutes with an incident inside: every window spanning the gap counts it."""
+    good, total = list[float | None](GOOD), list[float | None](TOTAL)
+    # the last counter value before the gap (minute 119) is still a checkpoint inside a 2 h window at 240
+    return {
+        "name": "a stretch without scrapes holding an incident: windows spanning it count every event",
+        "interval": "1m",
+        "input_series": _gap_inputs(),
+        "promql_expr_test": [
+            close(_burn("6h"), _exact_burn(good, total, 0, 240), "240m"),
+            close(_burn("2h"), _exact_burn(good, total, 119, 240), "240m"),
+            # the SLO window from the hourly checkpoints (0, 60, the gap's edges, 240)
+            close(_burn("30d"), _exact_burn(good, total, 0, 240), "240m"),
+            close(
+                f'{c.ERROR_BUDGET_REMAINING}{{slo="ttft",namespace="a"}}', 1 - _exact_burn(good, total, 0, 240), "240m"
+            ),
+        ],
+        "alert_rule_test": [
+            # the counter is checkpointed at each of the first minutes after the gap (210 to 213): from
+            # minute 211 the short windows hold the incident's tail, the 6 h one all of it; a page 2 m on
+            {"eval_time": "212m", "alertname": c.ALERT_PAGE, "exp_alerts": []},
+            {
+                "eval_time": "213m",
+                "alertname": c.ALERT_PAGE,
+                # the value: the 1 h window's burn rate, all of it the incident's half-slow requests
+                "exp_alerts": [
+                    {
+                        "exp_labels": {"slo": "ttft", "severity": "page", "namespace": "a"},
+                        "exp_annotations": _page_annotations("100"),
+                    }
+                ],
+            },
+        ],
+    }
+
+
+def _churn_inputs() -> tuple[list[dict[str, str]], list[float], list[float]]:
+    """Three pods of one namespace: p1 restarts at minute 100, p2 starts at 60 (slow first minutes), p3 ends at 150.
+
+    Returns the input series and the good and total events of each minute over all pods.
+    """
+    series: list[dict[str, str]] = []
+    good_sum, total_sum = [0.0] * (N + 1), [0.0] * (N + 1)
+    pods: dict[str, tuple[int, int, float, Callable[[int], float]]] = {
+        "p1": (0, N, 10.0, lambda m: 9.95),
+        "p2": (60, N, 4.0, lambda m: 1.0 if m < 70 else 3.99),
+        "p3": (0, 150, 6.0, lambda m: 5.97),
+    }
+    for pod, (first, last, rate, good_rate) in pods.items():
+        total: list[float | None] = []
+        good: list[float | None] = []
+        t_value = g_value = 0.0 if pod == "p2" else 500_000.0
+        for m in range(N + 1):
+            if not first <= m <= last:
+                total.append(None)
+                good.append(None)
+                continue
+            if m > first:
+                t_value += rate * 60
+                g_value += good_rate(m) * 60
+                total_sum[m] += rate * 60
+                good_sum[m] += good_rate(m) * 60
+            if pod == "p1" and m == 100:  # the process restarted: this minute's events since 0
+                t_value, g_value = rate * 60, good_rate(m) * 60
+            total.append(t_value)
+            good.append(g_value)
+        labels = f'namespace="a",model_name="m",pod="{pod}"'
+        series += [
+            {"series": f"{COUNT_SUM}{{{labels}}}", "values": notation(total)},
+            {"series": f'{BUCKET_SUM}{{{labels},le="1.0"}}', "values": notation(good)},
+        ]
+    # the 5-minute rates the 5-minute window reads (their counters play no part here)
+    rates = 'namespace="a",model_name="m",pod="p1"'
+    series += [
+        {"series": f"{COUNT}{{{rates}}}", "values": "20x300"},
+        {"series": f'{BUCKET}{{{rates},le="1.0"}}', "values": "19.9x300"},
+    ]
+    return series, good_sum, total_sum
+
+
+def _churn_test() -> dict[str, Any]:
+    """A restart, a new pod and an ended pod: the windows count each pod's events, none twice."""
+    inputs, good, total = _churn_inputs()
+    exact = (1 - sum(good[1:241]) / sum(total[1:241])) / BUDGET
+    # Prometheus extrapolates each pod's increase past its first and last checkpoint when they lie
+    # inside the window (p1's first, p3's last): half a checkpoint step of their own traffic, at
+    # their own error ratio; within 1 % of the burn rate here.
+    return {
+        "name": "a pod restart, a new pod and an ended pod: every event counted once",
+        "interval": "1m",
+        "input_series": inputs,
+        "promql_expr_test": [close(_burn("6h"), exact, "240m", tolerance=0.01)],
+    }
+
+
+def _heartbeats(pattern: str) -> str:
+    """Heartbeat samples (values: their minute * 60) every 5 minutes where ``pattern`` has a 1."""
+    values = expand(pattern)
+    return notation([m * 60.0 if v and m % 5 == 0 else None for m, v in enumerate(values)])
+
+
+def _coverage_test() -> dict[str, Any]:
+    """Coverage: heartbeats present over due, per window, from the heartbeats alone."""
+    beat = f'{c.RECORDING_HEARTBEAT}{{slo="ttft"}}'
+    # recorded for 150 minutes, a 30-minute gap (minutes 150-179), recorded again: the hour to 202
+    # holds the heartbeats of minutes 145 and 180 to 200. (Evaluated between heartbeats, as the
+    # long-window group is in Prometheus, which gives each group its own offset: Prometheus 2's
+    # ranges, which include their start, then count the same.)
+    pattern = "1x149 0x29 1x60"
+
+    def cov(window: str) -> str:
+        return f'{c.RECORDING_COVERAGE}{{slo="ttft",window="{window}"}}'
+
+    return {
+        "name": "coverage counts the heartbeats of each window",
+        "interval": "1m",
+        "input_series": [{"series": beat, "values": _heartbeats(pattern)}],
+        "promql_expr_test": [
+            {"expr": cov("1h"), "eval_time": "202m", "exp_samples": [{"labels": cov("1h"), "value": 6 / 12}]},
+            {"expr": cov("30m"), "eval_time": "142m", "exp_samples": [{"labels": cov("30m"), "value": 1}]},
+            {"expr": cov("6h"), "eval_time": "242m", "exp_samples": [{"labels": cov("6h"), "value": 43 / 72}]},
+        ],
+    }
+
+
+def _page_annotations(value: str) -> dict[str, str]:
+    rule = next(r for r in alert_rules(TTFT) if isinstance(r, AlertingRule) and r.alert == c.ALERT_PAGE)
+    return {
+        k: v.replace("{{ $value | humanize }}", value).replace("{{ $labels.namespace }}", "a")
+        for k, v in rule.annotations.items()
+    }
+
+
+def _gap_annotations(reason: str, value: str) -> dict[str, str]:
+    rule = next(r for r in alert_rules(TTFT) if isinstance(r, AlertingRule) and r.alert == c.ALERT_RECORDING_GAP)
+    return {
+        k: v.replace("{{ $value | humanizePercentage }}", value).replace(
+            f"{{{{ $labels.{c.GAP_REASON_LABEL} }}}}", reason
+        )
+        for k, v in rule.annotations.items()
+    }
+
+
+def _gap_alert(reason: str, value: str) -> dict[str, Any]:
+    return {
+        "exp_labels": {"slo": "ttft", "severity": "ticket", c.GAP_REASON_LABEL: reason},
+        "exp_annotations": _gap_annotations(reason, value),
+    }
+
+
+def _alert_tests() -> list[dict[str, Any]]:
+    """InferwatchSLORecordingGap from its inputs: coverage series and heartbeats, as the groups record them."""
+
+    def cov(window: str, values: str) -> dict[str, str]:
+        return {"series": f'{c.RECORDING_COVERAGE}{{slo="ttft",window="{window}"}}', "values": values}
+
+    beat = {"series": f'{c.RECORDING_HEARTBEAT}{{slo="ttft"}}', "values": _heartbeats("1x120")}
+    return [
+        {
+            "name": "a gap within the last hour of a long recording: a ticket with the hour's coverage",
+            "interval": "1m",
+            "input_series": [beat, cov("1h", "1x59 0.5x60"), cov("30d", "0.9x120")],
+            "alert_rule_test": [
+                {"eval_time": "70m", "alertname": c.ALERT_RECORDING_GAP, "exp_alerts": []},
+                {
+                    "eval_time": "80m",
+                    "alertname": c.ALERT_RECORDING_GAP,
+                    "exp_alerts": [_gap_alert(c.GAP_REASON_GAP, "50%")],
+                },
+            ],
+        },
+        {
+            "name": "a recording younger than the gap window is not a gap; a whole hour is quiet",
+            "interval": "1m",
+            "input_series": [
+                beat,
+                cov("1h", "0.5x120"),
+                cov("30d", "0.001x120"),
+                {"series": f'{c.RECORDING_COVERAGE}{{slo="other",window="1h"}}', "values": "1x120"},
+            ],
+            "alert_rule_test": [{"eval_time": "100m", "alertname": c.ALERT_RECORDING_GAP, "exp_alerts": []}],
+        },
+        {
+            "name": "the checkpoint group stops, then the long-window group: each named",
+            "interval": "1m",
+            "input_series": [
+                {"series": beat["series"], "values": _heartbeats("1x30 0x150")},
+                cov("1h", "1x90 _x90"),
+                cov("30d", "1x90 _x90"),
+            ],
+            "alert_rule_test": [
+                {"eval_time": "50m", "alertname": c.ALERT_RECORDING_GAP, "exp_alerts": []},
+                {
+                    "eval_time": "70m",
+                    "alertname": c.ALERT_RECORDING_GAP,
+                    "exp_alerts": [_gap_alert(c.GAP_REASON_CHECKPOINTS, "100%")],
+                },
+                {
+                    "eval_time": "130m",
+                    "alertname": c.ALERT_RECORDING_GAP,
+                    "exp_alerts": [
+                        _gap_alert(c.GAP_REASON_CHECKPOINTS, "100%"),
+                        _gap_alert(c.GAP_REASON_LONG_WINDOWS, "100%"),
+                    ],
+                },
+            ],
+        },
+    ]
+
+
+def _write(tmp_path: Path) -> list[Path]:
+    """The checkpoint scenarios over the SLO's groups; the alert scenarios over its main group alone."""
+    rules = write_rules(tmp_path / "slo-rules.yaml", TTFT)
+    _, long_windows, main = slo_groups(TTFT)
+    alone = tmp_path / "main-rules.yaml"
+    alone.write_text(to_prometheus_yaml(RuleFile((main,))))
+    coverage = tmp_path / "long-rules.yaml"
+    coverage.write_text(to_prometheus_yaml(RuleFile((long_windows,))))
+    files = {
+        "checkpoints": ([rules], [_gap_test(), _churn_test()]),
+        "coverage": ([coverage.name], [_coverage_test()]),
+        "alert": ([alone.name], _alert_tests()),
+    }
+    out = []
+    for name, (rule_files, tests) in files.items():
+        path = tmp_path / f"{name}-tests.yaml"
+        path.write_text(dump_yaml(unit_test_doc(tmp_path, rule_files, tests)))
+        out.append(path)
+    return out
+
+
+@pytest.mark.parametrize("tool", ["promtool", "promtool2"])
+def test_checkpoint_scenarios_pass(tools: Toolbox, tmp_path: Path, tool: str) -> None:
+    """Every scenario above holds on Prometheus 3 (promtool) and Prometheus 2.42 (promtool2)."""
+    proc = tools.run(tool, "test", "rules", *map(str, _write(tmp_path)), timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
