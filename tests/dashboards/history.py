@@ -79,6 +79,10 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
     slos, _ = slos_from_specs(config.slos, "inferwatch.yaml")
     out: list[Series] = []
     for slo in slos:
+        # The recording ran through the whole history: the window recorded in full (issue 27's coverage).
+        for window in dict.fromkeys((slo.window, sc.GAP_WINDOW)):
+            coverage = {sc.SLO_LABEL: slo.name, sc.WINDOW_LABEL: window}
+            out.append(_gauge(sc.RECORDING_COVERAGE, coverage, constant(1.0), start, end))
         for ns, rps in TRAFFIC.items():
             kind = slo.sli.kind if isinstance(slo.sli, LatencySLI) else "availability"
             ratio = GOOD_RATIO[(kind, ns)]
