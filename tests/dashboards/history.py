@@ -91,8 +91,8 @@ def slo_series(config: InferwatchConfig, start: float, end: float) -> list[Serie
             out.append(_gauge(sc.GOOD_EVENTS, labels, partial(_scaled_wave, rps, ratio), start, end))
             burn = (1 - ratio) / slo.error_budget
             for w in recorded_windows(slo.period):
-                window = {**labels, sc.WINDOW_LABEL: format_duration(w)}
-                out.append(_gauge(sc.BURN_RATE, window, partial(_burn_wave, burn), start, end))
+                windowed = {**labels, sc.WINDOW_LABEL: format_duration(w)}
+                out.append(_gauge(sc.BURN_RATE, windowed, partial(_burn_wave, burn), start, end))
             out.append(_gauge(sc.ERROR_BUDGET_REMAINING, labels, partial(_budget_left, burn, start, end), start, end))
             # A burn above 1 over the long windows kept a ticket open through the last hour.
             ticket = burn > 1
