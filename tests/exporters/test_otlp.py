@@ -12,6 +12,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from inferwatch.exporters.gpu import GpuSample, GpuSnapshot
 from inferwatch.exporters.otlp import OtlpPusher
+from inferwatch.exporters.passthrough import EngineExposition
 from inferwatch.exporters.vllm import VllmSnapshot, parse_exposition, translate_families
 
 VLLM_TEXT = """\
@@ -84,7 +85,7 @@ def _attrs(point: metrics_pb2.HistogramDataPoint | metrics_pb2.NumberDataPoint) 
 
 
 def test_push_uses_genai_names_and_keeps_buckets(receiver: Receiver) -> None:
-    vllm = VllmSnapshot(0.0, True, 0.01, tuple(translate_families(parse_exposition(VLLM_TEXT))))
+    vllm = VllmSnapshot(0.0, True, 0.01, EngineExposition.of_families(translate_families(parse_exposition(VLLM_TEXT))))
     gpus = GpuSnapshot(
         0.0,
         "test",
@@ -127,7 +128,7 @@ def test_push_uses_genai_names_and_keeps_buckets(receiver: Receiver) -> None:
 def test_unreachable_receiver_is_reported_not_raised(receiver: Receiver) -> None:
     url = receiver.url
     receiver.close()
-    vllm = VllmSnapshot(0.0, True, 0.01, tuple(translate_families(parse_exposition(VLLM_TEXT))))
+    vllm = VllmSnapshot(0.0, True, 0.01, EngineExposition.of_families(translate_families(parse_exposition(VLLM_TEXT))))
     pusher = OtlpPusher(url, interval_s=60, timeout_s=1, vllm=lambda: vllm, gpus=lambda: None)
     try:
         assert not pusher.push_once()
