@@ -10,7 +10,8 @@ vLLM family names and default buckets) served by a local HTTP server in a proces
 
 * inferwatch: the real `inferwatch exporter run --mode sidecar` process. `GpuSampler` reads NVML
   on its own threads, the vLLM endpoint is scraped on a timer (the default 5 s, and 1 s as a
-  stress), and the exposition is rendered once per new snapshot; a scrape returns the rendered bytes.
+  stress) and its answer passed through by line (inferwatch.exporters.passthrough), and the exposition
+  is rendered once per new snapshot; a scrape returns the rendered bytes.
 * baseline: a prometheus-client collector that calls NVML for every GPU and fetches and parses
   the vLLM payload inside each scrape (what a first exporter usually does).
 
@@ -726,7 +727,8 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
         "`inferwatch` is the exporter itself: the `inferwatch exporter run --mode sidecar` process "
         "(Starlette under uvicorn over `GpuSampler` and the vLLM scraper; GPUs read every second, vLLM at the "
         "cadence named): collectors read snapshots only and each source's text is rendered once per new "
-        "snapshot, in the background. `baseline` calls NVML and fetches + parses vLLM inside each scrape.",
+        "snapshot, in the background; vLLM's answer is passed through by line, renamed and filtered without "
+        "parsing it into objects. `baseline` calls NVML and fetches + parses vLLM inside each scrape.",
         "",
         f"Targets (set for 8 simulated GPUs; a real-GPU run is held to them too): p99 ≤ "
         f"{TARGET_P99_S * 1e3:.0f} ms, ≥ {TARGET_SPEEDUP:.0f}× the baseline, RSS ≤ {TARGET_RSS_MB:.0f} MB.",

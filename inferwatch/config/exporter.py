@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from inferwatch.config.yamlfile import display_path, read_yaml_mapping
 from inferwatch.errors import ConfigError, FieldProblem
 
 
@@ -119,6 +118,9 @@ def light_exporter_settings(
     data: Any = {}
     source = _DEFAULTS_SOURCE
     if path is not None:
+        # Imported here: a sidecar configured by its environment alone never loads PyYAML.
+        from inferwatch.config.yamlfile import display_path, read_yaml_mapping
+
         source = display_path(path)
         data = read_yaml_mapping(path, source)
     data = {} if data is None else data
