@@ -10,7 +10,8 @@ vLLM family names and default buckets) served by a local HTTP server in a proces
 
 * inferwatch: the real `inferwatch exporter run --mode sidecar` process. `GpuSampler` reads NVML
   on its own threads, the vLLM endpoint is scraped on a timer (the default 5 s, and 1 s as a
-  stress), and the exposition is rendered once per new snapshot; a scrape returns the rendered bytes.
+  stress) and its answer passed through by line (inferwatch.exporters.passthrough), and the exposition
+  is rendered once per new snapshot; a scrape returns the rendered bytes.
 * baseline: a prometheus-client collector that calls NVML for every GPU and fetches and parses
   the vLLM payload inside each scrape (what a first exporter usually does).
 
@@ -61,7 +62,10 @@ from bench.report import gpu_description, machine_description, update_section
 from inferwatch.config.exporter import ExporterSettings
 from inferwatch.exporters import nvml
 from inferwatch.exporters.nvml import NvmlApi
+from inferwatch.exporters.passthrough import EngineExposition, translate_text
+from inferwatch.exporters.priority import SCRAPES
 from inferwatch.exporters.simulated import MEASURED_H100_LATENCIES_S, SimulatedNvml
+from inferwatch.exporters.vllm import parse_exposition, repair_families, translate_families
 from inferwatch.localstack.launchers import loopback
 from inferwatch.localstack.ports import free_port
 from inferwatch.localstack.processes import ProcessGroup, http_ok, wait_for
@@ -668,6 +672,68 @@ def nvml_call_costs(api: NvmlApi, repeat: int = 50) -> list[tuple[str, float]]:
         api.nvmlShutdown()
 
 
+class _PieceProbe:
+    """Stands in for `SCRAPES.step_aside()`: records the thread's CPU time since the last call."""
+
+    def __init__(self) -> None:
+        self.pieces: list[float] = []
+        self.mark = time.thread_time()
+
+    def __call__(self) -> None:
+        now = time.thread_time()
+        self.pieces.append(now - self.mark)
+        self.mark = now
+
+
+def background_pieces(payload: str, repeat: int = 5) -> list[tuple[str, float, float]]:
+    """The exporter's work on one vLLM answer, in this process: (path, CPU ms, longest piece ms), medians of `repeat`.
+
+    A piece is the CPU time between two hand-overs of the interpreter to scrapes (`SCRAPES.step_aside()`):
+    what a scrape arriving meanwhile may wait for, whatever the machine's load. CPU time of this thread
+    (`time.thread_time`), so other work on the machine does not count.
+    """
+
+    def line_pass() -> object:
+        return translate_text(payload)
+
+    def full_parse() -> object:  # what every answer took before the line pass, and what it falls back to
+        families, _ = repair_families(parse_exposition(payload))
+        return EngineExposition.of_families(translate_families(families))
+
+    out: list[tuple[str, float, float]] = []
+    for name, work in (("line pass (this version)", line_pass),
+                       ("full parse, repair and render (before; still the fallback)", full_parse)):  # fmt: skip
+        totals: list[float] = []
+        longest: list[float] = []
+        for _ in range(repeat):
+            probe = _PieceProbe()
+            SCRAPES.step_aside = probe  # type: ignore[method-assign]
+            try:
+                start = time.thread_time()
+                work()
+                probe()
+            finally:
+                del SCRAPES.step_aside
+            totals.append(probe.mark - start)
+            longest.append(max(probe.pieces))
+        out.append((name, statistics.median(totals), statistics.median(longest)))
+    return out
+
+
+def render_pieces(rows: Sequence[tuple[str, float, float]]) -> str:
+    """The table of `background_pieces`."""
+    lines = [
+        "**The background work on one vLLM answer** (236 KB, in the bench's own process; CPU time of its "
+        "thread, median of 5; a piece is the work between two hand-overs of the interpreter to the scrapes "
+        "in flight, what a scrape arriving meanwhile may wait for):",
+        "",
+        "| path | CPU ms per answer | longest piece ms |",
+        "|---|---:|---:|",
+        *(f"| {name} | {total * 1e3:.1f} | {piece * 1e3:.2f} |" for name, total, piece in rows),
+    ]
+    return "\n".join(lines)
+
+
 PREVIOUS = "previous"
 
 
@@ -726,7 +792,8 @@ def render_markdown(results: Sequence[Result], payload_bytes: int, gpus: str, re
         "`inferwatch` is the exporter itself: the `inferwatch exporter run --mode sidecar` process "
         "(Starlette under uvicorn over `GpuSampler` and the vLLM scraper; GPUs read every second, vLLM at the "
         "cadence named): collectors read snapshots only and each source's text is rendered once per new "
-        "snapshot, in the background. `baseline` calls NVML and fetches + parses vLLM inside each scrape.",
+        "snapshot, in the background; vLLM's answer is passed through by line, renamed and filtered without "
+        "parsing it into objects. `baseline` calls NVML and fetches + parses vLLM inside each scrape.",
         "",
         f"Targets (set for 8 simulated GPUs; a real-GPU run is held to them too): p99 ≤ "
         f"{TARGET_P99_S * 1e3:.0f} ms, ≥ {TARGET_SPEEDUP:.0f}× the baseline, RSS ≤ {TARGET_RSS_MB:.0f} MB.",
@@ -806,6 +873,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                args.real_nvml, baseline=True),
         ]  # fmt: skip
     stages = measure_oversized_memory(args.real_nvml)
+    pieces = background_pieces(vllm_payload().decode())
     payload_bytes = len(vllm_payload())
     gpus = f"real NVML: {gpu_description() or 'unknown GPU'}" if args.real_nvml else f"{SIMULATED_GPUS} simulated H100s"
     markdown = render_markdown(results, payload_bytes, gpus, args.real_nvml)
@@ -813,6 +881,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         markdown += "\n\n" + render_previous(pairs)
     markdown += "\n\n" + render_concurrency(concurrent, results[0].p99_s)
     markdown += "\n\n" + render_memory(stages)
+    markdown += "\n\n" + render_pieces(pieces)
     markdown += "\n\nWhere the exporter's memory goes: resident MB of a fresh interpreter as it loads what the "
     markdown += "exporter loads, before any sample is taken:\n\n| step | RSS MB |\n|---|---:|\n"
     markdown += "\n".join(f"| {label} | {mb:.0f} |" for label, mb in import_footprint(args.real_nvml))

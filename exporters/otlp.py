@@ -131,7 +131,7 @@ def snapshot_metrics(
     points: dict[str, list[HistogramDataPoint]] = defaultdict(list)
     specs: dict[str, GenAiHistogram] = {}
     if vllm is not None and vllm.up:
-        for family in vllm.families:
+        for family in vllm.engine.families():
             spec = GENAI_HISTOGRAMS.get(family.name)
             if spec is not None and family.type == "histogram":
                 points[spec.name].extend(_histogram_points(family, spec, start_ns, now_ns))

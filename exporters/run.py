@@ -33,7 +33,7 @@ from inferwatch.exporters.errors import ExporterStartError
 from inferwatch.exporters.gpu import GpuCollector, GpuSampleAgeCollector, GpuSampler, open_backend
 from inferwatch.exporters.nvml import NvmlApi
 from inferwatch.exporters.server import CachedPart, Source, create_app
-from inferwatch.exporters.vllm import VllmCollector, VllmScraper
+from inferwatch.exporters.vllm import VllmCollector, VllmScraper, engine_text
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
@@ -177,7 +177,9 @@ def build_app(settings: ExporterSettings, backend: NvmlApi | None = None, web: W
             max_body_bytes=settings.vllm_max_body_bytes,
             verify=verify,
         )
-        cached.append(CachedPart("vllm", _registry_of(VllmCollector(scraper)), scraper.snapshot))
+        # The engine's families are the snapshot's translated text, joined as they are (no objects).
+        contract_only = _registry_of(VllmCollector(scraper, engine_families=False))
+        cached.append(CachedPart("vllm", contract_only, scraper.snapshot, passthrough=engine_text))
         sources.append(Source("vllm", scraper, lambda: scraper is not None and scraper.snapshot() is not None))
     if settings.mode == "daemonset":
         # Imported here: gRPC (the kubelet API) and OpenTelemetry cost ~20 MB each and a sidecar

@@ -114,7 +114,9 @@ class CachedPart:
     scrape takes the newest rendered body as it is: one of the current snapshot, or of the one
     before while the renderer catches up (it lags a new snapshot by a poll and a render, tens of
     milliseconds, against sampling cadences of seconds). A scrape renders only what was never
-    rendered, or a part whose renderer has fallen `max_lag_s` behind.
+    rendered, or a part whose renderer has fallen `max_lag_s` behind. `passthrough(version, format)`,
+    when given, returns text already in the exposition format (the engine's families) that follows
+    the collectors' text.
     """
 
     def __init__(
@@ -125,11 +127,13 @@ class CachedPart:
         *,
         max_lag_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
+        passthrough: Callable[[object, bool], bytes] | None = None,
     ) -> None:
         """`registry` holds this part's collectors only."""
         self.name = name
         self.registry = registry
         self._version = version
+        self._passthrough = passthrough
         self._max_lag = max_lag_s
         self._clock = clock
         self._lock = threading.Lock()
@@ -158,6 +162,8 @@ class CachedPart:
             if cached is not None and cached[0] is version:
                 return cached[1]
             body = _render(_InPieces(self.registry), openmetrics_format)
+            if self._passthrough is not None:
+                body += self._passthrough(version, openmetrics_format)
             self._cache[openmetrics_format] = (version, body)
             self._behind_since = None
             return body

@@ -1,14 +1,17 @@
 """The engine endpoint: a background scraper of vLLM's (or SGLang's) /metrics and a collector that re-exposes it.
 
 `VllmScraper` fetches the local engine's `/metrics` on its own cadence (never per Prometheus
-scrape), with a time limit on the whole exchange and a maximum body size, parses it with
-prometheus_client's parser and keeps an immutable `VllmSnapshot`. `translate_families` keeps the
+scrape), with a time limit on the whole exchange and a maximum body size, translates it line by
+line (inferwatch.exporters.passthrough; an answer the line reader cannot prove it reads exactly
+is parsed with prometheus_client's parser and repaired) and keeps an immutable `VllmSnapshot`
+holding the translated text. `translate_families` keeps the
 engine's own families (`contract.ENGINE_PREFIXES`: `vllm:*`, `sglang:*`), renames families that
 older vLLM versions (and llm-d-inference-sim) still emit to the current names and drops an old
 family when its current name is present too, so a family is never exposed twice; SGLang's are
 passed through as they come (the normalization rules read its older names themselves).
-`VllmCollector` yields the latest snapshot's engine families plus the contract's vLLM series
-(`inferwatch.contract`: up, scrape duration, scrape errors by reason). A
+`VllmCollector` yields the contract's vLLM series (`inferwatch.contract`: up, scrape duration,
+scrape errors by reason) and, unless told not to, the latest snapshot's engine families as
+objects; the exporter serves those families as the snapshot's text instead (`engine_text`). A
 hung, refused, oversized or garbage response makes `inferwatch_vllm_up` 0, counts the failure by
 reason and logs it once per change; it never raises from a scrape.
 """
@@ -32,6 +35,7 @@ from prometheus_client.samples import Sample
 from inferwatch import contract
 from inferwatch.exporters import families, memory
 from inferwatch.exporters.memory import release_freed_memory
+from inferwatch.exporters.passthrough import EMPTY, RENAMED_FAMILIES, EngineExposition, translate_text
 from inferwatch.exporters.priority import SCRAPES
 from inferwatch.exporters.worker import PeriodicWorker
 
@@ -40,14 +44,6 @@ log = logging.getLogger(__name__)
 READ_CHUNK_BYTES = 64 * 1024
 VLLM_PREFIX = "vllm:"
 ENGINE_PREFIXES = contract.ENGINE_PREFIXES
-
-# Older family name -> current one (vLLM v1 renamed these; see docs/design.md, "One normalization layer").
-RENAMED_FAMILIES: dict[str, str] = {
-    "vllm:gpu_cache_usage_perc": "vllm:kv_cache_usage_perc",
-    "vllm:gpu_prefix_cache_queries": "vllm:prefix_cache_queries",
-    "vllm:gpu_prefix_cache_hits": "vllm:prefix_cache_hits",
-    "vllm:time_per_output_token_seconds": "vllm:inter_token_latency_seconds",
-}
 
 
 class VllmScrapeError(Exception):
@@ -66,12 +62,12 @@ class VllmScrapeError(Exception):
 
 @dataclass(frozen=True)
 class VllmSnapshot:
-    """The result of one scrape: the translated families, or why there are none."""
+    """The result of one scrape: the translated engine families, or why there are none."""
 
     taken_at: float
     up: bool
     duration_s: float
-    families: tuple[Metric, ...] = ()
+    engine: EngineExposition = EMPTY
     error: str | None = None
     errors_total: tuple[tuple[str, int], ...] = ()  # failed scrapes since start, by reason
     repairs_total: tuple[tuple[str, int], ...] = ()  # problems repaired in good answers since start, by reason
@@ -227,10 +223,10 @@ class VllmScraper:
     def scrape_once(self) -> VllmSnapshot:
         """Fetch, parse and translate once; publish and return the snapshot (never raises VllmScrapeError)."""
         started = self._clock()
-        families: tuple[Metric, ...] = ()
+        engine = EMPTY
         error: str | None = None
         try:
-            families = tuple(translate_families(self._parse(self._fetch(started))))
+            engine = self._translate(self._fetch(started))
         except VllmScrapeError as err:
             self._errors[err.reason] = self._errors.get(err.reason, 0) + 1
             error = str(err)
@@ -239,7 +235,7 @@ class VllmScraper:
             taken_at=finished,
             up=error is None,
             duration_s=finished - started,
-            families=families,
+            engine=engine,
             error=error,
             errors_total=tuple(sorted(self._errors.items())),
             repairs_total=tuple(sorted(self._repairs.items())),
@@ -247,7 +243,7 @@ class VllmScraper:
         if error is not None and error != self._last_error:
             log.warning("vLLM scrape failed url=%s reason=%s", self.url, error)
         elif error is None and (self._last_error is not None or self._snapshot is None):
-            log.info("vLLM scrape ok url=%s families=%d", self.url, len(families))
+            log.info("vLLM scrape ok url=%s families=%d", self.url, len(engine))
         self._last_error = error
         self._snapshot = snap
         # After an oversized answer give the freed heap back, now and after the next two scrapes: by
@@ -258,6 +254,13 @@ class VllmScraper:
             self._trims_due -= 1
             release_freed_memory()
         return snap
+
+    def _translate(self, text: str) -> EngineExposition:
+        """The engine families of one answer: by line when it can be proved exact, else parsed and repaired."""
+        by_line = translate_text(text)
+        if by_line is not None:
+            return by_line
+        return EngineExposition.of_families(translate_families(self._parse(text)))
 
     def _parse(self, text: str) -> list[Metric]:
         """Parse and repair one answer, counting each repair and logging its kind the first time it is seen."""
@@ -345,9 +348,11 @@ def _scrape_error(err: urllib3.exceptions.HTTPError, timeout_s: float) -> VllmSc
 class VllmCollector(Collector):
     """Prometheus collector of the vLLM pass-through; `collect()` reads the scraper's snapshot only."""
 
-    def __init__(self, scraper: VllmScraper) -> None:
-        """Serve `scraper`'s snapshots."""
+    def __init__(self, scraper: VllmScraper, *, engine_families: bool = True) -> None:
+        """Serve `scraper`'s snapshots; `engine_families` False: the contract's series only (the exporter
+        joins the snapshot's engine text to them, `engine_text`)."""
         self._scraper = scraper
+        self._engine_families = engine_families
 
     def collect(self) -> Iterator[Metric]:
         """`inferwatch_vllm_up`, the scrape duration and (when up) the translated engine families."""
@@ -364,4 +369,12 @@ class VllmCollector(Collector):
         for reason, count in snap.repairs_total:
             repairs.add_metric([reason], count)
         yield repairs
-        yield from snap.families
+        if self._engine_families:
+            yield from snap.engine.families()
+
+
+def engine_text(snapshot: object, openmetrics_format: bool) -> bytes:
+    """The engine families of a `VllmSnapshot` as served, in the text format or OpenMetrics (no `# EOF`)."""
+    if not isinstance(snapshot, VllmSnapshot):
+        return b""
+    return snapshot.engine.render(openmetrics_format)

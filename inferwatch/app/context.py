@@ -12,13 +12,16 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from inferwatch.config import InferwatchConfig, load_config
 from inferwatch.errors import InferwatchError
 from inferwatch.extras import ExtraMissingError, extra_error
+
+if TYPE_CHECKING:
+    # Loaded on first use: `inferwatch exporter run` reads its section alone, without pydantic-settings.
+    from inferwatch.config import InferwatchConfig
 
 # A subcommand whose module imports an extra's library at import: without the extra it is listed
 # and answers every call with one line naming the extra (exit 2), instead of an ImportError.
@@ -37,12 +40,16 @@ class AppContext:
     def config(self) -> InferwatchConfig:
         """The validated configuration, loaded on first use (raises ConfigError when malformed)."""
         if self._config is None:
+            from inferwatch.config import load_config
+
             self._config = load_config(self.config_path, self.environ)
         return self._config
 
     def config_with(self, overrides: Mapping[str, Any]) -> InferwatchConfig:
         """The configuration with a command's flags applied over file and environment (nested
         mapping, e.g. ``{"exporter": {"port": 9500}}``); validated like the file, errors name the field."""
+        from inferwatch.config import load_config
+
         return load_config(self.config_path, self.environ, overrides)
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from inferwatch.errors import ConfigError, FieldProblem
 
 
 class ExporterSettings(BaseModel):
@@ -67,3 +71,76 @@ class ExporterSettings(BaseModel):
         if v is not None and not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v
+
+
+# --- the sidecar's own loader: its section alone, without pydantic-settings (issue 23) ------------
+
+# The top-level fields of InferwatchConfig (inferwatch.config.model); a test holds the two equal.
+CONFIG_SECTIONS = frozenset(
+    {"version", "prometheus", "thresholds", "runbook_base_url", "rule_labels", "engines", "buckets", "slos",
+     "pricing", "cost_report", "exporter", "workload"}
+)  # fmt: skip
+_ENV_PREFIX = "INFERWATCH_"
+_DEFAULTS_SOURCE = "<built-in defaults>"
+
+
+def _exporter_environ(environ: Mapping[str, str]) -> dict[str, str] | None:
+    """The `INFERWATCH_EXPORTER__<FIELD>` variables of `environ` by field, or None when another variable
+    would set a setting (another section, a whole section as JSON, a list) and the full loader must read it."""
+    out: dict[str, str] = {}
+    for key, value in environ.items():
+        name = key.lower()
+        if not name.startswith(_ENV_PREFIX.lower()):
+            continue
+        section, nested, field = name[len(_ENV_PREFIX) :].partition("__")
+        if section not in CONFIG_SECTIONS:
+            continue  # no setting (INFERWATCH_CONFIG, INFERWATCH_LOG_LEVEL): pydantic-settings ignores it too
+        if section != "exporter" or not nested or field not in _ENV_SCALARS or field in out:
+            return None
+        out[field] = value
+    return out
+
+
+def light_exporter_settings(
+    path: Path | None, environ: Mapping[str, str], flags: Mapping[str, Any]
+) -> ExporterSettings | None:
+    """The exporter settings from a file holding only `exporter:` (and `version: 1`), the
+    `INFERWATCH_EXPORTER__*` variables and the CLI `flags`, in that order of precedence, validated by
+    plain pydantic; None when anything else is given and the full loader (`load_config`) must read it.
+
+    What it returns, and each error (ConfigError naming the file and `exporter.<field>`), is what
+    `load_config(path, environ, {"exporter": flags}).exporter` gives for the same input (tested); it
+    spares a sidecar pydantic-settings and the models of the sections it does not read (~12 MB).
+    """
+    env = _exporter_environ(environ)
+    if env is None:
+        return None
+    data: Any = {}
+    source = _DEFAULTS_SOURCE
+    if path is not None:
+        # Imported here: a sidecar configured by its environment alone never loads PyYAML.
+        from inferwatch.config.yamlfile import display_path, read_yaml_mapping
+
+        source = display_path(path)
+        data = read_yaml_mapping(path, source)
+    data = {} if data is None else data
+    if not isinstance(data, dict) or not set(data) <= {"exporter", "version"}:
+        return None
+    if "version" in data and not (type(data["version"]) is int and data["version"] == 1):
+        return None
+    section = data.get("exporter", {})
+    if not isinstance(section, dict):
+        return None
+    merged = {**section, **env, **{k: v for k, v in flags.items() if v is not None}}
+    try:
+        return ExporterSettings.model_validate(merged)
+    except ValidationError as err:
+        problems = [
+            FieldProblem(".".join(["exporter", *map(str, e["loc"])]), str(e["msg"]).removeprefix("Value error, "))
+            for e in err.errors()
+        ]
+        raise ConfigError(source, problems) from None
+
+
+# Fields an environment variable sets as a plain string (a list is read as JSON by pydantic-settings).
+_ENV_SCALARS = frozenset(name for name in ExporterSettings.model_fields if name != "gpu_uuids")

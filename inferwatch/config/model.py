@@ -32,7 +32,7 @@ from inferwatch.config.prometheus import PrometheusSettings
 from inferwatch.config.slo import LATENCY_KINDS, SLOSpec
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.config.workload import WorkloadSpec
-from inferwatch.config.yamlfile import read_yaml_mapping
+from inferwatch.config.yamlfile import display_path, read_yaml_mapping
 from inferwatch.errors import ConfigError, FieldProblem
 
 ENV_PREFIX = "INFERWATCH_"
@@ -258,11 +258,3 @@ def load_config(
         return parse_config({}, DEFAULTS_SOURCE, environ, overrides)
     source = display_path(path)
     return parse_config(read_yaml_mapping(path, source), source, environ, overrides)
-
-
-def display_path(path: Path) -> str:
-    """``path`` as generated headers and messages show it: relative to the working directory when inside it."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
-        return str(path)

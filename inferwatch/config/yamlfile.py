@@ -89,3 +89,11 @@ def read_yaml_mapping(path: Path, source: str) -> Any:
         mark = getattr(err, "problem_mark", None)
         problem = getattr(err, "problem", None) or str(err)
         raise ConfigError(source, [FieldProblem("", f"{_where(mark)}not valid YAML: {problem}")]) from None
+
+
+def display_path(path: Path) -> str:
+    """``path`` as generated headers and messages show it: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(path)

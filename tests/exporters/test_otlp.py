@@ -12,6 +12,7 @@ from opentelemetry.proto.metrics.v1 import metrics_pb2
 
 from inferwatch.exporters.gpu import GpuSample, GpuSnapshot
 from inferwatch.exporters.otlp import OtlpPusher
+from inferwatch.exporters.passthrough import translate_text
 from inferwatch.exporters.vllm import VllmSnapshot, parse_exposition, translate_families
 
 VLLM_TEXT = """\
@@ -83,8 +84,16 @@ def _attrs(point: metrics_pb2.HistogramDataPoint | metrics_pb2.NumberDataPoint) 
     return {kv.key: kv.value.string_value for kv in point.attributes}
 
 
+def _vllm_snapshot() -> VllmSnapshot:
+    """A snapshot as the scraper makes it: the answer passed through by line (the full parse's families agree)."""
+    engine = translate_text(VLLM_TEXT)
+    assert engine is not None
+    assert engine.families() == tuple(translate_families(parse_exposition(VLLM_TEXT)))
+    return VllmSnapshot(0.0, True, 0.01, engine)
+
+
 def test_push_uses_genai_names_and_keeps_buckets(receiver: Receiver) -> None:
-    vllm = VllmSnapshot(0.0, True, 0.01, tuple(translate_families(parse_exposition(VLLM_TEXT))))
+    vllm = _vllm_snapshot()
     gpus = GpuSnapshot(
         0.0,
         "test",
@@ -127,7 +136,7 @@ def test_push_uses_genai_names_and_keeps_buckets(receiver: Receiver) -> None:
 def test_unreachable_receiver_is_reported_not_raised(receiver: Receiver) -> None:
     url = receiver.url
     receiver.close()
-    vllm = VllmSnapshot(0.0, True, 0.01, tuple(translate_families(parse_exposition(VLLM_TEXT))))
+    vllm = _vllm_snapshot()
     pusher = OtlpPusher(url, interval_s=60, timeout_s=1, vllm=lambda: vllm, gpus=lambda: None)
     try:
         assert not pusher.push_once()

@@ -32,10 +32,11 @@ def test_importing_a_collector_does_not_load_grpc() -> None:
 
 
 # Libraries a sidecar must never load (issue 23): the report's and the controller's extras, what
-# FastAPI, httpx and rich bring, gRPC and the OpenTelemetry SDK (daemonset mode and OTLP only).
+# FastAPI, httpx and rich bring, gRPC and the OpenTelemetry SDK (daemonset mode and OTLP only),
+# pydantic-settings (a sidecar reads its own section: inferwatch.config.exporter).
 NEVER_IN_A_SIDECAR = (
     "matplotlib", "numpy", "PIL", "lightkube", "fastapi", "httpx", "rich", "pygments",
-    "grpc", "opentelemetry", "jinja2", "grafanalib", "bcrypt",
+    "grpc", "opentelemetry", "jinja2", "grafanalib", "bcrypt", "pydantic_settings",
 )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from inferwatch.app.context import AppContext, pass_app
-from inferwatch.config.exporter import ExporterSettings
+from inferwatch.config.exporter import ExporterSettings, light_exporter_settings
 from inferwatch.exporters.run import build_app, check_start, configure_logging, web_setup
 from inferwatch.exporters.server import serve
 
@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 
 def effective_settings(app: AppContext, flags: dict[str, Any]) -> ExporterSettings:
     """The `exporter:` settings with the CLI flags that were given applied over file and environment
-    (pydantic-settings merges them, as for every command; errors name `exporter.<field>` and the file)."""
-    return app.config_with({"exporter": {k: v for k, v in flags.items() if v is not None}}).exporter
+    (errors name `exporter.<field>` and the file). A file and environment that set the exporter alone,
+    as a sidecar's do, are read without pydantic-settings and the other sections' models
+    (`light_exporter_settings`, same result); anything else goes through the loader every command uses."""
+    given = {k: v for k, v in flags.items() if v is not None}
+    light = light_exporter_settings(app.config_path, app.environ, given)
+    return light if light is not None else app.config_with({"exporter": given}).exporter
 
 
 @click.group(name="exporter")
