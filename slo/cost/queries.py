@@ -13,7 +13,10 @@ Every query groups by the cluster label too: a Prometheus that holds several clu
 report across clusters; a single cluster's Prometheus answers without the label.
 
 Figures are what was observed, never extrapolated: an hour without rule evaluations has no
-point, so a week with two hours of data shows two hours' cost (and a coverage of 2 hours).
+point, so a week with two hours of data shows two hours' cost (and a coverage of 2 hours). The
+coverage counts evaluations, not hours touched: an hour the cost rules recorded for 50 of its 60
+minutes (Prometheus restarted) is 50/60 of an hour recorded, the GPU time of its 10 minutes
+missing (no counter holds it), and the report names it as resting on a gap.
 """
 
 from __future__ import annotations
@@ -55,6 +58,16 @@ def integral(series: str, window: str, by: tuple[str, ...], interval_s: float, s
     return f"sum by ({_by(by)}) (sum_over_time({series}[{window}])) * {interval_s * scale!r}"
 
 
+def evaluations_per_hour(interval_s: float) -> int:
+    """The evaluations every clock hour holds at ``interval_s`` (at least; one more when it does not divide an hour)."""
+    return max(1, int(3600 // interval_s))
+
+
+def recorded_share(evaluations: float, interval_s: float) -> float:
+    """The share of an hour the cost rules recorded, from the evaluations that recorded in it (at most 1)."""
+    return min(1.0, max(0.0, evaluations) / evaluations_per_hour(interval_s))
+
+
 def _p95_ttft(window: str, by: tuple[str, ...]) -> str:
     ttft = n.histogram_series("ttft", "bucket")
     return f"histogram_quantile({P95_TTFT_QUANTILE}, sum by ({_by(by)}, {n.LE}) (sum_over_time({ttft}[{window}])))"
@@ -69,11 +82,14 @@ def hourly_queries(interval_s: float, cluster: str) -> list[Query]:
     def hourly(key: str, series: str, by: tuple[str, ...], scale: float) -> Query:
         return Query(key, integral(series, "1h", by, interval_s, scale), by, step="hour")
 
+    # The evaluations that recorded the priced series in the hour: every series of the first level is
+    # recorded at each evaluation while its inputs exist, and idle exists for every GPU model with a
+    # GPU, so the most samples any one series has is how many evaluations recorded (see `recorded_share`).
     seen = (
         f"count_over_time({c.SKU_ALLOCATED_GPU_SECONDS_RATE}[1h]) or count_over_time({c.SKU_IDLE_GPU_SECONDS_RATE}[1h])"
     )
     return [
-        Query("coverage", f"count by ({cluster}) ({seen})", (cluster,), step="hour"),
+        Query("coverage", f"max by ({cluster}) ({seen})", (cluster,), step="hour"),
         hourly("held", c.SKU_ALLOCATED_GPU_SECONDS_RATE, ns_gpu, HOUR),
         hourly("busy", c.SKU_BUSY_GPU_SECONDS_RATE, ns_gpu, HOUR),
         hourly("energy", c.SKU_ENERGY_JOULES_RATE, ns_gpu, KWH),
