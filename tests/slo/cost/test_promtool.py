@@ -16,11 +16,12 @@ from typing import Any
 import pytest
 import yaml
 
-from inferwatch.config import Pricing
+from inferwatch.alerts.catalog import alert_groups
+from inferwatch.config import Pricing, Thresholds
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
-from inferwatch.rules import to_prometheus_yaml
-from inferwatch.slo.cost.rules import cost_rule_file
+from inferwatch.rules import RuleFile, to_prometheus_yaml
+from inferwatch.slo.cost.rules import cost_groups, cost_rule_file
 from inferwatch.tools import Toolbox
 from tests.support.promtool import unit_test_doc
 
@@ -146,3 +147,35 @@ def test_a_wrong_expectation_fails(tools: Toolbox, tmp_path: Path, promtool: str
     wrong[c.SKU_ALLOCATED_GPU_SECONDS_RATE] = [({"namespace": "team-b", "gpu_model": H100}, 0.75)]
     proc = _run(tools, promtool, tmp_path, wrong)
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("promtool", ["promtool", "promtool2"])
+def test_every_cost_group_records_its_heartbeat_and_the_gap_alert_reads_it(
+    tools: Toolbox, tmp_path: Path, promtool: str
+) -> None:
+    """Each group records the seconds an evaluation stands for (issue 27); whole, the alert stays quiet.
+
+    The gap cases of InferwatchCostRecordingGap (heartbeats missing, a group stopped) are in
+    tests/alerts/cases.py: promtool evaluates every group at every step, so only inputs can miss one.
+    """
+    pricing = Pricing(rule_interval_s=60)
+    (tmp_path / "cost.yaml").write_text(to_prometheus_yaml(cost_rule_file(pricing)))
+    alerts = RuleFile(alert_groups(Thresholds(), "https://runbooks.example"))
+    (tmp_path / "alerts.yaml").write_text(to_prometheus_yaml(alerts))
+    beats = [
+        {"labels": _labels(c.RECORDING_HEARTBEAT, {c.RULE_GROUP_LABEL: g.name}), "value": 60}
+        for g in cost_groups(pricing)
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": _inputs(),
+            "promql_expr_test": [{"expr": c.RECORDING_HEARTBEAT, "eval_time": "5m", "exp_samples": beats}],
+            "alert_rule_test": [{"eval_time": "90m", "alertname": c.ALERT_RECORDING_GAP, "exp_alerts": []}],
+        }
+    ]
+    path = tmp_path / f"heartbeat-{promtool}.test.yaml"
+    doc = unit_test_doc(tmp_path, ["cost.yaml", "alerts.yaml"], tests)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc = tools.run(promtool, "test", "rules", str(path))
+    assert proc.returncode == 0, f"{promtool} test rules failed:\n{proc.stdout}\n{proc.stderr}"
