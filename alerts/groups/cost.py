@@ -65,7 +65,8 @@ def cost_alerts(t: Thresholds) -> list[AlertDefinition]:
             "The GPU time of a gap is not in the weekly cost report, which counts only the time recorded and "
             "names the hours resting on a gap.",
             threshold=f"a cost rule group recorded less than the whole last {c.GAP_WINDOW} after running before "
-            f"it, or nothing for {c.STOPPED_AFTER} after running within the last {c.GAP_MEMORY}{held(for_)}",
+            f"it, or nothing for {c.STOPPED_AFTER} after running within the last {c.GAP_MEMORY}"
+            + (f"; held{held(for_)}" if held(for_) else ""),
         )
     ]
 
