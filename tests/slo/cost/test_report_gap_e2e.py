@@ -6,8 +6,8 @@ it, as a live Prometheus would have recorded them. No counter keeps the GPU time
 allocations are gauges), so the report cannot count it; what it must do is claim no more than was
 recorded and name the hours resting on the gap:
 
-- its coverage is the evaluations recorded, counted here from the TSDB's own samples (before issue 27
-  it claimed 4 hours: any hour with a sample counted whole);
+- its coverage is the cost rules' evaluations recorded, counted here from the TSDB's own heartbeat
+  samples (before issue 27 it claimed 4 hours: any hour with a sample counted whole);
 - the bill is the five GPUs' 15 EUR an hour over exactly those recorded hours;
 - 11:00 and 12:00 are named as resting on a gap in every format, and the CLI says so;
 - InferwatchCostRecordingGap's expression, on the same Prometheus an hour after the restart, holds
@@ -57,12 +57,10 @@ def outage_history(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> 
         hist.stop()
 
 
-def _recorded_per_hour(url: str) -> dict[int, float]:
-    """Hour of the week -> the share of it the priced series were recorded, from the TSDB's samples."""
+def _recorded_per_hour(url: str, selector: str) -> dict[int, float]:
+    """Hour of the week -> the share of it ``selector``'s series were recorded (the most of any), from the TSDB."""
     response = requests.post(
-        f"{url}/api/v1/query",
-        data={"query": f"{c.SKU_IDLE_GPU_SECONDS_RATE}[5h]", "time": f"{END.timestamp():.3f}"},
-        timeout=30,
+        f"{url}/api/v1/query", data={"query": f"{selector}[5h]", "time": f"{END.timestamp():.3f}"}, timeout=30
     )
     response.raise_for_status()
     counts: dict[int, int] = {}
@@ -79,12 +77,15 @@ def _recorded_per_hour(url: str) -> dict[int, float]:
 def test_the_report_claims_only_the_recorded_time_and_names_the_gap(
     outage_history: BackfilledPrometheus, tmp_path: Path
 ) -> None:
-    recorded = _recorded_per_hour(outage_history.url)
-    assert sorted(recorded) == [34, 35, 36, 37]
+    recorded = _recorded_per_hour(outage_history.url, f'{c.RECORDING_HEARTBEAT}{{rule_group="{c.PRICED_GROUP}"}}')
+    priced = _recorded_per_hour(outage_history.url, c.SKU_IDLE_GPU_SECONDS_RATE)
+    assert sorted(recorded) == sorted(priced) == [34, 35, 36, 37]
     assert recorded[34] == recorded[37] == 1.0
     # 11:00-11:20 and 12:10-13:00, give or take the evaluation the restart costs.
     one = 1 / EVALUATIONS_PER_HOUR
     assert abs(recorded[35] - 1 / 3) <= one and abs(recorded[36] - 5 / 6) <= 2 * one
+    # What was priced is what was recorded, but for the evaluation right after the restart (nothing scraped yet).
+    assert all(0 <= recorded[h] - priced[h] <= one for h in recorded), (recorded, priced)
 
     report = collect_report(PrometheusReader(PrometheusSettings(url=outage_history.url)), WEEK, PRICING)
     hours = sum(recorded.values())
