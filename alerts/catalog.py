@@ -8,12 +8,12 @@ thresholds; the runbook link of every alert is added here in one pass over the r
 from __future__ import annotations
 
 from inferwatch.alerts.definition import AlertDefinition, AlertGroup
-from inferwatch.alerts.groups import gpu, router, targets, vllm
+from inferwatch.alerts.groups import cost, gpu, router, targets, vllm
 from inferwatch.alerts.runbooks import add_runbook_links
 from inferwatch.config.thresholds import Thresholds
 from inferwatch.rules import RuleGroup
 
-GROUPS: tuple[AlertGroup, ...] = (vllm.GROUP, gpu.GROUP, targets.GROUP, router.GROUP)
+GROUPS: tuple[AlertGroup, ...] = (vllm.GROUP, gpu.GROUP, targets.GROUP, router.GROUP, cost.GROUP)
 
 
 def alert_definitions(thresholds: Thresholds) -> list[AlertDefinition]:

@@ -88,6 +88,10 @@ class Thresholds(BaseModel):
     slo_recording_gap_for: ForDuration = Field(
         "15m", description="how long an SLO's recording gap (or a stopped SLO rule group) must show to alert"
     )
+    cost_recording_gap_for: ForDuration = Field(
+        "15m",
+        description="how long a gap in the cost rules' recording (or a stopped cost rule group) must show to alert",
+    )
     application_xids: list[int] = Field(
         default_factory=lambda: list(DEFAULT_APPLICATION_XIDS),
         max_length=1000,

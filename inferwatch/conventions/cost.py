@@ -80,3 +80,24 @@ LORA_SHARE = "inferwatch:cost_lora_share:ratio"
 # Held GPU cost per second by adapter (labels namespace, model_name, lora_adapter); the model's
 # inferwatch:cost_model_allocated:rate minus its adapters is the time no adapter was running.
 LORA_ALLOCATED_COST_RATE = "inferwatch:cost_lora_allocated:rate"
+
+# --- the recording itself: did the cost rules run (docs/cost.md, "When Prometheus was down") ------
+# Recorded by every cost group at every evaluation, label `rule_group` (the group's name); the value
+# is the group's interval in seconds: the time each evaluation stands for. So sum_over_time(...[1h])
+# is the part of the last hour the group recorded (3600 when it ran at every evaluation), whatever
+# the configured interval, and a missing sample is a gap in the cost recording.
+RECORDING_HEARTBEAT = "inferwatch:cost_recording:heartbeat"
+RULE_GROUP_LABEL = "rule_group"
+# The group whose series the weekly report prices (the report's coverage counts its evaluations).
+PRICED_GROUP = f"{GROUP_PREFIX}-level0"
+# The alert on a gap in the cost recording, and its `reason` label's values.
+ALERT_RECORDING_GAP = "InferwatchCostRecordingGap"
+GAP_REASON_LABEL = "reason"
+GAP_REASON_GAP = "gap"  # a group recorded less than the whole last hour (after running before it)
+GAP_REASON_STOPPED = "stopped"  # a group that ran within the last day has recorded nothing for STOPPED_AFTER
+GAP_WINDOW = "1h"
+# Longer than the longest interval a cost group may have (pricing.rule_interval_s <= 600 s) plus a
+# missed evaluation: a group silent this long has stopped, whatever its interval.
+STOPPED_AFTER = "15m"
+# How long a group that stopped is still expected back (then it is taken as removed).
+GAP_MEMORY = "1d"

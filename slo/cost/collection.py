@@ -46,7 +46,7 @@ from inferwatch.slo.cost.model import (
     per_mtok,
     ratio,
 )
-from inferwatch.slo.cost.queries import Query, report_queries
+from inferwatch.slo.cost.queries import Query, recorded_share, report_queries
 from inferwatch.slo.cost.split import Weights, split_lines
 from inferwatch.slo.cost.week import IsoWeek
 
@@ -127,13 +127,18 @@ def price_list(pricing: Pricing) -> PriceList:
     return PriceList({m: price(p) for m, p in pricing.gpu_hour.items()}, price(pricing.default_gpu_hour), energy)
 
 
-def _week_data(a: _Answers) -> WeekData:
+def _week_data(a: _Answers, interval_s: float) -> WeekData:
     def h(key: str) -> dict[Key, Hourly]:
         return a.hourly.get(key, {})
 
-    coverage = {k[0]: frozenset(hr for hr, v in s.values.items() if v > 0) for k, s in h("coverage").items()}
+    # Per cluster and hour, the evaluations that recorded the priced series: the share of the hour recorded.
+    recorded = {
+        k[0]: {hr: recorded_share(v, interval_s) for hr, v in s.values.items() if v > 0}
+        for k, s in h("coverage").items()
+    }
     return WeekData(
-        coverage={c: hours for c, hours in coverage.items() if hours},
+        coverage={c: frozenset(hours) for c, hours in recorded.items() if hours},
+        recorded={c: hours for c, hours in recorded.items() if hours},
         held=h("held"),
         busy=h("busy"),
         energy=h("energy"),
@@ -145,13 +150,19 @@ def _week_data(a: _Answers) -> WeekData:
     )
 
 
-def _ns_hours(data: WeekData) -> dict[Key, int]:
-    """Hours each namespace held a GPU or served tokens."""
+def _ns_hours(data: WeekData) -> dict[Key, float]:
+    """Hours each namespace held a GPU or served tokens (an hour recorded in part, in part)."""
     hours: dict[Key, set[int]] = {}
     for series in (data.held, data.prompt):
         for k, s in series.items():
             hours.setdefault((k[0], k[1]), set()).update(hr for hr, v in s.values.items() if v > 0)
-    return {k: len(v) for k, v in hours.items()}
+    return {k: data.recorded_hours(k[0], v) for k, v in hours.items()}
+
+
+def _observed_hours(data: WeekData) -> float:
+    """Hours of the week in which any cluster recorded (each hour at the most any cluster recorded of it)."""
+    every = frozenset().union(*data.coverage.values())
+    return sum(max(data.share(c, hr) for c in data.coverage) for hr in every)
 
 
 def _first(values: Values, prefix: Key) -> Key | None:
@@ -286,7 +297,7 @@ def collect_report(
     settings = settings or CostReportSettings()
     interval = float(pricing.rule_interval_s)
     a = _run(reader, week, report_queries(interval, settings.cluster_label), settings, progress)
-    data = _week_data(a)
+    data = _week_data(a, interval)
     if not data.coverage:
         raise NoDataError(
             f"Prometheus holds no cost series for {week.label} ({week.start:%Y-%m-%d} to {week.end:%Y-%m-%d} UTC): "
@@ -308,8 +319,9 @@ def collect_report(
         idle_policy=pricing.idle_policy,
         prices=prices,
         lines=lines,
-        coverage={c: len(hours) for c, hours in data.coverage.items()},
-        observed_hours=len(frozenset().union(*data.coverage.values())),
+        coverage={c: data.recorded_hours(c) for c in data.coverage},
+        observed_hours=_observed_hours(data),
+        gap_hours={c: {hr: data.share(c, hr) for hr in gaps} for c in data.coverage if (gaps := data.gap_hours(c))},
         rule_interval_s=pricing.rule_interval_s,
         low_utilization_threshold=pricing.low_utilization,
         team_keys=tuple(settings.team_labels),
@@ -339,17 +351,19 @@ def collect_report(
         return report
     before = week.previous()
     prev = _week_data(
-        _run(reader, before, report_queries(interval, settings.cluster_label, previous=True), settings, progress)
+        _run(reader, before, report_queries(interval, settings.cluster_label, previous=True), settings, progress),
+        interval,
     )
     if not prev.coverage:
         log.info("cost report %s: no data for the previous week %s to compare with", week.label, before.label)
         return report
+    # Like with like: the hours both weeks recorded in full (an hour a gap cut short is not compared).
     clusters = set(data.coverage) | set(prev.coverage)
-    common = {c: data.coverage.get(c, frozenset()) & prev.coverage.get(c, frozenset()) for c in clusters}
+    common = {c: data.full_hours(c) & prev.full_hours(c) for c in clusters}
     comparison = Comparison(
         previous_week=before,
         hours={c: len(h) for c, h in sorted(common.items()) if c in data.coverage},
-        previous_coverage={c: len(h) for c, h in sorted(prev.coverage.items())},
+        previous_coverage={c: prev.recorded_hours(c) for c in sorted(prev.coverage)},
         current=build_lines(data, prices, share, common),
         previous=build_lines(prev, prices, share, common),
         namespace_labels=labels,

@@ -25,6 +25,7 @@ from inferwatch.slo.cost.model import (
     NamespaceCost,
     PodUtilization,
     TenantCost,
+    format_hours,
 )
 
 R = TypeVar("R")
@@ -41,6 +42,7 @@ class Kind(StrEnum):
     HOURS = "hours"
     RATIO = "ratio"
     COUNT = "count"
+    RECORDED_HOURS = "recorded_hours"  # hours the cost rules recorded: whole hours plainly, others to 0.01 h
     SECONDS = "seconds"
     SIGNED_MONEY = "signed_money"
     SIGNED_RATIO = "signed_ratio"
@@ -83,6 +85,8 @@ def display(kind: Kind, v: Value) -> str:
         return f"{v * 100:+.1f} %"
     if kind is Kind.COUNT:
         return f"{v:,.0f}"
+    if kind is Kind.RECORDED_HOURS:
+        return format_hours(v)
     if kind is Kind.SECONDS:
         return f"{v:.2f} s"
     return str(v)
@@ -138,7 +142,7 @@ def namespace_columns(report: CostReport) -> tuple[Column[NamespaceCost], ...]:
         Column("J/1k tokens", Kind.JOULES, lambda r: r.joules_per_thousand_tokens),
         *energy,
         Column("P95 TTFT", Kind.SECONDS, lambda r: r.p95_ttft_s),
-        Column("hours with data", Kind.COUNT, lambda r: r.observed_hours),
+        Column("hours with data", Kind.RECORDED_HOURS, lambda r: r.observed_hours),
     )
 
 

@@ -58,7 +58,7 @@ class Comparison:
 
     previous_week: IsoWeek
     hours: Mapping[str, int]  # cluster -> hours of the week both weeks have data for
-    previous_coverage: Mapping[str, int]  # cluster -> hours the previous week has data for
+    previous_coverage: Mapping[str, float]  # cluster -> hours the previous week recorded
     current: tuple[Line, ...]  # this week's ledger over the compared hours
     previous: tuple[Line, ...]  # the previous week's ledger over the same hours
     namespace_labels: Mapping[Key, Mapping[str, str]] = field(default_factory=dict)

@@ -164,6 +164,11 @@ def _text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _hours(v: float) -> str:
+    """Recorded hours: a whole number plainly (168), others to 0.0001 h, no trailing zeros (165.8333)."""
+    return f"{round(v, 4):.4f}".rstrip("0").rstrip(".")
+
+
 def _number(v: Decimal | float | int | None, decimals: int | None = None) -> str:
     """FOCUS NumericFormat: fixed point, no separators; empty (null) when unknown."""
     if v is None:
@@ -310,8 +315,8 @@ def _row(report: CostReport, ln: Line, ratio: float | None, who: FocusIdentity) 
         "x_EnergyCost": _number(energy_cost, 2) if energy_cost is not None and ln.kind is LineKind.HELD else "",
         "x_P95TimeToFirstTokenSeconds": _number(report.model_p95_ttft.get((ln.cluster, ln.namespace, ln.model)), 4),
         "x_JoulesPerThousandTokens": _number(_joules_per_thousand(report, ln), 3),
-        "x_ObservedHours": "" if idle else str(report.ns_observed_hours.get((ln.cluster, ln.namespace), 0)),
-        "x_ClusterObservedHours": str(report.coverage.get(ln.cluster, 0)),
+        "x_ObservedHours": "" if idle else _hours(report.ns_observed_hours.get((ln.cluster, ln.namespace), 0)),
+        "x_ClusterObservedHours": _hours(report.coverage.get(ln.cluster, 0)),
         "x_PeriodHours": str(WEEK_HOURS),
     }
     strings = {c for c in row if c in CUSTOM_COLUMNS and CUSTOM_COLUMNS[c] is DataType.STRING}

@@ -8,8 +8,9 @@ summary's figure (a table cut to its first rows says what the rest add up to).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -32,7 +33,16 @@ from inferwatch.slo.cost.columns import (
 )
 from inferwatch.slo.cost.compare import Comparison
 from inferwatch.slo.cost.ledger import ZERO
-from inferwatch.slo.cost.model import NO_ADAPTER, NO_TENANT, NOT_ATTRIBUTED, WEEK_HOURS, Bill, CostReport, NamespaceCost
+from inferwatch.slo.cost.model import (
+    NO_ADAPTER,
+    NO_TENANT,
+    NOT_ATTRIBUTED,
+    WEEK_HOURS,
+    Bill,
+    CostReport,
+    NamespaceCost,
+    format_hours,
+)
 from inferwatch.slo.cost.queries import P95_TTFT_QUANTILE
 
 TABLE_ROWS = 20  # rows of the savings tables; the rest are added up in a note
@@ -44,25 +54,64 @@ def money(v: Decimal | float) -> str:
     return display(Kind.MONEY, v)
 
 
-def _hours_by_cluster(hours: dict[str, int] | Any) -> str:
-    return ", ".join(f"{c} {h} h" for c, h in sorted(hours.items()))
+def _hours_by_cluster(hours: Mapping[str, float]) -> str:
+    return ", ".join(f"{c} {format_hours(h)} h" for c, h in sorted(hours.items()))
+
+
+GAP_RUNS_SHOWN = 10  # stretches of gap hours named one by one in the note; the rest are counted
+
+
+def _runs(hours: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive hours as (first, last) stretches."""
+    runs: list[tuple[int, int]] = []
+    for h in sorted(hours):
+        if runs and h == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], h)
+        else:
+            runs.append((h, h))
+    return runs
+
+
+def gap_note(report: CostReport) -> str:
+    """Which hours rest on a gap in the cost recording, and how much of them was recorded; "" without gaps."""
+    if not report.gap_hours:
+        return ""
+    several = len(report.coverage) > 1
+    parts: list[str] = []
+    for cluster, hours in sorted(report.gap_hours.items()):
+        for first, last in _runs(hours):
+            start = report.week.start + timedelta(hours=first)
+            end = report.week.start + timedelta(hours=last + 1)
+            recorded = sum(hours[h] for h in range(first, last + 1))
+            parts.append(
+                f"{f'{cluster} ' if several else ''}{start:%a %Y-%m-%d %H:%M} to {end:%H:%M} "
+                f"({format_hours(recorded)} of {last - first + 1} h recorded)"
+            )
+    more = len(parts) - GAP_RUNS_SHOWN
+    shown = "; ".join(parts[:GAP_RUNS_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+    return (
+        "The cost recording has gaps (Prometheus down or restarting, or rule evaluations missed), UTC: "
+        f"{shown}. The GPU time within a gap was not recorded and no counter keeps it, so every figure over "
+        "those hours (the week's, and those days') rests on a gap: it misses that time, it does not estimate it."
+    )
 
 
 def coverage_note(report: CostReport) -> str:
-    """The sentence every format opens with when a cluster's week is not fully covered."""
+    """The sentence every format opens with when a cluster's week is not fully recorded, naming its gaps."""
     if report.full_coverage:
         return ""
     pct = report.observed_hours / WEEK_HOURS * 100
     text = (
-        f"Partial week: data for {report.observed_hours} of {WEEK_HOURS} hours ({pct:.1f} %)"
+        f"Partial week: data for {format_hours(report.observed_hours)} of {WEEK_HOURS} hours ({pct:.1f} %)"
         + (f" (per cluster: {_hours_by_cluster(report.coverage)})" if len(report.coverage) > 1 else "")
         + ". Every figure is what was observed in those hours, not extrapolated to the week."
     )
-    return text
+    gaps = gap_note(report)
+    return f"{text} {gaps}" if gaps else text
 
 
 def comparison_note(report: CostReport) -> str:
-    """How this week is compared with the previous one: over the hours both have data for, and which."""
+    """How this week is compared with the previous one: over the hours both recorded in full, and which."""
     comp = report.comparison
     if comp is None:
         return "No data for the previous week: nothing to compare with."
@@ -73,12 +122,12 @@ def comparison_note(report: CostReport) -> str:
     had = (
         f"hours per cluster ({_hours_by_cluster(comp.previous_coverage)})"
         if several
-        else f"{sum(comp.previous_coverage.values())} of {WEEK_HOURS} hours"
+        else f"{format_hours(sum(comp.previous_coverage.values()))} of {WEEK_HOURS} hours"
     )
     per_cluster = f" (per cluster: {_hours_by_cluster(comp.hours)})" if several else ""
     return (
         f"Week over week, like with like: {label} has data for {had}, so both weeks are compared over the "
-        f"{comp.compared_hours} hours of the week that both have data for{per_cluster} (the same weekdays and "
+        f"{comp.compared_hours} hours of the week that both recorded in full{per_cluster} (the same weekdays and "
         "hours). A namespace is new only if it had no cost in those hours of the previous week."
     )
 
@@ -210,7 +259,7 @@ def summary_table(report: CostReport) -> Table:
         h = comp.compared_hours
         headers = (
             "figure",
-            f"this week (all {report.observed_hours} h)",
+            f"this week (all {format_hours(report.observed_hours)} h)",
             f"this week, {h} compared h",
             f"{label}, {h} compared h",
             "change",
@@ -331,6 +380,7 @@ def intro(report: CostReport) -> str:
     clusters = ", ".join(report.clusters)
     return (
         f"Week {report.week.start:%Y-%m-%d} to {report.week.end:%Y-%m-%d} (UTC, end exclusive); "
-        f"cluster(s) {clusters}; data for {report.observed_hours} of {WEEK_HOURS} hours; {idle_text(report)}; "
+        f"cluster(s) {clusters}; data for {format_hours(report.observed_hours)} of {WEEK_HOURS} hours; "
+        f"{idle_text(report)}; "
         f"P{P95_TTFT_QUANTILE * 100:g} TTFT beside cost"
     )

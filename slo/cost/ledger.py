@@ -22,8 +22,8 @@ Lines:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 
@@ -31,6 +31,7 @@ HOURS_QUANTUM = Decimal("0.000001")  # GPU-hours and kWh are written with 6 deci
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
 _QUANTA = 10**6  # HOURS_QUANTUM steps per unit, for apportioning
+FULL_HOUR = 1.0 - 1e-9  # an hour recorded at every evaluation (its share is 1, up to rounding)
 
 
 def quantity(value: float) -> Decimal:
@@ -194,11 +195,40 @@ class WeekData:
     idle: Keyed  # (cluster, gpu_model)
     prompt: Keyed  # (cluster, namespace, model) -> tokens
     generation: Keyed
+    # cluster -> hour -> share of the hour the cost rules recorded (0-1]; an hour missing from
+    # `coverage` has none. Empty: every hour in `coverage` counts as recorded in full.
+    recorded: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
 
     @property
     def clusters(self) -> tuple[str, ...]:
         """Every cluster with data."""
         return tuple(sorted(self.coverage))
+
+    def share(self, cluster: str, hour: int) -> float:
+        """The share of ``hour`` the cluster's cost rules recorded (0 without data)."""
+        if hour not in self.coverage.get(cluster, frozenset()):
+            return 0.0
+        return self.recorded.get(cluster, {}).get(hour, 1.0)
+
+    def full_hours(self, cluster: str) -> frozenset[int]:
+        """The hours the cluster's cost rules recorded at every evaluation."""
+        return frozenset(h for h in self.coverage.get(cluster, frozenset()) if self.share(cluster, h) >= FULL_HOUR)
+
+    def recorded_hours(self, cluster: str, hours: Iterable[int] | None = None) -> float:
+        """The hours the cluster's cost rules recorded (in ``hours``, or all week): partly recorded ones in part."""
+        chosen = self.coverage.get(cluster, frozenset()) if hours is None else hours
+        return sum(self.share(cluster, h) for h in chosen)
+
+    def gap_hours(self, cluster: str) -> tuple[int, ...]:
+        """The hours of the cluster's recording that rest on a gap: between its first and last hour with
+        data, those not recorded in full (Prometheus down or restarting, evaluations missed). The first
+        and last hour are left out: a recording that starts or ends within an hour (an install, the
+        week so far) is a partial week, not a gap."""
+        hours = self.coverage.get(cluster, frozenset())
+        if len(hours) < 3:
+            return ()
+        first, last = min(hours), max(hours)
+        return tuple(h for h in range(first + 1, last) if self.share(cluster, h) < FULL_HOUR)
 
 
 def _tokens(value: float) -> int:

@@ -8,7 +8,8 @@ savings add up to the cent: namespaces + idle = the bill, a namespace's models (
 not attributed to a model) = the namespace, a team's namespaces = the team.
 
 Figures are what was observed, never extrapolated: a week with two hours of data shows two hours'
-cost, and the coverage says how many hours of the week each cluster had data for. Nothing here
+cost, and the coverage says how many hours of the week each cluster's cost rules recorded (an hour
+Prometheus was down for ten minutes is 50/60 of an hour) and which hours rest on a gap. Nothing here
 reads Prometheus (inferwatch.slo.cost.collection assembles a report), so the arithmetic is tested
 with hand-built reports and an in-memory reader (tests/slo/cost/test_collection.py).
 """
@@ -105,7 +106,7 @@ class NamespaceCost(Figures):
     models: tuple[ModelCost, ...]
     labels: Mapping[str, str] = field(default_factory=dict)  # kube-state-metrics' keys, "label_" dropped
     p95_ttft_s: float = math.nan
-    observed_hours: int = WEEK_HOURS
+    observed_hours: float = WEEK_HOURS
 
     def label(self, key: str) -> str:
         """The value of the namespace label ``key`` (as written in Kubernetes), or ""."""
@@ -243,6 +244,11 @@ def _group(lines: Iterable[Line], *, by: str) -> dict[Key, list[Line]]:
     return out
 
 
+def format_hours(hours: float) -> str:
+    """Recorded hours as the report writes them: whole hours plainly (168), others to 0.01 h (165.83)."""
+    return f"{round(hours, 2):.2f}".rstrip("0").rstrip(".")
+
+
 @dataclass(frozen=True)
 class CostReport:
     """Everything the weekly report shows."""
@@ -252,13 +258,13 @@ class CostReport:
     idle_policy: IdlePolicy
     prices: PriceList
     lines: tuple[Line, ...]
-    coverage: Mapping[str, int]  # cluster -> hours of the week with data
-    observed_hours: int = WEEK_HOURS  # hours in which any cluster had data
+    coverage: Mapping[str, float]  # cluster -> hours of the week recorded (an hour recorded in part, in part)
+    observed_hours: float = WEEK_HOURS  # hours in which any cluster recorded
     rule_interval_s: int = 60
     low_utilization_threshold: float = 0.3
     team_keys: tuple[str, ...] = ()
     namespace_labels: Mapping[Key, Mapping[str, str]] = field(default_factory=dict)
-    ns_observed_hours: Mapping[Key, int] = field(default_factory=dict)
+    ns_observed_hours: Mapping[Key, float] = field(default_factory=dict)
     p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace)
     model_p95_ttft: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
     prefill_share: Mapping[Key, float] = field(default_factory=dict)  # (cluster, namespace, model)
@@ -270,6 +276,10 @@ class CostReport:
     low_utilization: tuple[PodUtilization, ...] = ()
     silent_pods: tuple[SilentPod, ...] = ()
     comparison: Comparison | None = None
+    # cluster -> hour of the week (0 = Monday 00:00 UTC) resting on a gap -> the share of it recorded:
+    # hours between the recording's first and last, not recorded in full (Prometheus down or
+    # restarting, rule evaluations missed; inferwatch.slo.cost.ledger.WeekData.gap_hours)
+    gap_hours: Mapping[str, Mapping[int, float]] = field(default_factory=dict)
     recorded_gpu_cost: float = math.nan  # the level-1 cost series over the week: a price-change check
     daily_cost: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, namespace)
     daily_per_mtok: Mapping[Key, list[DailyPoint]] = field(default_factory=dict)  # (cluster, ns, model)
@@ -289,7 +299,8 @@ class CostReport:
     @property
     def full_coverage(self) -> bool:
         """Every cluster had data for every hour of the week."""
-        return all(h >= WEEK_HOURS for h in self.coverage.values()) and self.observed_hours >= WEEK_HOURS
+        full = WEEK_HOURS - 1e-6
+        return all(h >= full for h in self.coverage.values()) and self.observed_hours >= full and not self.gap_hours
 
     @cached_property
     def namespaces(self) -> tuple[NamespaceCost, ...]:

@@ -13,7 +13,10 @@ Every query groups by the cluster label too: a Prometheus that holds several clu
 report across clusters; a single cluster's Prometheus answers without the label.
 
 Figures are what was observed, never extrapolated: an hour without rule evaluations has no
-point, so a week with two hours of data shows two hours' cost (and a coverage of 2 hours).
+point, so a week with two hours of data shows two hours' cost (and a coverage of 2 hours). The
+coverage counts evaluations, not hours touched: an hour the cost rules recorded for 50 of its 60
+minutes (Prometheus restarted) is 50/60 of an hour recorded, the GPU time of its 10 minutes
+missing (no counter holds it), and the report names it as resting on a gap.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
+from inferwatch.promql import selector
 
 P95_TTFT_QUANTILE = 0.95
 NODE_LABELS = ("node", "Hostname", "instance")  # where a GPU's node name is found, best first
@@ -55,6 +59,30 @@ def integral(series: str, window: str, by: tuple[str, ...], interval_s: float, s
     return f"sum by ({_by(by)}) (sum_over_time({series}[{window}])) * {interval_s * scale!r}"
 
 
+def coverage_expr(cluster: str, seen: str) -> str:
+    """Per cluster and hour with priced series (``seen``), the evaluations the cost rules recorded in it.
+
+    The first level's heartbeats count its evaluations (inferwatch.slo.cost.rules), so an hour the rules
+    ran through counts whole even when GPUs were held for only part of it. A history recorded before the
+    heartbeat existed falls back to the most samples any priced series holds in the hour (each is
+    recorded at every evaluation while its inputs exist, and idle exists for every GPU model with a
+    GPU). `recorded_share` turns the count into the share of the hour.
+    """
+    beat = selector(c.RECORDING_HEARTBEAT, {c.RULE_GROUP_LABEL: c.PRICED_GROUP})
+    with_data = f"max by ({cluster}) ({seen})"
+    return f"max by ({cluster}) (count_over_time({beat}[1h]))\nand on ({cluster})\n{with_data}\nor\n{with_data}"
+
+
+def evaluations_per_hour(interval_s: float) -> int:
+    """The evaluations every clock hour holds at ``interval_s`` (at least; one more when it does not divide an hour)."""
+    return max(1, int(3600 // interval_s))
+
+
+def recorded_share(evaluations: float, interval_s: float) -> float:
+    """The share of an hour the cost rules recorded, from the evaluations that recorded in it (at most 1)."""
+    return min(1.0, max(0.0, evaluations) / evaluations_per_hour(interval_s))
+
+
 def _p95_ttft(window: str, by: tuple[str, ...]) -> str:
     ttft = n.histogram_series("ttft", "bucket")
     return f"histogram_quantile({P95_TTFT_QUANTILE}, sum by ({_by(by)}, {n.LE}) (sum_over_time({ttft}[{window}])))"
@@ -73,7 +101,7 @@ def hourly_queries(interval_s: float, cluster: str) -> list[Query]:
         f"count_over_time({c.SKU_ALLOCATED_GPU_SECONDS_RATE}[1h]) or count_over_time({c.SKU_IDLE_GPU_SECONDS_RATE}[1h])"
     )
     return [
-        Query("coverage", f"count by ({cluster}) ({seen})", (cluster,), step="hour"),
+        Query("coverage", coverage_expr(cluster, seen), (cluster,), step="hour"),
         hourly("held", c.SKU_ALLOCATED_GPU_SECONDS_RATE, ns_gpu, HOUR),
         hourly("busy", c.SKU_BUSY_GPU_SECONDS_RATE, ns_gpu, HOUR),
         hourly("energy", c.SKU_ENERGY_JOULES_RATE, ns_gpu, KWH),

@@ -20,10 +20,17 @@ Attribution (docs/cost.md explains it for readers):
 - what the weekly report prices (the ``SKU_*`` series): GPU-seconds held, busy and idle and joules
   per namespace (and model) and GPU model, all in the first level from the same inputs, so that
   held + idle = the GPUs and a namespace's models + the rest = the namespace at every evaluation.
+
+Every group also records a heartbeat (`inferwatch:cost_recording:heartbeat`, label `rule_group`, the
+value the group's interval in seconds): the recording ran. A Prometheus outage or a missed
+evaluation leaves no heartbeat and no cost sample; the report counts only what was recorded
+(coverage in recorded hours, gaps named) and InferwatchCostRecordingGap says so (docs/cost.md,
+"When Prometheus was down").
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from textwrap import indent
 
 from inferwatch.config import Pricing
@@ -226,15 +233,24 @@ def _level4() -> list[RecordingRule]:
     ]
 
 
+def heartbeat_rule(group: str, interval_s: int) -> RecordingRule:
+    """The group ran: one sample per evaluation, the seconds it stands for (the group's interval)."""
+    return RecordingRule(c.RECORDING_HEARTBEAT, f"vector({interval_s})", {c.RULE_GROUP_LABEL: group})
+
+
 def cost_groups(pricing: Pricing) -> tuple[RuleGroup, ...]:
-    """The cost rule groups: one per dependency level, then energy, tenants and adapters (every rule interval)."""
+    """The cost rule groups: one per dependency level, then energy, tenants and adapters (every rule interval).
+
+    Each group ends with its heartbeat (it reads nothing, so it is recorded whenever the group runs).
+    """
     interval = f"{pricing.rule_interval_s}s"
     levels = [_level0(pricing), _level1(), _level2(pricing), _level3(), _level4()]
-    return (
+    groups = (
         *(RuleGroup(f"{c.GROUP_PREFIX}-level{i}", tuple(rules), interval=interval) for i, rules in enumerate(levels)),
         energy_group(pricing),
         *attribution_groups(pricing),
     )
+    return tuple(replace(g, rules=(*g.rules, heartbeat_rule(g.name, pricing.rule_interval_s))) for g in groups)
 
 
 def cost_rule_file(pricing: Pricing) -> RuleFile:

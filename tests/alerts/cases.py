@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from inferwatch.config import Thresholds
 from inferwatch.config.durations import duration_seconds
+from inferwatch.conventions import cost
 
 # The thresholds the cases are written for: the defaults (tests/alerts/test_promtool.py builds
 # its rules from them). Evaluation times are the alert's configured `for:` plus the warm-up its
@@ -29,6 +30,14 @@ TARGET = {"namespace": "ns1", "pod": "vllm-0", "instance": "10.0.0.1:8000", "job
 EPP = 'namespace="ns1",job="epp",instance="10.0.0.5:9090"'
 ROUTED = f'{EPP},model_name="llama",target_model_name="llama"'
 POOL = {"namespace": "ns1", "pool": "llama-pool"}
+COST_HEARTBEAT, COST_GROUP_LABEL = cost.RECORDING_HEARTBEAT, cost.RULE_GROUP_LABEL
+LEVEL0, LEVEL1 = f"{cost.GROUP_PREFIX}-level0", f"{cost.GROUP_PREFIX}-level1"
+COST_GAP = cost.ALERT_RECORDING_GAP
+
+
+def cost_gap(group: str, reason: str) -> dict[str, str]:
+    """The labels of InferwatchCostRecordingGap for one cost group and reason."""
+    return {"severity": "ticket", COST_GROUP_LABEL: group, cost.GAP_REASON_LABEL: reason}
 
 
 def series(name_and_labels: str, values: str) -> dict[str, str]:
@@ -39,6 +48,11 @@ def series(name_and_labels: str, values: str) -> dict[str, str]:
 def at(for_: str, warmup_minutes: int) -> str:
     """An evaluation time: ``warmup_minutes`` for the expression's windows to fill, plus the alert's ``for:``."""
     return f"{duration_seconds(for_) // 60 + warmup_minutes}m"
+
+
+def heartbeat(group: str, values: str) -> dict[str, str]:
+    """A cost rule group's heartbeat as the group records it: its interval (the tests' 60 s) at each evaluation."""
+    return series(f'{COST_HEARTBEAT}{{{COST_GROUP_LABEL}="{group}"}}', values)
 
 
 def routed(
@@ -317,6 +331,32 @@ FIRING: list[AlertCase] = [
         {"severity": "ticket"},
         "1",
     ),
+    # Prometheus restarted: the first cost group missed 15 evaluations (55 to 69 min); an hour later
+    # (window 60-120 min, which both promtools read alike: no sample at its start) it recorded 51 min.
+    AlertCase(
+        COST_GAP,
+        [heartbeat(LEVEL0, "60x54 _x15 60x60"), heartbeat(LEVEL1, "60x130")],
+        "120m",
+        cost_gap(LEVEL0, cost.GAP_REASON_GAP),
+        "51m 0s",
+    ),
+    # A 3-hour outage (60 to 239 min): 20 minutes after the restart (the gap held for its `for:`
+    # since then) the last hour holds 21 evaluations.
+    AlertCase(
+        COST_GAP,
+        [heartbeat(LEVEL0, "60x59 _x180 60x30")],
+        "260m",
+        cost_gap(LEVEL0, cost.GAP_REASON_GAP),
+        "21m 0s",
+    ),
+    # The second group stopped at 30 min while the first runs on: stopped, nothing in the last hour.
+    AlertCase(
+        COST_GAP,
+        [heartbeat(LEVEL0, "60x120"), heartbeat(LEVEL1, "60x30")],
+        "100m",
+        cost_gap(LEVEL1, cost.GAP_REASON_STOPPED),
+        "0s",
+    ),
 ]
 
 QUIET: list[AlertCase] = [
@@ -452,4 +492,8 @@ QUIET: list[AlertCase] = [
     AlertCase("InferencePoolSheddingRequests", routed(3, 3), at(T.router_shed_for, 6)),
     # Many errors, none of them shedding: no endpoint at all is another alert's business.
     AlertCase("InferencePoolSheddingRequests", routed(50, 50, code="ServiceUnavailable"), at(T.router_shed_for, 6)),
+    # Every evaluation of the last hour recorded.
+    AlertCase(COST_GAP, [heartbeat(LEVEL0, "60x130"), heartbeat(LEVEL1, "60x130")], "120m"),
+    # A fresh install: its groups began 40 minutes ago, nothing before (the hour is short, not gapped).
+    AlertCase(COST_GAP, [heartbeat(LEVEL0, "_x80 60x40")], "120m"),
 ]

@@ -24,6 +24,7 @@ from inferwatch.prom import reader_for
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.focus_csv import FocusIdentity
 from inferwatch.slo.cost.layout import money
+from inferwatch.slo.cost.model import WEEK_HOURS, format_hours
 from inferwatch.slo.cost.queries import query_count
 from inferwatch.slo.cost.render import publish_report
 from inferwatch.slo.cost.slack import slack_summary
@@ -101,7 +102,13 @@ def report_command(
         report = collect_report(reader, week, config.pricing, step, settings=config.cost_report)
     who = FocusIdentity.of(config.pricing, config.cost_report, focus_version)
     paths = publish_report(out, report, who)
-    coverage = "" if report.full_coverage else f" (partial week: data for {report.observed_hours} of 168 hours)"
+    coverage = (
+        ""
+        if report.full_coverage
+        else f" (partial week: data for {format_hours(report.observed_hours)} of {WEEK_HOURS} hours"
+        + (", with gaps in the recording" if report.gap_hours else "")
+        + ")"
+    )
     click.echo(
         f"{week.label}: {money(report.total_cost)} {report.currency} over {len(report.namespaces)} namespace(s) "
         f"in {len(report.clusters)} cluster(s){coverage}; FOCUS {who.version}; "

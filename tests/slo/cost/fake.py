@@ -23,6 +23,8 @@ MS = timedelta(milliseconds=1)
 HOUR_S = 3600
 DAY_S = 86400
 WEEK_HOURS = 168
+# The coverage query's answer for an hour recorded at every evaluation (the fake's rules run every 60 s).
+EVALUATIONS_PER_HOUR = 60.0
 
 # One week's answers by query key.
 Figures = dict[str, Any]

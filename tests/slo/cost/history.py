@@ -22,7 +22,7 @@ minutes); the normalization and cost rules are backfilled over them pass by pass
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -340,8 +340,19 @@ def _normalization_used() -> RuleFile:
     return RuleFile(tuple(g for g in groups if g.rules))
 
 
+def without(series: list[Series], outage: tuple[datetime, datetime]) -> list[Series]:
+    """The series with no sample in [outage start, outage end): what a Prometheus that was down scraped."""
+    s, e = (t.timestamp() for t in outage)
+    return [replace(x, points=[p for p in x.points if not s <= p[0] < e]) for x in series]
+
+
 def build_history(
-    tools: Toolbox, workdir: Path, start: datetime = START, end: datetime = END, cluster: str = ""
+    tools: Toolbox,
+    workdir: Path,
+    start: datetime = START,
+    end: datetime = END,
+    cluster: str = "",
+    outage: tuple[datetime, datetime] | None = None,
 ) -> BackfilledPrometheus:
     """Backfill raw series, then the normalization and cost rules, pass by pass as they read each other.
 
@@ -353,12 +364,21 @@ def build_history(
     ``cluster`` names the cluster in the external labels, as each cluster's Prometheus does when a
     central one (Thanos, Mimir, federation, remote read) holds several: its own queries never see
     the label, a central Prometheus reading it remotely does.
+
+    ``outage``: Prometheus was down from its start to its end: nothing scraped and no rule
+    evaluated in between (the rules are backfilled before and after it, not across it).
     """
     hist = BackfilledPrometheus(tools, workdir, extra_args=[f"--query.lookback-delta={LOOKBACK}"])
     if cluster:
         config = yaml.safe_load(hist.config_file.read_text())
         config["global"]["external_labels"] = {"cluster": cluster}
         hist.config_file.write_text(yaml.safe_dump(config, sort_keys=False))
-    hist.add_raw(raw_series(start, end))
-    hist.backfill_groups([*_normalization_used().groups, *cost_groups(PRICING)], start, end, eval_interval=f"{STEP:g}s")
+    groups = [*_normalization_used().groups, *cost_groups(PRICING)]
+    if outage is None:
+        hist.add_raw(raw_series(start, end))
+        hist.backfill_groups(groups, start, end, eval_interval=f"{STEP:g}s")
+        return hist
+    hist.add_raw(without(raw_series(start, end), outage))
+    for since, until in ((start, outage[0] - timedelta(seconds=1)), (outage[1], end)):
+        hist.backfill_groups(groups, since, until, eval_interval=f"{STEP:g}s")
     return hist

@@ -28,7 +28,7 @@ from inferwatch.config.pricing import IdlePolicy
 from inferwatch.slo.cost.collection import collect_report
 from inferwatch.slo.cost.model import CostReport
 from inferwatch.slo.cost.week import IsoWeek
-from tests.slo.cost.fake import FakePrometheus, Figures, every_hour, weekdays
+from tests.slo.cost.fake import EVALUATIONS_PER_HOUR, FakePrometheus, Figures, every_hour, weekdays
 
 WEEK = IsoWeek(2026, 46)
 BEFORE = WEEK.previous()
@@ -56,7 +56,7 @@ WEEKEND = range(120, 168)
 def this_week(b: str = "team-b", qwen_b: str = QWEN, tenant: str = "acme") -> Figures:
     """The report week's answers, with team-b's namespace and model names and team-a's first tenant replaceable."""
     return {
-        "coverage": {("",): every_hour(12.0)},
+        "coverage": {("",): every_hour(EVALUATIONS_PER_HOUR)},
         "held": {
             ("", "team-a", H100): every_hour(1.5),
             ("", b, H100): every_hour(0.5),
@@ -169,7 +169,7 @@ def this_week(b: str = "team-b", qwen_b: str = QWEN, tenant: str = "acme") -> Fi
 def previous_week() -> Figures:
     """W45: data for its weekend only; team-a as now, team-b not yet there, team-c (weekdays) unobserved."""
     return {
-        "coverage": {("",): every_hour(12.0, WEEKEND)},
+        "coverage": {("",): every_hour(EVALUATIONS_PER_HOUR, WEEKEND)},
         "held": {("", "team-a", H100): every_hour(1.5, WEEKEND)},
         "busy": {("", "team-a", H100): every_hour(0.9, WEEKEND)},
         "energy": {},

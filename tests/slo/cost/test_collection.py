@@ -11,6 +11,7 @@ Prometheus is tests/slo/cost/test_report_e2e.py.
 
 from __future__ import annotations
 
+import csv
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,10 +22,13 @@ from inferwatch.config.pricing import IdlePolicy
 from inferwatch.errors import NoDataError, PrometheusUnavailableError
 from inferwatch.prom import Sample
 from inferwatch.slo.cost.collection import collect_report
+from inferwatch.slo.cost.focus_csv import FocusIdentity, render_csv
+from inferwatch.slo.cost.layout import coverage_note
 from inferwatch.slo.cost.ledger import LineKind, total
 from inferwatch.slo.cost.model import NOT_ATTRIBUTED, CostReport
 from inferwatch.slo.cost.queries import query_count, report_queries
-from tests.slo.cost.fake import FakePrometheus, Figures, every_hour
+from inferwatch.slo.cost.week import IsoWeek
+from tests.slo.cost.fake import EVALUATIONS_PER_HOUR, FakePrometheus, Figures, every_hour
 from tests.slo.cost.sample import (
     A100,
     BEFORE,
@@ -188,14 +192,14 @@ def test_a_recorded_cost_far_from_the_priced_hours_says_a_price_changed() -> Non
 def _two_clusters() -> dict[object, Figures]:
     eu = this_week()
     us: Figures = {
-        "coverage": {("us-1",): every_hour(3.0, range(24, 26))},
+        "coverage": {("us-1",): every_hour(EVALUATIONS_PER_HOUR, range(24, 26))},
         "held": {("us-1", "team-a", H100): every_hour(1.0, range(24, 26))},
         "model_held": {("us-1", "team-a", LLAMA, H100): every_hour(1.0, range(24, 26))},
         "idle": {("us-1", L4): every_hour(2.0, range(24, 26))},
         "prompt": {("us-1", "team-a", LLAMA): every_hour(1e6, range(24, 26))},
     }
     merged = {k: {**{(("eu-1", *key[1:])): v for key, v in eu.get(k, {}).items()}, **us.get(k, {})} for k in eu}
-    merged["coverage"] = {("eu-1",): every_hour(12.0), **us["coverage"]}
+    merged["coverage"] = {("eu-1",): every_hour(EVALUATIONS_PER_HOUR), **us["coverage"]}
     for k in ("recorded_gpu_cost",):
         merged[k] = {("eu-1",): 3191.5}
     return {
@@ -257,3 +261,59 @@ def test_share_policy_in_config() -> None:
         FakePrometheus(sample_weeks()), WEEK, PRICING.model_copy(update={"idle_policy": IdlePolicy.SHARE})
     )
     assert total([ln for ln in report.lines if ln.kind is LineKind.IDLE_SHARE]) == D("1224.00")
+
+
+def _with_gaps(hours: dict[int, float]) -> dict[IsoWeek, Figures]:
+    """The sample weeks, this week's rules having recorded only ``hours`` (hour -> evaluations) as given."""
+    weeks = sample_weeks()
+    coverage = every_hour(EVALUATIONS_PER_HOUR)
+    for hour, evaluations in hours.items():
+        if evaluations:
+            coverage[hour] = evaluations
+        else:
+            del coverage[hour]
+    weeks[WEEK]["coverage"] = {("",): coverage}
+    return weeks
+
+
+def test_an_outage_is_counted_as_the_minutes_recorded_and_its_hours_are_named() -> None:
+    """Prometheus down Tuesday 09:10 to 12:40: 50 and 20 of 60 evaluations, two hours none (issue 27).
+
+    Before, an hour with any evaluation counted as a whole hour with data: the report claimed 166
+    hours for 165.17 recorded, and said nothing about the hours the outage cut short.
+    """
+    gap = {33: 50.0, 34: 0.0, 35: 0.0, 36: 20.0}
+    report = collect_report(FakePrometheus(_with_gaps(gap)), WEEK, PRICING, settings=SETTINGS)
+    recorded = 164 + 70 / 60
+    assert report.coverage == {"default": pytest.approx(recorded)}
+    assert report.observed_hours == pytest.approx(recorded) and not report.full_coverage
+    assert report.gap_hours == {"default": {33: pytest.approx(5 / 6), 34: 0.0, 35: 0.0, 36: pytest.approx(1 / 3)}}
+    assert _ns(report)["team-a"].observed_hours == pytest.approx(recorded)  # type: ignore[attr-defined]
+    note = coverage_note(report)
+    assert note.startswith("Partial week: data for 165.17 of 168 hours (98.3 %).")
+    assert "Tue 2026-11-10 09:00 to 13:00 (1.17 of 4 h recorded)" in note and "rests on a gap" in note
+    rows = list(csv.DictReader(render_csv(report, FocusIdentity.of(PRICING, SETTINGS)).splitlines()))
+    assert {r["x_ClusterObservedHours"] for r in rows} == {"165.1667"}
+
+
+def test_the_weeks_are_compared_over_the_hours_both_recorded_in_full() -> None:
+    """A weekend hour cut short by a restart (40 of 60 evaluations) is not like with like: left out."""
+    report = collect_report(FakePrometheus(_with_gaps({130: 40.0})), WEEK, PRICING, settings=SETTINGS)
+    comp = report.comparison
+    assert comp is not None and comp.hours == {"default": 47} and report.gap_hours == {"default": {130: 2 / 3}}
+    # The sample's weekend is 19 EUR an hour in both weeks: 47 hours compared, not 48.
+    assert (comp.current_bill.total_cost, comp.previous_bill.total_cost) == (D("893.00"), D("893.00"))
+
+
+def test_a_recording_that_starts_or_ends_within_an_hour_is_a_partial_week_not_a_gap() -> None:
+    """Installed Tuesday 00:30, the week so far read at Wednesday 10:15: edges, not gaps."""
+    hours = dict.fromkeys(range(24, 58), EVALUATIONS_PER_HOUR)
+    hours[24], hours[58] = 30.0, 15.0
+    weeks = sample_weeks()
+    weeks[WEEK]["coverage"] = {("",): hours}
+    report = collect_report(FakePrometheus(weeks), WEEK, PRICING, settings=SETTINGS)
+    assert report.coverage == {"default": pytest.approx(33.75)} and report.gap_hours == {}
+    assert coverage_note(report) == (
+        "Partial week: data for 33.75 of 168 hours (20.1 %). Every figure is what was observed in those hours, "
+        "not extrapolated to the week."
+    )

@@ -16,11 +16,13 @@ from typing import Any
 import pytest
 import yaml
 
-from inferwatch.config import Pricing
+from inferwatch.alerts.catalog import alert_groups
+from inferwatch.config import Pricing, Thresholds
 from inferwatch.conventions import cost as c
 from inferwatch.conventions import normalized as n
-from inferwatch.rules import to_prometheus_yaml
-from inferwatch.slo.cost.rules import cost_rule_file
+from inferwatch.rules import RuleFile, to_prometheus_yaml
+from inferwatch.slo.cost.queries import hourly_queries
+from inferwatch.slo.cost.rules import cost_groups, cost_rule_file
 from inferwatch.tools import Toolbox
 from tests.support.promtool import unit_test_doc
 
@@ -146,3 +148,71 @@ def test_a_wrong_expectation_fails(tools: Toolbox, tmp_path: Path, promtool: str
     wrong[c.SKU_ALLOCATED_GPU_SECONDS_RATE] = [({"namespace": "team-b", "gpu_model": H100}, 0.75)]
     proc = _run(tools, promtool, tmp_path, wrong)
     assert proc.returncode != 0
+
+
+@pytest.mark.parametrize("promtool", ["promtool", "promtool2"])
+def test_every_cost_group_records_its_heartbeat_and_the_gap_alert_reads_it(
+    tools: Toolbox, tmp_path: Path, promtool: str
+) -> None:
+    """Each group records the seconds an evaluation stands for (issue 27); whole, the alert stays quiet.
+
+    The gap cases of InferwatchCostRecordingGap (heartbeats missing, a group stopped) are in
+    tests/alerts/cases.py: promtool evaluates every group at every step, so only inputs can miss one.
+    """
+    pricing = Pricing(rule_interval_s=60)
+    (tmp_path / "cost.yaml").write_text(to_prometheus_yaml(cost_rule_file(pricing)))
+    alerts = RuleFile(alert_groups(Thresholds(), "https://runbooks.example"))
+    (tmp_path / "alerts.yaml").write_text(to_prometheus_yaml(alerts))
+    beats = [
+        {"labels": _labels(c.RECORDING_HEARTBEAT, {c.RULE_GROUP_LABEL: g.name}), "value": 60}
+        for g in cost_groups(pricing)
+    ]
+    tests = [
+        {
+            "interval": "1m",
+            "input_series": _inputs(),
+            "promql_expr_test": [{"expr": c.RECORDING_HEARTBEAT, "eval_time": "5m", "exp_samples": beats}],
+            "alert_rule_test": [{"eval_time": "90m", "alertname": c.ALERT_RECORDING_GAP, "exp_alerts": []}],
+        }
+    ]
+    path = tmp_path / f"heartbeat-{promtool}.test.yaml"
+    doc = unit_test_doc(tmp_path, ["cost.yaml", "alerts.yaml"], tests)
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc = tools.run(promtool, "test", "rules", str(path))
+    assert proc.returncode == 0, f"{promtool} test rules failed:\n{proc.stdout}\n{proc.stderr}"
+
+
+def _coverage_case(name: str, inputs: dict[str, str], evaluations: float | None) -> dict[str, Any]:
+    """The report's coverage query over ``inputs`` (selector -> promtool values), an hour after the start."""
+    expr = next(q.expr for q in hourly_queries(60.0, "cluster") if q.key == "coverage")
+    samples = [] if evaluations is None else [{"labels": "{}", "value": evaluations}]
+    return {
+        "name": name,
+        "interval": "1m",
+        "input_series": [{"series": k, "values": v} for k, v in inputs.items()],
+        # Half a minute past the hour: the window (0m30s, 60m30s] holds samples 1 to 60 for both promtools.
+        "promql_expr_test": [{"expr": expr, "eval_time": "60m30s", "exp_samples": samples}],
+    }
+
+
+@pytest.mark.parametrize("promtool", ["promtool", "promtool2"])
+def test_the_report_coverage_counts_the_evaluations_recorded(tools: Toolbox, tmp_path: Path, promtool: str) -> None:
+    """An hour's coverage is the first level's evaluations in it, whatever was held (issue 27)."""
+    beat = f'{c.RECORDING_HEARTBEAT}{{{c.RULE_GROUP_LABEL}="{c.PRICED_GROUP}"}}'
+    idle = f'{c.SKU_IDLE_GPU_SECONDS_RATE}{{gpu_model="{L4}"}}'
+    requested = f'{c.SKU_ALLOCATED_GPU_SECONDS_RATE}{{namespace="batch",gpu_model=""}}'
+    tests = [
+        # The rules ran all hour; GPUs (kube-state-metrics' requests only) were held its last 20 minutes.
+        _coverage_case("whole hour, GPUs held for part of it", {beat: "60x60", requested: "_x40 1x20"}, 60),
+        # Prometheus down 30 to 39 minutes: neither heartbeats nor cost series.
+        _coverage_case("a 10-minute outage", {beat: "60x29 _x10 60x20", idle: "1x29 _x10 1x20"}, 50),
+        # A history recorded before the heartbeat existed: the priced series' own samples.
+        _coverage_case("no heartbeat: the priced series count", {idle: "1x29 _x10 1x20"}, 50),
+        # The rules ran but had nothing to price (no GPU known): no hour with data.
+        _coverage_case("nothing to price", {beat: "60x60"}, None),
+    ]
+    (tmp_path / "empty.yaml").write_text("groups: []\n")
+    path = tmp_path / f"coverage-{promtool}.test.yaml"
+    path.write_text(yaml.safe_dump(unit_test_doc(tmp_path, ["empty.yaml"], tests), sort_keys=False))
+    proc = tools.run(promtool, "test", "rules", str(path))
+    assert proc.returncode == 0, f"{promtool} test rules failed:\n{proc.stdout}\n{proc.stderr}"

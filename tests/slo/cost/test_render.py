@@ -191,7 +191,7 @@ def test_cost_per_million_tokens_has_three_significant_digits() -> None:
 def test_week_over_week_says_which_hours_it_compares_in_every_format() -> None:
     report = sample_report()
     formats = _formats(report)
-    sentence = "both weeks are compared over the 48 hours of the week that both have data for"
+    sentence = "both weeks are compared over the 48 hours of the week that both recorded in full"
     for fmt in ("html", "md", "slack.json"):
         assert sentence in formats[fmt].replace("\n", " "), fmt
     summary = md_tables(formats["md"])["Summary"]
