@@ -310,6 +310,7 @@ def slo_groups(
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     holds: Mapping[str, str] = DEFAULT_HOLDS,
     coarse_phase_minutes: int = 0,
+    counters_owner: str | None = None,
 ) -> tuple[RuleGroup, RuleGroup, RuleGroup]:
     """One SLO's rules as three groups, each after those it reads: the checkpoint group, the
     long-window group, and the main group, in dependency order.
@@ -324,7 +325,7 @@ def slo_groups(
         f"inferwatch-slo-{slo.name}",
         (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
-    return checkpoint_group(slo, coarse_phase_minutes), long_window_group(slo), main
+    return checkpoint_group(slo, coarse_phase_minutes, counters_owner), long_window_group(slo), main
 
 
 def slo_rule_file(
@@ -332,10 +333,17 @@ def slo_rule_file(
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     holds: Mapping[str, str] = DEFAULT_HOLDS,
     coarse_phase_minutes: int = 0,
+    counters_owner: str | None = None,
 ) -> RuleFile:
-    """The normalized counters the SLOs count, then every SLO's groups, in the order the SLOs are defined."""
-    counters = counter_group(slos)
-    groups = tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds, coarse_phase_minutes))
+    """The normalized counters the SLOs count, then every SLO's groups, in the order the SLOs are defined.
+
+    ``counters_owner`` labels the normalized counters this file records with that name (an
+    InferenceSLO's rule object: see `counter_group`), and the SLOs' checkpoints read those.
+    """
+    counters = counter_group(slos, counters_owner)
+    groups = tuple(
+        g for slo in slos for g in slo_groups(slo, runbook_base_url, holds, coarse_phase_minutes, counters_owner)
+    )
     return RuleFile(((counters,) if counters else ()) + groups)
 
 
