@@ -23,6 +23,7 @@ outage", gives the bounds.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -74,12 +75,14 @@ def counts_http(slo: SLO) -> bool:
     )
 
 
-def counter_queries(slo: SLO) -> tuple[str, str]:
+def counter_queries(slo: SLO, owner: str | None = None) -> tuple[str, str]:
     """The PromQL of the SLO's good and total counters per pod (labels `pod_labels`), from normalized counters.
 
     Good always comes with total (0 where a pod has no good event yet), so the two are a pair.
+    ``owner``: the SLO whose rule file records the normalized counters read (`counter_group`);
+    None reads those recorded without one (`inferwatch build`'s file).
     """
-    matchers, labels = dict(slo.matchers), pod_labels(slo)
+    matchers, labels = {**dict(slo.matchers), c.SLO_LABEL: owner or ""}, pod_labels(slo)
     if isinstance(slo.sli, LatencySLI):
         count = selector(norm.counter_series(slo.sli.kind, "count"), matchers)
         bucket = selector(norm.counter_series(slo.sli.kind, "bucket"), matchers, {norm.LE: le_regex(slo.sli.threshold)})
@@ -102,9 +105,10 @@ def counter_queries(slo: SLO) -> tuple[str, str]:
     return good, total
 
 
-def counter_rules(slo: SLO) -> tuple[RecordingRule, RecordingRule]:
-    """Each pod's good and total counter of ``slo``, every checkpoint-group evaluation."""
-    good, total = counter_queries(slo)
+def counter_rules(slo: SLO, owner: str | None = None) -> tuple[RecordingRule, RecordingRule]:
+    """Each pod's good and total counter of ``slo``, every checkpoint-group evaluation (``owner``: as
+    for `counter_queries`)."""
+    good, total = counter_queries(slo, owner)
     label = {c.SLO_LABEL: slo.name}
     return RecordingRule(c.GOOD_EVENTS_COUNTER, good, label), RecordingRule(c.TOTAL_EVENTS_COUNTER, total, label)
 
@@ -213,11 +217,12 @@ def long_window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
     )
 
 
-def checkpoint_group(slo: SLO, coarse_phase_minutes: int = 0) -> RuleGroup:
-    """The SLO's checkpoint group: per-pod counters, then their checkpoints and the heartbeat, in that order."""
+def checkpoint_group(slo: SLO, coarse_phase_minutes: int = 0, owner: str | None = None) -> RuleGroup:
+    """The SLO's checkpoint group: per-pod counters (read from ``owner``'s normalized counters, see
+    `counter_queries`), then their checkpoints and the heartbeat, in that order."""
     return RuleGroup(
         f"inferwatch-slo-{slo.name}{c.CHECKPOINT_GROUP_SUFFIX}",
-        (*counter_rules(slo), *checkpoint_rules(slo, coarse_phase_minutes)),
+        (*counter_rules(slo, owner), *checkpoint_rules(slo, coarse_phase_minutes)),
         interval=format_duration(CHECKPOINT_INTERVAL),
     )
 
@@ -231,11 +236,14 @@ def long_window_group(slo: SLO) -> RuleGroup:
     )
 
 
-def counter_group(slos: Sequence[SLO]) -> RuleGroup | None:
+def counter_group(slos: Sequence[SLO], owner: str | None = None) -> RuleGroup | None:
     """The normalized counters every SLO's checkpoints read (one group for all SLOs), or None without SLOs.
 
     When every SLO counts one namespace (an InferenceSLO's rule object), the group reads that
-    namespace's counters only: a team's rules record nothing of another namespace.
+    namespace's counters only: a team's rules record nothing of another namespace. With ``owner``
+    (an InferenceSLO's name: its rule object holds its own copy of this group) every series carries
+    it as `slo`, so two InferenceSLOs of one namespace record two sets of series, each once, instead
+    of the same series twice from two rule groups; their checkpoint groups read their own.
     """
     histograms: dict[str, list[str]] = {}
     for slo in slos:
@@ -244,4 +252,13 @@ def counter_group(slos: Sequence[SLO]) -> RuleGroup | None:
     availability = any(isinstance(slo.sli, AvailabilitySLI) for slo in slos)
     namespaces = {dict(slo.matchers).get(norm.NAMESPACE) for slo in slos}
     namespace = namespaces.pop() if len(namespaces) == 1 else None
-    return slo_counter_group(c.COUNTER_GROUP, format_duration(CHECKPOINT_INTERVAL), histograms, availability, namespace)
+    group = slo_counter_group(
+        c.COUNTER_GROUP, format_duration(CHECKPOINT_INTERVAL), histograms, availability, namespace
+    )
+    if group is None or owner is None:
+        return group
+    owned = tuple(
+        dataclasses.replace(r, labels={**r.labels, c.SLO_LABEL: owner}) if isinstance(r, RecordingRule) else r
+        for r in group.rules
+    )
+    return dataclasses.replace(group, rules=owned)

@@ -114,10 +114,11 @@ def alert_holds(config: InferwatchConfig) -> dict[str, str]:
     }
 
 
-def slo_rules(slos: Sequence[SLO], config: InferwatchConfig) -> RuleFile:
+def slo_rules(slos: Sequence[SLO], config: InferwatchConfig, counters_owner: str | None = None) -> RuleFile:
     """The rule file of ``slos`` with the configuration's runbook URL and alert holds: what `inferwatch
-    build` writes for the config's SLOs and the controller applies for each InferenceSLO."""
-    return slo_rule_file(slos, config.runbook_base_url, alert_holds(config))
+    build` writes for the config's SLOs and the controller applies for each InferenceSLO (with
+    ``counters_owner``, its SLO's name: its own copy of the normalized counters)."""
+    return slo_rule_file(slos, config.runbook_base_url, alert_holds(config), counters_owner=counters_owner)
 
 
 def artifacts(config: InferwatchConfig) -> list[Artifact]:

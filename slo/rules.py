@@ -100,38 +100,58 @@ def sli_rules(slo: SLO) -> tuple[RecordingRule, ...]:
 
 
 def _ratio(slo: SLO, window: timedelta) -> str:
-    """Good over total events within ``window``, traffic-weighted, from the series that suits its length.
+    """Good over total events within ``window`` (under a day), traffic-weighted, from the series that
+    suits its length.
 
     No traffic in the window is no data (the division by a total of 0 is filtered out).
     """
     sel = {c.SLO_LABEL: slo.name}
     if window <= MIN_WINDOW:
         return f"{selector(c.GOOD_EVENTS, sel)} / {selector(c.TOTAL_EVENTS, sel)}"
-    w = format_duration(window)
-    if is_coarse(window):
-        at = {**sel, c.WINDOW_LABEL: w}
-        good, total = selector(c.GOOD_EVENTS_WINDOW, at), selector(c.TOTAL_EVENTS_WINDOW, at)
-        back = c.WINDOW_SUM_LOOKBACK
-        return f"last_over_time({good}[{back}])\n  /\n(last_over_time({total}[{back}]) > 0)"
     good = increase_expr(slo, c.GOOD_CHECKPOINT_FINE, window)
     total = increase_expr(slo, c.TOTAL_CHECKPOINT_FINE, window)
     return f"{good}\n  /\n({total} > 0)"
 
 
+def _long_ratio(slo: SLO) -> str:
+    """Good over total events of every window of a day and more, from the latest long-window sums:
+    one series per ``window``, which the sums carry."""
+    windows = "|".join(format_duration(w) for w in recorded_windows(slo.period) if is_coarse(w))
+    at = {c.SLO_LABEL: slo.name}
+    good = selector(c.GOOD_EVENTS_WINDOW, at, {c.WINDOW_LABEL: windows})
+    total = selector(c.TOTAL_EVENTS_WINDOW, at, {c.WINDOW_LABEL: windows})
+    back = c.WINDOW_SUM_LOOKBACK
+    return f"last_over_time({good}[{back}])\n  /\n(last_over_time({total}[{back}]) > 0)"
+
+
+def _burn_of(ratio: str, slo: SLO) -> str:
+    return f"(\n  1 - (\n{_indent(ratio, 4)}\n  )\n) / {format_number(slo.error_budget)}"
+
+
 def burn_rate_expr(slo: SLO, window: timedelta) -> str:
-    """Burn rate of ``slo`` over ``window`` (error ratio / error budget), labelled with the window."""
-    burn = f"(\n  1 - (\n{_indent(_ratio(slo, window), 4)}\n  )\n) / {format_number(slo.error_budget)}"
-    return f'label_replace(\n{_indent(burn)},\n  "{c.WINDOW_LABEL}", "{format_duration(window)}", "", ""\n)'
+    """Burn rate of ``slo`` over ``window`` (error ratio / error budget): over every window of a day and
+    more at once (their series carry ``window``) when ``window`` is one of them; otherwise over
+    ``window`` alone, which its rule puts in the ``window`` label."""
+    return _burn_of(_long_ratio(slo) if is_coarse(window) else _ratio(slo, window), slo)
 
 
 def window_rules(slo: SLO) -> tuple[RecordingRule, ...]:
-    """Burn rates over every alert window and the SLO window, as one rule whose series carry ``window``.
+    """Burn rates over every alert window and the SLO window: a rule per window under a day, labelled
+    with its window, and one rule for the windows of a day and more, whose sums carry their window
+    (rules recording the same series name; cheaper to evaluate than one rule joining every window).
 
     The 5-minute window reads the 5-minute rates, windows under a day the fine checkpoints, longer
     ones the long-window sums.
     """
-    expr = "\nor\n".join(burn_rate_expr(slo, w) for w in recorded_windows(slo.period))
-    return (RecordingRule(c.BURN_RATE, expr, {c.SLO_LABEL: slo.name}),)
+    label = {c.SLO_LABEL: slo.name}
+    windows = recorded_windows(slo.period)
+    short = tuple(
+        RecordingRule(c.BURN_RATE, burn_rate_expr(slo, w), {**label, c.WINDOW_LABEL: format_duration(w)})
+        for w in windows
+        if not is_coarse(w)
+    )
+    long = tuple(RecordingRule(c.BURN_RATE, burn_rate_expr(slo, w), label) for w in windows[-1:] if is_coarse(w))
+    return short + long
 
 
 def _burn(slo: SLO, window: str) -> str:
@@ -290,6 +310,7 @@ def slo_groups(
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     holds: Mapping[str, str] = DEFAULT_HOLDS,
     coarse_phase_minutes: int = 0,
+    counters_owner: str | None = None,
 ) -> tuple[RuleGroup, RuleGroup, RuleGroup]:
     """One SLO's rules as three groups, each after those it reads: the checkpoint group, the
     long-window group, and the main group, in dependency order.
@@ -304,7 +325,7 @@ def slo_groups(
         f"inferwatch-slo-{slo.name}",
         (*sli_rules(slo), *window_rules(slo), budget_rule(slo), *alert_rules(slo, runbook_base_url, holds)),
     )
-    return checkpoint_group(slo, coarse_phase_minutes), long_window_group(slo), main
+    return checkpoint_group(slo, coarse_phase_minutes, counters_owner), long_window_group(slo), main
 
 
 def slo_rule_file(
@@ -312,10 +333,17 @@ def slo_rule_file(
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL,
     holds: Mapping[str, str] = DEFAULT_HOLDS,
     coarse_phase_minutes: int = 0,
+    counters_owner: str | None = None,
 ) -> RuleFile:
-    """The normalized counters the SLOs count, then every SLO's groups, in the order the SLOs are defined."""
-    counters = counter_group(slos)
-    groups = tuple(g for slo in slos for g in slo_groups(slo, runbook_base_url, holds, coarse_phase_minutes))
+    """The normalized counters the SLOs count, then every SLO's groups, in the order the SLOs are defined.
+
+    ``counters_owner`` labels the normalized counters this file records with that name (an
+    InferenceSLO's rule object: see `counter_group`), and the SLOs' checkpoints read those.
+    """
+    counters = counter_group(slos, counters_owner)
+    groups = tuple(
+        g for slo in slos for g in slo_groups(slo, runbook_base_url, holds, coarse_phase_minutes, counters_owner)
+    )
     return RuleFile(((counters,) if counters else ()) + groups)
 
 

@@ -22,13 +22,21 @@ from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_promethe
 from inferwatch.slo.generate import PROMETHEUS_RULE_PATH, RULES_PATH, artifacts
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import rule_counts, slo_rule_file
-from inferwatch.slo.windows import GOOGLE_30D, format_duration, parse_duration, windows_for
+from inferwatch.slo.windows import (
+    GOOGLE_30D,
+    format_duration,
+    is_coarse,
+    parse_duration,
+    recorded_windows,
+    windows_for,
+)
 from inferwatch.tools import Toolbox
 from tests.support.promtool import group_order
 
 SLOTH_RULES_PER_SLO = 17
-# main group 8 (2 event rates, burn rates, budget, 4 alerts), checkpoints 7, long windows 3
-RULES_PER_SLO = 18
+# a 30-day SLO: main group 13 (2 event rates, 6 burn-rate rules: one for each of the 5 windows under
+# a day, one for the longer ones; budget, 4 alerts), checkpoints 7, long windows 3
+RULES_PER_SLO = 23
 RAW = re.compile(r"\b(vllm:[a-z0-9_]+|DCGM_[A-Z_]+|inferwatch_[a-z_]+|http_requests_total)\b")
 # The CRD `inferwatch build` validates PrometheusRule objects with (bundled in the package).
 REFERENCE = reference_path("prometheus-operator-crds", "monitoring.coreos.com_prometheusrules.yaml")
@@ -66,18 +74,22 @@ def test_rules_read_only_normalized_series() -> None:
 
 
 def test_rule_counts_and_cli_prints_them(tmp_path: Path, repo_root: Path) -> None:
-    """Each SLO compiles to 18 rules (Sloth: 17; docs/slo.md says why each is there); `slo rules --out`
-    writes the file and prints the counts."""
+    """A 30-day SLO compiles to 23 rules (Sloth: 17; docs/slo.md says why each is there), one more
+    for each further window under a day a shorter SLO window scales to; `slo rules --out` writes
+    the file and prints the counts."""
     counts = rule_counts(ALL_KINDS)
-    assert set(counts.values()) == {RULES_PER_SLO} and RULES_PER_SLO > SLOTH_RULES_PER_SLO, counts
+    for slo in ALL_KINDS:
+        under_a_day = sum(1 for w in recorded_windows(slo.period) if not is_coarse(w))
+        assert counts[slo.name] == RULES_PER_SLO + under_a_day - 5, (slo.name, counts)
+    assert counts["ttft"] == RULES_PER_SLO and RULES_PER_SLO > SLOTH_RULES_PER_SLO, counts
     res = CliRunner().invoke(
         cli, ["-c", str(repo_root / "examples/inferwatch.yaml"), "slo", "rules", "--out", str(tmp_path)]
     )
     assert res.exit_code == 0, res.output
     assert f"chat-ttft: {RULES_PER_SLO} rules" in res.stderr
-    # 14 records per SLO, and the shared counter group's 6 (TTFT and TPOT counts and buckets,
+    # 19 records per SLO, and the shared counter group's 6 (TTFT and TPOT counts and buckets,
     # finished requests and HTTP 5xx)
-    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 14 + 6
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 19 + 6
 
 
 def _duration(text: str) -> timedelta:
@@ -118,7 +130,7 @@ def test_no_long_range_over_bucket_series() -> None:
     long_windows = 0
     for group in slo_rule_file(ALL_KINDS).groups[1:]:
         for rule in group.rules:
-            for name, window in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\[([0-9dhm]+)\]", rule.expr):
+            for name, window in re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{[^}]*\})?\[([0-9dhms]+)\]", rule.expr):
                 assert name in RANGES, rule.expr
                 roles, longest = RANGES[name]
                 assert _role(group.name) in roles and _duration(window) <= longest, (group.name, name, window)
@@ -167,7 +179,10 @@ def test_windows_scale_with_the_slo_window() -> None:
     ]
     w7 = windows_for(timedelta(days=7))
     assert [format_duration(w.short) for w in w7] == ["5m", "7m", "28m", "1h24m"]
-    windows = {w for r in slo_rule_file([ALL_KINDS[2]]).rules() for w in re.findall(r'"window", "([0-9dhm]+)"', r.expr)}
+    rules = slo_rule_file([ALL_KINDS[2]]).rules()
+    # the burn rates carry their window as a rule label, the long-window sums in their expression
+    windows = {r.labels[c.WINDOW_LABEL] for r in rules if isinstance(r, RecordingRule) and c.WINDOW_LABEL in r.labels}
+    windows |= {w for r in rules for w in re.findall(r'"window", "([0-9dhm]+)"', r.expr)}
     assert {"7d", "14m", "1h24m", "5h36m", "16h48m"} <= windows
 
 

@@ -92,7 +92,10 @@ def slo_rule_object(
     """The PrometheusRule of one InferenceSLO: the SLO generator's groups, owned by the InferenceSLO."""
     labels = {**settings.labels, SLO_OWNER_LABEL: item.name}
     owner = owner_reference(crd.API_VERSION, crd.KIND, item.name, item.uid)
-    return _rule_object(item.rule_name, item.namespace, labels, owner, slo_rules([slo], config).to_dict())
+    # its own copy of the normalized counters, labelled with its SLO: another InferenceSLO of the
+    # namespace counting the same histogram records its own, never the same series twice
+    spec = slo_rules([slo], config, counters_owner=slo.name).to_dict()
+    return _rule_object(item.rule_name, item.namespace, labels, owner, spec)
 
 
 def generated_rule_specs(config: InferwatchConfig) -> dict[str, dict[str, Any]]:

@@ -42,8 +42,9 @@ def test_an_inference_slo_becomes_one_owned_rule_from_the_slo_generator() -> Non
     item = InferenceSLO.from_object(cluster.slos[KEY])
     slo = compile_inference_slo(item).slo
     assert slo is not None and slo.name == KEY
-    # Exactly the groups `inferwatch build` writes for such an SLO, scoped to the object's namespace.
-    assert rule["spec"] == slo_rules([slo], InferwatchConfig()).to_dict()
+    # Exactly the groups `inferwatch build` writes for such an SLO, scoped to the object's namespace, its own
+    # copy of the normalized counters labelled with its name.
+    assert rule["spec"] == slo_rules([slo], InferwatchConfig(), counters_owner=slo.name).to_dict()
     assert 'namespace="team-a"' in rule["spec"]["groups"][0]["rules"][0]["expr"]
     ready = cluster.ready(KEY)
     assert ready["status"] == "True" and ready["reason"] == "RuleApplied" and ready["observedGeneration"] == 1
