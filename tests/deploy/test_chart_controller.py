@@ -132,14 +132,14 @@ def test_the_controllers_own_token_may_read_prometheus(tools: Toolbox) -> None:
     objs = objects(helm_template(tools, "-f", str(CHART / "ci" / "exporter-tls-values.yaml"), *ON))
     deployment = one(objs, "Deployment", "-controller")
     assert "prometheus-token" in {v["name"] for v in pod_spec(deployment)["volumes"]}
-    subjects = {s["name"] for s in one(objs, "ClusterRoleBinding", "-prometheus-reader")["subjects"]}
+    subjects = {s["name"] for s in one(objs, "ClusterRoleBinding", f"-prometheus-reader-{NAMESPACE}")["subjects"]}
     assert subjects == {"inferwatch", pod_spec(deployment)["serviceAccountName"]}
     alone = objects(
         helm_template(
             tools, "-f", str(CHART / "ci" / "exporter-tls-values.yaml"), *ON, "--set", "costReport.enabled=false"
         )
     )
-    (subject,) = one(alone, "ClusterRoleBinding", "-prometheus-reader")["subjects"]
+    (subject,) = one(alone, "ClusterRoleBinding", f"-prometheus-reader-{NAMESPACE}")["subjects"]
     assert subject["name"] == "inferwatch-controller"
 
 

@@ -22,6 +22,7 @@ from inferwatch.exporters.web.config import WebConfig
 from inferwatch.tools import Toolbox
 from tests.deploy.chart_support import (
     CHART,
+    NAMESPACE,
     HelmFailed,
     assert_served,
     container,
@@ -81,9 +82,9 @@ def test_kube_rbac_proxy_fronts_the_exporter_as_kube_prometheus_does(tools: Tool
     assert pod_spec(ds)["automountServiceAccountToken"] is False
     assert [m["name"] for m in proxy["volumeMounts"]] == ["kube-api-access"]
     assert all(m["name"] != "kube-api-access" for m in exporter["volumeMounts"])
-    role = one(objs, "ClusterRole", "-kube-rbac-proxy")
+    role = one(objs, "ClusterRole", f"-kube-rbac-proxy-{NAMESPACE}")
     assert {r["resources"][0] for r in role["rules"]} == {"tokenreviews", "subjectaccessreviews"}
-    binding = one(objs, "ClusterRoleBinding", "-kube-rbac-proxy")
+    binding = one(objs, "ClusterRoleBinding", f"-kube-rbac-proxy-{NAMESPACE}")
     assert binding["subjects"][0]["name"] == pod_spec(ds)["serviceAccountName"]
     (endpoint,) = one(objs, "ServiceMonitor")["spec"]["endpoints"]
     assert endpoint["scheme"] == "https" and endpoint["bearerTokenFile"].endswith("/serviceaccount/token")
@@ -105,7 +106,7 @@ def test_cost_report_reads_its_credentials_from_mounted_files(tools: Toolbox, va
 
 def test_service_account_token_for_openshift_binds_the_cluster_role(tools: Toolbox) -> None:
     objs = _render(tools, "exporter-tls-values.yaml")
-    binding = one(objs, "ClusterRoleBinding", "-prometheus-reader")
+    binding = one(objs, "ClusterRoleBinding", f"-prometheus-reader-{NAMESPACE}")
     assert binding["roleRef"]["name"] == "cluster-monitoring-view"
     token = next(v for v in pod_spec(one(objs, "CronJob"))["volumes"] if v["name"] == "prometheus-token")
     assert token["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] == 3600
@@ -212,3 +213,22 @@ def test_documented_tls_scrape_config_is_valid_and_matches_the_chart(tools: Tool
     certificate = one(_render(tools, "exporter-tls-values.yaml"), "Certificate")
     assert job["scheme"] == "https" and job["tls_config"]["server_name"] in certificate["spec"]["dnsNames"]
     assert job["basic_auth"]["username"] == "prometheus" and "password_file" in job["basic_auth"]
+
+
+def test_the_same_release_in_two_namespaces_shares_no_cluster_scoped_object(tools: Toolbox) -> None:
+    """Two teams installing release "inferwatch" in their own namespaces: a ClusterRole or binding of
+    one must not be the other's (helm would refuse the second install, or the first's would be rebound)."""
+
+    def names(values: Path, namespace: str) -> set[str]:
+        objs = objects(helm_template(tools, "-f", str(values), "--namespace", namespace))
+        cluster_scoped = ("ClusterRole", "ClusterRoleBinding")
+        return {f"{o['kind']}/{o['metadata']['name']}" for o in objs if o["kind"] in cluster_scoped}
+
+    seen: set[str] = set()
+    for values in sorted((CHART / "ci").glob("*-values.yaml")):
+        team_a, team_b = names(values, "team-a"), names(values, "team-b")
+        assert not team_a & team_b, f"{values.name}: shared by both releases: {sorted(team_a & team_b)}"
+        seen |= team_a
+    # The values files exercise every cluster-scoped object the chart has.
+    for role in ("-kube-rbac-proxy-team-a", "-prometheus-reader-team-a", "-controller-team-a"):
+        assert any(name.endswith(role) for name in seen), (role, sorted(seen))
