@@ -39,7 +39,11 @@ def start_victoriametrics(group: ProcessGroup, tools: Toolbox, workdir: Path) ->
     """victoria-metrics (single node) on a free port, storing under ``workdir``, ready when returned.
 
     The response cache is off (a backfill lands behind what it may have cached) and the latest
-    30 s are not held back, so a query sees exactly what was imported.
+    30 s are not held back, so a query sees exactly what was imported. One sample per timestamp
+    (`-dedup.minScrapeInterval=1ms`): vmalert's replay evaluates a range in chunks whose two ends
+    are both evaluated, so a rule's sample on a chunk boundary is written twice, and a count of
+    samples (the SLO's recording coverage counts its heartbeats) would count it twice — Prometheus
+    keeps one sample per timestamp.
     """
     port = free_port()
     argv = [
@@ -49,6 +53,7 @@ def start_victoriametrics(group: ProcessGroup, tools: Toolbox, workdir: Path) ->
         "-retentionPeriod=100y",
         "-search.disableCache",
         "-search.latencyOffset=0s",
+        "-dedup.minScrapeInterval=1ms",
         "-loggerLevel=WARN",
     ]
     return _start(group, "victoria-metrics", argv, port, "/health", workdir)
