@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import inferwatch.alerts.normalize.sglang as sglang
 from inferwatch import contract as x
-from inferwatch.alerts.normalize.expressions import TARGET_MEMORY, first_of, float_le, labelled, rate
+from inferwatch.alerts.normalize.expressions import TARGET_MEMORY, first_of, float_le_buckets, labelled, rate
 from inferwatch.alerts.normalize.lora import lora_rules
 from inferwatch.conventions import normalized as c
 from inferwatch.rules import RecordingRule
@@ -76,7 +76,7 @@ def _histogram_rules() -> list[RecordingRule]:
     for kind, sources in VLLM_HISTOGRAM_SOURCES.items():
         for part in VLLM_HISTOGRAM_PARTS[kind]:
             if part == "bucket":
-                exprs = [sum_over_engines(float_le(rate(f"{src}_bucket")), c.LE) for src in sources]
+                exprs = [sum_over_engines(float_le_buckets(f"{src}_bucket"), c.LE) for src in sources]
             else:
                 exprs = [sum_over_engines(rate(f"{src}_{part}")) for src in sources]
             rules.append(RecordingRule(c.histogram_series(kind, part), first_of(exprs + sglang.histogram(kind, part))))

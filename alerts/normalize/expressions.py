@@ -33,13 +33,38 @@ def rate(series: str, selector: str = "") -> str:
     return f"rate({series}{{{selector}}}[{W}])" if selector else f"rate({series}[{W}])"
 
 
+# `le` values a Go client writes for integer boundaries ("2" where Python writes "2.0").
+INTEGER_LE = "[0-9]+"
+
+
 def float_le(expr: str) -> str:
     """``expr`` with integer `le` values spelled the float way.
 
     Go clients write le="2", Python ones le="2.0"; Prometheus 3 stores both as "2.0", Prometheus 2
     as scraped. Spelling integers the float way gives one form on both.
     """
-    return f'label_replace({expr}, "{c.LE}", "$1.0", "{c.LE}", "([0-9]+)")'
+    return f'label_replace({expr}, "{c.LE}", "$1.0", "{c.LE}", "({INTEGER_LE})")'
+
+
+def float_le_buckets(series: str, selector: str = "", *, rated: bool = True) -> str:
+    """``series{selector}`` (its 5-minute rate when ``rated``) with integer `le` values spelled the float way.
+
+    Only the integer-spelled series go through `label_replace`: on Prometheus 3, which stores every
+    `le` in float form, and for Python clients (vLLM) that selection is empty, so no raw bucket
+    series is relabelled. Where one target switched spellings within the window (a Go engine
+    replaced by vLLM in a StatefulSet pod on Prometheus 2), both its series would carry one label
+    set after the relabelling — an evaluation error for the whole rule, which `or` avoids by
+    keeping the float-spelled (newer) series.
+    """
+
+    def select(le: str) -> str:
+        inner = ", ".join(m for m in (selector, le) if m)
+        raw = f"{series}{{{inner}}}"
+        return f"rate({raw}[{W}])" if rated else raw
+
+    floats = select(f'{c.LE}!~"{INTEGER_LE}"')
+    integers = select(f'{c.LE}=~"{INTEGER_LE}"')
+    return f"{floats} or {float_le(integers)}"
 
 
 def labelled(expr: str, label: str, value: str) -> str:

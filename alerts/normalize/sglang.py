@@ -18,7 +18,7 @@ prefill or decode time per request, and why a request finished only when it was 
 
 from __future__ import annotations
 
-from inferwatch.alerts.normalize.expressions import first_of, float_le, labelled, rate
+from inferwatch.alerts.normalize.expressions import first_of, float_le_buckets, labelled, rate
 from inferwatch.conventions import normalized as c
 
 # Labels that tell copies of one value apart: a scheduler rank's copy, or a second scrape of it.
@@ -50,7 +50,7 @@ def histogram(kind: str, part: str) -> list[str]:
     if family is None:
         return []
     if part == "bucket":
-        return [fold(float_le(rate(f"{family}_bucket")), c.LE)]
+        return [fold(float_le_buckets(f"{family}_bucket"), c.LE)]
     return [fold(rate(f"{family}_{part}"))]
 
 

@@ -14,26 +14,33 @@ from collections.abc import Mapping, Sequence
 
 import inferwatch.alerts.normalize.sglang as sglang
 from inferwatch.alerts.normalize.engines import VLLM_HISTOGRAM_SOURCES, VLLM_RUNNING, sum_over_engines
-from inferwatch.alerts.normalize.expressions import first_of, float_le, labelled
+from inferwatch.alerts.normalize.expressions import first_of, float_le_buckets, labelled
 from inferwatch.conventions import normalized as c
 from inferwatch.promql import escape_label_value
 from inferwatch.rules import RecordingRule, RuleGroup
 
 
+def _matchers(scope: str, *matchers: str) -> str:
+    """``matchers, scope`` as one selector body."""
+    return ", ".join(m for m in (*matchers, scope) if m)
+
+
 def _raw(name: str, scope: str, *matchers: str) -> str:
     """``name{matchers, scope}``: a raw series, within the group's namespace when it has one."""
-    inner = ", ".join(m for m in (*matchers, scope) if m)
+    inner = _matchers(scope, *matchers)
     return f"{name}{{{inner}}}" if inner else name
 
 
 def _histogram_rules(kind: str, patterns: Sequence[str], scope: str) -> list[RecordingRule]:
     le = f'{c.LE}=~"{escape_label_value("|".join(dict.fromkeys(patterns)))}"'
     sources = VLLM_HISTOGRAM_SOURCES[kind]
-    buckets = [sum_over_engines(float_le(_raw(f"{src}_bucket", scope, le)), c.LE) for src in sources]
+    buckets = [
+        sum_over_engines(float_le_buckets(f"{src}_bucket", _matchers(scope, le), rated=False), c.LE) for src in sources
+    ]
     counts = [sum_over_engines(_raw(f"{src}_count", scope)) for src in sources]
     family = sglang.HISTOGRAMS.get(kind)
     if family is not None:
-        buckets.append(sglang.fold(float_le(_raw(f"{family}_bucket", scope, le)), c.LE))
+        buckets.append(sglang.fold(float_le_buckets(f"{family}_bucket", _matchers(scope, le), rated=False), c.LE))
         counts.append(sglang.fold(_raw(f"{family}_count", scope)))
     return [
         RecordingRule(c.counter_series(kind, "bucket"), first_of(buckets)),

@@ -248,6 +248,47 @@ def test_bucket_le_has_one_spelling_for_go_and_python_clients(tools: Toolbox, ru
 
 
 @pytest.mark.parametrize("promtool", PROMTOOLS)
+def test_a_target_switching_le_spelling_keeps_its_buckets(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
+    """A pod whose engine changed from a Go client (le="2") to vLLM (le="2.0") within the rate window,
+    same target (a StatefulSet pod keeps its name): both spellings would become one label set, which
+    would fail the whole rule; the float-spelled (newer) series counts, every pod's buckets stay."""
+    bucket = "vllm:time_to_first_token_seconds_bucket"
+    target = f'{V},engine="0",job="vllm",instance="10.0.0.1:8000"'
+    other = 'namespace="ns1",pod="vllm-1",model_name="llama",engine="0",job="vllm",instance="10.0.0.2:8000"'
+    inputs = [
+        # the Go client until minute 6, vLLM from minute 5 on (its counter from zero)
+        *(series(f'{bucket}{{{target},le="{le}"}}', "0+30x6") for le in ("2", "+Inf")),
+        *(series(f'{bucket}{{{target},le="{le}"}}', "_x5 0+60x5") for le in ("2.0", "+Inf")),
+        *(series(f'{bucket}{{{other},le="{le}"}}', "0+60x10") for le in ("2.0", "+Inf")),
+    ]
+    out = "inferwatch:vllm_ttft_seconds_bucket:rate5m"
+    tests = [
+        {
+            "name": "le spelling switched",
+            "interval": "1m",
+            "input_series": inputs,
+            "promql_expr_test": [
+                {
+                    "expr": f'{out}{{pod="vllm-1"}}',
+                    "eval_time": "9m",
+                    "exp_samples": [
+                        {"labels": f'{out}{{namespace="ns1",pod="vllm-1",model_name="llama",le="{le}"}}', "value": 1.0}
+                        for le in ("2.0", "+Inf")
+                    ],
+                },
+                # the switched pod still has its buckets: the rule did not fail
+                {
+                    "expr": f'count({out}{{pod="vllm-0"}})',
+                    "eval_time": "9m",
+                    "exp_samples": [{"labels": "{}", "value": 2}],
+                },
+            ],
+        }
+    ]
+    _run_tests(tools, promtool, rules_dir, tests, "le-switch")
+
+
+@pytest.mark.parametrize("promtool", PROMTOOLS)
 def test_inferwatch_and_dcgm_gpu_sources_feed_the_same_series(tools: Toolbox, rules_dir: Path, promtool: str) -> None:
     tests = [
         _expr_test("inferwatch exporter", _inferwatch_gpu_inputs(), GPU_EXPECTED),
