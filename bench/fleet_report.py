@@ -276,7 +276,10 @@ def markdown(results: Sequence[ScaleResult], opts: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-CHANGES = """Changes made where the goals were missed (`alerts/normalize/`), and what each costs:
+CHANGES = """Changes made where the goals were missed (`alerts/normalize/`), and what each costs. The
+table above measures the last one against the rules before it; the first two were measured the
+same way on 2026-12-06 17:48 UTC (scale 1: normalization samples read per evaluation 731,515 →
+446,909, series 111,341 → 78,341, rules' CPU 3.19 → 2.07 s a minute):
 
 - **Buckets nobody reads are no longer recorded.** Queue, prefill and decode time were recorded as
   per-pod bucket rates (22 series per pod each, 30 % of what the normalization recorded) though
@@ -288,18 +291,52 @@ CHANGES = """Changes made where the goals were missed (`alerts/normalize/`), and
   instead of an hour of every GPU's `inferwatch_gpu_info` (8 per node) in
   `inferwatch:gpu_exporter_target:up`. Same answer: every exporter, sidecar or DaemonSet, serves
   it whatever its GPUs; an exporter older than the contract's `inferwatch_exporter_info` would
-  not be recognised (it has been served since the first release)."""
+  not be recognised (it has been served since the first release).
+- **Only integer-spelled buckets go through `label_replace`.** Every raw bucket series was
+  relabelled (`le` "2" → "2.0") before the fold; now only those selected by `le=~"[0-9]+"` are
+  (none on Prometheus 3, which stores `le` in float form, nor from vLLM, which writes it so).
+  Speed: no measurable change — on those series the relabelling matched nothing and cost little;
+  samples read are the same. Correctness: where one target exposed both spellings within the
+  5-minute window (a Go engine replaced by vLLM in a StatefulSet pod, on Prometheus 2), the
+  relabelled series collided and the whole rule failed for every pod; now the float-spelled
+  (newer) series counts. Cost in accuracy: none where the rule worked before; for those 5 minutes
+  the older process's last requests are left out instead of every pod's buckets."""
 
 REMAINING = """Where the goals are still missed, and why nothing more was changed here:
 
-- **Rule CPU at 1,000 GPUs.** The normalization of vLLM's histograms per pod
-  (`inferwatch-normalize-vllm`) is most of it: a 5-minute rate of every bucket of TTFT, ITL, TPOT
-  and end-to-end latency of every data-parallel rank, folded (sidecar and direct scrape) and summed
-  per pod. What would cut it further costs accuracy or features: recording those histograms per
-  model instead of per pod loses the inference dashboard's per-pod latency panels; keeping fewer
-  buckets coarsens every P50/P95/P99 and forbids SLO thresholds on the dropped boundaries (the SLO
-  generator accepts every vLLM default boundary, docs/slo.md); dropping the fold double-counts
-  where vLLM is scraped directly as well as through the sidecar. None of these was made.
+- **Rule CPU at 1,000 GPUs.** Where it goes, one rule's expression at a time
+  (`python -m bench.fleet_rule_costs --scale 1`: instant queries over the same fleet with the
+  normalization backfilled, fastest of 3, on this machine): `inferwatch-normalize-vllm` 675 ms,
+  of which its four bucket rules (TTFT, ITL, TPOT, end-to-end) 512 ms; `inferwatch-normalize-gpu`
+  303 ms; `inferwatch-cost-level0` 263 ms; `inferwatch-alerts-vllm` 185 ms (the TTFT and ITL P95
+  over the per-pod buckets 153 ms of it); `inferwatch-normalize-dashboards` 134 ms;
+  `inferwatch-normalize-kube` 57 ms. Without the bucket rules and the P95s over them these six
+  groups alone would still take about 0.95 s: 1 s of one core a minute is out of reach by
+  changing the histograms alone.
+- **What a bucket rule costs is the raw series it touches, not their samples.** Of the
+  end-to-end latency rule's ~105 ms, selecting its 12,474 raw bucket series takes 56 ms and their
+  5-minute rates 70 ms (1-minute rates 61 ms: tiles of short windows would save little), the fold
+  and the per-pod sum the rest. Only reading fewer bucket series cuts it, and each way costs
+  accuracy or a feature; measured, not made:
+  - *Buckets per (namespace, model) instead of per pod* (counts and sums kept per pod): at scale
+    0.25 the normalization records 12,412 series per evaluation instead of 20,056 and reads the
+    same 110,535 raw samples; at scale 1 the TTFT bucket rule returns 2,760 series instead of
+    11,500 and takes ~15 % less (129 vs 153 ms, fastest of 10), and the TTFT P95 alert reads 4×
+    fewer series: about 0.2 s of the 2–4.4 s measured. Lost: the inference dashboard's latency percentiles
+    per selected pod (its `pod` filter), the per-pod boundaries `inferwatch slo check` and the
+    InferenceSLO controller look for, latency SLOs grouped by pod.
+  - *Fewer buckets* (e.g. half of vLLM's defaults): the bucket rules' time and the P95s' roughly
+    halve (about 0.3 s); every P50/P95/P99 is interpolated over coarser buckets, and an SLO or InferenceSLO
+    threshold on a dropped boundary (docs/slo.md accepts every vLLM default) would read nothing.
+  - *Dropping the fold* (sidecar and direct scrape) double-counts where both scrape vLLM.
+- **Avoidable work elsewhere, not changed here.** `inferwatch-cost-level0` computes each GPU's
+  share among its pods (`inferwatch:gpu_allocation:ratio / on (gpu_uuid) group_left ()
+  clamp_min(sum by (gpu_uuid) (…), 1)`) in 8 of its rules, each reading every allocation
+  twice; recording it once would spare 7 of those computations, but its readers would then have
+  to sit in a later cost level (vmalert writes results back asynchronously), which is the cost
+  generator's design (issue 24).
+  `inferwatch:gpu_throttle:active` reads the throttle series twice (thermal, power) and
+  `inferwatch:gpu_node:info` every GPU's info series twice: tens of milliseconds.
 - **Series, read strictly** (at most 1.2× the raw series with inferwatch): the per-pod histograms
   again, for the same reasons.
 - **SLO and cost groups** are reported, not changed: their generators are being reworked under
