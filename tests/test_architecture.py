@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import STARTED_FIRST
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Rank of each layer: a module imports only modules of its own rank or below.
@@ -255,3 +257,8 @@ def test_the_map_in_design_md_names_every_room_of_the_core() -> None:
     rooms = {p.name for p in core.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
     rooms |= {f"{p.name}/" for p in core.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert sorted(rooms - named) == []
+
+
+def test_the_files_make_test_starts_first_exist() -> None:
+    """A renamed long file would silently lose its early start on `make test`'s workers."""
+    assert [p for p in STARTED_FIRST if not (REPO_ROOT / p).is_file()] == []
