@@ -79,6 +79,7 @@ from inferwatch.slo.windows import (
     COARSE_FROM,
     COARSE_STEP,
     FINE_STEP,
+    LONG_WINDOWS_INTERVAL,
     coverage_windows,
     format_duration,
     is_coarse,
@@ -268,8 +269,8 @@ def families(h: History, slo: SLO, sloth_labels: dict[str, str]) -> dict[str, Ca
     # the counter's first value is a checkpoint too (a new series), then one at each hour
     coarse_marks = np.unique(np.concatenate([[0], h.marks(coarse_step)]))
     beats = h.marks(fine_step)
-    # the long-window group's last runs (every 5 minutes) before the history's end
-    long_runs = beats[-3:]
+    # the long-window group's last runs (every LONG_WINDOWS_INTERVAL) before the history's end
+    long_runs = h.marks(int(LONG_WINDOWS_INTERVAL.total_seconds()))[-3:]
     long_windows = [w for w in recorded_windows(slo.period) if is_coarse(w)]
 
     def within(ks: npt.NDArray[np.int64], lo: int, hi: int) -> npt.NDArray[np.int64]:
@@ -560,6 +561,12 @@ class SetFigures:
         return sum(g.eval_ms for g in self.groups)
 
     @property
+    def query_ms(self) -> float:
+        """Prometheus's evaluation of the set's expressions at the history's end (fastest of
+        `QUERY_REPEATS`), the groups together, per evaluation of each."""
+        return sum(g.query_ms for g in self.groups)
+
+    @property
     def samples(self) -> int:
         """Samples the set's groups scan per evaluation of each."""
         return sum(g.samples_scanned for g in self.groups)
@@ -812,15 +819,9 @@ def _met(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
-def _per_minute(s: SetFigures) -> float:
-    """A set's evaluation time per minute in production: each group once per its interval (Sloth's and
-    Pyrra's groups at the global minute)."""
-    intervals = production_intervals()
-    return sum(g.eval_ms / intervals.get(g.name, 1.0) for g in s.groups)
-
-
 def _per_minute_query(s: SetFigures) -> float:
-    """A set's fastest evaluation time (GroupFigures.query_ms) per minute in production, the same way."""
+    """A set's fastest evaluation time (GroupFigures.query_ms) per minute in production: each group once
+    per its interval (Sloth's and Pyrra's groups at the global minute)."""
     intervals = production_intervals()
     return sum(g.query_ms / intervals.get(g.name, 1.0) for g in s.groups)
 
@@ -838,7 +839,6 @@ def _named(sets: list[SetFigures], name: str) -> SetFigures:
 def regression(n: int, sets: list[SetFigures]) -> str:
     """Issue 27's bound: the current rules cost at most 20 % more than those before it, per minute in production."""
     ours, before = _named(sets, OURS), _named(sets, BASELINE)
-    t_ours, t_before = _per_minute(ours), _per_minute(before)
     s_ours, s_before = _per_minute_samples(ours), _per_minute_samples(before)
     q_ours, q_before = _per_minute_query(ours), _per_minute_query(before)
     ok = q_ours <= (1 + MAX_REGRESSION) * q_before
@@ -846,25 +846,24 @@ def regression(n: int, sets: list[SetFigures]) -> str:
         f"- N={n}: {q_ours:.1f} ms a minute of Prometheus's evaluation (fastest of {QUERY_REPEATS}) against "
         f"{q_before:.1f} ms before issue 27 ({(q_ours / q_before - 1) * 100:+.0f} %; at most "
         f"+{MAX_REGRESSION * 100:.0f} %: {_met(ok)}); samples scanned a minute {s_ours:,.0f} against "
-        f"{s_before:,.0f} ({(s_ours / max(s_before, 1) - 1) * 100:+.0f} %); live group time a minute (median, "
-        f"as loaded) {t_ours:.1f} ms against {t_before:.1f} ms ({(t_ours / t_before - 1) * 100:+.0f} %)."
+        f"{s_before:,.0f} ({(s_ours / max(s_before, 1) - 1) * 100:+.0f} %)."
     )
 
 
 def targets(n: int, sets: list[SetFigures]) -> list[str]:
     """Issue 15's targets at ``n`` series, each stated as met or missed with its figures."""
     ours, sloth = _named(sets, OURS), _named(sets, SLOTH)
-    per_minute = _per_minute(ours)
+    per_minute = _per_minute_query(ours)
     ours_pp = ours.budget_err_max_pp if ours.budget_err_max_pp is not None else math.inf
     sloth_pp = sloth.budget_err_max_pp if sloth.budget_err_max_pp is not None else math.inf
     sloth_off = sloth.no_figure > 0 or sloth_pp > 0.1
     return [
-        f"- ≤ 100 ms per evaluation for the SLO groups together: {ours.eval_ms:.1f} ms when every group "
-        f"runs ({_met(ours.eval_ms <= 100)}); {per_minute:.1f} ms a minute with each group at its own "
+        f"- ≤ 100 ms per evaluation for the SLO groups together (query ms): {ours.query_ms:.1f} ms when every "
+        f"group runs ({_met(ours.query_ms <= 100)}); {per_minute:.1f} ms a minute with each group at its own "
         f"interval as in production ({_met(per_minute <= 100)}).",
-        f"- ≥ 10× cheaper than Sloth's: {sloth.eval_ms / ours.eval_ms:.1f}× when both run "
-        f"({_met(sloth.eval_ms >= 10 * ours.eval_ms)}), {sloth.eval_ms / per_minute:.1f}× a minute "
-        f"({_met(sloth.eval_ms >= 10 * per_minute)}); {sloth.samples / max(ours.samples, 1):.0f}× fewer samples "
+        f"- ≥ 10× cheaper than Sloth's (query ms): {sloth.query_ms / ours.query_ms:.1f}× when both run "
+        f"({_met(sloth.query_ms >= 10 * ours.query_ms)}), {sloth.query_ms / per_minute:.1f}× a minute "
+        f"({_met(sloth.query_ms >= 10 * per_minute)}); {sloth.samples / max(ours.samples, 1):.0f}× fewer samples "
         "scanned.",
         f"- budgets within 0.1 pp of the count where Sloth's are not: worst {ours_pp:.3f} pp, "
         f"{ours.no_figure} of {n} without a figure, against Sloth's worst {_pp(sloth).removeprefix('≤ ')} pp and "
@@ -921,13 +920,13 @@ def markdown(results: dict[int, Result], days: int, interval: str) -> str:
     lines.append("")
     for n, result in results.items():
         ours, sloth = _named(result.sets, OURS), _named(result.sets, SLOTH)
-        if ours.eval_ms > 0 and sloth.eval_ms > 0:
-            per_minute = _per_minute(ours)
+        if ours.query_ms > 0 and sloth.query_ms > 0:
+            per_minute = _per_minute_query(ours)
             lines.append(
-                f"- N={n}: inferwatch's groups {ours.eval_ms:.1f} ms together when all run, "
-                f"{sloth.eval_ms / ours.eval_ms:.1f}× cheaper than Sloth's "
+                f"- N={n}: inferwatch's groups {ours.query_ms:.1f} ms together when all run (query ms), "
+                f"{sloth.query_ms / ours.query_ms:.1f}× cheaper than Sloth's "
                 f"({sloth.samples / max(ours.samples, 1):.0f}× fewer samples scanned); per minute in production "
-                f"(each group at its own interval) {per_minute:.1f} ms, {sloth.eval_ms / per_minute:.0f}× cheaper. "
+                f"(each group at its own interval) {per_minute:.1f} ms, {sloth.query_ms / per_minute:.0f}× cheaper. "
                 f"Budget error {_pp(ours)} pp against Sloth's {_pp(sloth)} pp ({sloth.no_figure} of {n} NaN)."
             )
     lines += ["", "Against the rules before issue 27 (cost per minute in production, at most 20 % more):", ""]
@@ -963,7 +962,7 @@ def scale_note(results: dict[int, Result], interval: str) -> str:
         )
     big, small = ns[-1], ns[-2]
     ratios = ", ".join(
-        f"{a.name} ×{a.eval_ms / b.eval_ms:.1f} in time and ×{a.samples / max(b.samples, 1):.1f} in samples"
+        f"{a.name} ×{a.query_ms / b.query_ms:.1f} in query time and ×{a.samples / max(b.samples, 1):.1f} in samples"
         for a, b in zip(results[big].sets, results[small].sets, strict=True)
     )
     over = [
@@ -996,6 +995,17 @@ NOTES = """How to read it:
   exact and do not depend on the load; "query ms", the fastest of repeated evaluations of the
   same expressions, is the least loaded time, and the regression bound against the rules before
   issue 27 is judged on it.
+- Every comparison and target is judged on query ms, evaluated at the history's end where every
+  set's inputs are whole. The live columns (eval ms, series / eval) are what Prometheus reported
+  while the groups ran at the present, and there the TSDB refuses the rules' outputs: the raw
+  counters run 40 minutes past the history's end so the groups have inputs to read, and
+  Prometheus accepts no sample older than the newest block's end
+  (`prometheus_tsdb_out_of_bound_samples_total` counts them). Each live evaluation therefore
+  reads only the backfilled history, whose recorded series end at the history's end — minutes
+  before the present (about 8 at N=200, 28 at N=2000, after backfilling and compaction) — so a
+  group reading them reads less than it would in production. At N=2000 the checkpoint group's
+  live evaluation found no counters at all (series / eval 0: its inputs ended 28 minutes
+  before, past its 10-minute memory of a counter's last value).
 - inferwatch's budget error is the edge of the long windows (docs/slo.md, "Long windows"): the
   SLO window counts from its first to its last hourly checkpoint (Prometheus's `increase`
   extrapolates to the window's edges at the span's rate), so the newest and the oldest part-hour

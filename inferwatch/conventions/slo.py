@@ -41,7 +41,8 @@ TOTAL_EVENTS_WINDOW = "inferwatch:slo_total_events:increase"
 # data until that group has summed them again (within 5 minutes of the restart), rather than a
 # figure that misses the outage; a group that stopped raises InferwatchSLORecordingGap.
 WINDOW_SUM_LOOKBACK = "10m"
-# How far back the SLO's slower groups are expected to have run at least once (InferwatchSLORecordingGap).
+# How far back the SLO's slower groups are expected to have run at least once (InferwatchSLORecordingGap):
+# longer than the long-window group's interval.
 STOPPED_AFTER = "15m"
 # The SLO's recording ran: the evaluation time (unix seconds), recorded by its checkpoint group at
 # every 5-minute checkpoint. Label: slo. A missing sample is a gap in the SLO's recording.

@@ -29,6 +29,7 @@ from inferwatch.localstack.backfill import Series
 from inferwatch.localstack.backfilled import TimedRule
 from inferwatch.promql import selector
 from inferwatch.rules import RecordingRule, RuleGroup
+from inferwatch.slo.checkpoints import COARSE_LAG
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import slo_rule_file
 from tests.support.series import counter_points
@@ -191,7 +192,8 @@ def _samples(url: str, expr: str, at: float) -> dict[str, list[tuple[float, floa
 
 def figure_span(url: str, s: SLO, at: float) -> dict[str, tuple[float, float]]:
     """Per namespace, the span the SLO window's figure at ``at`` counts: from its first to its last
-    hourly checkpoint within the 30 days the long-window group last summed before ``at``.
+    hourly checkpoint within the 30 days the long-window group last summed before ``at`` (each
+    holding the counter `COARSE_LAG` before its timestamp).
 
     Prometheus scales increase() to the whole window at the span's rate: with one pod per
     namespace, good and total alike, so the figure is the span's exact good / total.
@@ -200,6 +202,8 @@ def figure_span(url: str, s: SLO, at: float) -> dict[str, tuple[float, float]]:
     sums = _samples(url, f"{window}[{c.WINDOW_SUM_LOOKBACK}]", at)
     tau = max(t for points in sums.values() for t, _ in points)
     checkpoints = selector(c.TOTAL_CHECKPOINT_COARSE, {c.SLO_LABEL: s.name})
+    lag = COARSE_LAG.total_seconds()
     return {
-        ns: (points[0][0], points[-1][0]) for ns, points in _samples(url, f"{checkpoints}[{s.window}]", tau).items()
+        ns: (points[0][0] - lag, points[-1][0] - lag)
+        for ns, points in _samples(url, f"{checkpoints}[{s.window}]", tau).items()
     }

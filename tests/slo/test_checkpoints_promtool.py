@@ -80,10 +80,11 @@ def _gap_test() -> dict[str, Any]:
         "promql_expr_test": [
             close(_burn("6h"), _exact_burn(good, total, 0, 240), "240m"),
             close(_burn("2h"), _exact_burn(good, total, 119, 240), "240m"),
-            # the SLO window from the hourly checkpoints (0, 60, the gap's edges, 240)
-            close(_burn("30d"), _exact_burn(good, total, 0, 240), "240m"),
+            # the SLO window from the hourly checkpoints (0, 60, the gap's edges, 240: each recorded a
+            # minute later), as the long-window group's next run (every 5 minutes) sums them
+            close(_burn("30d"), _exact_burn(good, total, 0, 240), "245m"),
             close(
-                f'{c.ERROR_BUDGET_REMAINING}{{slo="ttft",namespace="a"}}', 1 - _exact_burn(good, total, 0, 240), "240m"
+                f'{c.ERROR_BUDGET_REMAINING}{{slo="ttft",namespace="a"}}', 1 - _exact_burn(good, total, 0, 240), "245m"
             ),
         ],
         "alert_rule_test": [
@@ -161,6 +162,62 @@ def _churn_test() -> dict[str, Any]:
         "interval": "1m",
         "input_series": inputs,
         "promql_expr_test": [close(_burn("6h"), exact, "240m", tolerance=0.01)],
+    }
+
+
+# Pods of namespace "b" whose events fall on 5-minute checkpoints (the hourly checkpoints are taken
+# from the 5-minute ones, so these are the ones that must be told from a plain 5-minute sample):
+# r1 starts at 0 and resets at minute 9 (the value after the reset at 10); r2's first value is at
+# 65; r3 resets at 70 (the value before it at 70); r4's last value is at 80.
+_BOUNDARY_PODS: dict[str, list[float | None]] = {
+    "r1": [600.0 * m if m < 9 else 600.0 * (m - 8) for m in range(131)],
+    "r2": [None] * 65 + [1000.0 + 600 * (m - 65) for m in range(65, 131)],
+    "r3": [50_000.0 + 600 * m if m < 70 else 600.0 * (m - 69) for m in range(131)],
+    "r4": [70_000.0 + 600 * m for m in range(81)],
+}
+
+
+def _coarse(pod: str) -> str:
+    return f'{c.TOTAL_CHECKPOINT_COARSE}{{slo="ttft",namespace="b",pod="{pod}"}}'
+
+
+def _at(pod: str, minute: int, value: float | None) -> dict[str, Any]:
+    """The hourly checkpoint of ``minute`` (None: none then), recorded an evaluation later."""
+    labels = f'{{namespace="b",pod="{pod}",slo="ttft"}}'
+    samples = [] if value is None else [{"labels": labels, "value": value}]
+    expr = f"sum by (namespace, pod, slo) (last_over_time({_coarse(pod)}[30s]))"  # no name on either engine
+    return {"expr": expr, "eval_time": f"{minute + 1}m", "exp_samples": samples}
+
+
+def _boundary_test() -> dict[str, Any]:
+    """Every event checkpoint on a 5-minute slot reaches the hourly checkpoints; a plain slot does not."""
+    pods = _BOUNDARY_PODS
+    series = [
+        {"series": f'{COUNT_SUM}{{namespace="b",model_name="m",pod="{pod}"}}', "values": notation(values)}
+        for pod, values in pods.items()
+    ]
+    return {
+        "name": "events on 5-minute checkpoints reach the hourly checkpoints",
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": [
+            _at("r1", 9, pods["r1"][8]),  # the value before the reset
+            _at("r1", 10, pods["r1"][10]),  # the value after it, on a 5-minute slot
+            _at("r1", 15, None),
+            _at("r1", 60, pods["r1"][60]),  # the hour
+            _at("r2", 65, pods["r2"][65]),  # the first value, on a 5-minute slot
+            _at("r2", 75, None),
+            _at("r2", 120, pods["r2"][120]),
+            _at("r3", 70, pods["r3"][69]),  # the value before the reset, on a 5-minute slot
+            _at("r3", 71, pods["r3"][71]),
+            _at("r3", 75, None),
+            # the last value, whenever the counter is gone (a 5-minute slot on Prometheus 3)
+            {
+                "expr": f"sum by (namespace, pod, slo) (max_over_time({_coarse('r4')}[39m]))",
+                "eval_time": "99m",
+                "exp_samples": [{"labels": '{namespace="b",pod="r4",slo="ttft"}', "value": pods["r4"][80]}],
+            },
+        ],
     }
 
 
@@ -288,7 +345,7 @@ def _write(tmp_path: Path) -> list[Path]:
     coverage = tmp_path / "long-rules.yaml"
     coverage.write_text(to_prometheus_yaml(RuleFile((long_windows,))))
     files = {
-        "checkpoints": ([rules], [_gap_test(), _churn_test()]),
+        "checkpoints": ([rules], [_gap_test(), _churn_test(), _boundary_test()]),
         "coverage": ([coverage.name], [_coverage_test()]),
         "alert": ([alone.name], _alert_tests()),
     }

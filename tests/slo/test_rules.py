@@ -24,6 +24,7 @@ from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import rule_counts, slo_rule_file
 from inferwatch.slo.windows import (
     GOOGLE_30D,
+    LONG_WINDOWS_INTERVAL,
     format_duration,
     is_coarse,
     parse_duration,
@@ -101,8 +102,9 @@ def _duration(text: str) -> timedelta:
 RANGES: dict[str, tuple[tuple[str, ...], timedelta]] = {
     c.GOOD_EVENTS_COUNTER: (("checkpoints",), timedelta(minutes=10)),
     c.TOTAL_EVENTS_COUNTER: (("checkpoints",), timedelta(minutes=10)),
-    c.GOOD_CHECKPOINT_FINE: (("main",), timedelta(hours=23, minutes=59)),
-    c.TOTAL_CHECKPOINT_FINE: (("main",), timedelta(hours=23, minutes=59)),
+    # checkpoints: the coarse checkpoints copy the evaluation before's and read the one before that (30 s each)
+    c.GOOD_CHECKPOINT_FINE: (("main", "checkpoints"), timedelta(hours=23, minutes=59)),
+    c.TOTAL_CHECKPOINT_FINE: (("main", "checkpoints"), timedelta(hours=23, minutes=59)),
     c.GOOD_CHECKPOINT_COARSE: (("long",), timedelta(days=30)),
     c.TOTAL_CHECKPOINT_COARSE: (("long", "main"), timedelta(days=30)),  # main: the absent alert's day
     c.GOOD_EVENTS_WINDOW: (("main",), timedelta(minutes=15)),
@@ -165,6 +167,13 @@ def test_each_slo_has_a_checkpoint_and_a_long_window_group() -> None:
         c.TOTAL_EVENTS_WINDOW,
         c.RECORDING_COVERAGE,
     ]
+
+
+def test_the_long_window_sums_outlast_their_interval() -> None:
+    """The SLO group reads the long-window sums over two runs of their group, and the gap alert waits
+    longer than one run before it calls the group stopped: a run later than usual is not a gap."""
+    assert _duration(c.WINDOW_SUM_LOOKBACK) == 2 * LONG_WINDOWS_INTERVAL
+    assert _duration(c.STOPPED_AFTER) > LONG_WINDOWS_INTERVAL
 
 
 def test_windows_scale_with_the_slo_window() -> None:
