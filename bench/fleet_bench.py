@@ -3,9 +3,9 @@
     nice -n 10 python -m bench.fleet_bench [--scale 0.25 --scale 1] [--span 1h] [--settle 150] [--no-write]
         [--compare <(git show main:alerts/generated/normalize.yaml)]
 
-The defaults (a quarter fleet, an hour of history) take about 12 minutes on 2 shared cores; the
-recorded figures add `--scale 1` (about 25 minutes more: 24 M samples written and imported, five
-rule sets measured for 150 s each after a 5-minute warm-up).
+The defaults (a quarter fleet, an hour of history) take about half an hour on 2 shared cores;
+the recorded figures add `--scale 1` (about 50 minutes more: 24 M samples written and imported,
+five rule sets measured for 150 s each, each after a 5-minute warm-up of its own).
 
 For each ``--scale`` (1 = 1,000 GPUs on 125 nodes, 500 vLLM pods, 40 models, 60 namespaces, 50
 SLOs; `bench.fleet_model`), the fleet's raw series — what Prometheus scrapes from the vLLM pods'
@@ -19,6 +19,9 @@ live (`bench.fleet_measure`):
   rules for the same SLOs over the raw counters;
 * vmalert over VictoriaMetrics with inferwatch's set.
 
+Each Prometheus run starts from a fresh copy of the imported blocks and scrapes for ``--warmup``
+seconds before it measures: no run reads the scrapes or the rule outputs of the run before.
+
 Every group is evaluated every ``--interval``; each group's cost per minute in production is its
 time per evaluation times its evaluations per minute at its own interval (Prometheus's default
 1 m where the group sets none; the hourly SLO groups once an hour). Figures go to the "fleet"
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -50,7 +54,7 @@ from bench.fleet_measure import (
 )
 from bench.fleet_model import Fleet, write_history
 from bench.fleet_report import markdown, scaling_markdown
-from bench.fleet_rules import inferwatch_rule_files, slo_specs, sloth_rule_file, write_set
+from bench.fleet_rules import LoadedSet, inferwatch_rule_files, slo_specs, sloth_rule_file, write_set
 from bench.report import BENCHMARKS_MD, update_section
 from inferwatch.localstack.backfill import create_blocks, install_blocks
 from inferwatch.localstack.processes import ProcessGroup
@@ -82,6 +86,10 @@ class ScaleResult:
     write_s: float = 0.0
     import_s: float = 0.0
     vm_import_s: float = 0.0
+    # each rule set measured over a fresh copy of the imported history (False: figures of a bench
+    # that ran each set over the TSDB the set before left, read back from an older --json file)
+    fresh_history: bool = False
+    warmup_s: float = 0.0
     runs: list[RunFigures] = field(default_factory=list)
 
 
@@ -107,7 +115,8 @@ def run_scale(scale: float, tools: Toolbox, work: Path, opts: dict[str, Any], pr
     fleet = Fleet.build(scale)
     r = ScaleResult(scale, len(fleet.nodes), fleet.gpu_count, len(fleet.pods), fleet.engine_count,
                     len(fleet.models), len(fleet.namespaces), len(slo_specs(fleet)), span=opts["span"],
-                    step_s=opts["step"], interval_s=parse_duration(opts["interval"]).total_seconds())  # fmt: skip
+                    step_s=opts["step"], interval_s=parse_duration(opts["interval"]).total_seconds(),
+                    fresh_history=True, warmup_s=opts["warmup"])  # fmt: skip
     task = progress.add_task(f"scale {scale}: writing the history", total=None)
 
     def tick(text: str) -> None:
@@ -118,25 +127,31 @@ def run_scale(scale: float, tools: Toolbox, work: Path, opts: dict[str, Any], pr
     t = time.perf_counter()
     create_blocks(tools, om, work / "blocks", max_block_duration="24h", timeout_s=7200)
     om.unlink()
-    data = work / "tsdb"
-    install_blocks(work / "blocks", data)
+    imported = work / "imported"
+    install_blocks(work / "blocks", imported)
     r.import_s = time.perf_counter() - t
     interval, settle, step = opts["interval"], opts["settle"], opts["step"]
     ours = write_set("inferwatch", inferwatch_rule_files(fleet), work, interval)
+    sets: list[LoadedSet | None] = [None, ours]
+    if opts["compare"]:
+        files = inferwatch_rule_files(fleet) | {p.stem: p.read_text() for p in opts["compare"]}
+        sets.append(write_set(opts["compare_name"], files, work, interval))
+    if opts["sloth"]:
+        sets.append(write_set("sloth", {"sloth": sloth_rule_file(tools, fleet, work)}, work, interval))
     try:
-        # the scrape starts after the import: a gap of more than a sample or two in the last 5 minutes
-        # makes rates partial, so the first run scrapes for --warmup seconds before it measures
-        gap = time.time() - float(target.times[target.live_from - 1])
-        warmup = opts["warmup"] if gap > 2 * step else 0.0
-        r.runs.append(measure_prometheus(tools, work, data, None, interval, settle, tick, target, step, warmup))
-        r.runs.append(measure_prometheus(tools, work, data, ours, interval, settle, tick, target, step))
-        if opts["compare"]:
-            files = inferwatch_rule_files(fleet) | {p.stem: p.read_text() for p in opts["compare"]}
-            other = write_set(opts["compare_name"], files, work, interval)
-            r.runs.append(measure_prometheus(tools, work, data, other, interval, settle, tick, target, step))
-        if opts["sloth"]:
-            sloth = write_set("sloth", {"sloth": sloth_rule_file(tools, fleet, work)}, work, interval)
-            r.runs.append(measure_prometheus(tools, work, data, sloth, interval, settle, tick, target, step))
+        for i, rules in enumerate(sets):
+            # Each set starts from the imported blocks alone, as the first did: a run over the TSDB
+            # the run before left would read its scrapes and its rules' outputs too (more head
+            # series, a longer WAL replay, series no production Prometheus of this set would hold).
+            data = work / f"tsdb-{i}"
+            shutil.copytree(imported, data)
+            # the scrape starts after the import or the run before: a gap of more than a sample or
+            # two in the last 5 minutes makes rates partial, so the run scrapes for --warmup seconds
+            # before it measures
+            gap = time.time() - float(target.times[target.live_from - 1])
+            warmup = opts["warmup"] if gap > 2 * step else 0.0
+            r.runs.append(measure_prometheus(tools, work, data, rules, interval, settle, tick, target, step, warmup))
+            shutil.rmtree(data, ignore_errors=True)
     finally:
         target.close()
     if vm_text is not None:
@@ -167,12 +182,13 @@ def _load_json(path: Path) -> list[ScaleResult]:
               help="fleet size (1 = 1,000 GPUs, 500 vLLM pods); repeat for several")  # fmt: skip
 @click.option("--span", default="1h", show_default=True,
               help="history before now (a day: 24h — hours of writing and importing on 2 cores)")  # fmt: skip
-@click.option("--future", default="40m", show_default=True, help="history after now, read by the live evaluations")
+@click.option("--future", default="80m", show_default=True,
+              help="history after now, read by the live evaluations (longer than all the runs of a scale)")  # fmt: skip
 @click.option("--step", type=int, default=60, show_default=True, help="seconds between samples")
 @click.option("--interval", default="30s", show_default=True, help="evaluation interval of every group here")
 @click.option("--settle", type=float, default=150.0, show_default=True, help="seconds each rule set is measured")
 @click.option("--warmup", type=float, default=300.0, show_default=True,
-              help="seconds of scraping before the first measurement (5-minute rates whole)")  # fmt: skip
+              help="seconds of scraping before each rule set's measurement (5-minute rates whole)")  # fmt: skip
 @click.option("--vm/--no-vm", default=True, show_default=True, help="measure VictoriaMetrics + vmalert too")
 @click.option("--sloth/--no-sloth", default=True, show_default=True, help="measure Sloth's rules too")
 @click.option(

@@ -157,6 +157,13 @@ def _value(m: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float
     return sum(v for _, v in m.get(name, []))
 
 
+def _scraped(client: httpx.Client, url: str) -> bool:
+    """Whether Prometheus has scraped every target since it started (the history holds `up` too, so
+    a query would not tell: the targets API's health is "unknown" until a target's first scrape)."""
+    targets = client.get(url + "/api/v1/targets", params={"state": "active"}).json()["data"]["activeTargets"]
+    return bool(targets) and all(t.get("health") != "unknown" for t in targets)
+
+
 def samples_scanned(client: httpx.Client, url: str, rules: LoadedSet) -> dict[str, int]:
     """Per group, the samples its rules' expressions read (`totalQueryableSamples` of `/api/v1/query?stats=all`).
 
@@ -205,9 +212,10 @@ def measure_prometheus(
         while (left := until - time.monotonic()) > 0:
             tick(f"{figures.backend}, {name}: warming up, {left:.0f} s left")
             time.sleep(min(POLL_S, left))
-        # the first scrape comes at an offset within the scrape interval: measure from it on
+        # the first scrape comes at an offset within the scrape interval: measure from it on (the
+        # head alone does not say it: the rules record from the imported history before it)
         first_scrape = time.monotonic() + 2 * step_s + 10
-        while _value(_scrape(client, mp.url), "prometheus_tsdb_head_series") == 0 and time.monotonic() < first_scrape:
+        while not _scraped(client, mp.url) and time.monotonic() < first_scrape:
             tick(f"{figures.backend}, {name}: waiting for the first scrape")
             time.sleep(1)
         end = time.monotonic() + settle

@@ -224,6 +224,11 @@ def markdown(results: Sequence[ScaleResult], opts: dict[str, Any]) -> str:
     command = " ".join(f"--scale {r.scale:g}" for r in results)
     if any(x.rule_set.startswith("inferwatch before") for r in results for x in r.runs):
         command += ' --compare normalize.yaml --compare-name "inferwatch before (main\'s normalize.yaml)"'
+    fresh = (
+        f", each over a fresh copy of the imported history after {max(r.warmup_s for r in results):.0f} s of scraping"
+        if results and all(r.fresh_history for r in results)
+        else ", each over the TSDB the set before it left (the first after a warm-up)"
+    )
     lines = [
         "## The whole rule set at fleet size: Prometheus 3, VictoriaMetrics + vmalert, Sloth",
         "",
@@ -233,9 +238,9 @@ def markdown(results: Sequence[ScaleResult], opts: dict[str, Any]) -> str:
         f"`python -m bench.fleet_bench {command}`: a synthetic fleet (`bench/fleet_model.py`) backfilled for {span} "
         "before "
         f"the start, one sample every {results[0].step_s if results else 60} s, then scraped live; every group "
-        f"evaluated every {opts.get('interval', '30s')} for {opts.get('settle', 150):.0f} s per rule set. Scale 1 = "
-        "1,000 GPUs on 125 nodes (exclusive, time-sliced, MIG), 500 vLLM pods over 40 models and 60 namespaces "
-        "(data-parallel ranks: the engines), 50 SLOs.",
+        f"evaluated every {opts.get('interval', '30s')} for {opts.get('settle', 150):.0f} s per rule set{fresh}. "
+        "Scale 1 = 1,000 GPUs on 125 nodes (exclusive, time-sliced, MIG), 500 vLLM pods over 40 models and 60 "
+        "namespaces (data-parallel ranks: the engines), 50 SLOs.",
         "",
         *_fleet_rows(results),
         "",
