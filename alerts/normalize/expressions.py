@@ -46,8 +46,8 @@ def float_le(expr: str) -> str:
     return f'label_replace({expr}, "{c.LE}", "$1.0", "{c.LE}", "({INTEGER_LE})")'
 
 
-def float_le_buckets(series: str, selector: str = "", *, rated: bool = True) -> str:
-    """``series{selector}`` (its 5-minute rate when ``rated``) with integer `le` values spelled the float way.
+def float_le_buckets(series: str, *matchers: str, rated: bool = True) -> str:
+    """``series{matchers}`` (its 5-minute rate when ``rated``) with integer `le` values spelled the float way.
 
     Only the integer-spelled series go through `label_replace`: on Prometheus 3, which stores every
     `le` in float form, and for Python clients (vLLM) that selection is empty, so no raw bucket
@@ -58,7 +58,7 @@ def float_le_buckets(series: str, selector: str = "", *, rated: bool = True) -> 
     """
 
     def select(le: str) -> str:
-        inner = ", ".join(m for m in (selector, le) if m)
+        inner = ", ".join(m for m in (*matchers, le) if m)
         raw = f"{series}{{{inner}}}"
         return f"rate({raw}[{W}])" if rated else raw
 

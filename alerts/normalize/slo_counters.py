@@ -20,27 +20,20 @@ from inferwatch.promql import escape_label_value
 from inferwatch.rules import RecordingRule, RuleGroup
 
 
-def _matchers(scope: str, *matchers: str) -> str:
-    """``matchers, scope`` as one selector body."""
-    return ", ".join(m for m in (*matchers, scope) if m)
-
-
 def _raw(name: str, scope: str, *matchers: str) -> str:
     """``name{matchers, scope}``: a raw series, within the group's namespace when it has one."""
-    inner = _matchers(scope, *matchers)
+    inner = ", ".join(m for m in (*matchers, scope) if m)
     return f"{name}{{{inner}}}" if inner else name
 
 
 def _histogram_rules(kind: str, patterns: Sequence[str], scope: str) -> list[RecordingRule]:
     le = f'{c.LE}=~"{escape_label_value("|".join(dict.fromkeys(patterns)))}"'
     sources = VLLM_HISTOGRAM_SOURCES[kind]
-    buckets = [
-        sum_over_engines(float_le_buckets(f"{src}_bucket", _matchers(scope, le), rated=False), c.LE) for src in sources
-    ]
+    buckets = [sum_over_engines(float_le_buckets(f"{src}_bucket", le, scope, rated=False), c.LE) for src in sources]
     counts = [sum_over_engines(_raw(f"{src}_count", scope)) for src in sources]
     family = sglang.HISTOGRAMS.get(kind)
     if family is not None:
-        buckets.append(sglang.fold(float_le_buckets(f"{family}_bucket", _matchers(scope, le), rated=False), c.LE))
+        buckets.append(sglang.fold(float_le_buckets(f"{family}_bucket", le, scope, rated=False), c.LE))
         counts.append(sglang.fold(_raw(f"{family}_count", scope)))
     return [
         RecordingRule(c.counter_series(kind, "bucket"), first_of(buckets)),
