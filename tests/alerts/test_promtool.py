@@ -262,29 +262,15 @@ def test_a_target_switching_le_spelling_keeps_its_buckets(tools: Toolbox, rules_
         *(series(f'{bucket}{{{other},le="{le}"}}', "0+60x10") for le in ("2.0", "+Inf")),
     ]
     out = "inferwatch:vllm_ttft_seconds_bucket:rate5m"
-    tests = [
-        {
-            "name": "le spelling switched",
-            "interval": "1m",
-            "input_series": inputs,
-            "promql_expr_test": [
-                {
-                    "expr": f'{out}{{pod="vllm-1"}}',
-                    "eval_time": "9m",
-                    "exp_samples": [
-                        {"labels": f'{out}{{namespace="ns1",pod="vllm-1",model_name="llama",le="{le}"}}', "value": 1.0}
-                        for le in ("2.0", "+Inf")
-                    ],
-                },
-                # the switched pod still has its buckets: the rule did not fail
-                {
-                    "expr": f'count({out}{{pod="vllm-0"}})',
-                    "eval_time": "9m",
-                    "exp_samples": [{"labels": "{}", "value": 2}],
-                },
-            ],
-        }
-    ]
+    labels = '{namespace="ns1",pod="vllm-1",model_name="llama",le="%s"}'
+    test = _expr_test(
+        "le spelling switched", inputs, [(f'{out}{{pod="vllm-1"}}', [(labels % le, 1.0) for le in ("2.0", "+Inf")])]
+    )
+    # the switched pod still has its buckets: the rule did not fail
+    test["promql_expr_test"].append(
+        {"expr": f'count({out}{{pod="vllm-0"}})', "eval_time": "9m", "exp_samples": [{"labels": "{}", "value": 2}]}
+    )
+    tests = [test]
     _run_tests(tools, promtool, rules_dir, tests, "le-switch")
 
 
