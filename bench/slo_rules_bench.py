@@ -266,8 +266,8 @@ def families(h: History, slo: SLO, sloth_labels: dict[str, str]) -> dict[str, Ca
 
     fine_step, coarse_step = int(FINE_STEP.total_seconds()), int(COARSE_STEP.total_seconds())
     fine_marks = h.marks(fine_step, end_k - int(COARSE_FROM.total_seconds()) // STEP - fine_step // STEP)
-    # the counter's first value is a checkpoint too (a new series), then one at each hour
-    coarse_marks = np.unique(np.concatenate([[0], h.marks(coarse_step)]))
+    # the counter's first two values are hourly checkpoints too (a new series), then one at each hour
+    coarse_marks = np.unique(np.concatenate([[0, fine_step // STEP], h.marks(coarse_step)]))
     beats = h.marks(fine_step)
     # the long-window group's last runs (every LONG_WINDOWS_INTERVAL) before the history's end
     long_runs = h.marks(int(LONG_WINDOWS_INTERVAL.total_seconds()))[-3:]
@@ -346,8 +346,6 @@ def families(h: History, slo: SLO, sloth_labels: dict[str, str]) -> dict[str, Ca
         # the current rules: counters, checkpoints, heartbeats, coverage and long-window sums
         norm.counter_series("ttft", "count"): lambda i, lo, hi: counters(h.total[i], ns(i), lo, hi),
         norm.counter_series("ttft", "bucket"): lambda i, lo, hi: counters(h.good[i], {**ns(i), **bucket}, lo, hi),
-        c.TOTAL_EVENTS_COUNTER: lambda i, lo, hi: counters(h.total[i], pod(i), lo, hi),
-        c.GOOD_EVENTS_COUNTER: lambda i, lo, hi: counters(h.good[i], pod(i), lo, hi),
         c.TOTAL_CHECKPOINT_FINE: lambda i, lo, hi: checkpoints(h.total[i], i, fine_marks, lo, hi),
         c.GOOD_CHECKPOINT_FINE: lambda i, lo, hi: checkpoints(h.good[i], i, fine_marks, lo, hi),
         c.TOTAL_CHECKPOINT_COARSE: lambda i, lo, hi: checkpoints(h.total[i], i, coarse_marks, lo, hi),

@@ -24,12 +24,16 @@ Severity = Literal["page", "ticket"]
 
 MIN_WINDOW = timedelta(minutes=5)
 REFERENCE_PERIOD = timedelta(days=30)
-# The checkpoint group runs every CHECKPOINT_INTERVAL: it records the pods' counters and, from
-# them, a checkpoint every FINE_STEP and every COARSE_STEP (plus one wherever a counter starts,
-# ends or resets). Windows from COARSE_FROM up read the coarse checkpoints, and are summed by the
-# long-window group every LONG_WINDOWS_INTERVAL; shorter ones read the fine checkpoints.
-CHECKPOINT_INTERVAL = timedelta(minutes=1)
-FINE_STEP = timedelta(minutes=5)
+# The checkpoint group runs every CHECKPOINT_INTERVAL: it records the pods' counters at every run
+# (the fine checkpoints, one every FINE_STEP, and a pod's last value after it is gone) and, from
+# them, one every COARSE_STEP (plus one wherever a counter starts, ends or resets). Windows from
+# COARSE_FROM up read the coarse checkpoints, and are summed by the long-window group every
+# LONG_WINDOWS_INTERVAL; shorter ones read the fine checkpoints.
+CHECKPOINT_INTERVAL = timedelta(minutes=5)
+FINE_STEP = CHECKPOINT_INTERVAL
+# The normalized counters the checkpoints read are recorded every COUNTER_INTERVAL, so a checkpoint
+# holds a counter at most that (and a scrape) older than itself.
+COUNTER_INTERVAL = timedelta(minutes=1)
 COARSE_STEP = timedelta(hours=1)
 COARSE_FROM = timedelta(days=1)
 LONG_WINDOWS_INTERVAL = timedelta(minutes=5)

@@ -15,17 +15,15 @@ WINDOW_LABEL = "window"
 # without traffic is "no data" rather than 0 % or NaN.
 GOOD_EVENTS = "inferwatch:slo_good_events:rate5m"
 TOTAL_EVENTS = "inferwatch:slo_total_events:rate5m"
-# Per-pod counters of the SLO's good and total events (summed over the pod's counters: every
-# counter of one pod resets together), recorded every minute by the SLO's checkpoint group from
-# the normalized counters (inferwatch.conventions.normalized.counter_series). Labels: slo,
-# namespace, pod and the SLO's group_by labels.
-GOOD_EVENTS_COUNTER = "inferwatch:slo_good_events:counter"
-TOTAL_EVENTS_COUNTER = "inferwatch:slo_total_events:counter"
-# Checkpoints of those counters, per pod (so a counter reset stays visible to increase()): a
-# sample every 5 minutes (fine) or every hour (coarse), plus a sample wherever a pod's counter
-# starts, ends or resets, so its first, last and pre-reset values are never skipped. Every window
-# longer than 5 minutes is increase() over them: a Prometheus outage or a missed evaluation only
-# moves the next checkpoint, and the counters' jump across the gap is counted.
+# Checkpoints of the SLO's good and total events per pod (so a counter reset stays visible to
+# increase()), recorded by the SLO's checkpoint group from the normalized counters
+# (inferwatch.conventions.normalized.counter_series). Labels: slo, namespace, pod and the SLO's
+# group_by labels. Fine: the pod's counter at every run of the group (every 5 minutes) and, for
+# 10 minutes after a pod is gone, its last value. Coarse: from the fine ones, every hour and
+# wherever a pod's counter starts, ends or resets, so its first, last, pre-reset and post-reset
+# values are never skipped. Every window longer than 5 minutes is increase() over them: a
+# Prometheus outage or a missed evaluation only moves the next checkpoint, and the counters' jump
+# across the gap is counted.
 GOOD_CHECKPOINT_FINE = "inferwatch:slo_good_events:checkpoint5m"
 TOTAL_CHECKPOINT_FINE = "inferwatch:slo_total_events:checkpoint5m"
 GOOD_CHECKPOINT_COARSE = "inferwatch:slo_good_events:checkpoint1h"
@@ -45,7 +43,7 @@ WINDOW_SUM_LOOKBACK = "10m"
 # longer than the long-window group's interval.
 STOPPED_AFTER = "15m"
 # The SLO's recording ran: the evaluation time (unix seconds), recorded by its checkpoint group at
-# every 5-minute checkpoint. Label: slo. A missing sample is a gap in the SLO's recording.
+# every run (every 5 minutes). Label: slo. A missing sample is a gap in the SLO's recording.
 RECORDING_HEARTBEAT = "inferwatch:slo_recording:heartbeat"
 # Share of each window (label `window`) in which the SLO's recording ran (heartbeats present /
 # heartbeats due, at most 1), recorded by the long-window group. Below 1, figures over that

@@ -10,14 +10,17 @@ given, as the normalization rules would have recorded them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
 from inferwatch.conventions import normalized as norm
+from inferwatch.conventions import slo as c
 from inferwatch.promql import format_number
-from inferwatch.rules import RuleFile, to_prometheus_yaml
+from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.slo.model import SLO
 from inferwatch.slo.rules import slo_groups
+from inferwatch.slo.windows import CHECKPOINT_INTERVAL
 
 COUNT = norm.histogram_series("ttft", "count")
 BUCKET = norm.histogram_series("ttft", "bucket")
@@ -106,7 +109,28 @@ def close(selector: str, value: float, eval_time: str, tolerance: float = 1e-9) 
     }
 
 
+def at_its_interval(group: RuleGroup) -> RuleGroup:
+    """The checkpoint group recording only on the minutes Prometheus would run it (every 5 minutes,
+    from minute 0): promtool evaluates every group at the test's interval (a minute), whatever its own.
+
+    The minutes between are empty evaluations; the rules that read its series read them over ranges,
+    which a staleness marker after an empty evaluation does not change.
+    """
+    if not group.name.endswith(c.CHECKPOINT_GROUP_SUFFIX):
+        return group
+    seconds = int(CHECKPOINT_INTERVAL.total_seconds())
+    on_time = f"vector(time()) % {seconds} == 0"
+    return dataclasses.replace(
+        group,
+        rules=tuple(
+            dataclasses.replace(r, expr=f"(\n{r.expr}\n)\nand on () ({on_time})") if isinstance(r, RecordingRule) else r
+            for r in group.rules
+        ),
+    )
+
+
 def write_rules(path: Path, slo: SLO) -> str:
-    """The SLO's own groups (not the shared counter group: its normalized counters are inputs) as ``path``."""
-    path.write_text(to_prometheus_yaml(RuleFile(slo_groups(slo))))
+    """The SLO's own groups (not the shared counter group: its normalized counters are inputs) as
+    ``path``, the checkpoint group at its own interval (`at_its_interval`)."""
+    path.write_text(to_prometheus_yaml(RuleFile(tuple(at_its_interval(g) for g in slo_groups(slo)))))
     return path.name

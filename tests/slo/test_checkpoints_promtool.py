@@ -20,6 +20,7 @@ from inferwatch.conventions import slo as c
 from inferwatch.rules import AlertingRule, RuleFile, dump_yaml, to_prometheus_yaml
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import alert_rules, slo_groups
+from inferwatch.slo.windows import CHECKPOINT_INTERVAL
 from inferwatch.tools import Toolbox
 from tests.slo.promtool_inputs import (
     BUCKET,
@@ -88,11 +89,11 @@ def _gap_test() -> dict[str, Any]:
             ),
         ],
         "alert_rule_test": [
-            # the counter is checkpointed at each of the first minutes after the gap (210 to 213): from
-            # minute 211 the short windows hold the incident's tail, the 6 h one all of it; a page 2 m on
-            {"eval_time": "212m", "alertname": c.ALERT_PAGE, "exp_alerts": []},
+            # the 1 h window holds no checkpoint before the gap: it counts from the first two after
+            # it (runs at 210 and 215), both in the incident's tail; a page 2 m on
+            {"eval_time": "216m", "alertname": c.ALERT_PAGE, "exp_alerts": []},
             {
-                "eval_time": "213m",
+                "eval_time": "217m",
                 "alertname": c.ALERT_PAGE,
                 # the value: the 1 h window's burn rate, all of it the incident's half-slow requests
                 "exp_alerts": [
@@ -165,16 +166,17 @@ def _churn_test() -> dict[str, Any]:
     }
 
 
-# Pods of namespace "b" whose events fall on 5-minute checkpoints (the hourly checkpoints are taken
-# from the 5-minute ones, so these are the ones that must be told from a plain 5-minute sample):
-# r1 starts at 0 and resets at minute 9 (the value after the reset at 10); r2's first value is at
-# 65; r3 resets at 70 (the value before it at 70); r4's last value is at 80.
+# Pods of namespace "b" (total counters, a value a minute) whose events the hourly checkpoints must
+# copy from the 5-minute ones (taken every 5 minutes from minute 0, each copied a run later):
+# r1 starts at 0 and resets at minute 12, between runs; r2's first value is at 67, between runs;
+# r3 resets at 70, on a run; r4's last value is at 80.
 _BOUNDARY_PODS: dict[str, list[float | None]] = {
-    "r1": [600.0 * m if m < 9 else 600.0 * (m - 8) for m in range(131)],
-    "r2": [None] * 65 + [1000.0 + 600 * (m - 65) for m in range(65, 131)],
+    "r1": [600.0 * m if m < 12 else 600.0 * (m - 11) for m in range(131)],
+    "r2": [None] * 67 + [1000.0 + 600 * (m - 67) for m in range(67, 131)],
     "r3": [50_000.0 + 600 * m if m < 70 else 600.0 * (m - 69) for m in range(131)],
     "r4": [70_000.0 + 600 * m for m in range(81)],
 }
+_RUN = int(CHECKPOINT_INTERVAL.total_seconds() // 60)
 
 
 def _coarse(pod: str) -> str:
@@ -182,41 +184,46 @@ def _coarse(pod: str) -> str:
 
 
 def _at(pod: str, minute: int, value: float | None) -> dict[str, Any]:
-    """The hourly checkpoint of ``minute`` (None: none then), recorded an evaluation later."""
+    """The hourly checkpoint copied from the 5-minute one of ``minute`` (None: not copied), recorded a run later."""
     labels = f'{{namespace="b",pod="{pod}",slo="ttft"}}'
     samples = [] if value is None else [{"labels": labels, "value": value}]
     expr = f"sum by (namespace, pod, slo) (last_over_time({_coarse(pod)}[30s]))"  # no name on either engine
-    return {"expr": expr, "eval_time": f"{minute + 1}m", "exp_samples": samples}
+    return {"expr": expr, "eval_time": f"{minute + _RUN}m", "exp_samples": samples}
 
 
 def _boundary_test() -> dict[str, Any]:
-    """Every event checkpoint on a 5-minute slot reaches the hourly checkpoints; a plain slot does not."""
+    """Every event of the 5-minute checkpoints reaches the hourly ones; a plain 5-minute checkpoint does not."""
     pods = _BOUNDARY_PODS
     series = [
         {"series": f'{COUNT_SUM}{{namespace="b",model_name="m",pod="{pod}"}}', "values": notation(values)}
         for pod, values in pods.items()
     ]
     return {
-        "name": "events on 5-minute checkpoints reach the hourly checkpoints",
+        "name": "events of the 5-minute checkpoints reach the hourly checkpoints",
         "interval": "1m",
         "input_series": series,
         "promql_expr_test": [
-            _at("r1", 9, pods["r1"][8]),  # the value before the reset
-            _at("r1", 10, pods["r1"][10]),  # the value after it, on a 5-minute slot
-            _at("r1", 15, None),
+            _at("r1", 0, pods["r1"][0]),  # the first value
+            _at("r1", 5, pods["r1"][5]),  # and the one after it
+            _at("r1", 10, pods["r1"][10]),  # the last before the reset (minute 11's events are lost)
+            _at("r1", 15, pods["r1"][15]),  # the first after it
+            _at("r1", 20, None),
+            _at("r1", 25, None),
             _at("r1", 60, pods["r1"][60]),  # the hour
-            _at("r2", 65, pods["r2"][65]),  # the first value, on a 5-minute slot
-            _at("r2", 75, None),
+            _at("r2", 70, pods["r2"][70]),  # the first value, at the first run after minute 67
+            _at("r2", 75, pods["r2"][75]),
+            _at("r2", 80, None),
             _at("r2", 120, pods["r2"][120]),
-            _at("r3", 70, pods["r3"][69]),  # the value before the reset, on a 5-minute slot
-            _at("r3", 71, pods["r3"][71]),
+            _at("r3", 65, pods["r3"][65]),  # the value before the reset
+            _at("r3", 70, pods["r3"][70]),  # the one after it
             _at("r3", 75, None),
-            # the last value, whenever the counter is gone (a 5-minute slot on Prometheus 3)
+            # the last value, whenever the counter is gone
             {
                 "expr": f"sum by (namespace, pod, slo) (max_over_time({_coarse('r4')}[39m]))",
                 "eval_time": "99m",
                 "exp_samples": [{"labels": '{namespace="b",pod="r4",slo="ttft"}', "value": pods["r4"][80]}],
             },
+            _at("r4", 75, None),
         ],
     }
 

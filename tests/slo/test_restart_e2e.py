@@ -1,21 +1,22 @@
 """A real Prometheus stopped and restarted on its own TSDB while vLLM's counters go on, an incident inside.
 
-A day of history is backfilled (raw counters, the SLO's counters and checkpoints); then
-Prometheus runs live over it, scraping a vLLM stand-in whose counters follow the history's
-traffic exactly, with the generated rules loaded. The process is stopped for five minutes —
-no scrape, no rule evaluation — across the minute of the hour that the coarse checkpoints
-fall on (the rules under test put it there: an hourly boundary crossed) while team-b has a
-latency incident, and started again on the same data. Right after the restart `slo status`
-exits 0 and marks its figures as resting on a gap; once the long windows are summed again
-from checkpoints that hold the incident's end (within 5 minutes of that) the budget equals the
-exact count of events, the stop's included, within 0.1 percentage point, and the 6-hour burn
-rate holds the incident.
+A day of history is backfilled (raw counters, the SLO's checkpoints); then Prometheus runs live
+over it, scraping a vLLM stand-in whose counters follow the history's traffic exactly, with the
+generated rules loaded. The process is stopped for seven and a half minutes — no scrape, no rule
+evaluation — across the 5 minutes of the hour whose checkpoint-group run takes the hourly
+checkpoint (the rules under test put them there: an hourly boundary crossed) while
+team-b has a latency incident, and started again on the same data. Right after the restart
+`slo status` exits 0 and marks its figures as resting on a gap; once the long windows are summed
+again from checkpoints taken after the restart the budget equals the exact count of events, the
+stop's included, within 0.1 percentage point, and the 6-hour burn rate holds the incident.
 
 A checkpoint taken at t holds the counter as the normalized-counter group last read it, which read
 the last scrape: up to `PIPELINE_LAG_S` before t. The exact count runs to the last checkpoint's
 timestamp, so that checkpoint must come late enough after the incident for the lag to cover
 normal traffic only (team-b's steady 0.5 requests a second, whose lag is the same at both ends of
-the span): one minute of the incident missing from the last checkpoint is 4.1 pp of budget.
+the span): one minute of the incident missing from the last checkpoint is 4.1 pp of budget. So
+the incident ends `INCIDENT_BEFORE_RESTART_S` before the restart, and every checkpoint after the
+restart holds all of it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from inferwatch.slo.checkpoints import COARSE_LAG
 from inferwatch.slo.model import SLO
 from inferwatch.slo.rules import slo_rule_file
 from inferwatch.slo.status import slo_status
-from inferwatch.slo.windows import CHECKPOINT_INTERVAL, LONG_WINDOWS_INTERVAL, parse_duration
+from inferwatch.slo.windows import CHECKPOINT_INTERVAL, COUNTER_INTERVAL, LONG_WINDOWS_INTERVAL, parse_duration
 from inferwatch.tools import Toolbox
 from tests.slo.history import (
     DAY,
@@ -67,18 +68,18 @@ from tests.slo.history import (
 )
 from tests.slo.history import slo as history_slo
 
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = pytest.mark.timeout(2400)
 
 REPO = Path(__file__).resolve().parents[2]
 HISTORY_S = DAY
-STOP_S = 300
-# Seconds from the stop to the start of team-b's incident, and from the restart to its end.
+STOP_S = 450
+# Seconds from the stop to the start of team-b's incident, and from its end to the restart.
 INCIDENT_AFTER_STOP_S = 30
-INCIDENT_AFTER_RESTART_S = 30
+INCIDENT_BEFORE_RESTART_S = 180
 # How far a checkpoint's value can trail its timestamp: the normalized-counter group's interval
 # (the checkpoint reads its last sample) plus the scrape interval (that sample read the last
 # scrape), and 15 s for the groups' own timing.
-PIPELINE_LAG_S = (CHECKPOINT_INTERVAL + parse_duration(LocalStack.scrape_interval)).total_seconds() + 15
+PIPELINE_LAG_S = (COUNTER_INTERVAL + parse_duration(LocalStack.scrape_interval)).total_seconds() + 15
 
 
 @dataclass
@@ -196,7 +197,7 @@ def _status_cli(url: str, tmp: Path) -> tuple[int, list[dict[str, object]]]:
 
 @pytest.fixture(scope="module")
 def stack(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """History, live Prometheus, a five-minute stop with the incident inside, and the restart."""
+    """History, live Prometheus, a 7.5-minute stop with the incident inside, and the restart."""
     work = tmp_path_factory.mktemp("slo-restart")
     s = history_slo()
     history_end = (time.time() // STEP) * STEP - STEP
@@ -207,10 +208,12 @@ def stack(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     Exposition.live = live
     server = ThreadingHTTPServer(("127.0.0.1", 0), Exposition)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    # plan: about a minute live, then the stop; the coarse checkpoint's minute in its middle
+    # plan: about a minute live, then the stop; the 5 minutes whose checkpoint-group run takes the
+    # hourly checkpoint within it (from the first whole minute a minute or more after the stop)
     stop_at = time.time() + 90
     coarse_minute = datetime.fromtimestamp(stop_at + 120, UTC).minute
-    live.incidents.b = (stop_at + INCIDENT_AFTER_STOP_S, stop_at + STOP_S + INCIDENT_AFTER_RESTART_S)
+    assert (coarse_minute * 60 - stop_at) % 3600 + CHECKPOINT_INTERVAL.total_seconds() < STOP_S
+    live.incidents.b = (stop_at + INCIDENT_AFTER_STOP_S, stop_at + STOP_S - INCIDENT_BEFORE_RESTART_S)
     prom.config_file = _live_config(work, f"127.0.0.1:{server.server_address[1]}", coarse_minute)
     out = Stack(prom, live)
     try:
@@ -221,17 +224,18 @@ def stack(tools: Toolbox, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         time.sleep(STOP_S)
         prom.start()
         out.restarted = time.time()
-        # right after the restart: the checkpoint group's first evaluations, the main group's, slo status
-        counted = c.TOTAL_EVENTS_COUNTER
-        wait_for(lambda: _recorded_since(out.url, counted, out.restarted), "checkpoints", timeout=120, interval=2)
+        # right after the restart: the checkpoint group's first run (within its interval), the main group's, slo status
+        counted = c.TOTAL_CHECKPOINT_FINE
+        first_run = CHECKPOINT_INTERVAL.total_seconds() + 60
+        wait_for(lambda: _recorded_since(out.url, counted, out.restarted), "checkpoints", timeout=first_run, interval=2)
         time.sleep(20)
         out.early_exit, out.early_status = _status_cli(out.url, work)
-        # then the long windows, summed by a run of their group after the first checkpoints, and
-        # after checkpoints that hold the incident's last minute (its events land at the minute's end)
+        # then the long windows, summed by a run of their group after the first checkpoint after the
+        # restart was copied to the hourly ones (a run later), which holds the incident's last minute
         summed = c.TOTAL_EVENTS_WINDOW
-        # (the checkpoints after the restart: one a minute until the counters are 5 minutes whole)
         held = live.incidents.b[1] + STEP + PIPELINE_LAG_S
-        runs = 2 * LONG_WINDOWS_INTERVAL.total_seconds() + 120  # past the restart's last checkpoint, then a run
+        assert held < out.restarted
+        runs = 2 * CHECKPOINT_INTERVAL.total_seconds() + LONG_WINDOWS_INTERVAL.total_seconds() + 120
         wait_for(
             lambda: _recorded_since(out.url, summed, out.restarted + 90) and _figure_ends_after(out.url, s, held),
             "long windows",
@@ -264,7 +268,7 @@ def test_the_stop_crossed_a_coarse_checkpoint_and_the_budget_counts_every_event(
     checkpoints = selector(c.TOTAL_CHECKPOINT_COARSE, {c.SLO_LABEL: str(SPEC["name"])})
     answer = httpx.post(
         f"{stack.url}/api/v1/query",
-        data={"query": f"{checkpoints}[20m]", "time": f"{stack.restarted + 60 + COARSE_LAG.total_seconds():.3f}"},
+        data={"query": f"{checkpoints}[30m]", "time": f"{stack.restarted + 60 + 2 * COARSE_LAG.total_seconds():.3f}"},
     ).json()
     times = [float(t) for r in answer["data"]["result"] for t, _ in r["values"]]
     assert times and not any(stack.stopped < t < stack.restarted for t in times), times

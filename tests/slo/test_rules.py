@@ -16,6 +16,7 @@ from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.app.cli import cli
 from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
+from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.reference import reference_path
 from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
@@ -36,8 +37,8 @@ from tests.support.promtool import group_order
 
 SLOTH_RULES_PER_SLO = 17
 # a 30-day SLO: main group 13 (2 event rates, 6 burn-rate rules: one for each of the 5 windows under
-# a day, one for the longer ones; budget, 4 alerts), checkpoints 7, long windows 3
-RULES_PER_SLO = 23
+# a day, one for the longer ones; budget, 4 alerts), checkpoints 5, long windows 3
+RULES_PER_SLO = 21
 RAW = re.compile(r"\b(vllm:[a-z0-9_]+|DCGM_[A-Z_]+|inferwatch_[a-z_]+|http_requests_total)\b")
 # The CRD `inferwatch build` validates PrometheusRule objects with (bundled in the package).
 REFERENCE = reference_path("prometheus-operator-crds", "monitoring.coreos.com_prometheusrules.yaml")
@@ -88,9 +89,9 @@ def test_rule_counts_and_cli_prints_them(tmp_path: Path, repo_root: Path) -> Non
     )
     assert res.exit_code == 0, res.output
     assert f"chat-ttft: {RULES_PER_SLO} rules" in res.stderr
-    # 19 records per SLO, and the shared counter group's 6 (TTFT and TPOT counts and buckets,
+    # 17 records per SLO, and the shared counter group's 6 (TTFT and TPOT counts and buckets,
     # finished requests and HTTP 5xx)
-    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 19 + 6
+    assert (tmp_path / "slo/generated/slo-rules.yaml").read_text().count("record: ") == 3 * 17 + 6
 
 
 def _duration(text: str) -> timedelta:
@@ -100,9 +101,16 @@ def _duration(text: str) -> timedelta:
 
 # Every series an SLO rule reads over a range, where, and how far back at most: (groups, longest).
 RANGES: dict[str, tuple[tuple[str, ...], timedelta]] = {
-    c.GOOD_EVENTS_COUNTER: (("checkpoints",), timedelta(minutes=10)),
-    c.TOTAL_EVENTS_COUNTER: (("checkpoints",), timedelta(minutes=10)),
-    # checkpoints: the coarse checkpoints copy the evaluation before's and read the one before that (30 s each)
+    # the 5-minute checkpoints keep a pod's last value for 10 minutes after its counters are gone
+    **{
+        name: (("checkpoints",), timedelta(minutes=10))
+        for name in (
+            *(norm.counter_series(kind, part) for kind in norm.VLLM_HISTOGRAMS for part in ("bucket", "count")),
+            norm.VLLM_REQUESTS_FINISHED_COUNTER,
+            norm.VLLM_HTTP_REQUESTS_COUNTER,
+        )
+    },
+    # checkpoints: the coarse checkpoints copy the run before's, and compare it with the runs around it (150 s each)
     c.GOOD_CHECKPOINT_FINE: (("main", "checkpoints"), timedelta(hours=23, minutes=59)),
     c.TOTAL_CHECKPOINT_FINE: (("main", "checkpoints"), timedelta(hours=23, minutes=59)),
     c.GOOD_CHECKPOINT_COARSE: (("long",), timedelta(days=30)),
@@ -127,7 +135,8 @@ def test_no_long_range_over_bucket_series() -> None:
 
     The SLO group, evaluated every minute, reads the 5-minute checkpoints only over windows under
     a day and otherwise the latest window sum (`last_over_time`), so its cost does not grow with
-    the SLO window; nothing reads a range of the normalized inputs or of bucket series.
+    the SLO window; nothing reads a range of raw bucket series, and the normalized counters only
+    for a gone pod's last value, every 5 minutes.
     """
     long_windows = 0
     for group in slo_rule_file(ALL_KINDS).groups[1:]:
@@ -144,18 +153,16 @@ def test_no_long_range_over_bucket_series() -> None:
 
 
 def test_each_slo_has_a_checkpoint_and_a_long_window_group() -> None:
-    """After the shared counter group, each SLO has its checkpoint group every minute, its long-window
-    group every 5 minutes and its main group (each after the groups it reads)."""
+    """After the shared counter group (every minute), each SLO has its checkpoint group and its
+    long-window group every 5 minutes and its main group (each after the groups it reads)."""
     groups = slo_rule_file([ALL_KINDS[0]]).groups
     assert [(g.name, g.interval) for g in groups] == [
         (c.COUNTER_GROUP, "1m"),
-        ("inferwatch-slo-ttft-checkpoints", "1m"),
+        ("inferwatch-slo-ttft-checkpoints", "5m"),
         ("inferwatch-slo-ttft-long-windows", "5m"),
         ("inferwatch-slo-ttft", None),
     ]
     assert [r.record for r in groups[1].rules if isinstance(r, RecordingRule)] == [
-        c.GOOD_EVENTS_COUNTER,
-        c.TOTAL_EVENTS_COUNTER,
         c.GOOD_CHECKPOINT_FINE,
         c.TOTAL_CHECKPOINT_FINE,
         c.GOOD_CHECKPOINT_COARSE,

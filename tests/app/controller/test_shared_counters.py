@@ -91,10 +91,10 @@ def test_each_slo_counts_the_pods_counters_once(tools: Toolbox, tmp_path: Path) 
             "interval": "1m",
             "input_series": inputs,
             "promql_expr_test": [
-                one(c.TOTAL_EVENTS_COUNTER, fast, 100),
-                one(c.GOOD_EVENTS_COUNTER, fast, 95),
-                one(c.TOTAL_EVENTS_COUNTER, strict, 100),
-                one(c.GOOD_EVENTS_COUNTER, strict, 90),
+                one(c.TOTAL_CHECKPOINT_FINE, fast, 100),
+                one(c.GOOD_CHECKPOINT_FINE, fast, 95),
+                one(c.TOTAL_CHECKPOINT_FINE, strict, 100),
+                one(c.GOOD_CHECKPOINT_FINE, strict, 90),
                 {
                     "expr": f"count by ({c.SLO_LABEL}) ({norm.counter_series('ttft', 'count')})",
                     "eval_time": "10m",

@@ -81,7 +81,7 @@ def vm_history(
     s = slo()
     # At minute `END_MINUTE` of an hour: on a 5-minute boundary, as every heartbeat is, so the replay's chunk
     # ends fall on heartbeats (the case that once counted a whole window with a 3-hour outage in it
-    # as recorded in full); and with the window's start 54 minutes after the hourly checkpoint
+    # as recorded in full); and with the window's start 50 minutes after the hourly checkpoint
     # before it, which MetricsQL's increase() does not read (see `_vm_span`), whatever the clock.
     end = datetime.now(UTC).replace(minute=END_MINUTE, second=0, microsecond=0) - timedelta(hours=2)
     start = end.timestamp() - DAYS * DAY
@@ -106,7 +106,7 @@ def _vm_span(url: str, s: SLO, at: float) -> dict[str, tuple[float, float]]:
     MetricsQL does not extrapolate, and counts from the sample before a window only where its query
     fetched it: no more than 5 minutes before the window's start for an instant query, as a live
     vmalert makes (45 for the point at the end of the replay's 40-minute range query). With the
-    window starting at minute `END_MINUTE`, the checkpoint before it is 54 minutes older, so the
+    window starting at minute `END_MINUTE`, the checkpoint before it (copied at minute 5) is 50 minutes older, so the
     first inside is where the count starts (and the pod's counter there is far above an hour's
     events, so MetricsQL does not take it for a counter that started at 0).
     """
