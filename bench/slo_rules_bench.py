@@ -35,8 +35,8 @@ every group evaluated every ``--interval``) and measured:
 
 The rules before issue 27 are the ones inferwatch generated for this SLO then, kept as the
 baseline in bench/baselines/slo-rules-before-issue27.yaml; cost per minute in production weighs
-each group by its own interval (the checkpoint, counter and SLO groups every minute, the
-long-window group every 5 minutes, the old hourly group once an hour).
+each group by its own interval (the counter and SLO groups every minute, the checkpoint and
+long-window groups every 5 minutes, the old hourly group once an hour).
 Sloth's rules come from the real `sloth generate` over the equivalent Sloth spec (`sloth_spec`);
 Pyrra's shape is written here (`pyrra_rules`): Pyrra's `increase` over the raw counters for the
 SLO window (its `4w`, set to the same window for a like-for-like budget) and its burn-rate
@@ -981,9 +981,10 @@ def scale_note(results: dict[int, Result], interval: str) -> str:
 NOTES = """How to read it:
 
 - Every group ran every evaluation here, so its column is its cost per run and the total counts
-  each as if it ran every evaluation. In production inferwatch's long-window group (`…-long-windows`)
-  runs every 5 minutes and the old hourly group (`…-hourly`) once an hour; the counter, checkpoint
-  and SLO groups, Sloth's and Pyrra's every minute: "a minute" weighs each group so.
+  each as if it ran every evaluation. In production inferwatch's checkpoint and long-window groups
+  (`…-checkpoints`, `…-long-windows`) run every 5 minutes and the old hourly group (`…-hourly`)
+  once an hour; the counter and SLO groups, Sloth's and Pyrra's every minute: "a minute" weighs
+  each group so.
 - "inferwatch before issue 27" is the rule file the generator wrote for this SLO before the
   checkpoints (bench/baselines/slo-rules-before-issue27.yaml), over the series it recorded
   (event rates over the last day, hourly sums, window sums), measured on the same TSDB.
@@ -1002,8 +1003,8 @@ NOTES = """How to read it:
   reads only the backfilled history, whose recorded series end at the history's end — minutes
   before the present (about 8 at N=200, 28 at N=2000, after backfilling and compaction) — so a
   group reading them reads less than it would in production. At N=2000 the checkpoint group's
-  live evaluation found no counters at all (series / eval 0: its inputs ended 28 minutes
-  before, past its 10-minute memory of a counter's last value).
+  live evaluation found no counters at all (series / eval 1, its heartbeat: its inputs ended 28
+  minutes before, past its 10-minute memory of a counter's last value).
 - inferwatch's budget error is the edge of the long windows (docs/slo.md, "Long windows"): the
   SLO window counts from its first to its last hourly checkpoint (Prometheus's `increase`
   extrapolates to the window's edges at the span's rate), so the newest and the oldest part-hour
