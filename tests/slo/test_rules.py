@@ -76,7 +76,7 @@ def test_rules_read_only_normalized_series() -> None:
 
 
 def test_rule_counts_and_cli_prints_them(tmp_path: Path, repo_root: Path) -> None:
-    """A 30-day SLO compiles to 23 rules (Sloth: 17; docs/slo.md says why each is there), one more
+    """A 30-day SLO compiles to 21 rules (Sloth: 17; docs/slo.md says why each is there), one more
     for each further window under a day a shorter SLO window scales to; `slo rules --out` writes
     the file and prints the counts."""
     counts = rule_counts(ALL_KINDS)
