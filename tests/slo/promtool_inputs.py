@@ -14,13 +14,13 @@ import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 
+from inferwatch.config.durations import duration_seconds
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.promql import format_number
 from inferwatch.rules import RecordingRule, RuleFile, RuleGroup, to_prometheus_yaml
 from inferwatch.slo.model import SLO
 from inferwatch.slo.rules import slo_groups
-from inferwatch.slo.windows import CHECKPOINT_INTERVAL
 
 COUNT = norm.histogram_series("ttft", "count")
 BUCKET = norm.histogram_series("ttft", "bucket")
@@ -110,7 +110,7 @@ def close(selector: str, value: float, eval_time: str, tolerance: float = 1e-9) 
 
 
 def at_its_interval(group: RuleGroup) -> RuleGroup:
-    """The checkpoint group recording only on the minutes Prometheus would run it (every 5 minutes,
+    """The checkpoint group recording only on the minutes Prometheus would run it (at its own interval,
     from minute 0): promtool evaluates every group at the test's interval (a minute), whatever its own.
 
     The minutes between are empty evaluations; the rules that read its series read them over ranges,
@@ -118,7 +118,7 @@ def at_its_interval(group: RuleGroup) -> RuleGroup:
     """
     if not group.name.endswith(c.CHECKPOINT_GROUP_SUFFIX):
         return group
-    seconds = int(CHECKPOINT_INTERVAL.total_seconds())
+    seconds = duration_seconds(group.interval or "1m")
     on_time = f"vector(time()) % {seconds} == 0"
     return dataclasses.replace(
         group,

@@ -16,7 +16,6 @@ from inferwatch.alerts.normalize import NORMALIZE_GROUP_PREFIX
 from inferwatch.app.cli import cli
 from inferwatch.config import load_config
 from inferwatch.config.slo import SLOSpec
-from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
 from inferwatch.reference import reference_path
 from inferwatch.rules import AlertingRule, RecordingRule, dump_yaml, to_prometheus_yaml
@@ -101,14 +100,12 @@ def _duration(text: str) -> timedelta:
 
 # Every series an SLO rule reads over a range, where, and how far back at most: (groups, longest).
 RANGES: dict[str, tuple[tuple[str, ...], timedelta]] = {
-    # the 5-minute checkpoints keep a pod's last value for 10 minutes after its counters are gone
+    # the 5-minute checkpoints keep a pod's last value for 10 minutes after the normalized counters
+    # (what the shared counter group records) are gone
     **{
-        name: (("checkpoints",), timedelta(minutes=10))
-        for name in (
-            *(norm.counter_series(kind, part) for kind in norm.VLLM_HISTOGRAMS for part in ("bucket", "count")),
-            norm.VLLM_REQUESTS_FINISHED_COUNTER,
-            norm.VLLM_HTTP_REQUESTS_COUNTER,
-        )
+        r.record: (("checkpoints",), timedelta(minutes=10))
+        for r in slo_rule_file(ALL_KINDS).groups[0].rules
+        if isinstance(r, RecordingRule)
     },
     # checkpoints: the coarse checkpoints copy the run before's, and compare it with the runs around it (150 s each)
     c.GOOD_CHECKPOINT_FINE: (("main", "checkpoints"), timedelta(hours=23, minutes=59)),
