@@ -6,9 +6,10 @@ they counted. Per SLO, two groups record and sum it:
 * the checkpoint group (every `CHECKPOINT_INTERVAL`, 5 minutes) records each pod's good and total
   counter (`counter_rules`, from the normalized counters of `slo_counter_group`, recorded every
   minute): the fine checkpoints, one per run, and a pod's last value for `_END_MEMORY` after its
-  counters are gone. From them it records the coarse checkpoints (`checkpoint_rules`): the fine one
-  of the run before (`COARSE_LAG`) where it is the hour's, or where it is an event — a pod's first
-  two values, its last, the values on either side of a reset (`coarse_checkpoint_expr`).
+  counters are gone (where the run before ran: `_until_gone`). From them it records the coarse
+  checkpoints (`checkpoint_rules`): the fine one of the run before (`COARSE_LAG`) where it is the
+  hour's, or where it is an event — a pod's first two values, its last, the values on either side
+  of a reset (`coarse_checkpoint_expr`).
   Checkpoints are per pod, so a reset stays visible to increase(); and every checkpoint is a value
   the counter really had, so increase() over them counts every event between any two of them — a
   Prometheus outage or a missed evaluation only moves the next checkpoint, and the counter's jump
@@ -108,9 +109,23 @@ def counter_queries(slo: SLO, owner: str | None = None, last: str | None = None)
     return good, total
 
 
+def _ran_before(slo: SLO) -> str:
+    """The checkpoint group's heartbeat of the run before, where that run happened (`checkpoint_rules`)."""
+    beat = selector(c.RECORDING_HEARTBEAT, {c.SLO_LABEL: slo.name})
+    return f"last_over_time({beat}[{_WITHIN_RUN}] offset {format_duration(CHECKPOINT_INTERVAL)})"
+
+
 def _until_gone(now: str, last: str, slo: SLO) -> str:
-    """A pod's counter while it is there, and its last value for `_END_MEMORY` after it is gone."""
-    return f"(\n{now}\n)\nor\n(\n  (\n{last}\n  )\n  unless on ({', '.join(pod_labels(slo))})\n  (\n{now}\n  )\n)"
+    """A pod's counter while it is there, and its last value for `_END_MEMORY` after it is gone.
+
+    The last value only where the run before happened: a counter missing then may be missing
+    because Prometheus was down and the normalized-counter group has not run since it restarted,
+    and its last value, read before the stop, would stand for the counter at this run and leave
+    out every event of the stop until the next one. A pod that ends while Prometheus runs is still
+    recorded at every run for `_END_MEMORY`.
+    """
+    gone = f"(\n{last}\n  )\n  unless on ({', '.join(pod_labels(slo))})\n  (\n{now}\n  )"
+    return f"(\n{now}\n)\nor\n(\n  (\n  {gone}\n  )\n  and on ()\n  {_ran_before(slo)}\n)"
 
 
 def counter_rules(slo: SLO, owner: str | None = None) -> tuple[RecordingRule, RecordingRule]:

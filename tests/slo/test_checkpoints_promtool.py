@@ -9,6 +9,7 @@ rule's own output — tests/slo/test_restart_e2e.py stops a real Prometheus for 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import pytest
 
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
-from inferwatch.rules import AlertingRule, RuleFile, dump_yaml, to_prometheus_yaml
+from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup, dump_yaml, to_prometheus_yaml
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import alert_rules, slo_groups
 from inferwatch.slo.windows import CHECKPOINT_INTERVAL
@@ -27,6 +28,7 @@ from tests.slo.promtool_inputs import (
     BUCKET_SUM,
     COUNT,
     COUNT_SUM,
+    at_its_interval,
     close,
     counter,
     events,
@@ -228,6 +230,51 @@ def _boundary_test() -> dict[str, Any]:
     }
 
 
+# Prometheus down from minute 202 to 209 (no scrape, no rule run: the checkpoint run of 205 missed),
+# restarted at 209; its checkpoint group runs at 210 before the normalized-counter group first runs
+# again (211). The pod's counter counts on throughout (a value a minute).
+_DOWN = (202, 210)
+_RESTART_POD = [600.0 * m if not _DOWN[0] <= m <= _DOWN[1] else None for m in range(231)]
+
+
+def _prometheus_down(group: RuleGroup) -> RuleGroup:
+    """``group`` recording nothing while Prometheus is down (`_DOWN`)."""
+    up = f"vector(time()) < {_DOWN[0] * 60} or vector(time()) >= {_DOWN[1] * 60}"
+    return dataclasses.replace(
+        group,
+        rules=tuple(
+            dataclasses.replace(r, expr=f"(\n{r.expr}\n)\nand on () ({up})") if isinstance(r, RecordingRule) else r
+            for r in group.rules
+        ),
+    )
+
+
+def _fine(minute: int, value: float | None) -> dict[str, Any]:
+    labels = f'{c.TOTAL_CHECKPOINT_FINE}{{namespace="c",pod="q1",slo="ttft"}}'
+    return {
+        "expr": f'{c.TOTAL_CHECKPOINT_FINE}{{slo="ttft",namespace="c"}}',
+        "eval_time": f"{minute}m",
+        "exp_samples": [] if value is None else [{"labels": labels, "value": value}],
+    }
+
+
+def _restart_test() -> dict[str, Any]:
+    """The first checkpoint after Prometheus restarts holds no counter read before it stopped."""
+    return {
+        "name": "a checkpoint-group run before the normalized counters' first run after a restart records nothing",
+        "interval": "1m",
+        "input_series": [
+            {"series": f'{COUNT_SUM}{{namespace="c",model_name="m",pod="q1"}}', "values": notation(_RESTART_POD)}
+        ],
+        "promql_expr_test": [
+            _fine(200, _RESTART_POD[200]),
+            # the counter's last value (minute 201) would stand for minute 210 and leave out the stop's events
+            _fine(210, None),
+            _fine(215, _RESTART_POD[215]),
+        ],
+    }
+
+
 def _heartbeats(pattern: str) -> str:
     """Heartbeat samples (values: their minute * 60) every 5 minutes where ``pattern`` has a 1."""
     values = expand(pattern)
@@ -349,10 +396,14 @@ def _write(tmp_path: Path) -> list[Path]:
     _, long_windows, main = slo_groups(TTFT)
     alone = tmp_path / "main-rules.yaml"
     alone.write_text(to_prometheus_yaml(RuleFile((main,))))
+    checkpoints = next(g for g in slo_groups(TTFT) if g.name.endswith(c.CHECKPOINT_GROUP_SUFFIX))
+    restart = tmp_path / "restart-rules.yaml"
+    restart.write_text(to_prometheus_yaml(RuleFile((_prometheus_down(at_its_interval(checkpoints)),))))
     coverage = tmp_path / "long-rules.yaml"
     coverage.write_text(to_prometheus_yaml(RuleFile((long_windows,))))
     files = {
         "checkpoints": ([rules], [_gap_test(), _churn_test(), _boundary_test()]),
+        "restart": ([restart.name], [_restart_test()]),
         "coverage": ([coverage.name], [_coverage_test()]),
         "alert": ([alone.name], _alert_tests()),
     }

@@ -114,7 +114,8 @@ RANGES: dict[str, tuple[tuple[str, ...], timedelta]] = {
     c.TOTAL_CHECKPOINT_COARSE: (("long", "main"), timedelta(days=30)),  # main: the absent alert's day
     c.GOOD_EVENTS_WINDOW: (("main",), timedelta(minutes=15)),
     c.TOTAL_EVENTS_WINDOW: (("main",), timedelta(minutes=15)),
-    c.RECORDING_HEARTBEAT: (("long", "main"), timedelta(days=30)),  # main: the gap alert's 15 minutes
+    # main: the gap alert's 15 minutes; checkpoints: whether the run before happened (150 s)
+    c.RECORDING_HEARTBEAT: (("long", "main", "checkpoints"), timedelta(days=30)),
     c.RECORDING_COVERAGE: (("main",), timedelta(minutes=15)),
 }
 
