@@ -67,13 +67,15 @@ def test_an_slo_and_the_cost_levels_fall_into_the_passes_their_reads_require() -
     passes = rule_passes(rules, lambda r: r)
     where = {id(r): n for n, members in enumerate(passes) for r in members}
     assert sum(map(len, passes)) == len(rules)
-    # events and the 5-minute checkpoints read normalized series, recorded elsewhere; the heartbeat reads nothing
-    assert {where[id(r)] for r in (*events, *counters, checkpoints[2])} == {0}
+    # events read normalized series, recorded elsewhere; the heartbeat reads nothing
+    assert {where[id(r)] for r in (*events, checkpoints[2])} == {0}
+    # the 5-minute checkpoints read the heartbeat of the run before (whether it ran), so a pass after it
+    assert {where[id(r)] for r in counters} == {1}
     # the hourly checkpoints read the 5-minute ones (of the run before and this one), so a pass after them
-    assert {where[id(r)] for r in checkpoints[:2]} == {1}
-    assert {where[id(r)] for r in sums[:2]} == {2}
+    assert {where[id(r)] for r in checkpoints[:2]} == {2}
+    assert {where[id(r)] for r in sums[:2]} == {3}
     assert where[id(sums[2])] == 1  # the coverage reads the heartbeat
-    assert where[id(budget)] > max(where[id(r)] for r in windows) >= 2
+    assert where[id(budget)] > max(where[id(r)] for r in windows) >= 4
     for r in rules:  # every rule after each rule it reads
         for sel in selectors(r.expr):
             assert all(where[id(p)] < where[id(r)] for p in rules if p is not r and sel.may_select(p))
@@ -93,10 +95,11 @@ def test_needed_rules_follow_reads_through_other_rules() -> None:
 def test_a_group_split_over_passes_keeps_its_name_and_interval() -> None:
     checkpoints = RuleGroup("checkpoints", (*counter_rules(SLO), *checkpoint_rules(SLO)), interval="5m")
     files = pass_rule_files([RuleGroup("sli", sli_rules(SLO)), checkpoints])
-    assert [[g.name for g in f.groups] for f in files] == [["sli", "checkpoints"], ["checkpoints"]]
-    assert files[0].groups[1].interval == files[1].groups[0].interval == "5m"
-    assert files[0].groups[1].rules == (*counter_rules(SLO), checkpoint_rules(SLO)[2])
-    assert files[1].groups[0].rules == checkpoint_rules(SLO)[:2]
+    assert [[g.name for g in f.groups] for f in files] == [["sli", "checkpoints"], ["checkpoints"], ["checkpoints"]]
+    assert files[0].groups[1].interval == files[1].groups[0].interval == files[2].groups[0].interval == "5m"
+    assert files[0].groups[1].rules == (checkpoint_rules(SLO)[2],)
+    assert files[1].groups[0].rules == counter_rules(SLO)
+    assert files[2].groups[0].rules == checkpoint_rules(SLO)[:2]
 
 
 def test_group_order_is_the_generated_files_order_and_puts_readers_after() -> None:
