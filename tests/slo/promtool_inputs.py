@@ -119,11 +119,18 @@ def at_its_interval(group: RuleGroup) -> RuleGroup:
     if not group.name.endswith(c.CHECKPOINT_GROUP_SUFFIX):
         return group
     seconds = duration_seconds(group.interval or "1m")
-    on_time = f"vector(time()) % {seconds} == 0"
+    return only_when(group, f"vector(time()) % {seconds} == 0")
+
+
+def only_when(group: RuleGroup, condition: str) -> RuleGroup:
+    """``group`` whose recording rules record nothing at the evaluations where ``condition`` (a
+    PromQL vector, empty or not) is empty."""
     return dataclasses.replace(
         group,
         rules=tuple(
-            dataclasses.replace(r, expr=f"(\n{r.expr}\n)\nand on () ({on_time})") if isinstance(r, RecordingRule) else r
+            dataclasses.replace(r, expr=f"(\n{r.expr}\n)\nand on () ({condition})")
+            if isinstance(r, RecordingRule)
+            else r
             for r in group.rules
         ),
     )

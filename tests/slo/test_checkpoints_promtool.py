@@ -9,7 +9,6 @@ rule's own output — tests/slo/test_restart_e2e.py stops a real Prometheus for 
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pytest
 
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import slo as c
-from inferwatch.rules import AlertingRule, RecordingRule, RuleFile, RuleGroup, dump_yaml, to_prometheus_yaml
+from inferwatch.rules import AlertingRule, RuleFile, dump_yaml, to_prometheus_yaml
 from inferwatch.slo.model import SLO, compile_slo
 from inferwatch.slo.rules import alert_rules, slo_groups
 from inferwatch.slo.windows import CHECKPOINT_INTERVAL
@@ -34,6 +33,7 @@ from tests.slo.promtool_inputs import (
     events,
     expand,
     notation,
+    only_when,
     write_rules,
 )
 from tests.support.promtool import unit_test_doc
@@ -237,18 +237,6 @@ _DOWN = (202, 210)
 _RESTART_POD = [600.0 * m if not _DOWN[0] <= m <= _DOWN[1] else None for m in range(231)]
 
 
-def _prometheus_down(group: RuleGroup) -> RuleGroup:
-    """``group`` recording nothing while Prometheus is down (`_DOWN`)."""
-    up = f"vector(time()) < {_DOWN[0] * 60} or vector(time()) >= {_DOWN[1] * 60}"
-    return dataclasses.replace(
-        group,
-        rules=tuple(
-            dataclasses.replace(r, expr=f"(\n{r.expr}\n)\nand on () ({up})") if isinstance(r, RecordingRule) else r
-            for r in group.rules
-        ),
-    )
-
-
 def _fine(minute: int, value: float | None) -> dict[str, Any]:
     labels = f'{c.TOTAL_CHECKPOINT_FINE}{{namespace="c",pod="q1",slo="ttft"}}'
     return {
@@ -398,7 +386,8 @@ def _write(tmp_path: Path) -> list[Path]:
     alone.write_text(to_prometheus_yaml(RuleFile((main,))))
     checkpoints = next(g for g in slo_groups(TTFT) if g.name.endswith(c.CHECKPOINT_GROUP_SUFFIX))
     restart = tmp_path / "restart-rules.yaml"
-    restart.write_text(to_prometheus_yaml(RuleFile((_prometheus_down(at_its_interval(checkpoints)),))))
+    up = f"vector(time()) < {_DOWN[0] * 60} or vector(time()) >= {_DOWN[1] * 60}"  # Prometheus down over `_DOWN`
+    restart.write_text(to_prometheus_yaml(RuleFile((only_when(at_its_interval(checkpoints), up),))))
     coverage = tmp_path / "long-rules.yaml"
     coverage.write_text(to_prometheus_yaml(RuleFile((long_windows,))))
     files = {
