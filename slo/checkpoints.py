@@ -109,10 +109,19 @@ def counter_queries(slo: SLO, owner: str | None = None, last: str | None = None)
     return good, total
 
 
+def _run_sample(sel: str, ago: timedelta = timedelta()) -> str:
+    """The sample of ``sel`` (a series the checkpoint group records) of the run ``ago`` before this one."""
+    back = f" offset {format_duration(ago)}" if ago else ""
+    return f"last_over_time({sel}[{_WITHIN_RUN}]{back})"
+
+
+def _on_pods(slo: SLO) -> str:
+    return f"on ({', '.join(pod_labels(slo))})"
+
+
 def _ran_before(slo: SLO) -> str:
     """The checkpoint group's heartbeat of the run before, where that run happened (`checkpoint_rules`)."""
-    beat = selector(c.RECORDING_HEARTBEAT, {c.SLO_LABEL: slo.name})
-    return f"last_over_time({beat}[{_WITHIN_RUN}] offset {format_duration(CHECKPOINT_INTERVAL)})"
+    return _run_sample(selector(c.RECORDING_HEARTBEAT, {c.SLO_LABEL: slo.name}), CHECKPOINT_INTERVAL)
 
 
 def _until_gone(now: str, last: str, slo: SLO) -> str:
@@ -124,7 +133,7 @@ def _until_gone(now: str, last: str, slo: SLO) -> str:
     out every event of the stop until the next one. A pod that ends while Prometheus runs is still
     recorded at every run for `_END_MEMORY`.
     """
-    gone = f"(\n{last}\n  )\n  unless on ({', '.join(pod_labels(slo))})\n  (\n{now}\n  )"
+    gone = f"(\n{last}\n  )\n  unless {_on_pods(slo)}\n  (\n{now}\n  )"
     return f"(\n{now}\n)\nor\n(\n  (\n  {gone}\n  )\n  and on ()\n  {_ran_before(slo)}\n)"
 
 
@@ -173,13 +182,8 @@ def coarse_checkpoint_expr(fine: str, slo: SLO, phase_minutes: int = 0) -> str:
     the fine checkpoints alone.
     """
     sel = selector(fine, {c.SLO_LABEL: slo.name})
-    on = f"on ({', '.join(pod_labels(slo))})"
-
-    def run(ago: timedelta) -> str:
-        back = f" offset {format_duration(ago)}" if ago else ""
-        return f"last_over_time({sel}[{_WITHIN_RUN}]{back})"
-
-    earlier, before, then, after = run(3 * COARSE_LAG), run(2 * COARSE_LAG), run(COARSE_LAG), run(timedelta())
+    on = _on_pods(slo)
+    earlier, before, then, after = (_run_sample(sel, n * COARSE_LAG) for n in (3, 2, 1, 0))
     plain = f"({before} <= {then})\n    and {on}\n    ({after} >= {then})\n    and {on}\n    {earlier}"
     hour = hour_slot(phase_minutes, ago=COARSE_LAG)
     # `+ 0` drops the series name on both sides of `or`: MetricsQL's last_over_time keeps it, and

@@ -315,7 +315,7 @@ def slo_groups(
     """One SLO's rules as three groups, each after those it reads: the checkpoint group, the
     long-window group, and the main group, in dependency order.
 
-    The checkpoint group (every minute) records the pods' counters and their checkpoints; the
+    The checkpoint group (every 5 minutes) records the pods' counters and their checkpoints; the
     long-window group (every 5 minutes) sums the hourly checkpoints over the long windows.
     Prometheus evaluates a group's rules in order at the same instant, so in the main group every
     burn rate reads the SLI events recorded a moment before, and alerts read the burn rates of the

@@ -381,10 +381,9 @@ def _alert_tests() -> list[dict[str, Any]]:
 def _write(tmp_path: Path) -> list[Path]:
     """The checkpoint scenarios over the SLO's groups; the alert scenarios over its main group alone."""
     rules = write_rules(tmp_path / "slo-rules.yaml", TTFT)
-    _, long_windows, main = slo_groups(TTFT)
+    checkpoints, long_windows, main = slo_groups(TTFT)
     alone = tmp_path / "main-rules.yaml"
     alone.write_text(to_prometheus_yaml(RuleFile((main,))))
-    checkpoints = next(g for g in slo_groups(TTFT) if g.name.endswith(c.CHECKPOINT_GROUP_SUFFIX))
     restart = tmp_path / "restart-rules.yaml"
     up = f"vector(time()) < {_DOWN[0] * 60} or vector(time()) >= {_DOWN[1] * 60}"  # Prometheus down over `_DOWN`
     restart.write_text(to_prometheus_yaml(RuleFile((only_when(at_its_interval(checkpoints), up),))))
