@@ -47,6 +47,7 @@ def test_the_bench_runs_at_a_tiny_n_and_its_budgets_match_the_counts(tools: Tool
         assert s["groups"] and sum(g["series_recorded"] for g in s["groups"]) > 0, s
         for g in s["groups"]:
             assert math.isfinite(g["eval_ms"]) and g["eval_ms"] > 0 and g["samples_scanned"] > 0, (s["name"], g)
+            assert math.isfinite(g["query_ms"]) and g["query_ms"] > 0, (s["name"], g)
     # Issue 15's bound on inferwatch's budgets: within 0.1 pp of the exact count, a figure for every namespace.
     for name in ("inferwatch", "inferwatch before issue 27"):
         ours = sets[name]
