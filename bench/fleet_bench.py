@@ -36,6 +36,7 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,7 @@ class ScaleResult:
     # that ran each set over the TSDB the set before left, read back from an older --json file)
     fresh_history: bool = False
     warmup_s: float = 0.0
+    finished: float | None = None  # when the size's last measurement ended (epoch s; None in older --json files)
     runs: list[RunFigures] = field(default_factory=list)
 
 
@@ -164,6 +166,7 @@ def run_scale(scale: float, tools: Toolbox, work: Path, opts: dict[str, Any], pr
             vm_text.unlink()
             r.runs.append(measure_vmalert(tools, work, group, vm, ours, interval, settle, tick))
     progress.update(task, description=f"scale {scale}: done", total=1, completed=1)
+    r.finished = time.time()
     return r
 
 
@@ -222,9 +225,11 @@ def main(scales: tuple[float, ...], json_path: Path | None, render: Path | None,
     text, sizing = markdown(results, opts), scaling_markdown(results, opts)
     click.echo(text)
     click.echo(sizing)
-    if not no_write:
-        update_section("fleet", text)
-        update_section("fleet-sizing", sizing, SCALING_MD)
+    if not no_write:  # stamped with the end of the run, also when rendered later from its --json
+        ends = [r.finished for r in results if r.finished is not None]
+        recorded = datetime.fromtimestamp(max(ends), UTC) if ends else None
+        update_section("fleet", text, recorded=recorded)
+        update_section("fleet-sizing", sizing, SCALING_MD, recorded=recorded)
 
 
 if __name__ == "__main__":

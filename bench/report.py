@@ -53,11 +53,13 @@ def gpu_description() -> str | None:
     return first or None
 
 
-def update_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace (or append) the section ``name`` of docs/benchmarks.md with ``markdown``."""
+def update_section(name: str, markdown: str, path: Path = BENCHMARKS_MD, recorded: datetime | None = None) -> None:
+    """Replace (or append) the section ``name`` of docs/benchmarks.md with ``markdown``, stamped with
+    ``recorded`` (when the figures were measured; now when not given)."""
     start, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
     text = path.read_text() if path.exists() else _TITLE
-    block = f"{start}\n{markdown.strip()}\n\n_Recorded {datetime.now(UTC):%Y-%m-%d %H:%M} UTC._\n{end}"
+    when = (recorded or datetime.now(UTC)).astimezone(UTC)
+    block = f"{start}\n{markdown.strip()}\n\n_Recorded {when:%Y-%m-%d %H:%M} UTC._\n{end}"
     pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
     write_atomic(path, text)

@@ -57,6 +57,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -830,6 +831,7 @@ class Result:
 
     sets: list[SetFigures]
     backfill: BackfillFigures = field(default_factory=BackfillFigures)
+    finished: float | None = None  # when its last measurement ended (epoch s; None in older --json files)
 
 
 def _load(s: SetFigures) -> str:
@@ -1066,8 +1068,15 @@ def load_results(path: Path) -> dict[int, Result]:
                 for s in sets
             ],
             BackfillFigures(**entry.get("backfill", {})) if isinstance(entry, dict) else BackfillFigures(),
+            entry.get("finished") if isinstance(entry, dict) else None,
         )
     return out
+
+
+def _finished(results: dict[int, Result]) -> datetime | None:
+    """When the last measurement of ``results`` ended (None for figures from an older --json file)."""
+    ends = [r.finished for r in results.values() if r.finished is not None]
+    return datetime.fromtimestamp(max(ends), UTC) if ends else None
 
 
 def dump_results(results: dict[int, Result]) -> str:
@@ -1077,6 +1086,7 @@ def dump_results(results: dict[int, Result]) -> str:
             str(n): {
                 "sets": [s.__dict__ | {"groups": [g.__dict__ for g in s.groups]} for s in r.sets],
                 "backfill": r.backfill.__dict__,
+                "finished": r.finished,
             }
             for n, r in results.items()
         },
@@ -1097,10 +1107,11 @@ def main() -> None:
     parser.add_argument("--render", type=Path, default=None, help="only render the section from a --json file")
     args = parser.parse_args()
     if args.render:
-        text = markdown(load_results(args.render), args.days, args.interval)
+        rendered = load_results(args.render)
+        text = markdown(rendered, args.days, args.interval)
         print(text)
         if not args.no_write:
-            update_section("slo-rules", text)
+            update_section("slo-rules", text, recorded=_finished(rendered))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -1108,13 +1119,14 @@ def main() -> None:
     results: dict[int, Result] = {}
     for n in args.series:
         with tempfile.TemporaryDirectory(prefix=f"slo-bench-{n}-") as tmp:
-            results[n] = Result(*run(n, args.days, args.interval, args.settle, tools, Path(tmp), args.jobs))
+            sets, backfilled = run(n, args.days, args.interval, args.settle, tools, Path(tmp), args.jobs)
+            results[n] = Result(sets, backfilled, time.time())
         if args.json:  # after each N, so a later failure keeps the figures so far
             args.json.write_text(dump_results(results))
     text = markdown(results, args.days, args.interval)
     print(text)
     if not args.no_write:
-        update_section("slo-rules", text)
+        update_section("slo-rules", text, recorded=_finished(results))
 
 
 if __name__ == "__main__":

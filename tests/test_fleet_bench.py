@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,10 +39,13 @@ def test_the_fleet_bench_runs_on_a_tiny_fleet(tools: Toolbox, tmp_path: Path) ->
         "--no-write", "--json", str(figures),
     ]  # fmt: skip
     env = {**os.environ, "TMPDIR": str(tmp_path)}
+    started = time.time()
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=840, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "## The whole rule set at fleet size" in proc.stdout
     [result] = json.loads(figures.read_text())
+    # the docs are stamped with the run's end, also when rendered from this file later
+    assert started < result["finished"] <= time.time(), result["finished"]
     assert result["gpus"] == 32 and result["pods"] == 10 and result["engines"] > result["pods"], result
     assert set(result["raw_by_source"]) == {"vllm", "sidecar", "daemonset", "kube"}
     runs = {(r["backend"], r["rule_set"]): r for r in result["runs"]}

@@ -16,6 +16,7 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,13 @@ def test_the_bench_runs_at_a_tiny_n_and_its_budgets_match_the_counts(tools: Tool
         "--settle", "20", "--jobs", "2", "--no-write", "--json", str(figures),
     ]  # fmt: skip
     env = {**os.environ, "TMPDIR": str(tmp_path)}
+    started = time.time()
     proc = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=840, check=False)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert "## SLO rules at fleet scale" in proc.stdout
     result = json.loads(figures.read_text())[str(N)]
+    # the docs are stamped with the run's end, also when rendered from this file later
+    assert started < result["finished"] <= time.time(), result["finished"]
     sets = {s["name"]: s for s in result["sets"]}
     assert list(sets) == ["inferwatch", "inferwatch before issue 27", "Sloth v0.16.0", "Pyrra shape"]
     for s in sets.values():
