@@ -109,7 +109,7 @@ OLD_GOOD_WINDOW = "inferwatch:slo_good_events:rate5m_sum_window"
 OLD_TOTAL_WINDOW = "inferwatch:slo_total_events:rate5m_sum_window"
 # The regression issue 27 allows the new rules against the old ones, in cost per minute.
 MAX_REGRESSION = 0.20
-QUERY_REPEATS = 7
+QUERY_REPEATS = 15
 RAW_COUNT = "vllm:time_to_first_token_seconds_count"
 RAW_BUCKET = "vllm:time_to_first_token_seconds_bucket"
 THRESHOLD = "1.0"
