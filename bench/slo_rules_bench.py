@@ -1030,9 +1030,10 @@ NOTES = """How to read it:
   (`prometheus_tsdb_out_of_bound_samples_total` counts them). Each live evaluation therefore
   reads only the backfilled history, whose recorded series end at the history's end — minutes
   before the present (about 8 at N=200, 28 at N=2000, after backfilling and compaction) — so a
-  group reading them reads less than it would in production. At N=2000 the checkpoint group's
-  live evaluation found no counters at all (series / eval 1, its heartbeat: its inputs ended 28
-  minutes before, past its 10-minute memory of a counter's last value).
+  group reading them reads less than it would in production. The checkpoint group's live
+  evaluations record its heartbeat alone (series / eval 1): the counters it reads end at the
+  history's end, and a gone pod's last value is recorded only where the group's run 5 minutes
+  before recorded its heartbeat, which the TSDB refused.
 - inferwatch's budget error is the edge of the long windows (docs/slo.md, "Long windows"): the
   SLO window counts from its first to its last hourly checkpoint (Prometheus's `increase`
   extrapolates to the window's edges at the span's rate), so the newest and the oldest part-hour
