@@ -33,6 +33,10 @@ every group evaluated every ``--interval``) and measured:
   count from the generated counters (the independent count): mean and worst error in percentage
   points, and how many namespaces have no figure (NaN or missing).
 
+After the last set, Prometheus runs with no rules and every set's expressions are timed at the
+history's end (``evalTotalTime``), the sets taking turns a round at a time: query ms, the
+fastest of ``QUERY_REPEATS`` rounds, on which every comparison is judged (`time_queries`).
+
 The rules before issue 27 are the ones inferwatch generated for this SLO then, kept as the
 baseline in bench/baselines/slo-rules-before-issue27.yaml; cost per minute in production weighs
 each group by its own interval (the counter and SLO groups every minute, the checkpoint and
