@@ -36,7 +36,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +55,7 @@ from bench.fleet_measure import (
 from bench.fleet_model import Fleet, write_history
 from bench.fleet_report import markdown, scaling_markdown
 from bench.fleet_rules import LoadedSet, inferwatch_rule_files, slo_specs, sloth_rule_file, write_set
-from bench.report import BENCHMARKS_MD, update_section
+from bench.report import BENCHMARKS_MD, run_end, update_section
 from inferwatch.localstack.backfill import create_blocks, install_blocks
 from inferwatch.localstack.processes import ProcessGroup
 from inferwatch.slo.windows import parse_duration
@@ -226,8 +225,7 @@ def main(scales: tuple[float, ...], json_path: Path | None, render: Path | None,
     click.echo(text)
     click.echo(sizing)
     if not no_write:  # stamped with the end of the run, also when rendered later from its --json
-        ends = [r.finished for r in results if r.finished is not None]
-        recorded = datetime.fromtimestamp(max(ends), UTC) if ends else None
+        recorded = run_end(r.finished for r in results)
         update_section("fleet", text, recorded=recorded)
         update_section("fleet-sizing", sizing, SCALING_MD, recorded=recorded)
 

@@ -10,6 +10,7 @@ import os
 import platform
 import re
 import subprocess
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,12 @@ def gpu_description() -> str | None:
         return None
     first = out.strip().splitlines()[0] if out.strip() else ""
     return first or None
+
+
+def run_end(ends: Iterable[float | None]) -> datetime | None:
+    """The latest of a run's end times (epoch seconds), None where none is known (an older --json file)."""
+    known = [e for e in ends if e is not None]
+    return datetime.fromtimestamp(max(known), UTC) if known else None
 
 
 def update_section(name: str, markdown: str, path: Path = BENCHMARKS_MD, recorded: datetime | None = None) -> None:

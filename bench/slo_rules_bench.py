@@ -61,7 +61,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,7 @@ import numpy as np
 import numpy.typing as npt
 import yaml
 
-from bench.report import machine_description, update_section
+from bench.report import machine_description, run_end, update_section
 from inferwatch.config.slo import SLOSpec
 from inferwatch.conventions import normalized as norm
 from inferwatch.conventions import slo as c
@@ -609,6 +608,17 @@ def _metric_by_group(text: str, name: str) -> dict[str, float]:
     return out
 
 
+def _restart(hist: BackfilledPrometheus, files: Sequence[Path], interval: str | None = None) -> None:
+    """Restart Prometheus with only the rule ``files`` loaded (every group at ``interval`` if given), no scrape."""
+    hist.stop()
+    config = yaml.safe_load(render_yaml(LocalStack(targets=())))
+    if interval is not None:
+        config.setdefault("global", {})["evaluation_interval"] = interval
+    config["rule_files"] = [str(f) for f in files]
+    hist.config_file.write_text(yaml.safe_dump(config))
+    hist.start()
+
+
 def measure_set(
     hist: BackfilledPrometheus,
     name: str,
@@ -620,12 +630,7 @@ def measure_set(
     settle_s: float,
 ) -> SetFigures:
     """Restart Prometheus with only ``files`` loaded, let every group evaluate, read the figures."""
-    hist.stop()
-    config = yaml.safe_load(render_yaml(LocalStack(targets=())))
-    config.setdefault("global", {})["evaluation_interval"] = interval
-    config["rule_files"] = [str(f) for f in files]
-    hist.config_file.write_text(yaml.safe_dump(config))
-    hist.start()
+    _restart(hist, files, interval)
     api = PrometheusAPI(hist.url)
     durations: dict[str, list[float]] = {}
     load: list[float] = []
@@ -683,11 +688,7 @@ def time_queries(hist: BackfilledPrometheus, sets: Sequence[SetFigures], at: flo
     The sets take turns, one round of every expression of every set at a time, so a change in the
     machine's other load falls on all of them alike instead of on whichever set ran then.
     """
-    hist.stop()
-    config = yaml.safe_load(render_yaml(LocalStack(targets=())))
-    config["rule_files"] = []
-    hist.config_file.write_text(yaml.safe_dump(config))
-    hist.start()
+    _restart(hist, ())
     api = PrometheusAPI(hist.url)
     groups = [g for s in sets for g in s.groups]
     fastest: dict[tuple[int, int], float] = {}
@@ -701,7 +702,6 @@ def time_queries(hist: BackfilledPrometheus, sets: Sequence[SetFigures], at: flo
                     g.samples_scanned += int(stats.get("samples", {}).get("totalQueryableSamples", 0))
     for gi, g in enumerate(groups):
         g.query_ms = sum(fastest[gi, ri] for ri in range(len(g.exprs))) * 1000
-    hist.stop()
 
 
 def compact(hist: BackfilledPrometheus, timeout_s: float = 1800) -> int:
@@ -1078,12 +1078,6 @@ def load_results(path: Path) -> dict[int, Result]:
     return out
 
 
-def _finished(results: dict[int, Result]) -> datetime | None:
-    """When the last measurement of ``results`` ended (None for figures from an older --json file)."""
-    ends = [r.finished for r in results.values() if r.finished is not None]
-    return datetime.fromtimestamp(max(ends), UTC) if ends else None
-
-
 def dump_results(results: dict[int, Result]) -> str:
     """The figures as JSON (``--json``), readable by ``load_results``."""
     return json.dumps(
@@ -1116,7 +1110,7 @@ def main() -> None:
         text = markdown(rendered, args.days, args.interval)
         print(text)
         if not args.no_write:
-            update_section("slo-rules", text, recorded=_finished(rendered))
+            update_section("slo-rules", text, recorded=run_end(r.finished for r in rendered.values()))
         return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -1131,7 +1125,7 @@ def main() -> None:
     text = markdown(results, args.days, args.interval)
     print(text)
     if not args.no_write:
-        update_section("slo-rules", text, recorded=_finished(results))
+        update_section("slo-rules", text, recorded=run_end(r.finished for r in results.values()))
 
 
 if __name__ == "__main__":
